@@ -1,0 +1,92 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+)
+
+// FormatVersion is the version of the state file format this ferry writes.
+// Older versions are upgraded on read; newer ones are refused.
+const FormatVersion = 1
+
+// State is one snapshot of a deployment.
+type State struct {
+	FormatVersion int                  `json:"format_version"`
+	Lineage       string               `json:"lineage"`
+	Serial        uint64               `json:"serial"`
+	Deployment    string               `json:"deployment"`
+	Resources     map[string]*Resource `json:"resources"`
+	Outputs       map[string]any       `json:"outputs,omitempty"`
+}
+
+// Resource is what ferry knows about one resource.
+type Resource struct {
+	Type       string         `json:"type"`
+	Attrs      map[string]any `json:"attrs"`
+	Deps       []string       `json:"deps,omitempty"` // direct dependencies only, sorted
+	DeclaredAt string         `json:"declared_at,omitempty"`
+}
+
+// New returns an empty state with a fresh lineage and serial 0.
+func New(deployment string) *State {
+	return &State{
+		FormatVersion: FormatVersion,
+		Lineage:       NewLineage(),
+		Deployment:    deployment,
+		Resources:     map[string]*Resource{},
+	}
+}
+
+// NewLineage returns a random lineage identifier.
+func NewLineage() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// Addrs returns the resource addresses, sorted.
+func (s *State) Addrs() []string {
+	out := make([]string, 0, len(s.Resources))
+	for a := range s.Resources {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Clone returns a copy of s that shares attribute maps (they are never
+// mutated in place) but not the resource index.
+func (s *State) Clone() *State {
+	c := *s
+	c.Resources = make(map[string]*Resource, len(s.Resources))
+	for a, r := range s.Resources {
+		c.Resources[a] = r
+	}
+	if s.Outputs != nil {
+		c.Outputs = make(map[string]any, len(s.Outputs))
+		for k, v := range s.Outputs {
+			c.Outputs[k] = v
+		}
+	}
+	return &c
+}
+
+// Change is one completed operation, as recorded in the apply journal:
+// Resource is the new record, or nil when the resource was deleted.
+type Change struct {
+	Addr     string    `json:"addr"`
+	Resource *Resource `json:"resource,omitempty"`
+}
+
+// ApplyChange applies c to s in place.
+func (s *State) ApplyChange(c Change) {
+	if c.Resource == nil {
+		delete(s.Resources, c.Addr)
+		return
+	}
+	s.Resources[c.Addr] = c.Resource
+}
