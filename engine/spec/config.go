@@ -17,7 +17,10 @@ type Resource struct {
 	Type string         // "null.resource"
 	Name string         // "a"
 	Args map[string]any // arguments with defaults applied; may contain Ref
-	Pos  Pos            // where it was declared
+	// DependsOn lists explicit dependencies (depends_on = [...]) by
+	// address; references inside Args are dependencies too.
+	DependsOn []string
+	Pos       Pos // where it was declared
 }
 
 // Output is one declared output value; Value may contain Ref.
