@@ -1,0 +1,137 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Activate activates the system at storePath on the host. For switch and
+// boot it first points the system profile at storePath (a new generation);
+// then it runs storePath/bin/switch-to-configuration ACTION. test and
+// dry-activate leave the profile alone. Failures are *ExitError (wrapped)
+// carrying the last lines of output.
+func Activate(ctx context.Context, conn *Conn, storePath, action string) error {
+	return activate(ctx, conn, storePath, action, nixTools())
+}
+
+func activate(ctx context.Context, conn *Conn, storePath, action string, tools remoteTools) error {
+	host := conn.target.Name()
+	switch action {
+	case ActionSwitch, ActionBoot, ActionTest, ActionDryActivate:
+	default:
+		return fmt.Errorf("activate %s on %s: unknown action %q (want switch, boot, test or dry-activate)", storePath, host, action)
+	}
+	if !path.IsAbs(storePath) {
+		return fmt.Errorf("activate %q on %s: not an absolute store path", storePath, host)
+	}
+	switchBin := path.Join(storePath, "bin", "switch-to-configuration")
+	check := fmt.Sprintf("[ -x %s ] || { echo %s >&2; exit 1; }; ", Quote(switchBin),
+		Quote(switchBin+" is missing on the host: copy the closure first, and check that it is a NixOS system"))
+
+	if action == ActionSwitch || action == ActionBoot {
+		setProfile := check + requireTool(tools.nixEnv) + Command(tools.nixEnv, "-p", SystemProfile, "--set", storePath)
+		if err := conn.Run(ctx, setProfile, RunOptions{}); err != nil {
+			return fmt.Errorf("set system profile of %s to %s: %w", host, storePath, asNotFound(err, tools.nixEnv))
+		}
+		check = ""
+	}
+	if err := conn.Run(ctx, check+Command(switchBin, action), RunOptions{}); err != nil {
+		return fmt.Errorf("switch-to-configuration %s on %s: %w", action, host, err)
+	}
+	return nil
+}
+
+// Generation is one generation of a host's system profile.
+type Generation struct {
+	Number  int
+	Path    string // store path of the system
+	Date    time.Time
+	Current bool // the profile points to it
+}
+
+// generationsScript prints "LINK<TAB>TARGET<TAB>MTIME" per generation link
+// and "current<TAB>LINK" for the profile, in one round trip.
+const generationsScript = `p=` + SystemProfile + `
+for l in "$p"-*-link; do
+  [ -L "$l" ] || continue
+  printf '%s\t%s\t%s\n' "${l##*/}" "$(readlink "$l")" "$(stat -c %Y "$l")"
+done
+if [ -L "$p" ]; then printf 'current\t%s\n' "$(readlink "$p")"; fi`
+
+// Generations lists the generations of the host's system profile, oldest
+// first.
+func Generations(ctx context.Context, conn *Conn) ([]Generation, error) {
+	out, err := conn.Output(ctx, generationsScript)
+	if err != nil {
+		return nil, fmt.Errorf("list system generations of %s: %w", conn.target.Name(), err)
+	}
+	gens, err := parseGenerations(out)
+	if err != nil {
+		return nil, fmt.Errorf("list system generations of %s: %w", conn.target.Name(), err)
+	}
+	return gens, nil
+}
+
+func parseGenerations(out string) ([]Generation, error) {
+	profileName := path.Base(SystemProfile)
+	var (
+		gens    []Generation
+		current string
+	)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) == 2 && f[0] == "current" {
+			current = path.Base(f[1])
+			continue
+		}
+		if len(f) != 3 {
+			return nil, fmt.Errorf("unexpected line %q", line)
+		}
+		num, ok := strings.CutPrefix(f[0], profileName+"-")
+		num, ok2 := strings.CutSuffix(num, "-link")
+		n, err := strconv.Atoi(num)
+		if !ok || !ok2 || err != nil {
+			continue // another profile whose name starts with "system-"
+		}
+		secs, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("unexpected date in %q", line)
+		}
+		gens = append(gens, Generation{Number: n, Path: f[1], Date: time.Unix(secs, 0).UTC()})
+	}
+	// Mark current after the loop: the "current" line comes last.
+	for i := range gens {
+		gens[i].Current = fmt.Sprintf("%s-%d-link", profileName, gens[i].Number) == current
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i].Number < gens[j].Number })
+	return gens, nil
+}
+
+// Rollback points the system profile at generation gen (0 means the one
+// before the current one) and switches to it.
+func Rollback(ctx context.Context, conn *Conn, gen int) error {
+	host := conn.target.Name()
+	tools := nixTools()
+	args := []string{tools.nixEnv, "-p", SystemProfile, "--rollback"}
+	what := "the previous generation"
+	if gen > 0 {
+		args = []string{tools.nixEnv, "-p", SystemProfile, "--switch-generation", strconv.Itoa(gen)}
+		what = fmt.Sprintf("generation %d", gen)
+	}
+	if err := conn.Run(ctx, requireTool(tools.nixEnv)+Command(args...), RunOptions{}); err != nil {
+		return fmt.Errorf("roll %s back to %s: %w", host, what, asNotFound(err, tools.nixEnv))
+	}
+	switchBin := SystemProfile + "/bin/switch-to-configuration"
+	if err := conn.Run(ctx, Command(switchBin, ActionSwitch), RunOptions{}); err != nil {
+		return fmt.Errorf("roll %s back to %s: switch-to-configuration switch: %w", host, what, err)
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// CopyStats says what a CopyClosure sent.
+type CopyStats struct {
+	Paths   int64 // store paths sent (the ones the host lacked)
+	Bytes   int64 // bytes streamed (nix-store --export format)
+	Closure int64 // store paths in the closure
+}
+
+// CopyProgress is reported while a closure streams to a host.
+type CopyProgress struct {
+	Host       string
+	Paths      int64 // store paths being sent
+	TotalBytes int64 // their NAR size; the stream is slightly larger
+	SentBytes  int64
+	Done       bool
+}
+
+// progressEvery is how many bytes pass between two progress reports.
+const progressEvery = 1 << 20
+
+// CopyClosure copies the closures of paths to the host: it computes the
+// closure locally (nix-store -qR), asks the host in one round trip which of
+// those paths it lacks, and streams `nix-store --export` of only those, in
+// dependency order, into `nix-store --import` on the host over conn. progress
+// may be nil.
+func CopyClosure(ctx context.Context, conn *Conn, paths []string, progress func(CopyProgress)) (CopyStats, error) {
+	return copyClosure(ctx, conn, paths, progress, nixTools())
+}
+
+func copyClosure(ctx context.Context, conn *Conn, paths []string, progress func(CopyProgress), tools remoteTools) (CopyStats, error) {
+	host := conn.target.Name()
+	if progress == nil {
+		progress = func(CopyProgress) {}
+	}
+	if len(paths) == 0 {
+		return CopyStats{}, nil
+	}
+	// nix-store -qR prints the closure in dependency order (dependencies
+	// first), which is the order nix-store --import needs.
+	closure, err := localLines(ctx, "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
+	if err != nil {
+		return CopyStats{}, fmt.Errorf("compute closure of %s: %w", strings.Join(paths, " "), err)
+	}
+	stats := CopyStats{Closure: int64(len(closure))}
+
+	missing, err := missingPaths(ctx, conn, closure, tools)
+	if err != nil {
+		return stats, err
+	}
+	if len(missing) == 0 {
+		progress(CopyProgress{Host: host, Done: true})
+		return stats, nil
+	}
+
+	var total int64
+	sizes, err := localLines(ctx, "nix-store", append([]string{"--query", "--size"}, missing...)...)
+	if err != nil {
+		return stats, fmt.Errorf("query sizes of %d store paths: %w", len(missing), err)
+	}
+	for _, s := range sizes {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		total += n
+	}
+
+	sent, err := streamPaths(ctx, conn, missing, tools, func(sent int64, done bool) {
+		progress(CopyProgress{Host: host, Paths: int64(len(missing)), TotalBytes: total, SentBytes: sent, Done: done})
+	})
+	stats.Bytes = sent
+	if err != nil {
+		return stats, fmt.Errorf("copy %d store paths to %s: %w", len(missing), host, err)
+	}
+	stats.Paths = int64(len(missing))
+	return stats, nil
+}
+
+// missingPaths returns the paths of closure the host does not have, in the
+// order of closure. The paths travel on stdin, so any closure size fits.
+func missingPaths(ctx context.Context, conn *Conn, closure []string, tools remoteTools) ([]string, error) {
+	host := conn.target.Name()
+	// set -f: store path names may contain '?', which must not glob.
+	script := requireTool(tools.nixStore) +
+		"set -f; exec " + Quote(tools.nixStore) + " --check-validity --print-invalid $(cat)"
+	var out bytes.Buffer
+	err := conn.Run(ctx, script, RunOptions{
+		Stdin:  strings.NewReader(strings.Join(closure, "\n") + "\n"),
+		Stdout: &out,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ask %s which store paths it lacks: %w", host, asNotFound(err, tools.nixStore))
+	}
+	invalid := map[string]bool{}
+	for _, p := range strings.Fields(out.String()) {
+		invalid[p] = true
+	}
+	var missing []string
+	for _, p := range closure {
+		if invalid[p] {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
+
+// streamPaths pipes a local `nix-store --export` into `nix-store --import` on
+// the host and returns the bytes sent.
+func streamPaths(ctx context.Context, conn *Conn, paths []string, tools remoteTools, report func(sent int64, done bool)) (int64, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("export store paths: %w", err)
+	}
+	defer pr.Close()
+
+	var exportErr bytes.Buffer
+	export := exec.Command("nix-store", append([]string{"--export"}, paths...)...)
+	export.Stdout = pw
+	export.Stderr = &exportErr
+	if err := export.Start(); err != nil {
+		pw.Close()
+		return 0, fmt.Errorf("export store paths: %w", localToolError(err))
+	}
+	pw.Close() // the child holds the write end now
+	exported := make(chan error, 1)
+	go func() { exported <- export.Wait() }()
+
+	counter := &countingReader{r: pr, report: report}
+	report(0, false)
+	script := requireTool(tools.nixStore) + "exec " + Quote(tools.nixStore) + " --import"
+	runErr := conn.Run(ctx, script, RunOptions{Stdin: counter})
+	sent := counter.n.Load()
+
+	if runErr != nil {
+		export.Process.Kill()
+		if err := <-exported; err != nil && !killedBySignal(err) {
+			return sent, fmt.Errorf("local nix-store --export failed: %w: %s", err, lastLines(exportErr.String(), 10))
+		}
+		return sent, asNotFound(runErr, tools.nixStore)
+	}
+	if err := <-exported; err != nil {
+		return sent, fmt.Errorf("local nix-store --export failed: %w: %s", err, lastLines(exportErr.String(), 10))
+	}
+	report(sent, true)
+	return sent, nil
+}
+
+type countingReader struct {
+	r        io.Reader
+	n        atomic.Int64
+	reported int64
+	report   func(sent int64, done bool)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	total := c.n.Add(int64(n))
+	if total-c.reported >= progressEvery {
+		c.reported = total
+		c.report(total, false)
+	}
+	return n, err
+}
+
+func killedBySignal(err error) bool {
+	var exit *exec.ExitError
+	return errors.As(err, &exit) && exit.ExitCode() == -1
+}
+
+// localLines runs a local command and returns its non-empty output lines.
+func localLines(ctx context.Context, name string, args ...string) ([]string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if msg := lastLines(stderr.String(), 10); msg != "" {
+			return nil, fmt.Errorf("%s: %w: %s", name, localToolError(err), msg)
+		}
+		return nil, fmt.Errorf("%s: %w", name, localToolError(err))
+	}
+	return strings.Fields(stdout.String()), nil
+}
+
+func localToolError(err error) error {
+	if errors.Is(err, exec.ErrNotFound) {
+		return fmt.Errorf("%w (install Nix on this machine, e.g. apt-get install -y nix-bin)", err)
+	}
+	return err
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
+}

@@ -1,0 +1,348 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Options configure a Dialer. The zero value uses ssh-agent (SSH_AUTH_SOCK)
+// and the default key files.
+type Options struct {
+	// Signers are keys already loaded (tests, keys from a secret store).
+	Signers []ssh.Signer
+	// KeyFiles are private key files to log in with. nil means
+	// ~/.ssh/id_ed25519, id_ecdsa and id_rsa when present; an empty non-nil
+	// slice means none.
+	KeyFiles []string
+	// HomeDir replaces the user's home directory when looking for default
+	// key files.
+	HomeDir string
+	// AgentSocket is the ssh-agent socket; "" means $SSH_AUTH_SOCK.
+	AgentSocket string
+	// NoAgent ignores ssh-agent.
+	NoAgent bool
+	// KnownHostKeys pins host keys by Target.Address (host:port), in
+	// authorized_keys form, e.g. the keys recorded in state. Target.HostKey
+	// takes precedence.
+	KnownHostKeys map[string]string
+	// ConnectTimeout bounds TCP connect plus SSH handshake; 0 means 15s.
+	ConnectTimeout time.Duration
+	// MaxSessions bounds concurrent sessions on one connection; 0 means 8
+	// (OpenSSH refuses more than 10 by default).
+	MaxSessions int
+	// KeepAlive is the interval of keepalive requests on idle connections;
+	// 0 means 30s, negative disables them.
+	KeepAlive time.Duration
+}
+
+// Dialer keeps one SSH connection per target for a whole run and hands out
+// Conns that share it. It is safe for concurrent use; Close ends every
+// connection.
+type Dialer struct {
+	opts Options
+
+	authOnce  sync.Once
+	auth      []ssh.AuthMethod
+	authDesc  string
+	authErr   error
+	agentConn net.Conn
+
+	mu      sync.Mutex
+	closed  bool
+	clients map[string]*client
+	seen    map[string]string // address -> key the host presented
+}
+
+// NewDialer returns a Dialer; nothing is read or dialled until the first Dial.
+func NewDialer(opts Options) *Dialer {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 15 * time.Second
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 8
+	}
+	if opts.KeepAlive == 0 {
+		opts.KeepAlive = 30 * time.Second
+	}
+	return &Dialer{
+		opts:    opts,
+		clients: map[string]*client{},
+		seen:    map[string]string{},
+	}
+}
+
+// client is one pooled SSH connection.
+type client struct {
+	ready    chan struct{} // closed once ssh and err are set
+	ssh      *ssh.Client
+	hostKey  string // authorized_keys form
+	err      error
+	sessions chan struct{} // semaphore of MaxSessions
+	done     chan struct{} // closed when the connection ends
+}
+
+func (c *client) alive() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Dial returns a Conn to t, connecting on first use and reusing the
+// connection afterwards. Concurrent Dials of one target share one connection
+// attempt. A connection that died is replaced on the next Dial.
+func (d *Dialer) Dial(ctx context.Context, t Target) (*Conn, error) {
+	t = t.withDefaults()
+	key := t.poolKey()
+
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("connect to %s: dialer is closed", t)
+	}
+	c := d.clients[key]
+	if c != nil {
+		select {
+		case <-c.ready:
+			if c.err != nil || !c.alive() {
+				c = nil
+			}
+		default:
+		}
+	}
+	owner := c == nil
+	if owner {
+		c = &client{ready: make(chan struct{}), done: make(chan struct{})}
+		d.clients[key] = c
+	}
+	d.mu.Unlock()
+
+	if owner {
+		d.connect(ctx, t, c)
+		if c.err != nil {
+			d.mu.Lock()
+			if d.clients[key] == c {
+				delete(d.clients, key)
+			}
+			d.mu.Unlock()
+		}
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect to %s: %w", t, ctx.Err())
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	// The connection may have been made for a Target with another (or no)
+	// pinned key: check this Target's pin against the key actually seen.
+	if want := d.pinnedKey(t); want != "" {
+		if err := checkPinned(t.Address(), want, c.hostKey); err != nil {
+			return nil, err
+		}
+	}
+	return &Conn{c: c, target: t}, nil
+}
+
+// HostKeys returns the keys hosts presented during this run, by address
+// (host:port), in authorized_keys form: record them to pin the hosts later.
+func (d *Dialer) HostKeys() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.seen)
+}
+
+// Close ends every connection and the ssh-agent connection. Conns handed out
+// stop working.
+func (d *Dialer) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	clients := d.clients
+	d.clients = map[string]*client{}
+	d.mu.Unlock()
+
+	var errs []error
+	for _, c := range clients {
+		<-c.ready
+		if c.ssh != nil {
+			if err := c.ssh.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if d.agentConn != nil {
+		d.agentConn.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// pinnedKey is the key t must present: its own HostKey, else the caller's
+// known keys, else what this run saw first.
+func (d *Dialer) pinnedKey(t Target) string {
+	if t.HostKey != "" {
+		return t.HostKey
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k := d.opts.KnownHostKeys[t.Address()]; k != "" {
+		return k
+	}
+	return d.seen[t.Address()]
+}
+
+func checkPinned(addr, want, got string) error {
+	wantKey, err := parseAuthorizedKey(want)
+	if err != nil {
+		return fmt.Errorf("pinned host key of %s: %w", addr, err)
+	}
+	gotKey, err := parseAuthorizedKey(got)
+	if err != nil {
+		return fmt.Errorf("host key of %s: %w", addr, err)
+	}
+	if !sameKey(wantKey, gotKey) {
+		return &HostKeyMismatchError{Host: addr, Want: want, Got: got}
+	}
+	return nil
+}
+
+// connect fills c and closes c.ready.
+func (d *Dialer) connect(ctx context.Context, t Target, c *client) {
+	defer close(c.ready)
+	c.ssh, c.hostKey, c.err = d.handshake(ctx, t)
+	if c.err != nil {
+		close(c.done)
+		return
+	}
+	c.sessions = make(chan struct{}, d.opts.MaxSessions)
+	go func() {
+		c.ssh.Wait()
+		close(c.done)
+	}()
+	if d.opts.KeepAlive > 0 {
+		go keepAlive(c, d.opts.KeepAlive)
+	}
+}
+
+func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, error) {
+	d.authOnce.Do(func() { d.auth, d.authDesc, d.authErr = d.loadAuth() })
+	if d.authErr != nil {
+		return nil, "", fmt.Errorf("connect to %s: %w", t, d.authErr)
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, d.opts.ConnectTimeout)
+	defer cancel()
+
+	addr := t.Address()
+	var (
+		raw net.Conn
+		err error
+	)
+	if t.Jump != nil {
+		jump, jerr := d.Dial(hctx, *t.Jump)
+		if jerr != nil {
+			return nil, "", fmt.Errorf("connect to %s: jump host: %w", t, jerr)
+		}
+		raw, err = jump.c.ssh.DialContext(hctx, "tcp", addr)
+	} else {
+		var nd net.Dialer
+		raw, err = nd.DialContext(hctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("connect to %s: %w", t, err)
+	}
+	// The handshake takes no context: closing the connection interrupts it.
+	stop := context.AfterFunc(hctx, func() { raw.Close() })
+
+	want := d.pinnedKey(t)
+	var wantKey ssh.PublicKey
+	if want != "" {
+		if wantKey, err = parseAuthorizedKey(want); err != nil {
+			stop()
+			raw.Close()
+			return nil, "", fmt.Errorf("pinned host key of %s: %w", addr, err)
+		}
+	}
+	var (
+		seen     string
+		mismatch *HostKeyMismatchError
+	)
+	cfg := &ssh.ClientConfig{
+		User: t.User,
+		Auth: d.auth,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			seen = authorizedKey(key)
+			if wantKey != nil && !sameKey(wantKey, key) {
+				mismatch = &HostKeyMismatchError{Host: addr, Want: want, Got: seen}
+				return mismatch
+			}
+			return nil
+		},
+	}
+	if wantKey != nil {
+		cfg.HostKeyAlgorithms = hostKeyAlgorithms(wantKey)
+	}
+	conn, chans, reqs, err := ssh.NewClientConn(raw, addr, cfg)
+	if !stop() {
+		if err == nil {
+			conn.Close()
+		}
+		return nil, "", fmt.Errorf("connect to %s: %w", t, context.Cause(hctx))
+	}
+	if mismatch != nil {
+		raw.Close()
+		return nil, "", mismatch
+	}
+	if err != nil {
+		raw.Close()
+		return nil, "", fmt.Errorf("connect to %s (keys tried: %s): %w", t, d.authDesc, err)
+	}
+
+	d.mu.Lock()
+	if d.seen[addr] == "" {
+		d.seen[addr] = seen
+	}
+	d.mu.Unlock()
+	return ssh.NewClient(conn, chans, reqs), seen, nil
+}
+
+// keepAlive sends OpenSSH keepalive requests so idle connections survive NAT
+// and firewalls during long builds; a connection that stops answering is
+// closed, and the next Dial replaces it.
+func keepAlive(c *client, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tick.C:
+			reply := make(chan error, 1)
+			go func() {
+				_, _, err := c.ssh.SendRequest("keepalive@openssh.com", true, nil)
+				reply <- err
+			}()
+			select {
+			case err := <-reply:
+				if err != nil {
+					c.ssh.Close()
+					return
+				}
+			case <-time.After(3 * every):
+				c.ssh.Close()
+				return
+			case <-c.done:
+				return
+			}
+		}
+	}
+}

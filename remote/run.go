@@ -1,0 +1,196 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Conn runs commands on one target over the Dialer's shared connection. It
+// is cheap, safe for concurrent use, and closed by Dialer.Close.
+type Conn struct {
+	c      *client
+	target Target
+}
+
+// Target is the target this Conn reaches (with defaults filled in).
+func (c *Conn) Target() Target { return c.target }
+
+// HostKey is the key the host presented, in authorized_keys form; record it
+// to pin the host on later runs.
+func (c *Conn) HostKey() string { return c.c.hostKey }
+
+// RunOptions are the streams of one command. Nil streams are empty (stdin)
+// or discarded (stdout, stderr); the tail of both outputs is kept for
+// ExitError either way.
+type RunOptions struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// TailLines is how many of the last output lines an ExitError carries;
+	// 0 means 20.
+	TailLines int
+}
+
+// ExitError is a command that ran on the host and failed.
+type ExitError struct {
+	Host   string // Target.Name
+	Cmd    string
+	Code   int    // exit status; -1 when it died by a signal or the status is unknown
+	Signal string // the signal that killed it, if any
+	Tail   string // last lines of stdout and stderr, interleaved
+}
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: command %s ", e.Host, shorten(e.Cmd))
+	switch {
+	case e.Signal != "":
+		fmt.Fprintf(&b, "was killed by signal %s", e.Signal)
+	case e.Code < 0:
+		b.WriteString("ended without an exit status (connection lost?)")
+	default:
+		fmt.Fprintf(&b, "exited with status %d", e.Code)
+	}
+	if tail := strings.TrimRight(e.Tail, "\n"); tail != "" {
+		b.WriteString(", last output:\n")
+		for _, line := range strings.Split(tail, "\n") {
+			b.WriteString("    ")
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+		return strings.TrimRight(b.String(), "\n")
+	}
+	b.WriteString(" and printed nothing")
+	return b.String()
+}
+
+// shorten quotes cmd for messages, cut to a readable length.
+func shorten(cmd string) string {
+	const max = 160
+	cmd = strings.Join(strings.Fields(cmd), " ")
+	if len(cmd) > max {
+		cmd = cmd[:max] + "..."
+	}
+	return fmt.Sprintf("%q", cmd)
+}
+
+// Run runs cmd (a shell command; build it with Command or Quote) on the host
+// and waits for it. A non-zero exit is *ExitError. Cancelling ctx ends the
+// session and returns an error wrapping ctx.Err().
+func (c *Conn) Run(ctx context.Context, cmd string, opts RunOptions) error {
+	host := c.target.Name()
+	select {
+	case c.c.sessions <- struct{}{}:
+		defer func() { <-c.c.sessions }()
+	case <-ctx.Done():
+		return fmt.Errorf("run %s on %s: %w", shorten(cmd), host, ctx.Err())
+	case <-c.c.done:
+		return fmt.Errorf("run %s on %s: connection closed", shorten(cmd), host)
+	}
+
+	sess, err := c.c.ssh.NewSession()
+	if err != nil {
+		return fmt.Errorf("run %s on %s: open session: %w", shorten(cmd), host, err)
+	}
+	defer sess.Close()
+
+	lines := opts.TailLines
+	if lines <= 0 {
+		lines = 20
+	}
+	tail := &tailBuffer{lines: lines}
+	sess.Stdin = opts.Stdin
+	sess.Stdout = teeTo(opts.Stdout, tail)
+	sess.Stderr = teeTo(opts.Stderr, tail)
+
+	full := cmd
+	if c.target.Sudo {
+		full = Command("sudo", "-n", "--", "sh", "-c", cmd)
+	}
+	if err := sess.Start(full); err != nil {
+		return fmt.Errorf("run %s on %s: %w", shorten(cmd), host, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		sess.Signal(ssh.SIGTERM)
+		sess.Close()
+		<-done
+		return fmt.Errorf("run %s on %s: %w", shorten(cmd), host, ctx.Err())
+	}
+	if err == nil {
+		return nil
+	}
+	var exit *ssh.ExitError
+	if errors.As(err, &exit) {
+		code := exit.ExitStatus()
+		if exit.Signal() != "" {
+			code = -1
+		}
+		return &ExitError{Host: host, Cmd: cmd, Code: code, Signal: exit.Signal(), Tail: tail.String()}
+	}
+	var missing *ssh.ExitMissingError
+	if errors.As(err, &missing) {
+		return &ExitError{Host: host, Cmd: cmd, Code: -1, Tail: tail.String()}
+	}
+	return fmt.Errorf("run %s on %s: %w", shorten(cmd), host, err)
+}
+
+// Output runs cmd and returns its standard output.
+func (c *Conn) Output(ctx context.Context, cmd string) (string, error) {
+	var out bytes.Buffer
+	err := c.Run(ctx, cmd, RunOptions{Stdout: &out})
+	return out.String(), err
+}
+
+func teeTo(w io.Writer, tail *tailBuffer) io.Writer {
+	if w == nil {
+		return tail
+	}
+	return io.MultiWriter(w, tail)
+}
+
+// tailBuffer keeps the last lines written to it; stdout and stderr write to
+// it concurrently.
+type tailBuffer struct {
+	mu    sync.Mutex
+	lines int
+	buf   []byte
+}
+
+// maxTailBytes bounds memory when a command prints very long lines.
+const maxTailBytes = 64 << 10
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	// Trim from time to time, not on every write.
+	if len(t.buf) > 2*maxTailBytes {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-maxTailBytes:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimRight(string(t.buf), "\n")
+	if s == "" {
+		return ""
+	}
+	all := strings.Split(s, "\n")
+	if len(all) > t.lines {
+		all = all[len(all)-t.lines:]
+	}
+	return strings.Join(all, "\n") + "\n"
+}

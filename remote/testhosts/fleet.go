@@ -1,0 +1,414 @@
+package testhosts
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/nixferry/ferry/remote"
+)
+
+// Options describe a fleet.
+type Options struct {
+	// N hosts named h1..hN, unless Names is set.
+	N     int
+	Names []string
+	// Base is the fleet's folder B; "" means a new temporary folder. Stop
+	// removes it.
+	Base string
+	// Port every sshd listens on; 0 picks a free port per host.
+	Port int
+	// StartTimeout bounds waiting for the hosts' sshd; 0 means 20s.
+	StartTimeout time.Duration
+}
+
+// Fleet is a set of running test hosts.
+type Fleet struct {
+	Base  string
+	Hosts []Host
+	// ClientKeyFile is an ed25519 private key (OpenSSH format, usable by
+	// ssh -i) that every host accepts for root; ClientSigner is the same key.
+	ClientKeyFile   string
+	ClientSigner    ssh.Signer
+	ClientPublicKey string // authorized_keys form
+
+	mu      sync.Mutex
+	stopped bool
+	procs   []*hostProcess
+}
+
+// hostProcess is what Stop may signal: the unshare process Start created and
+// the sshd it recorded as PID 1 of the host's namespace.
+type hostProcess struct {
+	name      string
+	unshare   *exec.Cmd
+	exited    chan struct{} // closed when unshare was reaped
+	sshdPID   int
+	startLog  string
+	sshdLog   string
+	listening bool
+}
+
+// Host returns the host named name.
+func (f *Fleet) Host(name string) (Host, bool) {
+	for _, h := range f.Hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return Host{}, false
+}
+
+// DialerOptions log in with the fleet's client key only (no agent, no key
+// files from ~/.ssh).
+func (f *Fleet) DialerOptions() remote.Options {
+	return remote.Options{Signers: []ssh.Signer{f.ClientSigner}, KeyFiles: []string{}, NoAgent: true}
+}
+
+// Start checks the requirements, creates the hosts' folders and keys, starts
+// every host and waits until each sshd listens. On error nothing is left
+// running.
+func Start(ctx context.Context, opts Options) (*Fleet, error) {
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	names := opts.Names
+	if len(names) == 0 {
+		for i := 1; i <= opts.N; i++ {
+			names = append(names, "h"+strconv.Itoa(i))
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("start test hosts: no hosts asked for (set Options.N or Options.Names)")
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 20 * time.Second
+	}
+
+	base := opts.Base
+	if base == "" {
+		var err error
+		if base, err = os.MkdirTemp("", "ferry-testhosts-"); err != nil {
+			return nil, fmt.Errorf("start test hosts: %w", err)
+		}
+	} else if err := os.MkdirAll(base, 0o700); err != nil {
+		return nil, fmt.Errorf("start test hosts: %w", err)
+	}
+	f := &Fleet{Base: base}
+	if err := f.start(ctx, names, opts); err != nil {
+		if stopErr := f.Stop(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
+	// The hosts bind-mount over /nix and /etc/nix: the mount points must exist.
+	if err := os.MkdirAll("/nix", 0o755); err != nil {
+		return fmt.Errorf("start test hosts: %w", err)
+	}
+	f.ClientKeyFile = filepath.Join(f.Base, "client_ed25519")
+	var err error
+	f.ClientSigner, f.ClientPublicKey, err = writeKey(f.ClientKeyFile, "ferry-testhosts-client")
+	if err != nil {
+		return fmt.Errorf("start test hosts: client %w", err)
+	}
+
+	addr := netip.MustParseAddr("127.0.0.1")
+	for _, name := range names {
+		if name == "" || strings.ContainsAny(name, "/ \t\n") {
+			return fmt.Errorf("start test hosts: bad host name %q", name)
+		}
+		addr = addr.Next()
+		h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name)}
+		if err := f.prepare(&h); err != nil {
+			return fmt.Errorf("start test host %s: %w", name, err)
+		}
+		f.Hosts = append(f.Hosts, h)
+	}
+
+	// Start every host, then wait for all; a host whose sshd lost the race
+	// for a picked port is started again on another.
+	f.procs = make([]*hostProcess, len(f.Hosts))
+	deadline := time.Now().Add(opts.StartTimeout)
+	pending := make([]int, len(f.Hosts))
+	for i := range pending {
+		pending[i] = i
+	}
+	for attempt := 1; len(pending) > 0; attempt++ {
+		for _, i := range pending {
+			h := &f.Hosts[i]
+			if opts.Port == 0 {
+				port, err := freePort(h.Addr)
+				if err != nil {
+					return fmt.Errorf("start test host %s: %w", h.Name, err)
+				}
+				h.Port = port
+			}
+			if err := writeSSHDConfig(*h); err != nil {
+				return fmt.Errorf("start test host %s: %w", h.Name, err)
+			}
+			p, err := launch(*h)
+			if err != nil {
+				return fmt.Errorf("start test host %s: %w", h.Name, err)
+			}
+			f.procs[i] = p
+		}
+		var err error
+		pending, err = f.waitListening(ctx, pending, deadline, opts.Port == 0 && attempt < 3)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare creates the host's folders, keys and configuration.
+func (f *Fleet) prepare(h *Host) error {
+	for _, dir := range []string{"nix", "run/sshd", "root/.ssh", "etc-nix", "sshd"} {
+		if err := os.MkdirAll(filepath.Join(h.Root, dir), 0o755); err != nil {
+			return err
+		}
+	}
+	for dir, mode := range map[string]os.FileMode{"run/sshd": 0o755, "root": 0o700, "root/.ssh": 0o700} {
+		if err := os.Chmod(filepath.Join(h.Root, dir), mode); err != nil {
+			return err
+		}
+	}
+	_, hostKey, err := writeKey(filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key"), "root@"+h.Name)
+	if err != nil {
+		return fmt.Errorf("host %w", err)
+	}
+	h.HostKey = hostKey
+	files := map[string]string{
+		"root/.ssh/authorized_keys": f.ClientPublicKey + "\n",
+		// No binary caches: the hosts cannot reach one, and trying costs seconds.
+		"etc-nix/nix.conf": "sandbox = false\nsubstituters =\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(h.Root, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeSSHDConfig(h Host) error {
+	config := fmt.Sprintf(`# ferry test host %s
+ListenAddress %s
+AddressFamily inet
+HostKey %s
+PidFile none
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PrintMotd no
+PrintLastLog no
+`, h.Name, h.Address(), filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key"))
+	return os.WriteFile(filepath.Join(h.Root, "sshd", "sshd_config"), []byte(config), 0o600)
+}
+
+// freePort asks the kernel for a port that is free on addr right now.
+func freePort(addr string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("pick a port on %s: %w", addr, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// launch starts the host: unshare makes the namespaces, the shell mounts the
+// host's folders over /nix, /run, /root and /etc/nix, initialises the store
+// and becomes sshd (PID 1 of the host).
+func launch(h Host) (*hostProcess, error) {
+	q := remote.Quote
+	sshdLog := h.SSHDLog()
+	os.Remove(sshdLog) // a retried start must not see the old "listening" line
+	script := strings.Join([]string{
+		"echo " + q(h.Name) + " > /proc/sys/kernel/hostname",
+		"mount --bind " + q(filepath.Join(h.Root, "nix")) + " /nix",
+		"mount --bind " + q(filepath.Join(h.Root, "run")) + " /run",
+		"mount --bind " + q(filepath.Join(h.Root, "root")) + " /root",
+		"mount --bind " + q(filepath.Join(h.Root, "etc-nix")) + " /etc/nix",
+		"nix-store --init",
+		"exec " + remote.Command(sshdPath, "-D", "-f", filepath.Join(h.Root, "sshd", "sshd_config"), "-E", sshdLog),
+	}, " && ")
+	startLog := filepath.Join(h.Root, "start.log")
+	out, err := os.Create(startLog)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts",
+		"--mount-proc", "--propagation", "private", "--", "/bin/sh", "-c", script)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=/root", "LC_ALL=C"}
+	// Own session (no terminal signals); killed if the test process dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run unshare: %w", err)
+	}
+	p := &hostProcess{name: h.Name, unshare: cmd, exited: make(chan struct{}), startLog: startLog, sshdLog: sshdLog}
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// waitListening polls until every pending host's sshd has logged that it
+// listens. Hosts whose sshd could not bind are returned for a retry when
+// retryBind is set.
+func (f *Fleet) waitListening(ctx context.Context, pending []int, deadline time.Time, retryBind bool) ([]int, error) {
+	var retry []int
+	waiting := append([]int(nil), pending...)
+	for len(waiting) > 0 {
+		var still []int
+		for _, i := range waiting {
+			p := f.procs[i]
+			log, _ := os.ReadFile(p.sshdLog)
+			if bytes.Contains(log, []byte("Server listening on")) {
+				pid, err := childPID(p.unshare.Process.Pid)
+				if err != nil {
+					return nil, fmt.Errorf("start test host %s: %w", p.name, err)
+				}
+				p.sshdPID, p.listening = pid, true
+				continue
+			}
+			select {
+			case <-p.exited:
+				if retryBind && bytes.Contains(log, []byte("Bind to port")) {
+					retry = append(retry, i)
+					continue
+				}
+				startOut, _ := os.ReadFile(p.startLog)
+				return nil, fmt.Errorf("start test host %s: it stopped: %s", p.name,
+					strings.TrimSpace(string(startOut)+"\n"+string(log)))
+			default:
+			}
+			still = append(still, i)
+		}
+		waiting = still
+		if len(waiting) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("start test hosts: sshd of %s not listening after the start timeout; see %s",
+				f.procs[waiting[0]].name, f.procs[waiting[0]].sshdLog)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("start test hosts: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return retry, nil
+}
+
+// childPID is the only child of unshare: the host's PID 1, by then sshd.
+func childPID(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 1 {
+			return strconv.Atoi(f[0])
+		}
+	}
+	// Kernels without CONFIG_PROC_CHILDREN: scan /proc for the parent pid.
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("find sshd of unshare %d: %w", pid, err)
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces, so cut after ')'.
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			return child, nil
+		}
+	}
+	return 0, fmt.Errorf("find sshd of unshare %d: no child process", pid)
+}
+
+// Stop ends every host (SIGTERM to its sshd, PID 1 of the host, which takes
+// every process of the host with it; SIGKILL to unshare only if it outlives
+// that) and removes the fleet's folder. It only signals processes Start
+// created, and is safe to call more than once.
+func (f *Fleet) Stop() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return nil
+	}
+	f.stopped = true
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(f.procs))
+	for i, p := range f.procs {
+		if p == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.stop()
+		}()
+	}
+	wg.Wait()
+	if f.Base != "" {
+		if err := os.RemoveAll(f.Base); err != nil {
+			errs = append(errs, fmt.Errorf("remove test hosts folder: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *hostProcess) stop() error {
+	select {
+	case <-p.exited:
+		return nil // unshare was reaped: its pid is no longer ours to signal
+	default:
+	}
+	if p.sshdPID > 0 {
+		syscall.Kill(p.sshdPID, syscall.SIGTERM)
+		select {
+		case <-p.exited:
+			return nil
+		case <-time.After(3 * time.Second):
+		}
+	}
+	// unshare ignores SIGTERM; SIGKILL takes its child along (--kill-child).
+	if err := p.unshare.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop test host %s: %w", p.name, err)
+	}
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("stop test host %s: unshare (pid %d) did not exit", p.name, p.unshare.Process.Pid)
+	}
+}

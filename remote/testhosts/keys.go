@@ -1,0 +1,42 @@
+package testhosts
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// writeKey creates an ed25519 key pair: the private key in OpenSSH format
+// (usable by ssh -i) at path, mode 600, and path.pub. It returns the signer
+// and the public key in authorized_keys form.
+func writeKey(path, comment string) (ssh.Signer, string, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", fmt.Errorf("generate key %s: %w", path, err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode key %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, "", fmt.Errorf("write key: %w", err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode public key %s: %w", path, err)
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+	if err := os.WriteFile(path+".pub", []byte(line+" "+comment+"\n"), 0o644); err != nil {
+		return nil, "", fmt.Errorf("write key: %w", err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, "", fmt.Errorf("key %s: %w", path, err)
+	}
+	return signer, line, nil
+}
