@@ -1,0 +1,426 @@
+package remote_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/nixferry/ferry/remote"
+)
+
+// commands is the handler of the in-process server: a few fixed commands
+// standing in for a shell.
+func commands(cmd string, s session) int {
+	switch cmd {
+	case "echo hello":
+		fmt.Fprintln(s.stdout, "hello")
+		return 0
+	case "cat":
+		io.Copy(s.stdout, s.stdin)
+		return 0
+	case "fail":
+		for i := 1; i <= 30; i++ {
+			w := s.stdout
+			if i%2 == 0 {
+				w = s.stderr
+			}
+			fmt.Fprintf(w, "line %d\n", i)
+			time.Sleep(time.Millisecond) // keep stdout and stderr in order
+		}
+		return 3
+	case "block":
+		<-s.closed
+		return 0
+	case "slow":
+		time.Sleep(20 * time.Millisecond)
+		return 0
+	default:
+		fmt.Fprintf(s.stderr, "sh: %s: not found\n", cmd)
+		return 127
+	}
+}
+
+// newPair returns a server and a Dialer that logs in to it.
+func newPair(t *testing.T, opts remote.Options) (*testServer, *remote.Dialer) {
+	t.Helper()
+	key := newKey(t)
+	srv := newTestServer(t, key.PublicKey(), commands)
+	opts.Signers = []ssh.Signer{key}
+	opts.KeyFiles = []string{}
+	opts.NoAgent = true
+	d := remote.NewDialer(opts)
+	t.Cleanup(func() { d.Close() })
+	return srv, d
+}
+
+func TestTrustOnFirstUseReportsTheKey(t *testing.T) {
+	ctx := context.Background()
+	srv, d := newPair(t, remote.Options{})
+	conn, err := d.Dial(ctx, srv.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.HostKey() != srv.hostKeyLine {
+		t.Errorf("Conn.HostKey() = %q, want %q", conn.HostKey(), srv.hostKeyLine)
+	}
+	want := map[string]string{srv.target().Address(): srv.hostKeyLine}
+	if diff := cmp.Diff(want, d.HostKeys()); diff != "" {
+		t.Errorf("Dialer.HostKeys() (-want +got):\n%s", diff)
+	}
+}
+
+func TestPinnedHostKeys(t *testing.T) {
+	other := keyLine(newKey(t).PublicKey())
+	tests := []struct {
+		name      string
+		targetKey string
+		knownKey  string // in Options.KnownHostKeys
+		mismatch  bool
+	}{
+		{name: "target key matches", targetKey: "SERVER"},
+		{name: "target key differs", targetKey: other, mismatch: true},
+		{name: "known key matches", knownKey: "SERVER"},
+		{name: "known key differs", knownKey: other, mismatch: true},
+		{name: "target key wins over known key", targetKey: "SERVER", knownKey: other},
+		{name: "target key with a comment", targetKey: "SERVER root@host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := newKey(t)
+			srv := newTestServer(t, key.PublicKey(), commands)
+			resolve := func(k string) string { return strings.Replace(k, "SERVER", srv.hostKeyLine, 1) }
+			target := srv.target()
+			target.HostKey = resolve(tt.targetKey)
+			known := map[string]string{}
+			if tt.knownKey != "" {
+				known[target.Address()] = resolve(tt.knownKey)
+			}
+			d := remote.NewDialer(remote.Options{Signers: []ssh.Signer{key}, KeyFiles: []string{}, NoAgent: true, KnownHostKeys: known})
+			defer d.Close()
+
+			_, err := d.Dial(context.Background(), target)
+			var mm *remote.HostKeyMismatchError
+			if !tt.mismatch {
+				if err != nil {
+					t.Fatalf("Dial: %v", err)
+				}
+				return
+			}
+			if !errors.As(err, &mm) {
+				t.Fatalf("Dial: got %v, want *HostKeyMismatchError", err)
+			}
+			want := remote.HostKeyMismatchError{Host: target.Address(), Want: other, Got: srv.hostKeyLine}
+			if diff := cmp.Diff(want, *mm); diff != "" {
+				t.Errorf("mismatch error (-want +got):\n%s", diff)
+			}
+			wantFP, _ := remote.Fingerprint(other)
+			gotFP, _ := remote.Fingerprint(srv.hostKeyLine)
+			for _, s := range []string{wantFP, gotFP, target.Address(), "update the pinned host key"} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("message %q does not contain %q", err, s)
+				}
+			}
+			if n := srv.logins.Load(); n != 0 {
+				t.Errorf("the client logged in %d times to a host with the wrong key", n)
+			}
+		})
+	}
+}
+
+func TestPinCheckedOnASharedConnection(t *testing.T) {
+	// A connection made on trust for one Target must not serve another
+	// Target of the same host that pins a different key.
+	ctx := context.Background()
+	srv, d := newPair(t, remote.Options{})
+	if _, err := d.Dial(ctx, srv.target()); err != nil {
+		t.Fatal(err)
+	}
+	pinned := srv.target()
+	pinned.HostKey = keyLine(newKey(t).PublicKey())
+	var mm *remote.HostKeyMismatchError
+	if _, err := d.Dial(ctx, pinned); !errors.As(err, &mm) {
+		t.Fatalf("Dial with another pinned key: got %v, want *HostKeyMismatchError", err)
+	}
+}
+
+func TestOneConnectionPerTargetForConcurrentWork(t *testing.T) {
+	ctx := context.Background()
+	srv, d := newPair(t, remote.Options{MaxSessions: 3})
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := d.Dial(ctx, srv.target())
+			if err == nil {
+				err = conn.Run(ctx, "slow", remote.RunOptions{})
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.logins.Load(); n != 1 {
+		t.Errorf("server saw %d logins, want 1", n)
+	}
+	if n := srv.maxRunning.Load(); n > 3 || n < 2 {
+		t.Errorf("at most %d commands ran at once; want between 2 and MaxSessions=3", n)
+	}
+}
+
+func TestReconnectsAfterTheConnectionDrops(t *testing.T) {
+	ctx := context.Background()
+	srv, d := newPair(t, remote.Options{})
+	conn, err := d.Dial(ctx, srv.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first command makes sure the server has registered the connection.
+	if err := conn.Run(ctx, "echo hello", remote.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.dropConnections()
+	if err := conn.Run(ctx, "echo hello", remote.RunOptions{}); err == nil {
+		t.Fatal("Run on a dropped connection succeeded")
+	}
+	// The next Dial replaces the dead connection, still checking the key
+	// seen first.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err = d.Dial(ctx, srv.target())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = conn.Run(ctx, "echo hello", remote.RunOptions{}); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.logins.Load(); n != 2 {
+		t.Errorf("server saw %d logins, want 2", n)
+	}
+}
+
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	srv, d := newPair(t, remote.Options{})
+	conn, err := d.Dial(ctx, srv.target())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("streams", func(t *testing.T) {
+		var out strings.Builder
+		if err := conn.Run(ctx, "cat", remote.RunOptions{Stdin: strings.NewReader("some input\n"), Stdout: &out}); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != "some input\n" {
+			t.Errorf("stdout = %q", out.String())
+		}
+	})
+
+	t.Run("exit error carries the tail", func(t *testing.T) {
+		var stderr strings.Builder
+		err := conn.Run(ctx, "fail", remote.RunOptions{Stderr: &stderr})
+		var exit *remote.ExitError
+		if !errors.As(err, &exit) {
+			t.Fatalf("got %v, want *ExitError", err)
+		}
+		var tail []string
+		for i := 11; i <= 30; i++ {
+			tail = append(tail, fmt.Sprintf("line %d", i))
+		}
+		want := remote.ExitError{Host: srv.target().Address(), Cmd: "fail", Code: 3, Tail: strings.Join(tail, "\n") + "\n"}
+		if diff := cmp.Diff(want, *exit); diff != "" {
+			t.Errorf("ExitError (-want +got):\n%s", diff)
+		}
+		if !strings.HasPrefix(err.Error(), srv.target().Address()+`: command "fail" exited with status 3, last output:`+"\n    line 11\n") {
+			t.Errorf("message:\n%s", err)
+		}
+		if !strings.HasPrefix(stderr.String(), "line 2\nline 4\n") {
+			t.Errorf("stderr was not streamed: %q", stderr.String())
+		}
+	})
+
+	t.Run("tail lines", func(t *testing.T) {
+		err := conn.Run(ctx, "fail", remote.RunOptions{TailLines: 2})
+		var exit *remote.ExitError
+		if !errors.As(err, &exit) || exit.Tail != "line 29\nline 30\n" {
+			t.Fatalf("got %#v", err)
+		}
+	})
+
+	t.Run("cancel ends the session", func(t *testing.T) {
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := conn.Run(cctx, "block", remote.RunOptions{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("Run took %v after cancellation", d)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for srv.sessions.Load() != 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := srv.sessions.Load(); n != 0 {
+			t.Errorf("%d sessions still open on the server after cancellation", n)
+		}
+	})
+
+	t.Run("output", func(t *testing.T) {
+		out, err := conn.Output(ctx, "echo hello")
+		if err != nil || out != "hello\n" {
+			t.Errorf("Output = %q, %v", out, err)
+		}
+	})
+}
+
+func TestSudoWrapsTheCommand(t *testing.T) {
+	ctx := context.Background()
+	srv, d := newPair(t, remote.Options{})
+	target := srv.target()
+	target.Sudo = true
+	conn, err := d.Dial(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Run(ctx, "echo 'it''s'", remote.RunOptions{})
+	want := []string{`sudo -n -- sh -c 'echo '\''it'\'''\''s'\'''`}
+	if diff := cmp.Diff(want, srv.commands()); diff != "" {
+		t.Errorf("commands (-want +got):\n%s", diff)
+	}
+}
+
+func TestJumpHost(t *testing.T) {
+	ctx := context.Background()
+	key := newKey(t)
+	jump := newTestServer(t, key.PublicKey(), commands)
+	inner := newTestServer(t, key.PublicKey(), commands)
+	d := remote.NewDialer(remote.Options{Signers: []ssh.Signer{key}, KeyFiles: []string{}, NoAgent: true})
+	defer d.Close()
+
+	jt := jump.target()
+	jt.HostKey = jump.hostKeyLine
+	target := inner.target()
+	target.Jump = &jt
+	for range 3 {
+		conn, err := d.Dial(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := conn.Output(ctx, "echo hello"); err != nil || out != "hello\n" {
+			t.Fatalf("Output through the jump host = %q, %v", out, err)
+		}
+	}
+	if j, i := jump.logins.Load(), inner.logins.Load(); j != 1 || i != 1 {
+		t.Errorf("logins: jump %d, inner %d; want 1 each", j, i)
+	}
+	if got := d.HostKeys()[inner.target().Address()]; got != inner.hostKeyLine {
+		t.Errorf("inner host key %q not recorded", got)
+	}
+
+	// A wrong pin on the jump host refuses the whole path.
+	d2 := remote.NewDialer(remote.Options{Signers: []ssh.Signer{key}, KeyFiles: []string{}, NoAgent: true})
+	defer d2.Close()
+	bad := jt
+	bad.HostKey = inner.hostKeyLine
+	target.Jump = &bad
+	var mm *remote.HostKeyMismatchError
+	if _, err := d2.Dial(ctx, target); !errors.As(err, &mm) || mm.Host != jt.Address() {
+		t.Fatalf("got %v, want a mismatch for the jump host %s", err, jt.Address())
+	}
+}
+
+func TestAuthFromKeyFiles(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := writeKeyFile(t, filepath.Join(home, ".ssh", "id_ed25519"))
+	srv := newTestServer(t, key, commands)
+
+	t.Run("default key files", func(t *testing.T) {
+		d := remote.NewDialer(remote.Options{HomeDir: home, NoAgent: true})
+		defer d.Close()
+		if _, err := d.Dial(ctx, srv.target()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("explicit key file", func(t *testing.T) {
+		d := remote.NewDialer(remote.Options{KeyFiles: []string{filepath.Join(home, ".ssh", "id_ed25519")}, NoAgent: true})
+		defer d.Close()
+		if _, err := d.Dial(ctx, srv.target()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("missing explicit key file", func(t *testing.T) {
+		missing := filepath.Join(home, "nope")
+		d := remote.NewDialer(remote.Options{KeyFiles: []string{missing}, NoAgent: true})
+		defer d.Close()
+		if _, err := d.Dial(ctx, srv.target()); err == nil || !strings.Contains(err.Error(), missing) {
+			t.Fatalf("got %v, want an error naming %s", err, missing)
+		}
+	})
+	t.Run("no key at all", func(t *testing.T) {
+		d := remote.NewDialer(remote.Options{HomeDir: t.TempDir(), NoAgent: true})
+		defer d.Close()
+		if _, err := d.Dial(ctx, srv.target()); err == nil || !strings.Contains(err.Error(), "no SSH key") {
+			t.Fatalf("got %v, want a no-key error", err)
+		}
+	})
+	t.Run("wrong key", func(t *testing.T) {
+		d := remote.NewDialer(remote.Options{Signers: []ssh.Signer{newKey(t)}, KeyFiles: []string{}, NoAgent: true})
+		defer d.Close()
+		if _, err := d.Dial(ctx, srv.target()); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+			t.Fatalf("got %v, want an authentication error", err)
+		}
+	})
+}
+
+// writeKeyFile writes a new ed25519 key in OpenSSH format and returns its
+// public key.
+func writeKeyFile(t *testing.T, path string) ssh.PublicKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
