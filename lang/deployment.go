@@ -1,0 +1,38 @@
+package lang
+
+import (
+	"regexp"
+
+	"go.starlark.net/starlark"
+)
+
+// deploymentName is what a deployment name may contain: it names state
+// objects and plan files.
+var deploymentName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// deploymentBuiltins provides deployment(name, description = ""), which
+// names the deployment this configuration describes. It may be called
+// once.
+func deploymentBuiltins(*run) (starlark.StringDict, error) {
+	return starlark.StringDict{"deployment": starlark.NewBuiltin("deployment", deployment)}, nil
+}
+
+func deployment(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name, description string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "description?", &description); err != nil {
+		return nil, err
+	}
+	r := runOf(thread)
+	pos := r.callerPos(thread, 1)
+	if r.deploymentSeen {
+		return starlark.None, r.report(r.callerError(thread,
+			"deployment() is called a second time; the first call is at %s: call it once", r.deploymentPos))
+	}
+	r.deploymentSeen, r.deploymentPos = true, pos
+	if !deploymentName.MatchString(name) {
+		return starlark.None, r.report(r.callerError(thread,
+			`deployment: invalid name %q: use letters, digits, "_", "-" and "." (not first)`, name))
+	}
+	r.cfg.Deployment, r.cfg.Description = name, description
+	return starlark.None, nil
+}

@@ -1,0 +1,36 @@
+package lang
+
+import (
+	"go.starlark.net/starlark"
+
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// outputBuiltins provides output(name, value), which declares a value to
+// show after apply. The value may contain references.
+func outputBuiltins(*run) (starlark.StringDict, error) {
+	return starlark.StringDict{"output": starlark.NewBuiltin("output", output)}, nil
+}
+
+func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var value starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "value", &value); err != nil {
+		return nil, err
+	}
+	r := runOf(thread)
+	pos := r.callerPos(thread, 1)
+	if !resourceName.MatchString(name) {
+		return starlark.None, r.report(r.callerError(thread, `output: invalid name %q: use letters, digits, "_" and "-"`, name))
+	}
+	if first, dup := r.outputs[name]; dup {
+		return starlark.None, r.report(r.callerError(thread, "duplicate output %q (first declared at %s)", name, first))
+	}
+	r.outputs[name] = pos
+	v, err := toValue(value)
+	if err != nil {
+		return starlark.None, r.report(r.callerError(thread, "output %q%s", name, withPath(err)))
+	}
+	r.cfg.Outputs = append(r.cfg.Outputs, &spec.Output{Name: name, Value: v, Pos: pos})
+	return starlark.None, nil
+}

@@ -1,0 +1,69 @@
+package lang
+
+import (
+	"encoding/json"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// varEnvPrefix prefixes the environment variable that sets a var.
+const varEnvPrefix = "FERRY_VAR_"
+
+// varBuiltins provides var(name, default = ...), the only way a
+// configuration reads its environment: the value passed with --var
+// name=VALUE, else the environment variable FERRY_VAR_<name>, else the
+// default (any value), else an error. Every value read is recorded in
+// Config.Inputs.Vars, so a plan can tell when its inputs changed.
+func varBuiltins(*run) (starlark.StringDict, error) {
+	return starlark.StringDict{"var": starlark.NewBuiltin("var", readVar)}, nil
+}
+
+func readVar(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	var def starlark.Value // nil when not passed; None is a valid default
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &def); err != nil {
+		return nil, err
+	}
+	r := runOf(thread)
+	if !identifier.MatchString(name) {
+		return nil, r.callerError(thread, `var: invalid name %q: use letters, digits and "_", not starting with a digit`, name)
+	}
+	if v, ok := r.opts.Vars[name]; ok {
+		r.recordVar(name, v)
+		return starlark.String(v), nil
+	}
+	if r.opts.LookupEnv != nil {
+		if v, ok := r.opts.LookupEnv(varEnvPrefix + name); ok {
+			r.recordVar(name, v)
+			return starlark.String(v), nil
+		}
+	}
+	if def == nil {
+		return nil, r.callerError(thread, "var %q is not set: pass --var %s=VALUE or set %s%s", name, name, varEnvPrefix, name)
+	}
+	if s, ok := def.(starlark.String); ok {
+		r.recordVar(name, string(s))
+		return def, nil
+	}
+	x, err := toValue(def)
+	if err != nil {
+		return nil, r.callerError(thread, "var %q: default%s", name, withPath(err))
+	}
+	encoded, jerr := json.Marshal(spec.Encode(x))
+	if jerr != nil {
+		return nil, r.callerError(thread, "var %q: default: %v", name, jerr)
+	}
+	r.recordVar(name, string(encoded))
+	return def, nil
+}
+
+// recordVar keeps the first value a var was read as; a var read again
+// resolves the same way unless its default differs, and the first read is
+// the one the configuration saw first.
+func (r *run) recordVar(name, value string) {
+	if _, seen := r.cfg.Inputs.Vars[name]; !seen {
+		r.cfg.Inputs.Vars[name] = value
+	}
+}
