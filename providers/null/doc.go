@@ -1,0 +1,8 @@
+// Package null is the built-in "null.resource" type, Terraform's
+// null_resource: it creates nothing outside ferry. Its random id changes
+// whenever its triggers change, which makes it useful to order work, to
+// force a dependent to be replaced, and to test the engine.
+//
+// It owns only this resource type; it must not import lang or engine
+// (engine/spec is the shared vocabulary and is allowed).
+package null
