@@ -1,0 +1,12 @@
+package remote
+
+import "context"
+
+// CopyClosureWithRemoteNixStore is CopyClosure running nixStore instead of
+// nix-store on the host, to simulate hosts without Nix or with a failing
+// store.
+func CopyClosureWithRemoteNixStore(ctx context.Context, conn *Conn, paths []string, nixStore string) (CopyStats, error) {
+	tools := nixTools()
+	tools.nixStore = nixStore
+	return copyClosure(ctx, conn, paths, nil, tools)
+}
