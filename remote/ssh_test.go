@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/nixferry/ferry/remote"
 )
@@ -423,4 +425,48 @@ func writeKeyFile(t *testing.T, path string) ssh.PublicKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+func TestAuthFromAgent(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newTestServer(t, pub, commands)
+
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	d := remote.NewDialer(remote.Options{KeyFiles: []string{}})
+	defer d.Close()
+	if _, err := d.Dial(context.Background(), srv.target()); err != nil {
+		t.Fatalf("Dial with the key in ssh-agent: %v", err)
+	}
+
+	noAgent := remote.NewDialer(remote.Options{KeyFiles: []string{}, NoAgent: true})
+	defer noAgent.Close()
+	if _, err := noAgent.Dial(context.Background(), srv.target()); err == nil {
+		t.Fatal("Dial with NoAgent and no keys succeeded")
+	}
 }

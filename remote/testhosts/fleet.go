@@ -44,6 +44,10 @@ type Fleet struct {
 	ClientKeyFile   string
 	ClientSigner    ssh.Signer
 	ClientPublicKey string // authorized_keys form
+	// SSHConfigFile is an OpenSSH client configuration with one Host entry
+	// per host name (address, port, client key, pinned host key), for
+	// `ssh -F FILE h1` or NIX_SSHOPTS="-F FILE" with nix copy --to ssh://h1.
+	SSHConfigFile string
 
 	mu      sync.Mutex
 	stopped bool
@@ -175,7 +179,28 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 			return err
 		}
 	}
+	if err := f.writeSSHConfig(); err != nil {
+		return fmt.Errorf("start test hosts: %w", err)
+	}
 	return nil
+}
+
+// writeSSHConfig writes the OpenSSH client configuration and known_hosts
+// file of the fleet.
+func (f *Fleet) writeSSHConfig() error {
+	knownHosts := filepath.Join(f.Base, "known_hosts")
+	var config, known strings.Builder
+	for _, h := range f.Hosts {
+		fmt.Fprintf(&config, "Host %s\n  HostName %s\n  Port %d\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
+			"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n",
+			h.Name, h.Addr, h.Port, f.ClientKeyFile, knownHosts)
+		fmt.Fprintf(&known, "[%s]:%d %s\n", h.Addr, h.Port, h.HostKey)
+	}
+	if err := os.WriteFile(knownHosts, []byte(known.String()), 0o600); err != nil {
+		return err
+	}
+	f.SSHConfigFile = filepath.Join(f.Base, "ssh_config")
+	return os.WriteFile(f.SSHConfigFile, []byte(config.String()), 0o600)
 }
 
 // prepare creates the host's folders, keys and configuration.

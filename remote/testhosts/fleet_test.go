@@ -58,17 +58,11 @@ func TestFleetStartsIsolatedHostsAndStopsCleanly(t *testing.T) {
 		t.Errorf("addresses %s and %s: want distinct 127.0.0.N", a, b)
 	}
 
-	// The client key works with OpenSSH too, and the host key is the one reported.
-	h := fleet.Hosts[1]
-	known := t.TempDir() + "/known_hosts"
-	if err := os.WriteFile(known, []byte("["+h.Addr+"]:"+itoa(h.Port)+" "+h.HostKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("ssh", "-n", "-i", fleet.ClientKeyFile, "-p", itoa(h.Port),
-		"-o", "UserKnownHostsFile="+known, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-		"root@"+h.Addr, "hostname").CombinedOutput()
+	// OpenSSH reaches the hosts by name through the fleet's ssh_config, with
+	// the client key and the pinned host keys.
+	out, err := exec.Command("ssh", "-n", "-F", fleet.SSHConfigFile, "beta", "hostname").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "beta" {
-		t.Errorf("OpenSSH client: %v: %s", err, out)
+		t.Errorf("ssh -F %s beta hostname: %v: %s", fleet.SSHConfigFile, err, out)
 	}
 
 	// Mounts stay inside the hosts: this machine's /root is untouched.

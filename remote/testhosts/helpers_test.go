@@ -11,8 +11,6 @@ import (
 	"github.com/nixferry/ferry/remote/testhosts"
 )
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 func netListen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
 
 func portOf(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
