@@ -1,0 +1,27 @@
+// Package nix evaluates and builds the NixOS systems of a deployment by
+// running Nix's own command-line tools (nix-instantiate, nix-store); it never
+// reimplements Nix.
+//
+// It owns:
+//   - the evaluation expression (Expression): one Nix file evaluating every
+//     machine with <nixpkgs>/nixos/lib/eval-config.nix, giving each machine's
+//     modules the NixOps arguments name, nodes (every machine's evaluated
+//     configuration) and resources, plus per-machine and per-module args;
+//   - evaluation (Evaluate): one nix-instantiate process for all machines,
+//     split into several passes only when a memory budget asks for it;
+//   - builds (Build): one nix-store --realise --keep-going for all systems,
+//     with a result per derivation;
+//   - store queries: closures (Closure) and package-level diffs between two
+//     systems computed from derivation closures, without building
+//     (PackageDiff).
+//
+// It lives under providers because machines are what ferry provides, but it
+// is not a resource provider: the engine calls it directly. It must not
+// import engine (engine/spec is allowed), lang or remote, and it keeps no
+// package-level mutable state: how to run Nix (binaries, --option settings,
+// environment) travels in a Nix value.
+//
+// The zero Nix runs the tools from PATH with the user's nix.conf, so remote
+// builders, substituters and max-jobs are the user's. Tests use the stub
+// nixpkgs in testdata/nixpkgs (see package nixtest) and turn substituters off.
+package nix

@@ -1,0 +1,370 @@
+package nix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DefaultMachineMemory is the memory one machine's evaluation is assumed to
+// need before any pass has been measured: a typical NixOS machine takes a few
+// hundred megabytes in nix-instantiate.
+const DefaultMachineMemory = 512 << 20
+
+// ErrKnownAfterApply is matched (errors.Is) by the evaluation error of a
+// machine whose configuration uses a value that exists only after apply (a
+// spec.Unknown in resources or args). Such a machine is evaluated at apply.
+var ErrKnownAfterApply = errors.New("uses a value known only after apply")
+
+// EvalOptions says what Evaluate evaluates.
+type EvalOptions struct {
+	// Nixpkgs is the absolute path of nixpkgs; empty means <nixpkgs> from
+	// NIX_PATH (set it with Nix.Env if needed).
+	Nixpkgs string
+	// Machines is the whole deployment: every machine is in nodes, even
+	// when Names selects fewer to evaluate.
+	Machines []Machine
+	// Resources is the resources module argument.
+	Resources map[string]any
+	// Names, when not empty, are the machines to evaluate (the others are
+	// evaluated only as far as these refer to them through nodes).
+	Names []string
+	// MemoryBudget, in bytes, splits evaluation into several
+	// nix-instantiate passes, one after the other, each with as many
+	// machines as the budget allows. Zero means one pass for all.
+	MemoryBudget int64
+	// MachineMemory is the memory, in bytes, one machine is assumed to need
+	// when sizing the first pass; later passes are sized from the peak
+	// memory the earlier ones measured. Zero means DefaultMachineMemory.
+	MachineMemory int64
+	// KeepGoing evaluates every machine it can when some fail: their errors
+	// are joined and the results hold the others. Without it evaluation
+	// stops at the first failing machine.
+	KeepGoing bool
+	// ShowTrace passes --show-trace, so errors carry Nix's evaluation trace.
+	ShowTrace bool
+	// OnPass, when set, is called after each nix-instantiate pass.
+	OnPass func(EvalPass)
+}
+
+// Evaluated is one machine's evaluated system.
+type Evaluated struct {
+	// DrvPath is the toplevel derivation, written to the store.
+	DrvPath string `json:"drv_path"`
+	// OutPath is the output path the derivation will build.
+	OutPath string `json:"out_path"`
+	// Warnings are the messages the machine's evaluation traced (NixOS
+	// warnings), in order.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// EvalPass describes one nix-instantiate run of Evaluate.
+type EvalPass struct {
+	Machines  []string      // the machines the pass was asked to evaluate
+	Evaluated int           // how many it evaluated
+	Failed    string        // the machine it failed on, if any
+	Duration  time.Duration // wall time of the process
+	MaxRSS    int64         // peak resident memory of the process, bytes
+}
+
+// MachineError is the evaluation error of one machine.
+type MachineError struct {
+	Machine string
+	// Message is Nix's own error message.
+	Message string
+	// Traced says whether Message carries Nix's trace (ShowTrace).
+	Traced bool
+}
+
+func (e *MachineError) Error() string {
+	msg := fmt.Sprintf("evaluate machine %s: %s", e.Machine, e.Message)
+	if !e.Traced && !strings.Contains(e.Message, unknownMarker) {
+		msg += "\n(evaluate again with --show-trace to see where Nix was evaluating)"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrKnownAfterApply) true for a machine that used
+// a value known only after apply.
+func (e *MachineError) Is(target error) bool {
+	return target == ErrKnownAfterApply && strings.Contains(e.Message, unknownMarker)
+}
+
+// Evaluate evaluates machines with the zero Nix (see Nix.Evaluate).
+func Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluated, error) {
+	return Nix{}.Evaluate(ctx, opts)
+}
+
+// Evaluate evaluates the machines' systems with one nix-instantiate process
+// (several, one after the other, only under MemoryBudget) running the
+// expression of Expression in --eval --strict --json --read-write-mode: this
+// writes every toplevel .drv to the store and prints drv and output paths in
+// one go, with no extra store query. The result maps machine names to their
+// systems.
+//
+// An evaluation error names the machine it happened in (the expression
+// traces a marker before each machine) and carries Nix's message. With
+// KeepGoing the other machines are still evaluated (a pass that failed is run
+// again without the failed machine; machines Nix had already printed are
+// kept) and all errors are returned joined, next to the results. An error
+// outside any machine (nixpkgs itself failing) stops evaluation.
+//
+// The .drv files are not registered as garbage collector roots: a garbage
+// collection between evaluation and build removes them.
+func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluated, error) {
+	names, err := checkEval(opts)
+	if err != nil {
+		return nil, err
+	}
+	results := map[string]Evaluated{}
+	if len(names) == 0 {
+		return results, nil
+	}
+	dir, err := os.MkdirTemp("", "ferry-eval-")
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "deployment.nix")
+	if err := os.WriteFile(file, []byte(Expression(opts.Nixpkgs, opts.Machines, opts.Resources)), 0o644); err != nil {
+		return nil, fmt.Errorf("evaluate: write the expression: %w", err)
+	}
+
+	perMachine := opts.MachineMemory
+	if perMachine <= 0 {
+		perMachine = DefaultMachineMemory
+	}
+	var errs []error
+	queue := names
+	for len(queue) > 0 {
+		size := len(queue)
+		if opts.MemoryBudget > 0 {
+			size = int(min(max(opts.MemoryBudget/perMachine, 1), int64(len(queue))))
+		}
+		chunk := queue[:size]
+		queue = queue[size:]
+		everything := len(chunk) == len(opts.Machines)
+		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace)
+		for name, ev := range pass.results {
+			results[name] = ev
+		}
+		if opts.OnPass != nil {
+			opts.OnPass(pass.EvalPass)
+		}
+		if forced := pass.Evaluated + btoi(pass.Failed != ""); pass.MaxRSS > 0 && forced > 0 {
+			perMachine = max(pass.MaxRSS/int64(forced), 1)
+		}
+		if err == nil {
+			continue
+		}
+		var me *MachineError
+		if !opts.KeepGoing || !errors.As(err, &me) {
+			return results, err
+		}
+		errs = append(errs, err)
+		var rest []string
+		for _, name := range chunk {
+			if _, done := results[name]; !done && name != me.Machine {
+				rest = append(rest, name)
+			}
+		}
+		queue = append(rest, queue...)
+	}
+	return results, errors.Join(errs...)
+}
+
+type evalPass struct {
+	EvalPass
+	results map[string]Evaluated
+}
+
+// evalPass runs nix-instantiate once for chunk: on file itself when chunk
+// is every machine (exactly the plain command of Expression), else on a
+// small file selecting the chunk.
+func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everything, showTrace bool) (evalPass, error) {
+	args := []string{"--eval", "--strict", "--json", "--read-write-mode"}
+	if showTrace {
+		args = append(args, "--show-trace")
+	}
+	target := file
+	if !everything {
+		target = filepath.Join(filepath.Dir(file), "pass.nix")
+		if err := os.WriteFile(target, []byte(selectExpression(file, chunk)), 0o644); err != nil {
+			return evalPass{}, fmt.Errorf("evaluate: %w", err)
+		}
+	}
+	args = append(args, target)
+	start := time.Now()
+	res, runErr := n.run(ctx, nil, "nix-instantiate", args...)
+	pass := evalPass{EvalPass: EvalPass{Machines: chunk, Duration: time.Since(start), MaxRSS: res.maxRSS}}
+
+	trace := scanEvalStderr(res.stderr)
+	pass.results = decodeEvaluated(res.stdout)
+	for name, ev := range pass.results {
+		ev.Warnings = trace.warnings[name]
+		pass.results[name] = ev
+	}
+	pass.Evaluated = len(pass.results)
+	if runErr == nil {
+		if missing := missingNames(chunk, pass.results); len(missing) > 0 {
+			return pass, fmt.Errorf("evaluate: nix-instantiate printed no system for %s; this is a bug in ferry's expression", strings.Join(missing, ", "))
+		}
+		return pass, nil
+	}
+	var ee *exitError
+	if !errors.As(runErr, &ee) {
+		return pass, fmt.Errorf("evaluate: %w", runErr)
+	}
+	msg := nixMessage(ee.stderr)
+	if !strings.Contains(ee.stderr, "error:") {
+		// Killed, most likely: out of memory.
+		return pass, fmt.Errorf("evaluate: %w; if Nix ran out of memory, set an evaluation memory budget", runErr)
+	}
+	if trace.current == "" {
+		return pass, fmt.Errorf("evaluate the deployment (before any machine): %s\n(check the nixpkgs pin; evaluate again with --show-trace for Nix's trace)", msg)
+	}
+	pass.Failed = trace.current
+	delete(pass.results, trace.current)
+	pass.Evaluated = len(pass.results)
+	return pass, &MachineError{Machine: trace.current, Message: msg, Traced: showTrace}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// evalTrace is what nix-instantiate's stderr says about the machines.
+type evalTrace struct {
+	current  string              // the last machine whose evaluation started
+	warnings map[string][]string // traced messages per machine
+}
+
+func scanEvalStderr(stderr []byte) evalTrace {
+	t := evalTrace{warnings: map[string][]string{}}
+	inTrace := false
+	for _, line := range strings.Split(string(stderr), "\n") {
+		msg, isTrace := strings.CutPrefix(line, "trace: ")
+		switch {
+		case isTrace && strings.HasPrefix(msg, machineMarker):
+			var name string
+			if json.Unmarshal([]byte(strings.TrimPrefix(msg, machineMarker)), &name) == nil {
+				t.current = name
+			}
+			inTrace = false
+		case isTrace:
+			t.warnings[t.current] = append(t.warnings[t.current], msg)
+			inTrace = true
+		case strings.HasPrefix(line, "error:"):
+			return t
+		case inTrace && line != "":
+			// A traced message spanning several lines.
+			w := t.warnings[t.current]
+			w[len(w)-1] += "\n" + line
+		default:
+			inTrace = false
+		}
+	}
+	return t
+}
+
+// decodeEvaluated reads nix-instantiate's JSON, keeping every complete entry
+// even when the output stops in the middle (Nix prints machines as it
+// evaluates them and stops at an error).
+func decodeEvaluated(stdout []byte) map[string]Evaluated {
+	out := map[string]Evaluated{}
+	dec := json.NewDecoder(bytes.NewReader(stdout))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return out
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		name, ok := tok.(string)
+		if !ok {
+			break
+		}
+		var entry struct{ Drv, Out string }
+		if err := dec.Decode(&entry); err != nil {
+			break
+		}
+		if entry.Drv != "" && entry.Out != "" {
+			out[name] = Evaluated{DrvPath: entry.Drv, OutPath: entry.Out}
+		}
+	}
+	return out
+}
+
+func missingNames(names []string, got map[string]Evaluated) []string {
+	var missing []string
+	for _, name := range names {
+		if _, ok := got[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
+// checkEval validates the options and returns the sorted names to evaluate.
+func checkEval(opts EvalOptions) ([]string, error) {
+	if opts.Nixpkgs != "" {
+		if !filepath.IsAbs(opts.Nixpkgs) {
+			return nil, fmt.Errorf("evaluate: nixpkgs %q is not an absolute path", opts.Nixpkgs)
+		}
+		entry := filepath.Join(opts.Nixpkgs, "nixos", "lib", "eval-config.nix")
+		if _, err := os.Stat(entry); err != nil {
+			return nil, fmt.Errorf("evaluate: nixpkgs %s has no nixos/lib/eval-config.nix (%w); point the nixpkgs pin at a nixpkgs checkout", opts.Nixpkgs, err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range opts.Machines {
+		if m.Name == "" {
+			return nil, errors.New("evaluate: a machine has no name")
+		}
+		if seen[m.Name] {
+			return nil, fmt.Errorf("evaluate: two machines are named %s; machine names must be unique", m.Name)
+		}
+		seen[m.Name] = true
+		for i, mod := range m.Modules {
+			switch {
+			case mod.Path == "" && mod.Inline == "":
+				return nil, fmt.Errorf("evaluate machine %s: module %d has neither a path nor inline text", m.Name, i+1)
+			case mod.Path == "":
+			case !filepath.IsAbs(mod.Path):
+				return nil, fmt.Errorf("evaluate machine %s: module path %q is not absolute", m.Name, mod.Path)
+			default:
+				if _, err := os.Stat(mod.Path); err != nil {
+					return nil, fmt.Errorf("evaluate machine %s: module %w; check the path given to nix.module", m.Name, err)
+				}
+			}
+		}
+	}
+	names := opts.Names
+	if len(names) == 0 {
+		names = make([]string, 0, len(seen))
+		for name := range seen {
+			names = append(names, name)
+		}
+	}
+	names = slices.Clone(names)
+	sort.Strings(names)
+	names = slices.Compact(names)
+	for _, name := range names {
+		if !seen[name] {
+			return nil, fmt.Errorf("evaluate: no machine is named %s", name)
+		}
+	}
+	return names, nil
+}

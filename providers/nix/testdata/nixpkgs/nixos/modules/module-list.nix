@@ -1,0 +1,13 @@
+[
+  ./config/networking.nix
+  ./config/system-path.nix
+  ./config/users.nix
+  ./services/forgejo.nix
+  ./services/nfsd.nix
+  ./services/nginx.nix
+  ./services/openssh.nix
+  ./system/kernel.nix
+  ./system/top-level.nix
+  ./tasks/filesystems.nix
+  ./testing/ferry-test.nix
+]

@@ -1,0 +1,32 @@
+#!/bin/sh
+# switch-to-configuration of ferry's stub NixOS system @out@.
+# It appends "<action> <this system>" to /run/ferry-test/activations (for
+# every action, including a failing or dry one), then: switch and test point
+# /run/current-system at this system, boot points /run/ferry-test/boot-system
+# at it, dry-activate changes nothing. It never writes /etc: test hosts share
+# /etc with the machine.
+set -eu
+PATH=/usr/local/bin:/usr/bin:/bin:$PATH
+system=@out@
+action=${1:-}
+case "$action" in
+  switch|boot|test|dry-activate) ;;
+  *) echo "usage: $0 [switch|boot|test|dry-activate]" >&2; exit 1 ;;
+esac
+mkdir -p /run/ferry-test
+echo "$action $system" >> /run/ferry-test/activations
+if [ "@failActivation@" = 1 ]; then
+  echo "ferry stub: activation of @hostName@ failed as requested by ferry.test.failActivation" >&2
+  exit 1
+fi
+point() {
+  ln -sfn "$system" "$1.ferry-tmp"
+  mv -Tf "$1.ferry-tmp" "$1"
+}
+case "$action" in
+  switch) point /run/current-system; point /run/ferry-test/boot-system ;;
+  test) point /run/current-system ;;
+  boot) point /run/ferry-test/boot-system ;;
+  dry-activate) echo "would activate $system" ;;
+esac
+echo "$action of @hostName@ done"
