@@ -93,15 +93,15 @@ func convert(v starlark.Value, depth int) (any, *convertError) {
 		return out, nil
 	case *starlark.Dict:
 		out := make(map[string]any, v.Len())
-		for _, kv := range v.Items() {
-			k, ok := kv[0].(starlark.String)
+		for key, val := range v.Entries() {
+			k, ok := key.(starlark.String)
 			if !ok {
-				return nil, &convertError{msg: fmt.Sprintf("dict key %s is a %s; keys must be strings", kv[0], kv[0].Type())}
+				return nil, &convertError{msg: fmt.Sprintf("dict key %s is a %s; keys must be strings", key, key.Type())}
 			}
 			if strings.HasPrefix(string(k), "$") {
 				return nil, &convertError{msg: fmt.Sprintf("dict key %q starts with \"$\", which ferry reserves", string(k))}
 			}
-			x, err := convert(kv[1], depth+1)
+			x, err := convert(val, depth+1)
 			if err != nil {
 				return nil, err.under(fmt.Sprintf("[%q]", string(k)))
 			}

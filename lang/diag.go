@@ -83,6 +83,9 @@ func (r *run) stackError(stack starlark.CallStack, summary string) *spec.Diagnos
 	}
 	var detail []string
 	for i := inner - 1; i >= top; i-- {
+		if stack[i].Pos.Filename() == builtinFile {
+			continue // a Go builtin that called back into Starlark
+		}
 		line := "called from " + r.pos(stack[i].Pos).String()
 		if stack[i].Name != toplevel {
 			line += " in " + stack[i].Name

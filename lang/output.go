@@ -20,7 +20,7 @@ func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	r := runOf(thread)
 	pos := r.callerPos(thread, 1)
-	if !resourceName.MatchString(name) {
+	if !validName(name) {
 		return starlark.None, r.report(r.callerError(thread, `output: invalid name %q: use letters, digits, "_" and "-"`, name))
 	}
 	if first, dup := r.outputs[name]; dup {

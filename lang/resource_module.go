@@ -16,9 +16,21 @@ import (
 // be written in Starlark.
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// resourceName is what a resource name may contain: it is part of the
-// address and of file names in state.
-var resourceName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// validName reports whether s may name a resource or an output: it is
+// part of addresses and of file names in state, so letters, digits, "_"
+// and "-" only.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // resourceModules builds one module per provider prefix of the schemas:
 // "null.resource" and "null.other" become the module null with members
@@ -52,7 +64,7 @@ func resourceModules(r *run) (starlark.StringDict, error) {
 // resourceType is a schema prepared for calls.
 type resourceType struct {
 	schema    spec.Schema
-	attrs     map[string]spec.Attr
+	attrs     map[string]int // index into schema.Attrs
 	attrNames []string       // every attribute, sorted
 	argNames  []string       // what may be passed, sorted, for suggestions
 	defaults  map[string]any // of optional arguments, in the value model
@@ -62,11 +74,11 @@ type resourceType struct {
 func newResourceType(s spec.Schema) (*resourceType, error) {
 	rt := &resourceType{
 		schema:   s,
-		attrs:    make(map[string]spec.Attr, len(s.Attrs)),
+		attrs:    make(map[string]int, len(s.Attrs)),
 		argNames: []string{"name"},
 		defaults: map[string]any{},
 	}
-	for _, a := range s.Attrs {
+	for i, a := range s.Attrs {
 		switch {
 		case !identifier.MatchString(a.Name):
 			return nil, fmt.Errorf("lang: %s: attribute name %q is not a Starlark identifier", s.Type, a.Name)
@@ -81,7 +93,7 @@ func newResourceType(s spec.Schema) (*resourceType, error) {
 		default:
 			return nil, fmt.Errorf("lang: %s: attribute %q has unknown kind %q", s.Type, a.Name, a.Kind)
 		}
-		rt.attrs[a.Name] = a
+		rt.attrs[a.Name] = i
 		rt.attrNames = append(rt.attrNames, a.Name)
 		if a.Required || a.Optional {
 			rt.argNames = append(rt.argNames, a.Name)
@@ -123,7 +135,7 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		fail("got %d positional arguments: pass only the name positionally and attributes by keyword", len(args))
 	}
 	values := make(map[string]any, len(rt.schema.Attrs))
-	passed := make(map[string]bool, len(kwargs)) // even if invalid: not "missing"
+	passed := make([]bool, len(rt.schema.Attrs)) // even if invalid: not "missing"
 	for _, kv := range kwargs {
 		key, v := string(kv[0].(starlark.String)), kv[1]
 		if key == "name" {
@@ -133,22 +145,24 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 			nameArg = v
 			continue
 		}
-		a, ok := rt.attrs[key]
-		switch {
-		case !ok:
+		i, ok := rt.attrs[key]
+		if !ok {
 			msg := fmt.Sprintf("unexpected argument %q", key)
 			if s := nearest(key, rt.argNames); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			fail("%s", msg)
 			continue
+		}
+		a := rt.schema.Attrs[i]
+		switch {
 		case !a.Required && !a.Optional:
 			fail("argument %q is computed by the provider and cannot be set", key)
 			continue
 		case v == starlark.None:
 			continue // None means "not set"
 		}
-		passed[key] = true
+		passed[i] = true
 		if res, ok := v.(*resourceValue); ok {
 			fail("argument %q: %s", key, res.passedItself())
 			continue
@@ -165,20 +179,20 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		values[key] = x
 	}
 
-	name := ""
+	name, nameOK := "", false
 	switch n := nameArg.(type) {
 	case nil:
 		fail(`missing required argument "name"`)
 	case starlark.String:
-		name = string(n)
-		if !resourceName.MatchString(name) {
+		name, nameOK = string(n), validName(string(n))
+		if !nameOK {
 			fail(`invalid name %q: use letters, digits, "_" and "-"`, name)
 		}
 	default:
 		fail(`argument "name": got %s, want string`, nameArg.Type())
 	}
-	for _, a := range rt.schema.Attrs {
-		if passed[a.Name] {
+	for i, a := range rt.schema.Attrs {
+		if passed[i] {
 			continue
 		}
 		if a.Required {
@@ -188,9 +202,9 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		}
 	}
 
-	res := &resourceValue{typ: rt, name: name}
+	res := newResourceValue(rt, name)
 	pos := r.callerPos(thread, 1)
-	if name != "" && resourceName.MatchString(name) {
+	if nameOK {
 		addr := res.address()
 		if first, dup := r.resources[addr]; dup {
 			problems = append(problems, fmt.Sprintf("duplicate resource %s (first declared at %s)", addr, first))

@@ -15,6 +15,11 @@ import (
 type resourceValue struct {
 	typ  *resourceType
 	name string
+	addr string // typ.schema.Type + "." + name
+}
+
+func newResourceValue(typ *resourceType, name string) *resourceValue {
+	return &resourceValue{typ: typ, name: name, addr: typ.schema.Type + "." + name}
 }
 
 var (
@@ -22,7 +27,7 @@ var (
 	_ starlark.Comparable = (*resourceValue)(nil)
 )
 
-func (v *resourceValue) address() string { return v.typ.schema.Type + "." + v.name }
+func (v *resourceValue) address() string { return v.addr }
 
 func (v *resourceValue) String() string        { return "<resource " + v.address() + ">" }
 func (v *resourceValue) Type() string          { return v.typ.schema.Type }
@@ -42,8 +47,8 @@ func (v *resourceValue) Attr(name string) (starlark.Value, error) {
 	case "name":
 		return starlark.String(v.name), nil
 	}
-	if a, ok := v.typ.attrs[name]; ok {
-		return newReference(v.address(), name, a.Kind), nil
+	if i, ok := v.typ.attrs[name]; ok {
+		return newReference(v.address(), name, v.typ.schema.Attrs[i].Kind), nil
 	}
 	msg := fmt.Sprintf("%s has no attribute %q", v.address(), name)
 	if s := nearest(name, v.AttrNames()); s != "" {

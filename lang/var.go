@@ -59,9 +59,10 @@ func readVar(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	return def, nil
 }
 
-// recordVar keeps the first value a var was read as; a var read again
-// resolves the same way unless its default differs, and the first read is
-// the one the configuration saw first.
+// recordVar records the value a var was first read as. Reading it again
+// gives the same value unless the later call passes a different default;
+// evaluation is deterministic, so the first value is as good a digest
+// input as any.
 func (r *run) recordVar(name, value string) {
 	if _, seen := r.cfg.Inputs.Vars[name]; !seen {
 		r.cfg.Inputs.Vars[name] = value
