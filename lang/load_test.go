@@ -604,3 +604,29 @@ func TestPrint(t *testing.T) {
 		t.Errorf("print (-want +got):\n%s", diff)
 	}
 }
+
+func TestLoadSymlinkCannotEscape(t *testing.T) {
+	outside := writeFiles(t, map[string]string{"secret.star": "x = 1\n"})
+	dir := writeFiles(t, map[string]string{"ferry.star": "load(\"link.star\", \"x\")\n"})
+	if err := os.Symlink(filepath.Join(outside, "secret.star"), filepath.Join(dir, "link.star")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(context.Background(), Options{Dir: dir})
+	d, ok := spec.AsDiagnostic(err)
+	if !ok || d.Pos.String() != "ferry.star:1:1" || !strings.HasPrefix(d.Summary, `cannot load "link.star": `) {
+		t.Fatalf("err = %v, want a diagnostic at ferry.star:1:1 refusing link.star", err)
+	}
+}
+
+// TestPredeclared pins the names every file sees, so that anything
+// non-hermetic has to be added here on purpose.
+func TestPredeclared(t *testing.T) {
+	r, err := newRun(Options{Dir: "/x", Schemas: testSchemas()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"deployment", "local", "null", "output", "time", "var"}
+	if diff := cmp.Diff(want, r.predeclared.Keys()); diff != "" {
+		t.Errorf("predeclared (-want +got):\n%s", diff)
+	}
+}
