@@ -25,6 +25,16 @@
 // no package-level mutable state. New builtins (machine(), ssh(),
 // nix.module()) are added to the registry in registry.go.
 //
+// Resource calls take the name (positionally or by keyword) and the
+// attributes by keyword. An argument passed as None counts as not passed;
+// an omitted optional argument gets its schema Default, or is absent from
+// spec.Resource.Args when it has none. Positions recorded for resources,
+// outputs and diagnostics about calls are the start of the call
+// expression (`null.resource(` at ferry.star:3:5), not its parenthesis.
+// r.<attr> is a reference (spec.Ref); a reference turned into a string
+// (str, %, format) is detected when passed and refused with an
+// explanation, since its value is only known after apply.
+//
 // Problems that do not stop evaluation (an unknown argument, a duplicate
 // resource, a second deployment()) are collected and evaluation goes on,
 // so that one run reports all of them; errors that make a value

@@ -27,7 +27,8 @@ type Options struct {
 	// diagnostics and the keys of Config.Inputs.Files are relative to it,
 	// and no load() may leave it.
 	Dir string
-	// File is the entry file relative to Dir; DefaultFile when empty.
+	// File is the entry file relative to Dir (an absolute path inside Dir
+	// is accepted); DefaultFile when empty.
 	File string
 	// Vars holds the values passed as --var name=value.
 	Vars map[string]string
