@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -224,14 +225,7 @@ func indentLines(s, indent string) string {
 }
 
 func uniqueSorted(xs []string) []string {
-	out := append([]string(nil), xs...)
-	sort.Strings(out)
-	j := 0
-	for i, x := range out {
-		if i == 0 || x != out[j-1] {
-			out[j] = x
-			j++
-		}
-	}
-	return out[:j]
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -89,7 +90,7 @@ func (n Nix) packages(ctx context.Context, drv string) (map[string][]string, err
 	}
 	for name, vs := range pkgs {
 		sort.Strings(vs)
-		pkgs[name] = compact(vs)
+		pkgs[name] = slices.Compact(vs)
 	}
 	return pkgs, nil
 }
@@ -140,15 +141,4 @@ func storePathName(p string) string {
 		return name
 	}
 	return base
-}
-
-func compact(sorted []string) []string {
-	j := 0
-	for i, x := range sorted {
-		if i == 0 || x != sorted[j-1] {
-			sorted[j] = x
-			j++
-		}
-	}
-	return sorted[:j]
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,7 +103,7 @@ func TestEvaluateFleetWithNodes(t *testing.T) {
 		{HostName: git.HostName, Domain: git.Domain, ForgejoPort: git.Services.Forgejo.Port,
 			GitMount: git.FileSystems["/srv/git"].Device + " " + git.FileSystems["/srv/git"].FSType},
 		{HostName: storage.HostName, Domain: storage.Domain, NFSServer: storage.Services.NFS.Server.Enable,
-			HasVim: contains(storage.SystemPackages, "vim-9.0.2116")},
+			HasVim: slices.Contains(storage.SystemPackages, "vim-9.0.2116")},
 	}
 	want := []summary{
 		{HostName: "reverse-proxy", Domain: "example.com", ProxyPass: "http://10.0.0.2:3001"},
@@ -352,15 +353,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	return keys
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }

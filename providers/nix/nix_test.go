@@ -2,7 +2,6 @@ package nix
 
 import (
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/nixferry/ferry/providers/nix/nixtest"
@@ -47,5 +46,3 @@ func fleet(t testing.TB) []Machine {
 func fleetResources() map[string]any {
 	return map[string]any{"dns": map[string]any{"zone": "example.com"}}
 }
-
-func sortStrings(xs []string) { slices.Sort(xs) }
