@@ -75,7 +75,7 @@ func newResourceType(s spec.Schema) (*resourceType, error) {
 	rt := &resourceType{
 		schema:   s,
 		attrs:    make(map[string]int, len(s.Attrs)),
-		argNames: []string{"name"},
+		argNames: []string{"name", "depends_on"},
 		defaults: map[string]any{},
 	}
 	for i, a := range s.Attrs {
@@ -135,6 +135,7 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		fail("got %d positional arguments: pass only the name positionally and attributes by keyword", len(args))
 	}
 	values := make(map[string]any, len(rt.schema.Attrs))
+	var dependsOn []string
 	passed := make([]bool, len(rt.schema.Attrs)) // even if invalid: not "missing"
 	for _, kv := range kwargs {
 		key, v := string(kv[0].(starlark.String)), kv[1]
@@ -143,6 +144,14 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 				fail(`got two values for argument "name"`)
 			}
 			nameArg = v
+			continue
+		}
+		if key == "depends_on" {
+			deps, msg := dependsOnArg(v)
+			if msg != "" {
+				fail("argument \"depends_on\": %s", msg)
+			}
+			dependsOn = deps
 			continue
 		}
 		i, ok := rt.attrs[key]
@@ -224,8 +233,9 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		Addr: res.address(),
 		Type: rt.schema.Type,
 		Name: name,
-		Args: values,
-		Pos:  pos,
+		Args:      values,
+		DependsOn: dependsOn,
+		Pos:       pos,
 	})
 	return res, nil
 }
@@ -234,4 +244,31 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 // `["v"][0]: got function, ...` or `: got function, ...`.
 func withPath(err *convertError) string {
 	return err.path + ": " + err.msg
+}
+
+// dependsOnArg reads depends_on = [...]: resources, or address strings for
+// resources declared later or in another file.
+func dependsOnArg(v starlark.Value) ([]string, string) {
+	if v == starlark.None {
+		return nil, ""
+	}
+	it, ok := v.(starlark.Iterable)
+	if !ok || v.Type() == "string" || v.Type() == "dict" {
+		return nil, fmt.Sprintf("got %s, want list of resources or addresses", v.Type())
+	}
+	var out []string
+	iter := it.Iterate()
+	defer iter.Done()
+	var x starlark.Value
+	for iter.Next(&x) {
+		switch x := x.(type) {
+		case *resourceValue:
+			out = append(out, x.address())
+		case starlark.String:
+			out = append(out, string(x))
+		default:
+			return nil, fmt.Sprintf("got a %s in the list, want a resource or an address string", x.Type())
+		}
+	}
+	return out, ""
 }
