@@ -57,7 +57,18 @@ func copyClosure(ctx context.Context, conn *Conn, paths []string, progress func(
 	}
 	stats := CopyStats{Closure: int64(len(closure))}
 
+	// The sizes (for progress) are read locally while the host answers.
+	type sizesResult struct {
+		lines []string
+		err   error
+	}
+	sizesDone := make(chan sizesResult, 1)
+	go func() {
+		lines, err := localLines(ctx, "nix-store", append([]string{"--query", "--size"}, closure...)...)
+		sizesDone <- sizesResult{lines, err}
+	}()
 	missing, err := missingPaths(ctx, conn, closure, tools)
+	sizes := <-sizesDone
 	if err != nil {
 		return stats, err
 	}
@@ -65,15 +76,22 @@ func copyClosure(ctx context.Context, conn *Conn, paths []string, progress func(
 		progress(CopyProgress{Host: host, Done: true})
 		return stats, nil
 	}
-
-	var total int64
-	sizes, err := localLines(ctx, "nix-store", append([]string{"--query", "--size"}, missing...)...)
-	if err != nil {
-		return stats, fmt.Errorf("query sizes of %d store paths: %w", len(missing), err)
+	if sizes.err != nil {
+		return stats, fmt.Errorf("query sizes of %d store paths: %w", len(closure), sizes.err)
 	}
-	for _, s := range sizes {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		total += n
+	if len(sizes.lines) != len(closure) {
+		return stats, fmt.Errorf("query sizes of %d store paths: got %d sizes", len(closure), len(sizes.lines))
+	}
+	isMissing := make(map[string]bool, len(missing))
+	for _, p := range missing {
+		isMissing[p] = true
+	}
+	var total int64
+	for i, s := range sizes.lines {
+		if isMissing[closure[i]] {
+			n, _ := strconv.ParseInt(s, 10, 64)
+			total += n
+		}
 	}
 
 	sent, err := streamPaths(ctx, conn, missing, tools, func(sent int64, done bool) {

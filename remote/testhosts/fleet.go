@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,8 @@ type Fleet struct {
 	// per host name (address, port, client key, pinned host key), for
 	// `ssh -F FILE h1` or NIX_SSHOPTS="-F FILE" with nix copy --to ssh://h1.
 	SSHConfigFile string
+
+	launcher *launcher
 
 	mu      sync.Mutex
 	stopped bool
@@ -111,7 +114,7 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 	} else if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, fmt.Errorf("start test hosts: %w", err)
 	}
-	f := &Fleet{Base: base}
+	f := &Fleet{Base: base, launcher: startLauncher()}
 	if err := f.start(ctx, names, opts); err != nil {
 		if stopErr := f.Stop(); stopErr != nil {
 			err = errors.Join(err, stopErr)
@@ -167,7 +170,7 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 			if err := writeSSHDConfig(*h); err != nil {
 				return fmt.Errorf("start test host %s: %w", h.Name, err)
 			}
-			p, err := launch(*h)
+			p, err := f.launcher.launch(*h)
 			if err != nil {
 				return fmt.Errorf("start test host %s: %w", h.Name, err)
 			}
@@ -258,6 +261,47 @@ func freePort(addr string) (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// launcher starts hosts from one goroutine locked to its OS thread for the
+// fleet's life: the kernel delivers Pdeathsig when the thread that forked
+// exits, and Go may end a thread that another goroutine locked and left, so
+// forking from an arbitrary thread could kill hosts in the middle of a test.
+type launcher struct {
+	reqs chan launchRequest
+}
+
+type launchRequest struct {
+	host  Host
+	reply chan launchReply
+}
+
+type launchReply struct {
+	p   *hostProcess
+	err error
+}
+
+func startLauncher() *launcher {
+	l := &launcher{reqs: make(chan launchRequest)}
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for r := range l.reqs {
+			p, err := launch(r.host)
+			r.reply <- launchReply{p, err}
+		}
+	}()
+	return l
+}
+
+func (l *launcher) launch(h Host) (*hostProcess, error) {
+	reply := make(chan launchReply, 1)
+	l.reqs <- launchRequest{h, reply}
+	r := <-reply
+	return r.p, r.err
+}
+
+// stop ends the launcher once every host it started has exited.
+func (l *launcher) stop() { close(l.reqs) }
 
 // launch starts the host: unshare makes the namespaces, the shell mounts the
 // host's folders over /nix, /run, /root and /etc/nix, initialises the store
@@ -404,6 +448,7 @@ func (f *Fleet) Stop() error {
 		}()
 	}
 	wg.Wait()
+	f.launcher.stop()
 	if f.Base != "" {
 		if err := os.RemoveAll(f.Base); err != nil {
 			errs = append(errs, fmt.Errorf("remove test hosts folder: %w", err))
