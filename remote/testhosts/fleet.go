@@ -27,8 +27,8 @@ type Options struct {
 	// N hosts named h1..hN, unless Names is set.
 	N     int
 	Names []string
-	// Base is the fleet's folder B; "" means a new temporary folder. Stop
-	// removes it.
+	// Base is the fleet's folder B, new or empty; "" means a new temporary
+	// folder. Stop removes it.
 	Base string
 	// Port every sshd listens on; 0 picks a free port per host.
 	Port int
@@ -111,8 +111,13 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 		if base, err = os.MkdirTemp("", "ferry-testhosts-"); err != nil {
 			return nil, fmt.Errorf("start test hosts: %w", err)
 		}
-	} else if err := os.MkdirAll(base, 0o700); err != nil {
-		return nil, fmt.Errorf("start test hosts: %w", err)
+	} else {
+		if entries, err := os.ReadDir(base); err == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("start test hosts: folder %s is not empty: pick a new one (the hosts' stores must start empty)", base)
+		}
+		if err := os.MkdirAll(base, 0o700); err != nil {
+			return nil, fmt.Errorf("start test hosts: %w", err)
+		}
 	}
 	f := &Fleet{Base: base, launcher: startLauncher()}
 	if err := f.start(ctx, names, opts); err != nil {
@@ -137,10 +142,12 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 	}
 
 	addr := netip.MustParseAddr("127.0.0.1")
+	seen := map[string]bool{}
 	for _, name := range names {
-		if name == "" || strings.ContainsAny(name, "/ \t\n") {
-			return fmt.Errorf("start test hosts: bad host name %q", name)
+		if name == "" || strings.ContainsAny(name, "/ \t\n") || name[0] == '.' || seen[name] {
+			return fmt.Errorf("start test hosts: bad or repeated host name %q", name)
 		}
+		seen[name] = true
 		addr = addr.Next()
 		h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name)}
 		if err := f.prepare(&h); err != nil {

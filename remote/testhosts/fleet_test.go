@@ -114,8 +114,34 @@ func TestStartReportsBrokenHost(t *testing.T) {
 	}
 }
 
-func TestNoHostsIsAnError(t *testing.T) {
-	if _, err := testhosts.Start(context.Background(), testhosts.Options{}); err == nil {
-		t.Fatal("Start with no hosts succeeded")
+func TestBadOptionsAreErrors(t *testing.T) {
+	used := t.TempDir()
+	if err := os.WriteFile(used+"/leftover", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts testhosts.Options
+		want string
+	}{
+		{"no hosts", testhosts.Options{}, "no hosts asked for"},
+		{"repeated name", testhosts.Options{Names: []string{"a", "a"}}, `repeated host name "a"`},
+		{"name with a slash", testhosts.Options{Names: []string{"a/b"}}, `host name "a/b"`},
+		{"used folder", testhosts.Options{N: 1, Base: used}, "is not empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := testhosts.Start(context.Background(), tt.opts)
+			if err == nil {
+				f.Stop()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(used + "/leftover"); err != nil {
+		t.Errorf("Start touched a folder it refused: %v", err)
 	}
 }
