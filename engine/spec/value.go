@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Values in ferry are plain JSON trees, exactly the shapes json.Decoder
@@ -202,27 +203,54 @@ func Lookup(attrs map[string]any, path string) (any, bool) {
 	return cur, true
 }
 
-// Render formats v for humans: strings quoted, Unknown as
-// "(known after apply)", Ref as the reference itself.
+// Render formats v for humans: JSON-like, with strings quoted, Unknown as
+// (known after apply) wherever it appears and Ref as the reference itself.
 func Render(v any) string {
+	var b strings.Builder
+	render(&b, v)
+	return b.String()
+}
+
+func render(b *strings.Builder, v any) {
 	switch v := v.(type) {
 	case nil:
-		return "null"
+		b.WriteString("null")
 	case Unknown:
-		return "(known after apply)"
+		b.WriteString("(known after apply)")
 	case Ref:
-		return v.String()
+		b.WriteString(v.String())
 	case string:
-		return strconv.Quote(v)
+		b.WriteString(strconv.Quote(v))
 	case json.Number:
-		return v.String()
+		b.WriteString(v.String())
 	case bool:
-		return strconv.FormatBool(v)
-	default:
-		b, err := json.Marshal(Encode(v))
-		if err != nil {
-			return fmt.Sprint(v)
+		b.WriteString(strconv.FormatBool(v))
+	case []any:
+		b.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			render(b, e)
 		}
-		return string(b)
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Quote(k))
+			b.WriteString(": ")
+			render(b, v[k])
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprint(b, v)
 	}
 }

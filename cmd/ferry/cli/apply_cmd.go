@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// ApplyCmd is `ferry apply [PLAN]`.
+type ApplyCmd struct {
+	PlanFile    string `arg:"" optional:"" name:"plan" help:"A plan file written by 'ferry plan --out'. Without it, plan now and ask."`
+	AutoApprove bool   `name:"auto-approve" help:"Apply without asking (when no plan file is given)."`
+	Parallelism int    `name:"parallelism" default:"10" help:"Operations running at once."`
+	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
+}
+
+// Run applies.
+func (c *ApplyCmd) Run(a *App) error {
+	var p *plan.Plan
+	var err error
+	if c.PlanFile != "" {
+		if p, err = readPlanFile(c.PlanFile); err != nil {
+			return err
+		}
+	} else {
+		if p, err = a.makePlan(planRequest{refresh: true, parallelism: c.Parallelism}); err != nil {
+			return err
+		}
+		if !c.JSON {
+			renderPlan(a.Stdout, p, a.colors())
+		}
+		if !p.HasChanges() {
+			return nil
+		}
+		if !c.AutoApprove {
+			ok, err := a.confirm("Do you want to perform these actions?")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("apply cancelled")
+			}
+		}
+	}
+	return a.applyPlan(p, c.Parallelism, c.JSON)
+}
+
+// applyPlan executes p and prints progress and a summary.
+func (a *App) applyPlan(p *plan.Plan, parallelism int, asJSON bool) error {
+	dir, err := a.Dir()
+	if err != nil {
+		return err
+	}
+	store, err := a.OpenStore()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors()}
+	eng, err := a.Engine(store, dir, printer.event)
+	if err != nil {
+		return err
+	}
+	res, err := eng.Apply(a.ctx, p, engine.ApplyOptions{
+		Dir:         dir,
+		Deployment:  a.Deployment,
+		Parallelism: parallelism,
+		LockTimeout: a.LockTimeout,
+		OpContext:   a.opCtx,
+	})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		printer.event(engine.Event{Kind: "summary", Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
+	} else if res.Err() == nil {
+		c := a.colors()
+		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.\n", c.green+c.bold, c.reset, res.Added, res.Changed, res.Destroyed)
+		renderOutputs(a, res.Outputs)
+	}
+	return res.Err()
+}
+
+func renderOutputs(a *App, outputs map[string]any) {
+	if len(outputs) == 0 {
+		return
+	}
+	fmt.Fprintln(a.Stdout, "\nOutputs:")
+	for _, k := range sortedKeys(outputs) {
+		fmt.Fprintf(a.Stdout, "  %s = %s\n", k, spec.Render(outputs[k]))
+	}
+}
+
+// DestroyCmd is `ferry destroy`.
+type DestroyCmd struct {
+	AutoApprove bool     `name:"auto-approve" help:"Destroy without asking."`
+	Target      []string `name:"target" placeholder:"ADDR" help:"Destroy only ADDR and what depends on it (repeatable)."`
+	Parallelism int      `name:"parallelism" default:"10" help:"Operations running at once."`
+	JSON        bool     `name:"json" help:"Print progress events as JSON lines."`
+}
+
+// Run destroys.
+func (c *DestroyCmd) Run(a *App) error {
+	p, err := a.makePlan(planRequest{destroy: true, targets: c.Target, refresh: true, parallelism: c.Parallelism})
+	if err != nil {
+		return err
+	}
+	if !c.JSON {
+		renderPlan(a.Stdout, p, a.colors())
+	}
+	if !p.HasChanges() {
+		return nil
+	}
+	if !c.AutoApprove {
+		ok, err := a.confirm(fmt.Sprintf("Do you really want to destroy everything in deployment %q?", p.Deployment))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("destroy cancelled")
+		}
+	}
+	return a.applyPlan(p, c.Parallelism, c.JSON)
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/lang"
+	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/local"
+	"github.com/nixferry/ferry/providers/null"
+	timeprovider "github.com/nixferry/ferry/providers/time"
+)
+
+// CLI is the whole command line.
+type CLI struct {
+	Globals
+
+	Validate ValidateCmd `cmd:"" help:"Load and check the configuration (no state access)."`
+	Plan     PlanCmd     `cmd:"" help:"Show what apply would do and write the plan file."`
+	Apply    ApplyCmd    `cmd:"" help:"Apply a saved plan, or plan and ask."`
+	Show     ShowCmd     `cmd:"" help:"Render a plan file or the current state."`
+	Destroy  DestroyCmd  `cmd:"" help:"Plan and apply the deletion of everything."`
+	Graph    GraphCmd    `cmd:"" help:"Print the dependency graph (DOT)."`
+	State    StateCmd    `cmd:"" help:"Inspect and repair state."`
+	Unlock   UnlockCmd   `cmd:"" help:"Break a state lock held by a run that is gone."`
+	List     ListCmd     `cmd:"" help:"List the deployments in the state store."`
+	Version  VersionCmd  `cmd:"" help:"Print ferry's version."`
+}
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Chdir       string            `short:"C" name:"chdir" default:"." placeholder:"DIR" help:"Configuration directory."`
+	File        string            `short:"f" name:"file" default:"ferry.star" placeholder:"FILE" help:"Entry file, relative to the configuration directory."`
+	Deployment  string            `short:"d" name:"deployment" placeholder:"NAME" help:"Deployment (default: deployment(name=...) in the config, else \"default\")."`
+	State       string            `name:"state" env:"FERRY_STATE" placeholder:"URL" help:"State store: file:///dir, s3://bucket, gs://bucket, mem:// (default: file://DIR/.ferry)."`
+	Var         map[string]string `name:"var" placeholder:"K=V" help:"Set a configuration variable (repeatable); also FERRY_VAR_<name>."`
+	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
+	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
+}
+
+// App is what every command's Run receives: streams, flags and wiring.
+type App struct {
+	IO
+	*Globals
+	ctx   context.Context // cancelled on the first interrupt
+	opCtx context.Context // cancelled on the second
+}
+
+// Dir is the absolute configuration directory.
+func (a *App) Dir() (string, error) {
+	d, err := filepath.Abs(a.Chdir)
+	if err != nil {
+		return "", fmt.Errorf("configuration directory %s: %w", a.Chdir, err)
+	}
+	return d, nil
+}
+
+// Registry wires the providers explicitly.
+func (a *App) Registry(dir string) (*providers.Registry, error) {
+	return providers.NewRegistry(null.New(), timeprovider.New(), local.New(dir))
+}
+
+// LoadConfig evaluates the configuration.
+func (a *App) LoadConfig() (*spec.Config, error) {
+	dir, err := a.Dir()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, a.File)); err != nil {
+		return nil, fmt.Errorf("no configuration: %s not found in %s; create it or pass -C DIR / -f FILE", a.File, dir)
+	}
+	reg, err := a.Registry(dir)
+	if err != nil {
+		return nil, err
+	}
+	return lang.Load(a.ctx, lang.Options{
+		Dir:       dir,
+		File:      a.File,
+		Vars:      a.Var,
+		LookupEnv: a.LookupEnv,
+		Schemas:   reg.Schemas(),
+	})
+}
+
+// DeploymentFor picks the deployment: -d, then the config's, then "default".
+func (a *App) DeploymentFor(cfg *spec.Config) string {
+	switch {
+	case a.Deployment != "":
+		return a.Deployment
+	case cfg != nil && cfg.Deployment != "":
+		return cfg.Deployment
+	default:
+		return "default"
+	}
+}
+
+// StateURL is --state, FERRY_STATE, or file://DIR/.ferry.
+func (a *App) StateURL() (string, error) {
+	if a.State != "" {
+		return a.State, nil
+	}
+	dir, err := a.Dir()
+	if err != nil {
+		return "", err
+	}
+	return "file://" + filepath.ToSlash(filepath.Join(dir, ".ferry")), nil
+}
+
+// OpenStore opens the state store.
+func (a *App) OpenStore() (*statestore.Store, error) {
+	u, err := a.StateURL()
+	if err != nil {
+		return nil, err
+	}
+	return statestore.Open(a.ctx, u)
+}
+
+// Engine wires an engine with the store and an event sink.
+func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Event)) (*engine.Engine, error) {
+	reg, err := a.Registry(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Engine{Providers: reg, Store: store, Version: Version, Events: events}, nil
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (c *VersionCmd) Run(a *App) error {
+	fmt.Fprintf(a.Stdout, "ferry %s\n", Version)
+	return nil
+}
+
+// confirm asks the user to type "yes".
+func (a *App) confirm(question string) (bool, error) {
+	fmt.Fprintf(a.Stdout, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question)
+	var answer string
+	_, err := fmt.Fscanln(a.Stdin, &answer)
+	if err != nil && err.Error() != "unexpected newline" {
+		return false, fmt.Errorf("no answer on standard input (%v): pass --auto-approve to apply without asking", err)
+	}
+	fmt.Fprintln(a.Stdout)
+	return strings.TrimSpace(answer) == "yes", nil
+}
+
+var _ kong.Plugins

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
+)
+
+// Version is ferry's version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// IO is the process's standard streams and environment.
+type IO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	LookupEnv      func(string) (string, bool)
+	// Interactive reports whether stdin and stdout are terminals.
+	Interactive bool
+}
+
+// StdIO returns the real process streams.
+func StdIO() IO {
+	return IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Interactive: isTerminal(os.Stdout) && isTerminal(os.Stdin)}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// ExitError carries an exit status other than 1.
+type ExitError struct {
+	Code int
+	Err  error // may be nil: nothing to print
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs ferry with args and returns the process exit status: 0 success,
+// 1 error, 2 changes present (plan --detailed-exitcode).
+func Main(ctx context.Context, args []string, stdio IO) int {
+	var root CLI
+	parser, err := kong.New(&root,
+		kong.Name("ferry"),
+		kong.Description("Deploy fleets of NixOS machines: plan, review, apply."),
+		kong.UsageOnError(),
+		kong.Writers(stdio.Stdout, stdio.Stderr),
+		kong.Exit(func(code int) { panic(exitPanic(code)) }),
+		kong.Vars{"version": Version},
+	)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "ferry: %v\n", err)
+		return 1
+	}
+	code := func() (code int) {
+		defer func() {
+			if r := recover(); r != nil {
+				if c, ok := r.(exitPanic); ok {
+					code = int(c)
+					return
+				}
+				panic(r)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			fmt.Fprintf(stdio.Stderr, "ferry: %v\n", err)
+			return 1
+		}
+		// First interrupt: stop starting work, let running work finish and
+		// be recorded. Second: abort running work too.
+		runCtx, stop := context.WithCancel(ctx)
+		opCtx, abort := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		defer abort()
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		go func() {
+			n := 0
+			for range sigs {
+				n++
+				if n == 1 {
+					fmt.Fprintln(stdio.Stderr, "ferry: interrupted: finishing running operations and recording them (interrupt again to abort them)")
+					stop()
+				} else {
+					abort()
+				}
+			}
+		}()
+		app := &App{IO: stdio, Globals: &root.Globals, ctx: runCtx, opCtx: opCtx}
+		err = kctx.Run(app)
+		if err == nil {
+			return 0
+		}
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			if ee.Err != nil {
+				fmt.Fprintf(stdio.Stderr, "Error: %v\n", ee.Err)
+			}
+			return ee.Code
+		}
+		fmt.Fprintf(stdio.Stderr, "Error: %v\n", err)
+		return 1
+	}()
+	return code
+}
+
+type exitPanic int

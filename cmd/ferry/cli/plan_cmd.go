@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/plan"
+)
+
+// PlanCmd is `ferry plan`.
+type PlanCmd struct {
+	Out              string   `name:"out" short:"o" placeholder:"FILE" help:"Write the plan to FILE for a later 'ferry apply FILE'."`
+	Destroy          bool     `name:"destroy" help:"Plan the deletion of everything."`
+	Target           []string `name:"target" placeholder:"ADDR" help:"Limit to ADDR and its dependencies (repeatable)."`
+	Replace          []string `name:"replace" placeholder:"ADDR" help:"Force replacement of ADDR (repeatable)."`
+	Refresh          bool     `name:"refresh" default:"true" negatable:"" help:"Read real objects to detect drift (default true)."`
+	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 with no changes, 2 with changes, 1 on error."`
+	JSON             bool     `name:"json" help:"Print the plan as JSON."`
+	Parallelism      int      `name:"parallelism" default:"10" help:"Concurrent provider reads."`
+}
+
+// Run plans.
+func (c *PlanCmd) Run(a *App) error {
+	p, err := a.makePlan(planRequest{destroy: c.Destroy, targets: c.Target, replace: c.Replace, refresh: c.Refresh, parallelism: c.Parallelism, quiet: c.JSON})
+	if err != nil {
+		return err
+	}
+	if c.Out != "" {
+		if err := writePlanFile(c.Out, p); err != nil {
+			return err
+		}
+	}
+	if c.JSON {
+		data, err := plan.Encode(p)
+		if err != nil {
+			return err
+		}
+		if _, err := a.Stdout.Write(data); err != nil {
+			return err
+		}
+	} else {
+		renderPlan(a.Stdout, p, a.colors())
+		if c.Out != "" {
+			fmt.Fprintf(a.Stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    ferry apply %s\n", c.Out, c.Out)
+		}
+	}
+	if c.DetailedExitcode && p.HasChanges() {
+		return &ExitError{Code: 2}
+	}
+	return nil
+}
+
+type planRequest struct {
+	destroy          bool
+	targets, replace []string
+	refresh          bool
+	parallelism      int
+	quiet            bool
+}
+
+// makePlan loads the configuration and plans it against the state.
+func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
+	cfg, err := a.LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	printer := &eventPrinter{w: a.Stderr, c: a.colors()}
+	eng, err := a.Engine(store, cfg.Dir, printer.event)
+	if err != nil {
+		return nil, err
+	}
+	return eng.Plan(a.ctx, cfg, engine.PlanOptions{
+		Deployment:  a.DeploymentFor(cfg),
+		Destroy:     r.destroy,
+		Targets:     r.targets,
+		Replace:     r.replace,
+		NoRefresh:   !r.refresh,
+		LockTimeout: a.LockTimeout,
+		Parallelism: r.parallelism,
+	})
+}
+
+// writePlanFile writes atomically so a reviewer never sees half a plan.
+func writePlanFile(path string, p *plan.Plan) error {
+	data, err := plan.Encode(p)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write plan %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write plan %s: %w", path, err)
+	}
+	return nil
+}
+
+// readPlanFile reads and decodes a plan file.
+func readPlanFile(path string) (*plan.Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w; write one with `ferry plan --out %s`", err, path)
+	}
+	return plan.Decode(path, data)
+}

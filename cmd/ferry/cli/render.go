@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// colors is a tiny ANSI palette that is empty when color is off.
+type colors struct{ green, yellow, red, bold, reset string }
+
+func (a *App) colors() colors {
+	if a.NoColor || !a.Interactive {
+		return colors{}
+	}
+	return colors{green: "\x1b[32m", yellow: "\x1b[33m", red: "\x1b[31m", bold: "\x1b[1m", reset: "\x1b[0m"}
+}
+
+var actionSymbol = map[plan.Action]string{
+	plan.Create: "  +", plan.Update: "  ~", plan.Replace: "-/+", plan.Delete: "  -",
+}
+
+var actionPhrase = map[plan.Action]string{
+	plan.Create: "will be created", plan.Update: "will be updated in place",
+	plan.Replace: "must be replaced", plan.Delete: "will be destroyed",
+}
+
+// renderPlan writes the human form of p.
+func renderPlan(w io.Writer, p *plan.Plan, c colors) {
+	if !p.HasChanges() {
+		fmt.Fprintf(w, "No changes. Deployment %q matches the configuration.\n\n", p.Deployment)
+	} else {
+		fmt.Fprintf(w, "ferry will perform the following actions in deployment %q:\n", p.Deployment)
+		for _, r := range p.Resources {
+			if r.Action == plan.Noop {
+				continue
+			}
+			col := map[plan.Action]string{plan.Create: c.green, plan.Update: c.yellow, plan.Replace: c.red, plan.Delete: c.red}[r.Action]
+			fmt.Fprintf(w, "\n  # %s%s%s %s", c.bold, r.Addr, c.reset, actionPhrase[r.Action])
+			if r.Reason != "" {
+				fmt.Fprintf(w, " (%s)", r.Reason)
+			}
+			if r.DeclaredAt != "" && r.Action != plan.Delete {
+				fmt.Fprintf(w, "  [%s]", r.DeclaredAt)
+			}
+			fmt.Fprintf(w, "\n%s%s%s %s\n", col, actionSymbol[r.Action], c.reset, r.Addr)
+			renderAttrs(w, r)
+		}
+		fmt.Fprintln(w)
+	}
+	n := p.Count()
+	fmt.Fprintf(w, "%sPlan:%s %d to add, %d to change, %d to destroy.\n", c.bold, c.reset, n.Add, n.Change, n.Destroy)
+}
+
+func renderAttrs(w io.Writer, r *plan.Resource) {
+	keys := map[string]bool{}
+	for k := range r.Before {
+		keys[k] = true
+	}
+	for k := range r.After {
+		keys[k] = true
+	}
+	names := make([]string, 0, len(keys))
+	width := 0
+	for k := range keys {
+		names = append(names, k)
+		width = max(width, len(k))
+	}
+	sort.Strings(names)
+	forces := map[string]bool{}
+	for _, a := range r.ReplaceBecause {
+		forces[a] = true
+	}
+	for _, k := range names {
+		before, hadBefore := r.Before[k]
+		after, hasAfter := r.After[k]
+		pad := strings.Repeat(" ", width-len(k))
+		switch {
+		case r.Action == plan.Delete:
+			fmt.Fprintf(w, "      - %s%s = %s\n", k, pad, spec.Render(before))
+		case !hadBefore:
+			fmt.Fprintf(w, "      + %s%s = %s\n", k, pad, spec.Render(after))
+		case !hasAfter:
+			fmt.Fprintf(w, "      - %s%s = %s\n", k, pad, spec.Render(before))
+		case !reflect.DeepEqual(before, after):
+			note := ""
+			if forces[k] {
+				note = "  # forces replacement"
+			}
+			fmt.Fprintf(w, "      ~ %s%s = %s -> %s%s\n", k, pad, spec.Render(before), spec.Render(after), note)
+		}
+	}
+}
+
+// eventPrinter renders apply progress: one line per finished operation,
+// or JSON lines with --json. Safe for concurrent use.
+type eventPrinter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+	c    colors
+}
+
+var pastTense = map[plan.Action]string{
+	plan.Create: "created", plan.Update: "updated", plan.Replace: "replaced", plan.Delete: "destroyed",
+}
+
+func (p *eventPrinter) event(ev engine.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		b, _ := json.Marshal(ev)
+		fmt.Fprintf(p.w, "%s\n", b)
+		return
+	}
+	switch ev.Kind {
+	case engine.EventDone:
+		id := ""
+		if ev.ID != "" && ev.Action != plan.Delete {
+			id = fmt.Sprintf(" [id=%s]", ev.ID)
+		}
+		fmt.Fprintf(p.w, "%s: %s%s%s%s (%s)\n", ev.Addr, p.c.green, pastTense[ev.Action], p.c.reset, id, ev.Duration.Round(time.Millisecond))
+	case engine.EventFailed:
+		fmt.Fprintf(p.w, "%s: %s%s failed%s: %s\n", ev.Addr, p.c.red, ev.Action, p.c.reset, ev.Message)
+	case engine.EventSkipped:
+		fmt.Fprintf(p.w, "%s: skipped (%s failed)\n", ev.Addr, ev.Cause)
+	case engine.EventRecovered, engine.EventLockBroken:
+		fmt.Fprintf(p.w, "note: %s\n", ev.Message)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/graph"
+	"github.com/nixferry/ferry/providers"
+)
+
+// ApplyOptions tune an apply.
+type ApplyOptions struct {
+	// Dir is the configuration directory; the plan's input files are
+	// checked against it.
+	Dir string
+	// Deployment, when set, must match the plan's.
+	Deployment  string
+	Parallelism int // default 10
+	LockTimeout time.Duration
+	// OpContext, when set, is passed to provider operations instead of a
+	// context that ignores ctx's cancellation: cancelling ctx stops
+	// scheduling new work while running operations finish; cancelling
+	// OpContext aborts them too.
+	OpContext context.Context
+}
+
+// ApplyResult summarises an apply.
+type ApplyResult struct {
+	Added, Changed, Destroyed int
+	Failed                    map[string]error  // address -> why
+	Skipped                   map[string]string // address -> failed dependency
+	Cancelled                 []string
+	Outputs                   map[string]any
+	Serial                    uint64
+}
+
+// Err returns nil when everything in the plan was applied.
+func (r *ApplyResult) Err() error {
+	if len(r.Failed) == 0 && len(r.Skipped) == 0 && len(r.Cancelled) == 0 {
+		return nil
+	}
+	return &ApplyError{Result: r}
+}
+
+// ApplyError reports the addresses that failed, were skipped or were not
+// started.
+type ApplyError struct{ Result *ApplyResult }
+
+func (e *ApplyError) Error() string {
+	r := e.Result
+	var b strings.Builder
+	fmt.Fprintf(&b, "apply incomplete: %d failed, %d skipped, %d not started", len(r.Failed), len(r.Skipped), len(r.Cancelled))
+	for _, a := range sortedKeys(r.Failed) {
+		fmt.Fprintf(&b, "\n  %s: %v", a, r.Failed[a])
+	}
+	for _, a := range sortedKeys(r.Skipped) {
+		fmt.Fprintf(&b, "\n  %s: skipped because %s failed", a, r.Skipped[a])
+	}
+	if len(r.Cancelled) > 0 {
+		fmt.Fprintf(&b, "\n  not started (interrupted): %s", strings.Join(r.Cancelled, ", "))
+	}
+	b.WriteString("\nwhat finished is recorded in state; run `ferry plan` to see the remaining work")
+	return b.String()
+}
+
+// Apply executes p: exactly its actions, in the order of its edges.
+func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*ApplyResult, error) {
+	if opts.Deployment != "" && opts.Deployment != p.Deployment {
+		return nil, fmt.Errorf("plan is for deployment %q, not %q; run `ferry -d %s plan` to plan %s", p.Deployment, opts.Deployment, opts.Deployment, opts.Deployment)
+	}
+	if err := checkInputs(opts.Dir, p.Inputs); err != nil {
+		return nil, err
+	}
+	for _, r := range p.Resources {
+		if _, ok := e.Providers.Get(r.Type); !ok {
+			return nil, fmt.Errorf("plan has %s of type %q, which this ferry does not know", r.Addr, r.Type)
+		}
+	}
+	lock, err := e.lock(ctx, p.Deployment, "apply", opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	st, info, err := e.Store.Read(ctx, p.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case info.JournalSegments > 0:
+		return nil, &StaleError{What: "an apply was interrupted after this plan was made"}
+	case st.Lineage != p.State.Lineage && p.State.Serial != 0:
+		return nil, &StaleError{What: fmt.Sprintf("the state's lineage changed (%s, planned against %s)", st.Lineage, p.State.Lineage)}
+	case st.Serial != p.State.Serial:
+		return nil, &StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
+	}
+	journal, err := e.Store.OpenJournal(ctx, lock, st)
+	if err != nil {
+		return nil, err
+	}
+	opCtx := opts.OpContext
+	if opCtx == nil {
+		opCtx = context.WithoutCancel(ctx)
+	}
+	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx}
+	x.com = newCommitter(journal, st)
+
+	g := graph.New[string]()
+	for _, r := range p.Resources {
+		if r.Action != plan.Noop {
+			g.Add(r.Addr)
+		}
+	}
+	for _, edge := range p.Edges {
+		g.Connect(edge[0], edge[1])
+	}
+	par := opts.Parallelism
+	if par <= 0 {
+		par = 10
+	}
+	wr := g.Walk(ctx, par, x.run)
+	recorded, comErr := x.com.close()
+
+	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, Cancelled: wr.Cancelled}
+	if res.Failed == nil {
+		res.Failed = map[string]error{}
+	}
+	for a, cause := range wr.Skipped {
+		res.Skipped[a] = cause
+		e.emit(Event{Kind: EventSkipped, Addr: a, Action: p.Resource(a).Action, Cause: cause})
+	}
+	for _, a := range wr.Cancelled {
+		e.emit(Event{Kind: EventCancelled, Addr: a, Action: p.Resource(a).Action})
+	}
+	for _, a := range wr.Done {
+		switch p.Resource(a).Action {
+		case plan.Create:
+			res.Added++
+		case plan.Update:
+			res.Changed++
+		case plan.Replace:
+			res.Added++
+			res.Destroyed++
+		case plan.Delete:
+			res.Destroyed++
+		}
+	}
+	if comErr != nil {
+		return res, fmt.Errorf("record apply results in state: %w; what was recorded before this error is safe, run `ferry plan` to see the rest", comErr)
+	}
+
+	final := recorded.Clone()
+	final.Serial = st.Serial + 1
+	if final.Deployment == "" {
+		final.Deployment = p.Deployment
+	}
+	if res.Err() == nil || p.Destroy {
+		final.Outputs = x.outputs(recorded)
+	}
+	if p.Destroy && len(final.Resources) == 0 {
+		final.Outputs = nil
+	}
+	if err := e.Store.Write(context.WithoutCancel(ctx), lock, final); err != nil {
+		return res, fmt.Errorf("write state snapshot: %w; completed operations are recorded in the journal and the next `ferry plan` folds them in", err)
+	}
+	res.Serial = final.Serial
+	res.Outputs = final.Outputs
+	e.emit(Event{Kind: EventStateSaved, Serial: final.Serial})
+	return res, nil
+}
+
+type executor struct {
+	e     *Engine
+	p     *plan.Plan
+	st    *state.State // as read at the start
+	com   *committer
+	opCtx context.Context
+
+	mu      sync.Mutex
+	results map[string]map[string]any // attributes produced by this apply
+}
+
+// run performs one planned action, records it durably, then reports it.
+func (x *executor) run(_ context.Context, addr string, release func()) error {
+	r := x.p.Resource(addr)
+	prov, _ := x.e.Providers.Get(r.Type)
+	start := time.Now()
+	x.e.emit(Event{Kind: EventStart, Addr: addr, Action: r.Action})
+	attrs, err := x.perform(r, prov)
+	release() // recording is not work: let the next operation start
+	if err == nil {
+		var rec *state.Resource
+		if attrs != nil {
+			rec = &state.Resource{Type: r.Type, Attrs: attrs, Deps: r.Deps, DeclaredAt: r.DeclaredAt}
+		}
+		err = x.com.commit(state.Change{Addr: addr, Resource: rec})
+	}
+	if err != nil {
+		x.e.emit(Event{Kind: EventFailed, Addr: addr, Action: r.Action, Duration: time.Since(start), Message: err.Error()})
+		return err
+	}
+	id, _ := attrs["id"].(string)
+	x.e.emit(Event{Kind: EventDone, Addr: addr, Action: r.Action, Duration: time.Since(start), ID: id})
+	return nil
+}
+
+func (x *executor) perform(r *plan.Resource, prov providers.Resource) (map[string]any, error) {
+	ctx := x.opCtx
+	var prior map[string]any
+	if rec := x.st.Resources[r.Addr]; rec != nil {
+		prior = rec.Attrs
+	}
+	switch r.Action {
+	case plan.Delete:
+		_, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior})
+		return nil, err
+	case plan.Replace:
+		if prior != nil {
+			if _, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
+				return nil, fmt.Errorf("delete before replace: %w", err)
+			}
+			// The old object is gone: record that before creating the new
+			// one, so a crash in between cannot leave a record of it.
+			if err := x.com.commit(state.Change{Addr: r.Addr}); err != nil {
+				return nil, err
+			}
+		}
+		prior = nil
+	}
+	args, err := x.resolve(r)
+	if err != nil {
+		return nil, err
+	}
+	planned, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Prior: prior, Config: args})
+	if err != nil {
+		return nil, err
+	}
+	action := providers.Create
+	if prior != nil {
+		action = providers.Update
+	}
+	resp, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: action, Prior: prior, Planned: planned.Planned})
+	if err != nil {
+		return nil, err
+	}
+	if spec.HasUnknown(resp.State) {
+		return nil, fmt.Errorf("provider %s returned unknown values after apply (a provider bug)", r.Type)
+	}
+	x.mu.Lock()
+	x.results[r.Addr] = resp.State
+	x.mu.Unlock()
+	return resp.State, nil
+}
+
+// resolve fills the references in r's arguments from what this apply
+// produced or, for resources the plan does not touch, from state.
+func (x *executor) resolve(r *plan.Resource) (map[string]any, error) {
+	var missing []string
+	args := spec.Resolve(r.Args, func(ref spec.Ref) (any, bool) {
+		v, ok := x.lookup(ref)
+		if !ok {
+			missing = append(missing, ref.String())
+		}
+		return v, ok
+	}).(map[string]any)
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("references not available at apply: %s", strings.Join(missing, ", "))
+	}
+	return args, nil
+}
+
+func (x *executor) lookup(ref spec.Ref) (any, bool) {
+	x.mu.Lock()
+	attrs, ok := x.results[ref.Addr]
+	x.mu.Unlock()
+	if !ok {
+		rec := x.st.Resources[ref.Addr]
+		if rec == nil {
+			return nil, false
+		}
+		attrs = rec.Attrs
+	}
+	return spec.Lookup(attrs, ref.Attr)
+}
+
+// outputs evaluates the plan's outputs against the recorded state; an
+// output whose references are not available is left out.
+func (x *executor) outputs(recorded *state.State) map[string]any {
+	if len(x.p.Outputs) == 0 {
+		return nil
+	}
+	out := map[string]any{}
+	for _, o := range x.p.Outputs {
+		ok := true
+		v := spec.Resolve(o.Value, func(ref spec.Ref) (any, bool) {
+			rec := recorded.Resources[ref.Addr]
+			if rec == nil {
+				ok = false
+				return nil, false
+			}
+			v, found := spec.Lookup(rec.Attrs, ref.Attr)
+			ok = ok && found
+			return v, found
+		})
+		if ok {
+			out[o.Name] = v
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = errors.New

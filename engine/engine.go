@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/providers"
+)
+
+// Engine plans and applies deployments. Its fields are set once; an Engine
+// is safe for one Plan or Apply at a time per deployment (the state lock
+// enforces that across processes too).
+type Engine struct {
+	Providers *providers.Registry
+	Store     *statestore.Store
+	Version   string
+	// Events receives progress; nil discards it. Called from many
+	// goroutines: implementations must be safe for concurrent use.
+	Events func(Event)
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// EventKind names a progress event.
+type EventKind string
+
+const (
+	EventLockBroken EventKind = "lock_broken" // a stale lock of a dead local process was broken
+	EventRecovered  EventKind = "recovered"   // an interrupted apply's journal was folded into state
+	EventRefreshed  EventKind = "refreshed"   // a resource was read (drift detection)
+	EventStart      EventKind = "start"       // an operation started
+	EventDone       EventKind = "done"        // an operation finished and is recorded
+	EventFailed     EventKind = "failed"      // an operation failed
+	EventSkipped    EventKind = "skipped"     // not run: a dependency failed
+	EventCancelled  EventKind = "cancelled"   // not started: interrupted
+	EventStateSaved EventKind = "state_saved" // a snapshot was written
+)
+
+// Event reports progress of plan or apply.
+type Event struct {
+	Kind     EventKind     `json:"event"`
+	Addr     string        `json:"address,omitempty"`
+	Action   plan.Action   `json:"action,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	ID       string        `json:"id,omitempty"`
+	Message  string        `json:"message,omitempty"`
+	Cause    string        `json:"cause,omitempty"` // for skipped: the failed dependency
+	Serial   uint64        `json:"serial,omitempty"`
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.Events != nil {
+		e.Events(ev)
+	}
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// planInputs digests what evaluation read. Var values are hashed: they may
+// be secret and the plan is meant to be read by reviewers.
+func planInputs(in spec.Inputs) plan.Inputs {
+	out := plan.Inputs{Files: map[string]string{}, Vars: map[string]string{}}
+	for f, h := range in.Files {
+		out.Files[f] = h
+	}
+	for k, v := range in.Vars {
+		out.Vars[k] = sha256Hex([]byte(v))
+	}
+	out.Digest = inputsDigest(out)
+	return out
+}
+
+func inputsDigest(in plan.Inputs) string {
+	h := sha256.New()
+	for _, kv := range [][2]any{{"file", in.Files}, {"var", in.Vars}} {
+		m := kv[1].(map[string]string)
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(h, "%s\x00%s\x00%s\n", kv[0], k, m[k])
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// checkInputs verifies that every file the plan was computed from still has
+// the content it had, so apply never runs a plan whose inputs moved on.
+func checkInputs(dir string, in plan.Inputs) error {
+	if got := inputsDigest(in); got != in.Digest {
+		return &StaleError{What: "the plan's input digest does not match its input list (the plan file was edited)"}
+	}
+	files := make([]string, 0, len(in.Files))
+	for f := range in.Files {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil {
+			return &StaleError{What: fmt.Sprintf("input %s is no longer readable (%v)", f, err)}
+		}
+		if sha256Hex(data) != in.Files[f] {
+			return &StaleError{What: fmt.Sprintf("input %s changed since the plan was made", f)}
+		}
+	}
+	return nil
+}
+
+// StaleError is returned by Apply when the plan no longer matches the
+// world it was computed against.
+type StaleError struct{ What string }
+
+func (e *StaleError) Error() string {
+	return "plan is stale: " + e.What + "; run `ferry plan` again and review the new plan"
+}

@@ -1,0 +1,406 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/graph"
+	"github.com/nixferry/ferry/providers"
+)
+
+// PlanOptions tune a plan.
+type PlanOptions struct {
+	Deployment  string   // required
+	Destroy     bool     // plan the deletion of everything (in scope)
+	Targets     []string // limit to these resources and their dependencies
+	Replace     []string // force replacement of these resources
+	NoRefresh   bool     // skip reading real objects for drift
+	LockTimeout time.Duration
+	// Parallelism bounds concurrent provider reads during refresh.
+	Parallelism int
+}
+
+// Plan computes the plan that takes the deployment's state to cfg. It holds
+// the state lock while it reads, and folds the journal of an interrupted
+// apply into a new snapshot first so the plan starts from settled state.
+func (e *Engine) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) (*plan.Plan, error) {
+	if opts.Deployment == "" {
+		return nil, fmt.Errorf("plan: no deployment name")
+	}
+	lock, err := e.lock(ctx, opts.Deployment, "plan", opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	st, err := e.readSettled(ctx, lock, opts.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	return e.BuildPlan(ctx, cfg, st, opts)
+}
+
+// readSettled reads the state and, when an interrupted apply left journal
+// segments, writes them into a new snapshot under the held lock.
+func (e *Engine) readSettled(ctx context.Context, lock *statestore.Lock, dep string) (*state.State, error) {
+	st, info, err := e.Store.Read(ctx, dep)
+	if err != nil {
+		return nil, err
+	}
+	if info.JournalSegments > 0 {
+		st.Serial++
+		if err := e.Store.Write(context.WithoutCancel(ctx), lock, st); err != nil {
+			return nil, fmt.Errorf("recover interrupted apply of %q: %w", dep, err)
+		}
+		e.emit(Event{Kind: EventRecovered, Serial: st.Serial,
+			Message: fmt.Sprintf("recovered %d journal segment(s) of an interrupted apply into state serial %d", info.JournalSegments, st.Serial)})
+	}
+	return st, nil
+}
+
+// BuildPlan computes a plan from cfg and an already-read state, without
+// touching the store. Exported for benchmarks and tests.
+func (e *Engine) BuildPlan(ctx context.Context, cfg *spec.Config, st *state.State, opts PlanOptions) (*plan.Plan, error) {
+	b := &planBuilder{e: e, cfg: cfg, st: st, opts: opts, planned: map[string]map[string]any{}}
+	return b.build(ctx)
+}
+
+type planBuilder struct {
+	e    *Engine
+	cfg  *spec.Config
+	st   *state.State
+	opts PlanOptions
+
+	g       *graph.Graph[string] // config dependency graph: dep -> dependent
+	deps    map[string][]string  // direct dependencies per configured address
+	scope   map[string]bool      // nil: everything
+	prior   map[string]map[string]any
+	gone    map[string]bool // in state, but Read says the object is gone
+	planned map[string]map[string]any
+}
+
+func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
+	if err := b.configGraph(); err != nil {
+		return nil, err
+	}
+	if err := b.targetScope(); err != nil {
+		return nil, err
+	}
+	if err := b.refresh(ctx); err != nil {
+		return nil, err
+	}
+	p := &plan.Plan{
+		FormatVersion: plan.FormatVersion,
+		FerryVersion:  b.e.Version,
+		Deployment:    b.opts.Deployment,
+		CreatedAt:     b.e.now().UTC().Truncate(time.Second),
+		Destroy:       b.opts.Destroy,
+		Targets:       b.opts.Targets,
+		State:         plan.StateRef{Lineage: b.st.Lineage, Serial: b.st.Serial},
+		Inputs:        planInputs(b.cfg.Inputs),
+	}
+	replace := map[string]bool{}
+	for _, a := range b.opts.Replace {
+		if b.cfg.ResourceByAddr(a) == nil {
+			return nil, fmt.Errorf("--replace %s: no such resource in the configuration", a)
+		}
+		replace[a] = true
+	}
+	order, err := b.g.TopoOrder()
+	if err != nil {
+		return nil, err // configGraph already reported cycles
+	}
+	configured := make(map[string]*spec.Resource, len(b.cfg.Resources))
+	for _, r := range b.cfg.Resources {
+		configured[r.Addr] = r
+	}
+	for _, addr := range order {
+		r := configured[addr]
+		if !b.inScope(addr) {
+			continue
+		}
+		var rc *plan.Resource
+		if b.opts.Destroy {
+			rc = b.planDestroy(addr)
+		} else {
+			rc, err = b.planResource(ctx, r, replace[addr])
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rc != nil {
+			p.Resources = append(p.Resources, rc)
+		}
+	}
+	// Orphans: in state, not in configuration.
+	for _, addr := range b.st.Addrs() {
+		if configured[addr] != nil || !b.inScope(addr) {
+			continue
+		}
+		if rc := b.planDestroy(addr); rc != nil {
+			rc.Reason = "not in configuration"
+			p.Resources = append(p.Resources, rc)
+		}
+	}
+	if !b.opts.Destroy {
+		for _, o := range b.cfg.Outputs {
+			p.Outputs = append(p.Outputs, &plan.Output{Name: o.Name, Value: o.Value, DeclaredAt: o.Pos.String()})
+		}
+	}
+	p.Normalize()
+	p.Edges = executionEdges(p, b.st)
+	return p, nil
+}
+
+// configGraph builds the dependency graph of the configuration and rejects
+// references to undeclared resources and cycles, naming every member.
+func (b *planBuilder) configGraph() error {
+	b.g = graph.New[string]()
+	b.deps = make(map[string][]string, len(b.cfg.Resources))
+	pos := map[string]spec.Pos{}
+	for _, r := range b.cfg.Resources {
+		b.g.Add(r.Addr)
+		pos[r.Addr] = r.Pos
+	}
+	var diags spec.Diagnostics
+	for _, r := range b.cfg.Resources {
+		seen := map[string]bool{}
+		var deps []string
+		add := func(d string) {
+			if !seen[d] {
+				seen[d] = true
+				deps = append(deps, d)
+			}
+		}
+		for _, ref := range spec.Refs(r.Args) {
+			add(ref.Addr)
+		}
+		for _, d := range r.DependsOn {
+			add(d)
+		}
+		sort.Strings(deps)
+		for _, d := range deps {
+			if _, ok := pos[d]; !ok {
+				diags = append(diags, spec.Errorf(r.Pos, fmt.Sprintf("%s refers to %s, which is not declared", r.Addr, d)))
+				continue
+			}
+			if d == r.Addr {
+				diags = append(diags, spec.Errorf(r.Pos, fmt.Sprintf("reference cycle: %s refers to itself", r.Addr)))
+				continue
+			}
+			b.g.Connect(d, r.Addr)
+		}
+		b.deps[r.Addr] = deps
+	}
+	if err := diags.Err(); err != nil {
+		return err
+	}
+	if cyc := b.g.Cycle(); cyc != nil {
+		parts := make([]string, 0, len(cyc)+1)
+		for _, a := range append(cyc, cyc[0]) {
+			parts = append(parts, fmt.Sprintf("%s (%s)", a, pos[a]))
+		}
+		return spec.Errorf(pos[cyc[0]], "reference cycle: "+strings.Join(parts, " -> "))
+	}
+	return nil
+}
+
+// targetScope limits the plan to the targets: with their dependencies when
+// creating or updating, with their dependents when destroying.
+func (b *planBuilder) targetScope() error {
+	if len(b.opts.Targets) == 0 {
+		return nil
+	}
+	b.scope = map[string]bool{}
+	var inConfig []string
+	for _, t := range b.opts.Targets {
+		switch {
+		case b.cfg.ResourceByAddr(t) != nil:
+			inConfig = append(inConfig, t)
+		case b.st.Resources[t] != nil:
+			b.scope[t] = true
+		default:
+			return fmt.Errorf("--target %s: no such resource in the configuration or the state", t)
+		}
+	}
+	var set map[string]bool
+	if b.opts.Destroy {
+		set = stateDependents(b.st, b.g, inConfig)
+	} else {
+		set = b.g.Ancestors(inConfig...)
+	}
+	for a := range set {
+		b.scope[a] = true
+	}
+	if b.opts.Destroy {
+		for a := range stateDependents(b.st, b.g, keys(b.scope)) {
+			b.scope[a] = true
+		}
+	}
+	return nil
+}
+
+func (b *planBuilder) inScope(addr string) bool { return b.scope == nil || b.scope[addr] }
+
+// refresh reads every existing resource in scope to detect drift.
+func (b *planBuilder) refresh(ctx context.Context) error {
+	b.prior = make(map[string]map[string]any, len(b.st.Resources))
+	b.gone = map[string]bool{}
+	addrs := make([]string, 0, len(b.st.Resources))
+	for _, a := range b.st.Addrs() {
+		if b.inScope(a) {
+			addrs = append(addrs, a)
+			b.prior[a] = b.st.Resources[a].Attrs
+		}
+	}
+	if b.opts.NoRefresh {
+		return nil
+	}
+	results := make([]map[string]any, len(addrs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(b.opts.Parallelism, 1))
+	for i, a := range addrs {
+		rec := b.st.Resources[a]
+		prov, ok := b.e.Providers.Get(rec.Type)
+		if !ok {
+			return fmt.Errorf("state has %s of type %q, which this ferry does not know; upgrade ferry or remove it with `ferry state rm %s`", a, rec.Type, a)
+		}
+		g.Go(func() error {
+			resp, err := prov.Read(gctx, providers.ReadRequest{Addr: a, Prior: rec.Attrs})
+			if err != nil {
+				return fmt.Errorf("refresh %s: %w", a, err)
+			}
+			results[i] = resp.State
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, a := range addrs {
+		if results[i] == nil {
+			b.gone[a] = true
+			delete(b.prior, a)
+		} else {
+			b.prior[a] = results[i]
+		}
+	}
+	return nil
+}
+
+func (b *planBuilder) planResource(ctx context.Context, r *spec.Resource, forceReplace bool) (*plan.Resource, error) {
+	prov, ok := b.e.Providers.Get(r.Type)
+	if !ok {
+		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: unknown resource type %q", r.Addr, r.Type))
+	}
+	var refErr error
+	args := spec.Resolve(r.Args, func(ref spec.Ref) (any, bool) {
+		v, ok, err := b.lookup(ref)
+		if err != nil && refErr == nil {
+			refErr = err
+		}
+		return v, ok
+	}).(map[string]any)
+	if refErr != nil {
+		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, refErr))
+	}
+	prior := b.prior[r.Addr]
+	resp, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Prior: prior, Config: args})
+	if err != nil {
+		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, err))
+	}
+	rc := &plan.Resource{
+		Addr: r.Addr, Type: r.Type, Args: r.Args, Deps: b.deps[r.Addr], DeclaredAt: r.Pos.String(),
+	}
+	switch {
+	case prior == nil:
+		rc.Action = plan.Create
+		if b.gone[r.Addr] {
+			rc.Reason = "drift: deleted outside ferry"
+		}
+	case forceReplace:
+		rc.Action = plan.Replace
+		rc.Reason = "requested with --replace"
+		resp2, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Config: args})
+		if err != nil {
+			return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, err))
+		}
+		resp.Planned = resp2.Planned
+	case len(resp.RequiresReplace) > 0:
+		rc.Action = plan.Replace
+		rc.ReplaceBecause = resp.RequiresReplace
+	case reflect.DeepEqual(resp.Planned, prior):
+		rc.Action = plan.Noop
+	default:
+		rc.Action = plan.Update
+		if st := b.st.Resources[r.Addr]; st != nil && !reflect.DeepEqual(st.Attrs, prior) {
+			rc.Reason = "drift: changed outside ferry"
+		}
+	}
+	if rc.Action == plan.Noop {
+		b.planned[r.Addr] = prior
+		rc.Args = nil // apply has nothing to do; keep the file small
+		return rc, nil
+	}
+	b.planned[r.Addr] = resp.Planned
+	rc.Before = prior
+	rc.After = resp.Planned
+	return rc, nil
+}
+
+func (b *planBuilder) planDestroy(addr string) *plan.Resource {
+	rec := b.st.Resources[addr]
+	if rec == nil || b.gone[addr] {
+		return nil
+	}
+	return &plan.Resource{
+		Addr: addr, Type: rec.Type, Action: plan.Delete,
+		Before: b.prior[addr], Deps: rec.Deps, DeclaredAt: rec.DeclaredAt,
+	}
+}
+
+// lookup resolves a reference against the planned values of resources
+// planned so far (dependencies come first in topological order).
+func (b *planBuilder) lookup(ref spec.Ref) (any, bool, error) {
+	attrs, ok := b.planned[ref.Addr]
+	if !ok {
+		if !b.inScope(ref.Addr) {
+			if rec := b.st.Resources[ref.Addr]; rec != nil {
+				attrs = rec.Attrs
+			}
+		}
+		if attrs == nil {
+			return nil, false, nil
+		}
+	}
+	v, ok := spec.Lookup(attrs, ref.Attr)
+	if !ok {
+		top, _, _ := strings.Cut(ref.Attr, ".")
+		if _, exists := attrs[top]; exists && top != ref.Attr {
+			return nil, false, fmt.Errorf("reference %s: no such attribute", ref)
+		}
+		return nil, false, nil
+	}
+	if _, unknown := v.(spec.Unknown); unknown {
+		return nil, false, nil
+	}
+	return v, true, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

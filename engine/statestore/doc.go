@@ -1,0 +1,67 @@
+// Package statestore keeps ferry state for named deployments in a bucket:
+// file:// (a local directory, the default `.ferry/` beside ferry.star),
+// mem://, s3://, gs:// and any other gocloud.dev blob scheme whose driver
+// the binary blank-imports.
+//
+// It owns the object layout, snapshots with compare-and-swap, the apply
+// journal, and deployment locks. It must not know what the resources mean
+// (that is engine and providers), must not import lang or cmd, and must not
+// blank-import gocloud drivers: cmd registers them on blob's default URL mux
+// (tests register their own).
+//
+// # Layout
+//
+// Per deployment NAME (letters, digits, '.', '_', '-'):
+//
+//	NAME/state/<serial %020d>.json      immutable snapshots (state.Encode)
+//	NAME/latest.json                    {"serial": N}: a hint, never trusted
+//	NAME/lock.json                      the lock (LockInfo as JSON)
+//	NAME/journal/<lineage>-<serial %020d>/<seq %010d>.json
+//	                                    journal segments on top of that base
+//	                                    snapshot ("none" and serial 0 before
+//	                                    the first snapshot)
+//
+// # Consistency
+//
+// Snapshots are authoritative. Every snapshot and segment is created with
+// "create if absent" (WriterOptions.IfNotExist; on file:// a hard link that
+// fails if the name exists), so of two writers racing for serial N exactly
+// one wins, whether or not they hold the lock. Write accepts serial N+1 on
+// top of the latest snapshot N of the same lineage and nothing else.
+//
+// The latest snapshot is found from the hint, checked, then probed forward
+// (N+1, N+2, ...) until a serial is absent, so a long history costs nothing
+// and a stale or missing hint costs one listing.
+//
+// A deployment's state is the latest snapshot plus, in order, the journal
+// segments whose base is that snapshot: the operations an apply completed
+// before it crashed. Segments of older bases are stale; Read ignores them
+// and Write deletes them (best effort).
+//
+// # Locks
+//
+// The lock object is created if absent and holds who, where, which process,
+// operation and ID. It is advisory: compare-and-swap is what keeps state
+// consistent. Lock polls until its wait runs out. A lock left by a process
+// that no longer exists on this machine (same host name, same boot and PID
+// namespace, signal 0 says ESRCH) is broken by the next Lock, which reports
+// it in Lock.BrokeStale; any other lock is broken only by Unlock with its ID.
+// Release and Unlock read then delete, which cannot be one atomic step on a
+// blob store; the window is a few milliseconds and only matters when
+// someone unlocks a live run.
+//
+// # file:// and durability
+//
+// file:///abs/dir maps keys to files under dir, created on first write; no
+// gocloud driver is involved. Objects are written to a temporary file in the
+// target directory and hard-linked to their name, which fails if the name
+// exists (exclusive and atomic: readers never see half an object); on a
+// filesystem without hard links the fallback is O_CREATE|O_EXCL. Snapshots
+// are fsynced (file and directory) before Write returns. Journal segments,
+// the lock and the hint are not: the journal exists for a ferry process that
+// dies (SIGKILL, panic, ^C), which the page cache survives, and an fsync per
+// segment would cost about as much as the whole apply it records (measured
+// here: 0.36 ms per fsync against 0.05 ms per segment). A power loss during
+// an apply can therefore lose or truncate its last segments; Read then names
+// the damaged segment. Remote buckets are durable when a write returns.
+package statestore

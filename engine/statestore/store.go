@@ -1,0 +1,160 @@
+package statestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"gocloud.dev/blob"
+)
+
+// Store is the state of every deployment in one bucket. It is safe for
+// concurrent use; Close it when done.
+type Store struct {
+	b       backend
+	url     string
+	written atomic.Int64
+}
+
+// probeTimeout bounds the reachability check in Open, so that a wrong
+// endpoint fails in seconds rather than after the SDK's retries.
+const probeTimeout = 10 * time.Second
+
+// Open opens the state store at rawURL: file:///abs/dir, or any scheme
+// registered on gocloud's default blob URL mux (mem://, s3://bucket,
+// gs://bucket, ...). It checks, cheaply and with a short timeout, that the
+// bucket can be reached.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("state URL %q is not a URL; use e.g. file:///path/to/.ferry or s3://bucket (supported schemes: %s)", rawURL, supportedSchemes())
+	}
+	var s *Store
+	switch {
+	case u.Scheme == "file":
+		root, err := fileRoot(u)
+		if err != nil {
+			return nil, err
+		}
+		s = newStore(newDirBackend(root), rawURL)
+	case blob.DefaultURLMux().ValidBucketScheme(u.Scheme):
+		b, err := blob.OpenBucket(ctx, rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open state bucket %s: %w; check the URL and %s", rawURL, err, credentialHint(u.Scheme))
+		}
+		s = OpenBucket(b, rawURL)
+	default:
+		return nil, fmt.Errorf("state URL %s: scheme %q is not supported; supported schemes: %s", rawURL, u.Scheme, supportedSchemes())
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if err := s.b.probe(pctx); err != nil {
+		_ = s.Close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %v", probeTimeout)
+		}
+		return nil, fmt.Errorf("state bucket %s is not reachable: %w; check the bucket name, region or endpoint, the network and %s", rawURL, err, credentialHint(u.Scheme))
+	}
+	return s, nil
+}
+
+// OpenBucket returns a Store on an already open bucket, which Close closes.
+// rawURL names the bucket in messages.
+func OpenBucket(b *blob.Bucket, rawURL string) *Store {
+	return newStore(newBlobBackend(b, rawURL), rawURL)
+}
+
+func newStore(b backend, rawURL string) *Store { return &Store{b: b, url: rawURL} }
+
+// fileRoot maps file:///abs/dir to /abs/dir.
+func fileRoot(u *url.URL) (string, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return "", fmt.Errorf("state URL %s: a file URL names a local folder; use file:///absolute/path (three slashes)", u.Redacted())
+	}
+	if u.RawQuery != "" {
+		return "", fmt.Errorf("state URL %s: file URLs take no query parameters", u.Redacted())
+	}
+	p := filepath.FromSlash(u.Path)
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("state URL %s: the path must be absolute, e.g. file:///home/me/project/.ferry", u.Redacted())
+	}
+	return filepath.Clean(p), nil
+}
+
+func supportedSchemes() string {
+	schemes := append([]string{"file"}, blob.DefaultURLMux().BucketSchemes()...)
+	slices.Sort(schemes)
+	return strings.Join(slices.Compact(schemes), ", ")
+}
+
+func credentialHint(scheme string) string {
+	switch scheme {
+	case "s3":
+		return "AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID, AWS_REGION)"
+	case "gs":
+		return "Google credentials (GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`)"
+	case "azblob":
+		return "Azure credentials (AZURE_STORAGE_ACCOUNT and a key, SAS token or `az login`)"
+	}
+	return "the credentials"
+}
+
+// Close releases the bucket.
+func (s *Store) Close() error { return s.b.close() }
+
+// URL is the URL the Store was opened with.
+func (s *Store) URL() string { return s.url }
+
+// BytesWritten is the number of bytes this Store has written: snapshots,
+// journal segments, locks and hints.
+func (s *Store) BytesWritten() int64 { return s.written.Load() }
+
+// ObjectURL names the object under key, as error messages do.
+func (s *Store) ObjectURL(key string) string { return s.b.objectURL(key) }
+
+// Deployments returns the names of the deployments that have anything in
+// the store (state, a journal or a lock), sorted.
+func (s *Store) Deployments(ctx context.Context) ([]string, error) {
+	es, err := s.b.list(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("list deployments in %s: %w", s.url, err)
+	}
+	var out []string
+	for _, e := range es {
+		if e.dir && checkDeployment(e.name) == nil {
+			out = append(out, e.name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// create writes a new object and counts its bytes.
+func (s *Store) create(ctx context.Context, key string, data []byte, durable bool) error {
+	if err := s.b.create(ctx, key, data, durable); err != nil {
+		return err
+	}
+	s.written.Add(int64(len(data)))
+	return nil
+}
+
+func (s *Store) put(ctx context.Context, key string, data []byte) error {
+	if err := s.b.put(ctx, key, data); err != nil {
+		return err
+	}
+	s.written.Add(int64(len(data)))
+	return nil
+}
+
+// PutObjectForTesting writes data under key verbatim, replacing any object.
+// It exists so that conformance tests can plant damaged objects; ferry
+// never calls it.
+func (s *Store) PutObjectForTesting(ctx context.Context, key string, data []byte) error {
+	return s.b.put(ctx, key, data)
+}

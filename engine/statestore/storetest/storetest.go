@@ -1,0 +1,821 @@
+// Package storetest is the conformance suite of engine/statestore: every
+// bucket configuration (file://, mem://, s3://, gs://, ...) runs Run, with
+// two clients on one bucket standing for two ferry runs.
+//
+// It only uses the exported API of statestore (plus PutObjectForTesting to
+// plant damaged objects) and must not import gocloud drivers: callers
+// build the stores.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/statestore"
+)
+
+// Opener returns two Stores on one fresh, empty bucket and registers
+// their cleanup with t. It may be called from parallel subtests.
+type Opener func(t *testing.T) (a, b *statestore.Store)
+
+// Run runs every conformance test, each on its own bucket.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, a, b *statestore.Store)
+	}{
+		{"EmptyDeployment", testEmptyDeployment},
+		{"InvalidDeploymentName", testInvalidDeploymentName},
+		{"LockRoundTrip", testLockRoundTrip},
+		{"LockRace", testLockRace},
+		{"LockWait", testLockWait},
+		{"Unlock", testUnlock},
+		{"CorruptedLock", testCorruptedLock},
+		{"FirstWriteAssignsLineage", testFirstWrite},
+		{"WriteNeedsLiveLock", testWriteNeedsLiveLock},
+		{"WriteRace", testWriteRace},
+		{"WriteStaleSerial", testWriteStaleSerial},
+		{"WriteWrongLineage", testWriteWrongLineage},
+		{"StaleHint", testStaleHint},
+		{"JournalReplay", testJournalReplay},
+		{"JournalOnEmptyDeployment", testJournalOnEmptyDeployment},
+		{"JournalContinuesAfterCrash", testJournalContinuesAfterCrash},
+		{"JournalStaleBase", testJournalStaleBase},
+		{"JournalAppendRace", testJournalAppendRace},
+		{"StaleSegmentsIgnored", testStaleSegmentsIgnored},
+		{"HistoryAndReadSerial", testHistoryAndReadSerial},
+		{"Deployments", testDeployments},
+		{"CorruptedSnapshot", testCorruptedSnapshot},
+		{"CorruptedSegment", testCorruptedSegment},
+		{"BytesWritten", testBytesWritten},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := open(t)
+			tc.run(t, a, b)
+		})
+	}
+}
+
+const dep = "staging"
+
+// res is a resource record whose attributes survive a JSON round trip.
+func res(id string) *state.Resource {
+	return &state.Resource{
+		Type:  "null.resource",
+		Attrs: map[string]any{"id": id, "n": spec.Number(int64(len(id))), "tags": []any{"a", true}},
+	}
+}
+
+func lock(t *testing.T, s *statestore.Store, op string) *statestore.Lock {
+	t.Helper()
+	l, err := s.Lock(t.Context(), dep, statestore.LockInfo{Operation: op, Version: "test"}, 0)
+	if err != nil {
+		t.Fatalf("Lock: %v", err)
+	}
+	t.Cleanup(func() { _ = l.Release(context.Background()) })
+	return l
+}
+
+func read(t *testing.T, s *statestore.Store) (*state.State, statestore.ReadInfo) {
+	t.Helper()
+	st, info, err := s.Read(t.Context(), dep)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return st, info
+}
+
+// next returns a copy of st at the next serial with changes applied.
+func next(st *state.State, changes ...state.Change) *state.State {
+	n := st.Clone()
+	n.Serial++
+	for _, c := range changes {
+		n.ApplyChange(c)
+	}
+	return n
+}
+
+func put(addr, id string) state.Change { return state.Change{Addr: addr, Resource: res(id)} }
+func del(addr string) state.Change     { return state.Change{Addr: addr} }
+
+// written writes serials 1..n on a fresh deployment and returns the last.
+func written(t *testing.T, s *statestore.Store, l *statestore.Lock, n int) *state.State {
+	t.Helper()
+	st, _ := read(t, s)
+	for i := 1; i <= n; i++ {
+		st = next(st, put(fmt.Sprintf("null.resource.r%d", i), fmt.Sprintf("id-%d", i)))
+		if err := s.Write(t.Context(), l, st); err != nil {
+			t.Fatalf("Write serial %d: %v", st.Serial, err)
+		}
+	}
+	return st
+}
+
+func wantConflict(t *testing.T, err error, what string) *statestore.ConflictError {
+	t.Helper()
+	var ce *statestore.ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: got %v, want a *ConflictError", what, err)
+	}
+	if !strings.Contains(err.Error(), "ferry plan") || !strings.Contains(err.Error(), "another run wrote state") {
+		t.Errorf("%s: conflict message %q does not say that another run wrote state and to re-run plan", what, err)
+	}
+	return ce
+}
+
+func wantContains(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want one containing %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not contain %q", err, p)
+		}
+	}
+}
+
+func testEmptyDeployment(t *testing.T, a, _ *statestore.Store) {
+	st, info := read(t, a)
+	want := &state.State{FormatVersion: state.FormatVersion, Deployment: dep, Resources: map[string]*state.Resource{}}
+	if d := cmp.Diff(want, st); d != "" {
+		t.Errorf("Read of an empty deployment (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(statestore.ReadInfo{}, info); d != "" {
+		t.Errorf("ReadInfo (-want +got):\n%s", d)
+	}
+	h, err := a.History(t.Context(), dep)
+	if err != nil || len(h) != 0 {
+		t.Errorf("History = %v, %v; want none", h, err)
+	}
+	li, err := a.LockInfo(t.Context(), dep)
+	if err != nil || li != nil {
+		t.Errorf("LockInfo = %v, %v; want nil, nil", li, err)
+	}
+	ds, err := a.Deployments(t.Context())
+	if err != nil || len(ds) != 0 {
+		t.Errorf("Deployments = %q, %v; want none", ds, err)
+	}
+	if _, err := a.ReadSerial(t.Context(), dep, 1); err == nil {
+		t.Errorf("ReadSerial(1) of an empty deployment succeeded")
+	}
+}
+
+func testInvalidDeploymentName(t *testing.T, a, _ *statestore.Store) {
+	for _, name := range []string{"", "../x", "a/b", ".hidden", "-x", "sp ace"} {
+		if _, _, err := a.Read(t.Context(), name); err == nil || !strings.Contains(err.Error(), "invalid deployment name") {
+			t.Errorf("Read(%q) = %v, want an invalid deployment name error", name, err)
+		}
+		if _, err := a.Lock(t.Context(), name, statestore.LockInfo{}, 0); err == nil {
+			t.Errorf("Lock(%q) succeeded", name)
+		}
+	}
+}
+
+func testLockRoundTrip(t *testing.T, a, b *statestore.Store) {
+	before := time.Now()
+	l, err := a.Lock(t.Context(), dep, statestore.LockInfo{Operation: "apply", Version: "v1.2.3"}, 0)
+	if err != nil {
+		t.Fatalf("Lock: %v", err)
+	}
+	after := time.Now()
+	host, _ := os.Hostname()
+	if l.Info.ID == "" || l.Info.Host != host || l.Info.PID != os.Getpid() || !strings.HasSuffix(l.Info.Who, "@"+host) ||
+		l.Info.Operation != "apply" || l.Info.Version != "v1.2.3" || l.BrokeStale != nil || l.Deployment() != dep {
+		t.Errorf("Lock filled in %+v (BrokeStale %v, Deployment %q); want an ID, this host and PID, user@host, the operation and version", l.Info, l.BrokeStale, l.Deployment())
+	}
+	if c := l.Info.Created; c.Before(before.Add(-time.Second)) || c.After(after.Add(time.Second)) {
+		t.Errorf("Created = %v, want between %v and %v", c, before, after)
+	}
+	got, err := b.LockInfo(t.Context(), dep)
+	if err != nil {
+		t.Fatalf("LockInfo: %v", err)
+	}
+	if got == nil {
+		t.Fatal("LockInfo = nil while locked")
+	}
+	if d := cmp.Diff(l.Info, *got); d != "" {
+		t.Errorf("LockInfo seen by the other client (-lock +read):\n%s", d)
+	}
+	if err := l.Release(context.WithoutCancel(t.Context())); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := l.Release(t.Context()); err != nil {
+		t.Errorf("second Release: %v, want a no-op", err)
+	}
+	if got, err := b.LockInfo(t.Context(), dep); err != nil || got != nil {
+		t.Errorf("LockInfo after Release = %v, %v; want nil", got, err)
+	}
+	l2 := lock(t, b, "plan")
+	if l2.Info.ID == l.Info.ID {
+		t.Errorf("two locks share ID %s", l.Info.ID)
+	}
+}
+
+func testLockRace(t *testing.T, a, b *statestore.Store) {
+	for round := range 5 {
+		var wg sync.WaitGroup
+		locks := make([]*statestore.Lock, 2)
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		for i, s := range []*statestore.Store{a, b} {
+			wg.Go(func() {
+				<-start
+				locks[i], errs[i] = s.Lock(t.Context(), dep, statestore.LockInfo{Operation: fmt.Sprintf("apply-%d", i)}, 0)
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := -1
+		for i := range 2 {
+			if errs[i] == nil {
+				if won >= 0 {
+					t.Fatalf("round %d: both clients hold the lock", round)
+				}
+				won = i
+			}
+		}
+		if won < 0 {
+			t.Fatalf("round %d: nobody got the lock: %v; %v", round, errs[0], errs[1])
+		}
+		winner, lost := locks[won].Info, errs[1-won]
+		var le *statestore.LockedError
+		if !errors.As(lost, &le) {
+			t.Fatalf("round %d: loser got %v, want a *LockedError", round, lost)
+		}
+		if le.Deployment != dep || le.Info.ID != winner.ID || le.Info.Operation != winner.Operation {
+			t.Errorf("round %d: LockedError names %+v, want the winner %+v", round, le.Info, winner)
+		}
+		wantContains(t, lost, dep, winner.Who, winner.Operation, winner.ID, `run "ferry unlock `+winner.ID+`" if that run is gone`)
+		if err := locks[won].Release(context.WithoutCancel(t.Context())); err != nil {
+			t.Fatalf("round %d: Release: %v", round, err)
+		}
+	}
+}
+
+func testLockWait(t *testing.T, a, b *statestore.Store) {
+	la, err := a.Lock(t.Context(), dep, statestore.LockInfo{Operation: "apply"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = b.Lock(t.Context(), dep, statestore.LockInfo{Operation: "plan"}, 300*time.Millisecond)
+	if waited := time.Since(start); waited < 300*time.Millisecond || waited > 5*time.Second {
+		t.Errorf("Lock with a 300ms wait returned after %v", waited)
+	}
+	var le *statestore.LockedError
+	if !errors.As(err, &le) || le.Info.ID != la.Info.ID {
+		t.Fatalf("Lock after waiting: %v, want a *LockedError naming %s", err, la.Info.ID)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(ctx, dep, statestore.LockInfo{}, time.Minute); !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &le) {
+		t.Errorf("Lock with a cancelled context: %v, want the context's error and the holder", err)
+	}
+
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_ = la.Release(context.Background())
+	}()
+	start = time.Now()
+	lb, err := b.Lock(t.Context(), dep, statestore.LockInfo{Operation: "plan"}, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Lock while the holder releases: %v", err)
+	}
+	defer lb.Release(context.Background())
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("Lock took %v after a release at 200ms", waited)
+	}
+}
+
+func testUnlock(t *testing.T, a, b *statestore.Store) {
+	if err := b.Unlock(t.Context(), dep, "nope"); err == nil || !strings.Contains(err.Error(), "not locked") {
+		t.Errorf("Unlock of an unlocked deployment: %v, want a not locked error", err)
+	}
+	la := lock(t, a, "apply")
+	err := b.Unlock(t.Context(), dep, "wrong-id")
+	wantContains(t, err, la.Info.ID, la.Info.Who, "wrong-id")
+	if li, _ := b.LockInfo(t.Context(), dep); li == nil || li.ID != la.Info.ID {
+		t.Fatalf("a wrong-ID Unlock changed the lock: %v", li)
+	}
+	if err := b.Unlock(t.Context(), dep, la.Info.ID); err != nil {
+		t.Fatalf("Unlock with the right ID: %v", err)
+	}
+	if li, err := b.LockInfo(t.Context(), dep); li != nil || err != nil {
+		t.Errorf("LockInfo after Unlock = %v, %v", li, err)
+	}
+	lb := lock(t, b, "apply")
+	err = la.Release(t.Context())
+	wantContains(t, err, lb.Info.ID)
+	if li, _ := b.LockInfo(t.Context(), dep); li == nil || li.ID != lb.Info.ID {
+		t.Errorf("the broken lock's Release removed the new holder's lock: %v", li)
+	}
+	if err := a.Write(t.Context(), la, next(&state.State{Resources: map[string]*state.Resource{}})); err == nil {
+		t.Errorf("Write with a released lock succeeded")
+	}
+}
+
+func testCorruptedLock(t *testing.T, a, b *statestore.Store) {
+	if err := a.PutObjectForTesting(t.Context(), statestore.LockKey(dep), []byte("{garbage")); err != nil {
+		t.Fatal(err)
+	}
+	url := a.ObjectURL(statestore.LockKey(dep))
+	_, err := b.LockInfo(t.Context(), dep)
+	wantContains(t, err, url, "ferry unlock")
+	_, err = b.Lock(t.Context(), dep, statestore.LockInfo{}, 0)
+	wantContains(t, err, url)
+	if err := b.Unlock(t.Context(), dep, "any"); err != nil {
+		t.Fatalf("Unlock of an unreadable lock: %v", err)
+	}
+	lock(t, a, "apply")
+}
+
+func testFirstWrite(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	st, _ := read(t, a)
+	st = next(st, put("null.resource.a", "A"))
+	st.Deployment = ""
+	if err := a.Write(t.Context(), l, st); err != nil {
+		t.Fatalf("first Write: %v", err)
+	}
+	if st.Lineage == "" || st.Deployment != dep {
+		t.Errorf("first Write left lineage %q, deployment %q; want a new lineage and %q", st.Lineage, st.Deployment, dep)
+	}
+	got, info := read(t, b)
+	if d := cmp.Diff(st, got); d != "" {
+		t.Errorf("Read after Write (-written +read):\n%s", d)
+	}
+	if info.Snapshot != b.ObjectURL(statestore.SnapshotKey(dep, 1)) || info.JournalSegments != 0 {
+		t.Errorf("ReadInfo = %+v", info)
+	}
+	// A state pushed into an empty deployment keeps its lineage.
+	l2, err := a.Lock(t.Context(), "other", statestore.LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Release(context.Background())
+	pushed := &state.State{Lineage: "keep-me", Serial: 1, Resources: map[string]*state.Resource{}}
+	if err := a.Write(t.Context(), l2, pushed); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err = b.Read(t.Context(), "other")
+	if err != nil || got.Lineage != "keep-me" || got.Deployment != "other" {
+		t.Errorf("Read of a pushed state = %+v, %v", got, err)
+	}
+	wrong := &state.State{Deployment: dep, Serial: 2, Resources: map[string]*state.Resource{}}
+	if err := a.Write(t.Context(), l2, wrong); err == nil {
+		t.Errorf("Write of deployment %q's state under the lock of %q succeeded", dep, "other")
+	}
+}
+
+func testWriteNeedsLiveLock(t *testing.T, a, b *statestore.Store) {
+	st := &state.State{Serial: 1, Resources: map[string]*state.Resource{}}
+	if err := a.Write(t.Context(), nil, st); err == nil {
+		t.Errorf("Write without a lock succeeded")
+	}
+	lb := lock(t, b, "apply")
+	if err := a.Write(t.Context(), lb, st); err == nil {
+		t.Errorf("Write with another store's lock succeeded")
+	}
+	if _, err := a.OpenJournal(t.Context(), lb, st); err == nil {
+		t.Errorf("OpenJournal with another store's lock succeeded")
+	}
+}
+
+// breakAndTake makes b take the lock that a holds, as `ferry unlock` of a
+// live run would allow.
+func breakAndTake(t *testing.T, b *statestore.Store, la *statestore.Lock) *statestore.Lock {
+	t.Helper()
+	if err := b.Unlock(t.Context(), dep, la.Info.ID); err != nil {
+		t.Fatal(err)
+	}
+	return lock(t, b, "apply")
+}
+
+func testWriteRace(t *testing.T, a, b *statestore.Store) {
+	la := lock(t, a, "apply")
+	written(t, a, la, 1)
+	lb := breakAndTake(t, b, la) // both now believe they may write
+	for round := range 5 {
+		base, _ := read(t, a)
+		states := []*state.State{
+			next(base, put("null.resource.x", fmt.Sprintf("a-%d", round))),
+			next(base, put("null.resource.x", fmt.Sprintf("b-%d", round))),
+		}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, w := range []struct {
+			s *statestore.Store
+			l *statestore.Lock
+		}{{a, la}, {b, lb}} {
+			wg.Go(func() {
+				<-start
+				errs[i] = w.s.Write(t.Context(), w.l, states[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := -1
+		for i, err := range errs {
+			if err == nil {
+				if won >= 0 {
+					t.Fatalf("round %d: both writes of serial %d succeeded", round, base.Serial+1)
+				}
+				won = i
+			}
+		}
+		if won < 0 {
+			t.Fatalf("round %d: both writes failed: %v; %v", round, errs[0], errs[1])
+		}
+		wantConflict(t, errs[1-won], fmt.Sprintf("round %d loser", round))
+		got, _ := read(t, b)
+		if d := cmp.Diff(states[won], got); d != "" {
+			t.Errorf("round %d: state after the race is not the winner's (-winner +read):\n%s", round, d)
+		}
+	}
+}
+
+func testWriteStaleSerial(t *testing.T, a, _ *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := written(t, a, l, 2)
+	for _, serial := range []uint64{1, 2, 4} {
+		s := next(st)
+		s.Serial = serial
+		ce := wantConflict(t, a.Write(t.Context(), l, s), fmt.Sprintf("Write of serial %d on top of 2", serial))
+		if ce.LatestSerial != 2 || ce.Deployment != dep {
+			t.Errorf("ConflictError %+v, want latest serial 2", ce)
+		}
+	}
+	if err := a.Write(t.Context(), l, next(st)); err != nil {
+		t.Errorf("Write of serial 3 after the refused ones: %v", err)
+	}
+	if err := a.Write(t.Context(), l, &state.State{Serial: 0, Lineage: st.Lineage}); err == nil {
+		t.Errorf("Write of serial 0 succeeded")
+	}
+}
+
+func testWriteWrongLineage(t *testing.T, a, _ *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := written(t, a, l, 1)
+	for _, lineage := range []string{"another-lineage", ""} {
+		s := next(st)
+		s.Lineage = lineage
+		err := a.Write(t.Context(), l, s)
+		ce := wantConflict(t, err, "Write with lineage "+lineage)
+		if ce.LatestLineage != st.Lineage {
+			t.Errorf("ConflictError %+v, want latest lineage %s", ce, st.Lineage)
+		}
+		wantContains(t, err, "lineage", st.Lineage)
+		if s.Lineage != lineage {
+			t.Errorf("a refused Write changed the lineage to %q", s.Lineage)
+		}
+	}
+}
+
+func testStaleHint(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := written(t, a, l, 3)
+	// The hint lives beside the lock; plant stale, damaged and too-new hints.
+	hint := dep + "/latest.json"
+	for _, h := range []string{`{"serial": 1}`, `garbage`, `{"serial": 99}`, `{"serial": 0}`} {
+		if err := a.PutObjectForTesting(t.Context(), hint, []byte(h)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := read(t, b)
+		if got.Serial != 3 {
+			t.Errorf("with hint %s Read found serial %d, want 3", h, got.Serial)
+		}
+	}
+	st = next(st)
+	if err := a.Write(t.Context(), l, st); err != nil {
+		t.Errorf("Write of serial 4 after a bad hint: %v", err)
+	}
+}
+
+func testJournalReplay(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	base := written(t, a, l, 1) // null.resource.r1
+	j, err := a.OpenJournal(t.Context(), l, base)
+	if err != nil {
+		t.Fatalf("OpenJournal: %v", err)
+	}
+	batches := [][]state.Change{
+		{put("null.resource.x", "X"), put("null.resource.y", "Y")},
+		{del("null.resource.r1")},
+		{},
+		{put("null.resource.x", "X2")},
+	}
+	want := base.Clone()
+	for _, batch := range batches {
+		if err := j.Append(t.Context(), batch); err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+		for _, c := range batch {
+			want.ApplyChange(c)
+		}
+	}
+	got, info := read(t, b)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Read with a journal (-want +got):\n%s", d)
+	}
+	if info.JournalSegments != 3 || info.JournalChanges != 4 {
+		t.Errorf("ReadInfo = %+v, want 3 segments (an empty batch writes none) and 4 changes", info)
+	}
+	// The apply ends by writing the final snapshot, which retires the journal.
+	final := next(got)
+	if err := a.Write(t.Context(), l, final); err != nil {
+		t.Fatalf("final Write: %v", err)
+	}
+	got, info = read(t, b)
+	if d := cmp.Diff(final, got); d != "" {
+		t.Errorf("Read after the final Write (-want +got):\n%s", d)
+	}
+	if info.JournalSegments != 0 {
+		t.Errorf("after the final Write Read replayed %d segments", info.JournalSegments)
+	}
+}
+
+func testJournalOnEmptyDeployment(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	base, _ := read(t, a)
+	j, err := a.OpenJournal(t.Context(), l, base)
+	if err != nil {
+		t.Fatalf("OpenJournal on an empty deployment: %v", err)
+	}
+	for _, c := range []state.Change{put("null.resource.a", "A"), put("null.resource.b", "B")} {
+		if err := j.Append(t.Context(), []state.Change{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, info := read(t, b)
+	if got.Serial != 0 || got.Lineage != "" || len(got.Resources) != 2 || info.JournalSegments != 2 || info.Snapshot != "" {
+		t.Fatalf("Read after a crashed first apply: %+v, %+v; want serial 0, no lineage, 2 resources from 2 segments", got, info)
+	}
+	// A plan compacts: it writes serial 1, which assigns the lineage.
+	compact := next(got)
+	if err := a.Write(t.Context(), l, compact); err != nil {
+		t.Fatalf("compacting Write: %v", err)
+	}
+	got, info = read(t, b)
+	if d := cmp.Diff(compact, got); d != "" || info.JournalSegments != 0 || got.Lineage == "" {
+		t.Errorf("Read after compaction: segments %d, lineage %q (-want +got):\n%s", info.JournalSegments, got.Lineage, d)
+	}
+}
+
+func testJournalContinuesAfterCrash(t *testing.T, a, b *statestore.Store) {
+	la := lock(t, a, "apply")
+	base := written(t, a, la, 1)
+	j, err := a.OpenJournal(t.Context(), la, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(t.Context(), []state.Change{put("null.resource.x", "X")}); err != nil {
+		t.Fatal(err)
+	}
+	// Run a dies; run b breaks its lock and applies on top of what it reads.
+	lb := breakAndTake(t, b, la)
+	st, _ := read(t, b)
+	jb, err := b.OpenJournal(t.Context(), lb, st)
+	if err != nil {
+		t.Fatalf("OpenJournal on a state with segments: %v", err)
+	}
+	if err := jb.Append(t.Context(), []state.Change{put("null.resource.y", "Y")}); err != nil {
+		t.Fatalf("Append after a crashed journal: %v", err)
+	}
+	got, info := read(t, a)
+	want := next(base, put("null.resource.x", "X"), put("null.resource.y", "Y"))
+	want.Serial = base.Serial
+	if d := cmp.Diff(want, got); d != "" || info.JournalSegments != 2 {
+		t.Errorf("Read of a continued journal: %d segments (-want +got):\n%s", info.JournalSegments, d)
+	}
+}
+
+func testJournalStaleBase(t *testing.T, a, _ *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := written(t, a, l, 2)
+	old, err := a.ReadSerial(t.Context(), dep, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.OpenJournal(t.Context(), l, old)
+	wantConflict(t, err, "OpenJournal on serial 1 when 2 is the latest")
+	other := st.Clone()
+	other.Lineage = "other"
+	_, err = a.OpenJournal(t.Context(), l, other)
+	wantConflict(t, err, "OpenJournal on another lineage")
+}
+
+func testJournalAppendRace(t *testing.T, a, b *statestore.Store) {
+	la := lock(t, a, "apply")
+	base := written(t, a, la, 1)
+	ja, err := a.OpenJournal(t.Context(), la, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := breakAndTake(t, b, la)
+	jb, err := b.OpenJournal(t.Context(), lb, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ja.Append(t.Context(), []state.Change{put("null.resource.x", "X")}); err != nil {
+		t.Fatal(err)
+	}
+	err = jb.Append(t.Context(), []state.Change{put("null.resource.x", "other")})
+	wantContains(t, err, "another run")
+	got, _ := read(t, a)
+	if d := cmp.Diff(res("X"), got.Resources["null.resource.x"]); d != "" {
+		t.Errorf("the losing Append overwrote a segment (-want +got):\n%s", d)
+	}
+}
+
+func testStaleSegmentsIgnored(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := written(t, a, l, 2)
+	seg, err := state.EncodeChanges([]state.Change{put("null.resource.ghost", "G"), del("null.resource.r1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Segments of serial 1 (a crashed apply that a later Write superseded,
+	// left behind because deleting them failed) and of another lineage.
+	for _, key := range []string{
+		statestore.JournalSegmentKey(dep, st.Lineage, 1, 1),
+		statestore.JournalSegmentKey(dep, "other", 2, 1),
+	} {
+		if err := a.PutObjectForTesting(t.Context(), key, seg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, info := read(t, b)
+	if d := cmp.Diff(st, got); d != "" || info.JournalSegments != 0 {
+		t.Errorf("Read with stale segments replayed %d (-want +got):\n%s", info.JournalSegments, d)
+	}
+}
+
+func testHistoryAndReadSerial(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	before := time.Now().Add(-time.Minute)
+	var states []*state.State
+	st, _ := read(t, a)
+	for i := range 3 {
+		st = next(st, put("null.resource.r", fmt.Sprint(i)))
+		if err := a.Write(t.Context(), l, st); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, st)
+	}
+	h, err := b.History(t.Context(), dep)
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if len(h) != 3 {
+		t.Fatalf("History has %d entries, want 3: %+v", len(h), h)
+	}
+	for i, e := range h {
+		if e.Serial != uint64(i+1) || e.Lineage != st.Lineage || e.Size <= 0 || e.Time.Before(before) || e.Problem != "" ||
+			e.URL != b.ObjectURL(statestore.SnapshotKey(dep, e.Serial)) {
+			t.Errorf("History[%d] = %+v; want serial %d, lineage %s, a size and a time", i, e, i+1, st.Lineage)
+		}
+	}
+	for i, want := range states {
+		got, err := b.ReadSerial(t.Context(), dep, uint64(i+1))
+		if err != nil {
+			t.Fatalf("ReadSerial(%d): %v", i+1, err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("ReadSerial(%d) (-want +got):\n%s", i+1, d)
+		}
+	}
+	_, err = b.ReadSerial(t.Context(), dep, 9)
+	wantContains(t, err, "serial 9", "ferry state history")
+}
+
+func testDeployments(t *testing.T, a, b *statestore.Store) {
+	for _, d := range []string{"beta", "alpha"} {
+		l, err := a.Lock(t.Context(), d, statestore.LockInfo{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Write(t.Context(), l, &state.State{Serial: 1, Resources: map[string]*state.Resource{}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Release(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lg, err := a.Lock(t.Context(), "gamma", statestore.LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Deployments(t.Context())
+	if d := cmp.Diff([]string{"alpha", "beta", "gamma"}, got); err != nil || d != "" {
+		t.Errorf("Deployments with gamma locked: %v (-want +got):\n%s", err, d)
+	}
+	if err := lg.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, err = b.Deployments(t.Context())
+	if d := cmp.Diff([]string{"alpha", "beta"}, got); err != nil || d != "" {
+		t.Errorf("Deployments after releasing gamma: %v (-want +got):\n%s", err, d)
+	}
+}
+
+func testCorruptedSnapshot(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := written(t, a, l, 2)
+	good, err := state.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := statestore.SnapshotKey(dep, 2)
+	url := b.ObjectURL(key)
+	for _, bad := range []struct{ name, data string }{
+		{"garbage", "{not json"},
+		{"truncated", string(good[:len(good)/2])},
+		{"empty", ""},
+		{"wrong serial", strings.Replace(string(good), `"serial": 2`, `"serial": 7`, 1)},
+	} {
+		if err := a.PutObjectForTesting(t.Context(), key, []byte(bad.data)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := b.Read(t.Context(), dep)
+		wantContains(t, err, url, "ferry state history", "ferry state push")
+		_, err = b.ReadSerial(t.Context(), dep, 2)
+		wantContains(t, err, url)
+		h, err := b.History(t.Context(), dep)
+		if err != nil || len(h) != 2 || h[0].Problem != "" {
+			t.Fatalf("%s: History = %+v, %v; want 2 entries, the first fine", bad.name, h, err)
+		}
+		if bad.name != "truncated" && h[1].Problem == "" {
+			t.Errorf("%s: History does not flag the damaged snapshot: %+v", bad.name, h[1])
+		}
+		wantConflict(t, a.Write(t.Context(), l, next(states1(t, b))), bad.name+": Write of serial 2 over the damaged one")
+	}
+	// `ferry state push` repairs: serial 3 on top of the damaged serial 2.
+	repaired := next(st)
+	if err := a.Write(t.Context(), l, repaired); err != nil {
+		t.Fatalf("Write of serial 3 over a damaged serial 2: %v", err)
+	}
+	got, _ := read(t, b)
+	if d := cmp.Diff(repaired, got); d != "" {
+		t.Errorf("Read after repair (-want +got):\n%s", d)
+	}
+}
+
+// states1 reads serial 1.
+func states1(t *testing.T, s *statestore.Store) *state.State {
+	t.Helper()
+	st, err := s.ReadSerial(t.Context(), dep, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func testCorruptedSegment(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	base := written(t, a, l, 1)
+	j, err := a.OpenJournal(t.Context(), l, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := j.Append(t.Context(), []state.Change{put("null.resource.x", "X")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := statestore.JournalSegmentKey(dep, base.Lineage, base.Serial, 2)
+	if err := a.PutObjectForTesting(t.Context(), key, []byte(`{"changes": [`)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = b.Read(t.Context(), dep)
+	wantContains(t, err, b.ObjectURL(key), "ferry state push")
+}
+
+func testBytesWritten(t *testing.T, a, _ *statestore.Store) {
+	l := lock(t, a, "apply")
+	st := next(&state.State{Resources: map[string]*state.Resource{}}, put("null.resource.a", "A"))
+	before := a.BytesWritten()
+	if err := a.Write(t.Context(), l, st); err != nil {
+		t.Fatal(err)
+	}
+	data, err := state.Encode(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.BytesWritten() - before; got < int64(len(data)) || got > int64(len(data))+1024 {
+		t.Errorf("Write of a %d-byte snapshot counted %d bytes", len(data), got)
+	}
+}
