@@ -129,7 +129,7 @@ func TestEvaluateErrorNamesMachine(t *testing.T) {
 		{"missing node", Module{Inline: "{ nodes, ... }: { networking.domain = nodes.nowhere.config.networking.domain; }"},
 			"attribute 'nowhere' missing"},
 		{"failed assertion", Module{Inline: `{ assertions = [ { assertion = false; message = "disks must be encrypted"; } ]; }`},
-			"- disks must be encrypted"},
+			"Failed assertions:\n- disks must be encrypted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,8 +113,10 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 // nixMessage extracts Nix's error from its stderr: from the first "error:"
-// line to the end, without the "(use '--show-trace' ...)" hint (callers give
-// their own). Without an "error:" line, the last few lines.
+// line to the end, without the "error: " prefix and the indentation Nix
+// gives the following lines, and without the "(use '--show-trace' ...)"
+// hint (callers give their own). Without an "error:" line, the last few
+// lines.
 func nixMessage(stderr string) string {
 	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
 	start := -1
@@ -125,12 +127,20 @@ func nixMessage(stderr string) string {
 		}
 	}
 	if start < 0 {
-		start = max(0, len(lines)-5)
+		return strings.TrimSpace(strings.Join(lines[max(0, len(lines)-5):], "\n"))
 	}
+	const indent = "       " // len("error: ")
 	var kept []string
-	for _, l := range lines[start:] {
-		if strings.HasPrefix(l, "(use '--show-trace'") {
+	for i, l := range lines[start:] {
+		switch {
+		case strings.HasPrefix(l, "(use '--show-trace'"):
 			continue
+		case i == 0:
+			l = strings.TrimSpace(strings.TrimPrefix(l, "error:"))
+		case strings.HasPrefix(l, "error:"):
+			// A further error (nix-store --keep-going): one per line.
+		default:
+			l = strings.TrimPrefix(l, indent)
 		}
 		kept = append(kept, l)
 	}
