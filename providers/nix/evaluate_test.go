@@ -356,3 +356,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Without Nixpkgs, <nixpkgs> comes from NIX_PATH.
+func TestEvaluateNixPath(t *testing.T) {
+	n := testNix(t)
+	n.Env = []string{"NIX_PATH=nixpkgs=" + nixtest.NixpkgsPath()}
+	got, err := n.Evaluate(context.Background(), EvalOptions{Machines: []Machine{{Name: "a"}}})
+	if err != nil || !strings.HasSuffix(got["a"].OutPath, "-nixos-system-a-24.05.ferrystub") {
+		t.Errorf("got %+v, %v", got, err)
+	}
+}
