@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -167,6 +167,13 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	if p.Destroy && len(final.Resources) == 0 {
 		final.Outputs = nil
 	}
+	if len(wr.Done) == 0 && res.Err() == nil && reflect.DeepEqual(final.Outputs, st.Outputs) {
+		// Nothing changed: keep the serial, so the same reviewed no-op
+		// plan stays applicable and history is not padded.
+		res.Serial = st.Serial
+		res.Outputs = st.Outputs
+		return res, nil
+	}
 	if err := e.Store.Write(context.WithoutCancel(ctx), lock, final); err != nil {
 		return res, fmt.Errorf("write state snapshot: %w; completed operations are recorded in the journal and the next `ferry plan` folds them in", err)
 	}
@@ -324,5 +331,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = errors.New

@@ -40,6 +40,7 @@ const (
 // Event reports progress of plan or apply.
 type Event struct {
 	Kind     EventKind     `json:"event"`
+	Time     time.Time     `json:"time"`
 	Addr     string        `json:"address,omitempty"`
 	Action   plan.Action   `json:"action,omitempty"`
 	Duration time.Duration `json:"duration_ns,omitempty"`
@@ -51,6 +52,7 @@ type Event struct {
 
 func (e *Engine) emit(ev Event) {
 	if e.Events != nil {
+		ev.Time = e.now()
 		e.Events(ev)
 	}
 }

@@ -161,18 +161,22 @@ func runShape(bin string, s shape, runs int) ([]result, error) {
 	// Each step runs on the state left by the previous step; apply steps
 	// restore that state before every run so each run does the same work.
 	var stats string
+	planBase := filepath.Join(dir, ".ferry-plan-base")
 	for _, st := range s.steps {
-		before := filepath.Join(dir, ".ferry-before")
-		_ = os.RemoveAll(before)
-		if err := copyTree(filepath.Join(dir, ".ferry"), before); err != nil {
-			return nil, err
+		if !st.isApply {
+			// plan.json is planned against the state as it is now: apply
+			// steps restore exactly this state before every run.
+			_ = os.RemoveAll(planBase)
+			if err := copyTree(filepath.Join(dir, ".ferry"), planBase); err != nil {
+				return nil, err
+			}
 		}
 		var walls []time.Duration
 		var peak float64
 		for i := 0; i < runs; i++ {
-			if st.isApply || i > 0 {
+			if st.isApply {
 				_ = os.RemoveAll(filepath.Join(dir, ".ferry"))
-				if err := copyTree(before, filepath.Join(dir, ".ferry")); err != nil {
+				if err := copyTree(planBase, filepath.Join(dir, ".ferry")); err != nil {
 					return nil, err
 				}
 			}

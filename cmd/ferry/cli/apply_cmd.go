@@ -70,6 +70,9 @@ func (a *App) applyPlan(p *plan.Plan, parallelism int, asJSON bool) error {
 		LockTimeout: a.LockTimeout,
 		OpContext:   a.opCtx,
 	})
+	if _, ok := a.LookupEnv("FERRY_STATS"); ok {
+		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", store.BytesWritten())
+	}
 	if err != nil {
 		return err
 	}
