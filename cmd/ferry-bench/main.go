@@ -37,7 +37,6 @@ type step struct {
 	args    []string
 	target  time.Duration // 0: no target
 	mib     float64       // peak RSS target, 0: none
-	reset   bool          // run on a fresh copy of the state before this step's prerequisites
 	isApply bool
 }
 

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/statestore"
@@ -65,7 +63,11 @@ func (a *App) Dir() (string, error) {
 }
 
 // Registry wires the providers explicitly.
-func (a *App) Registry(dir string) (*providers.Registry, error) {
+func (a *App) Registry(dir string) (*providers.Registry, error) { return NewRegistry(dir) }
+
+// NewRegistry returns every built-in provider, for a configuration in dir.
+// Providers are registered here, explicitly, and nowhere else.
+func NewRegistry(dir string) (*providers.Registry, error) {
 	return providers.NewRegistry(null.New(), timeprovider.New(), local.New(dir))
 }
 
@@ -153,5 +155,3 @@ func (a *App) confirm(question string) (bool, error) {
 	fmt.Fprintln(a.Stdout)
 	return strings.TrimSpace(answer) == "yes", nil
 }
-
-var _ kong.Plugins
