@@ -8,7 +8,11 @@ type Config struct {
 	Dir         string      // absolute path of the configuration directory
 	Resources   []*Resource // in declaration order
 	Outputs     []*Output   // in declaration order
-	Inputs      Inputs
+	Machines    []*Machine  // in declaration order
+	// Nixpkgs is the nixpkgs path from nixpkgs(path=...), absolute; ""
+	// means <nixpkgs> from NIX_PATH.
+	Nixpkgs string
+	Inputs  Inputs
 }
 
 // Resource is one declared resource.
