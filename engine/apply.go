@@ -30,11 +30,17 @@ type ApplyOptions struct {
 	// scheduling new work while running operations finish; cancelling
 	// OpContext aborts them too.
 	OpContext context.Context
+	// Named limits for machines: closure copies and activations running
+	// at once (defaults 5 and 10), and Nix's build jobs (0: Nix's own).
+	MaxConcurrentCopy     int
+	MaxConcurrentActivate int
+	BuildJobs             int
 }
 
 // ApplyResult summarises an apply.
 type ApplyResult struct {
 	Added, Changed, Destroyed int
+	Deployed                  int               // machines
 	Failed                    map[string]error  // address -> why
 	Skipped                   map[string]string // address -> failed dependency
 	Cancelled                 []string
@@ -79,6 +85,11 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	if err := checkInputs(opts.Dir, p.Inputs); err != nil {
 		return nil, err
 	}
+	for _, m := range p.Machines {
+		if m.Action == plan.Deploy && e.SSH == nil {
+			return nil, fmt.Errorf("plan deploys %s but this ferry has no SSH configured", m.Addr)
+		}
+	}
 	for _, r := range p.Resources {
 		if _, ok := e.Providers.Get(r.Type); !ok {
 			return nil, fmt.Errorf("plan has %s of type %q, which this ferry does not know", r.Addr, r.Type)
@@ -118,6 +129,18 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 			g.Add(r.Addr)
 		}
 	}
+	for _, m := range p.Machines {
+		if m.Action != plan.Noop {
+			g.Add(m.Addr)
+		}
+	}
+	if opts.MaxConcurrentCopy <= 0 {
+		opts.MaxConcurrentCopy = 5
+	}
+	if opts.MaxConcurrentActivate <= 0 {
+		opts.MaxConcurrentActivate = 10
+	}
+	x.startMachines(opts)
 	for _, edge := range p.Edges {
 		g.Connect(edge[0], edge[1])
 	}
@@ -134,13 +157,15 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	}
 	for a, cause := range wr.Skipped {
 		res.Skipped[a] = cause
-		e.emit(Event{Kind: EventSkipped, Addr: a, Action: p.Resource(a).Action, Cause: cause})
+		e.emit(Event{Kind: EventSkipped, Addr: a, Action: x.action(a), Cause: cause})
 	}
 	for _, a := range wr.Cancelled {
-		e.emit(Event{Kind: EventCancelled, Addr: a, Action: p.Resource(a).Action})
+		e.emit(Event{Kind: EventCancelled, Addr: a, Action: x.action(a)})
 	}
 	for _, a := range wr.Done {
-		switch p.Resource(a).Action {
+		switch x.action(a) {
+		case plan.Deploy:
+			res.Deployed++
 		case plan.Create:
 			res.Added++
 		case plan.Update:
@@ -189,13 +214,25 @@ type executor struct {
 	st    *state.State // as read at the start
 	com   *committer
 	opCtx context.Context
+	mr    *machineRun
 
 	mu      sync.Mutex
 	results map[string]map[string]any // attributes produced by this apply
 }
 
+// action is the planned action of a resource or machine address.
+func (x *executor) action(addr string) plan.Action {
+	if m := x.p.Machine(addr); m != nil {
+		return m.Action
+	}
+	return x.p.Resource(addr).Action
+}
+
 // run performs one planned action, records it durably, then reports it.
-func (x *executor) run(_ context.Context, addr string, release func()) error {
+func (x *executor) run(ctx context.Context, addr string, release func()) error {
+	if state.IsMachineAddr(addr) {
+		return x.runMachineNode(addr, release)
+	}
 	r := x.p.Resource(addr)
 	prov, _ := x.e.Providers.Get(r.Type)
 	start := time.Now()
@@ -330,4 +367,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// runMachineNode deploys a machine under the named limits rather than the
+// walk's slot, records it, then reports it.
+func (x *executor) runMachineNode(addr string, release func()) error {
+	release()
+	m := x.p.Machine(addr)
+	start := time.Now()
+	x.e.emit(Event{Kind: EventStart, Addr: addr, Action: m.Action})
+	rec, err := x.runMachine(m)
+	if err == nil {
+		err = x.com.commit(state.Change{Addr: addr, Machine: rec})
+	}
+	if err != nil {
+		x.e.emit(Event{Kind: EventFailed, Addr: addr, Action: m.Action, Duration: time.Since(start), Message: err.Error()})
+		return err
+	}
+	msg := ""
+	if rec != nil && rec.Generation > 0 {
+		msg = fmt.Sprintf("generation %d", rec.Generation)
+	}
+	x.e.emit(Event{Kind: EventDone, Addr: addr, Action: m.Action, Duration: time.Since(start), Message: msg})
+	return nil
 }

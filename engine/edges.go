@@ -17,6 +17,8 @@ import (
 //     dependents are torn down before what they rely on.
 //  3. A deleted resource goes before a replaced resource it depended on, so
 //     the old dependency is not pulled away under it.
+//  4. A machine that is deployed starts after every dependency (resource
+//     or machine) that is created, updated, replaced or deployed.
 //
 // Only direct edges are stored; transitive order follows from them.
 func executionEdges(p *plan.Plan, st *state.State) [][2]string {
@@ -55,6 +57,20 @@ func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 				case action[d] == plan.Replace && r.Action == plan.Delete:
 					add(r.Addr, d)
 				}
+			}
+		}
+	}
+	for _, m := range p.Machines {
+		action[m.Addr] = m.Action
+	}
+	for _, m := range p.Machines {
+		if m.Action != plan.Deploy {
+			continue
+		}
+		for _, d := range m.Deps {
+			switch action[d] {
+			case plan.Create, plan.Update, plan.Replace, plan.Deploy:
+				add(d, m.Addr)
 			}
 		}
 	}

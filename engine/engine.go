@@ -6,6 +6,8 @@ import (
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/statestore"
 	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/nix"
+	"github.com/nixferry/ferry/remote"
 )
 
 // Engine plans and applies deployments. Its fields are set once; an Engine
@@ -20,6 +22,12 @@ type Engine struct {
 	Events func(Event)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Nix evaluates and builds machines; the zero value runs the nix-*
+	// tools from PATH with the user's nix.conf.
+	Nix nix.Nix
+	// SSH reaches machines, one reused connection per host. Nil: machines
+	// are not contacted (plans then skip reading current systems).
+	SSH *remote.Dialer
 }
 
 // EventKind names a progress event.
@@ -35,6 +43,8 @@ const (
 	EventSkipped    EventKind = "skipped"     // not run: a dependency failed
 	EventCancelled  EventKind = "cancelled"   // not started: interrupted
 	EventStateSaved EventKind = "state_saved" // a snapshot was written
+	EventProgress   EventKind = "progress"    // a step of a longer operation (machines)
+	EventWarning    EventKind = "warning"     // something the user should know; work goes on
 )
 
 // Event reports progress of plan or apply.

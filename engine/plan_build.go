@@ -28,6 +28,11 @@ type PlanOptions struct {
 	LockTimeout time.Duration
 	// Parallelism bounds concurrent provider reads during refresh.
 	Parallelism int
+	// On selects machines by name or @tag (empty: all).
+	On []string
+	// Activate is the switch-to-configuration action: switch (default),
+	// boot, test or dry-activate.
+	Activate string
 }
 
 // Plan computes the plan that takes the deployment's state to cfg. It holds
@@ -150,6 +155,9 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 			rc.Reason = "not in configuration"
 			p.Resources = append(p.Resources, rc)
 		}
+	}
+	if err := b.planMachines(ctx, p); err != nil {
+		return nil, err
 	}
 	if !b.opts.Destroy {
 		for _, o := range b.cfg.Outputs {

@@ -75,10 +75,22 @@ func Decode(name string, data []byte) (*Plan, error) {
 		o.Value = spec.Decode(o.Value)
 	}
 	p.Normalize()
+	for _, m := range p.Machines {
+		if m == nil || m.Addr == "" || m.Name == "" {
+			return nil, fmt.Errorf("plan %s is corrupted: a machine without name or address; run `ferry plan` again", name)
+		}
+		switch m.Action {
+		case Deploy, Noop, Forget:
+		default:
+			return nil, fmt.Errorf("plan %s is corrupted: %s has unknown action %q; run `ferry plan` again", name, m.Addr, m.Action)
+		}
+	}
 	for _, e := range p.Edges {
-		if p.Resource(e[0]) == nil || p.Resource(e[1]) == nil {
+		if !p.hasNode(e[0]) || !p.hasNode(e[1]) {
 			return nil, fmt.Errorf("plan %s is corrupted: edge %s -> %s names a resource the plan does not hold; run `ferry plan` again", name, e[0], e[1])
 		}
 	}
 	return &p, nil
 }
+
+func (p *Plan) hasNode(addr string) bool { return p.Resource(addr) != nil || p.Machine(addr) != nil }

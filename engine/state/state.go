@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sort"
+	"strings"
+	"time"
 )
 
 // FormatVersion is the version of the state file format this ferry writes.
@@ -18,6 +20,23 @@ type State struct {
 	Deployment    string               `json:"deployment"`
 	Resources     map[string]*Resource `json:"resources"`
 	Outputs       map[string]any       `json:"outputs,omitempty"`
+	// Machines maps machine addresses ("machine.web") to what ferry
+	// deployed there.
+	Machines map[string]*Machine `json:"machines,omitempty"`
+}
+
+// Machine is what ferry knows about one NixOS machine.
+type Machine struct {
+	Target string `json:"target"` // user@host:port
+	// HostKey is the pinned SSH host key (from the config, or trusted on
+	// first use and enforced afterwards).
+	HostKey    string    `json:"host_key,omitempty"`
+	Drv        string    `json:"drv,omitempty"`  // deployed toplevel derivation
+	Path       string    `json:"path,omitempty"` // deployed system
+	Activation string    `json:"activation,omitempty"`
+	Generation int       `json:"generation,omitempty"`
+	DeployedAt time.Time `json:"deployed_at,omitzero"`
+	DeclaredAt string    `json:"declared_at,omitempty"`
 }
 
 // Resource is what ferry knows about one resource.
@@ -66,6 +85,12 @@ func (s *State) Clone() *State {
 	for a, r := range s.Resources {
 		c.Resources[a] = r
 	}
+	if s.Machines != nil {
+		c.Machines = make(map[string]*Machine, len(s.Machines))
+		for a, m := range s.Machines {
+			c.Machines[a] = m
+		}
+	}
 	if s.Outputs != nil {
 		c.Outputs = make(map[string]any, len(s.Outputs))
 		for k, v := range s.Outputs {
@@ -76,14 +101,30 @@ func (s *State) Clone() *State {
 }
 
 // Change is one completed operation, as recorded in the apply journal:
-// Resource is the new record, or nil when the resource was deleted.
+// Resource (or Machine, for "machine." addresses) is the new record, or
+// nil when it was deleted (forgotten).
 type Change struct {
 	Addr     string    `json:"addr"`
 	Resource *Resource `json:"resource,omitempty"`
+	Machine  *Machine  `json:"machine,omitempty"`
 }
+
+// IsMachineAddr reports whether addr names a machine.
+func IsMachineAddr(addr string) bool { return strings.HasPrefix(addr, "machine.") }
 
 // ApplyChange applies c to s in place.
 func (s *State) ApplyChange(c Change) {
+	if IsMachineAddr(c.Addr) {
+		if c.Machine == nil {
+			delete(s.Machines, c.Addr)
+			return
+		}
+		if s.Machines == nil {
+			s.Machines = map[string]*Machine{}
+		}
+		s.Machines[c.Addr] = c.Machine
+		return
+	}
 	if c.Resource == nil {
 		delete(s.Resources, c.Addr)
 		return

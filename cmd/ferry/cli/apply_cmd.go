@@ -14,6 +14,9 @@ type ApplyCmd struct {
 	AutoApprove bool   `name:"auto-approve" help:"Apply without asking (when no plan file is given)."`
 	Parallelism int    `name:"parallelism" default:"10" help:"Operations running at once."`
 	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
+	Machines
+	MaxConcurrentCopy     int `name:"max-concurrent-copy" default:"5" help:"Closure copies running at once."`
+	MaxConcurrentActivate int `name:"max-concurrent-activate" default:"10" help:"Activations running at once."`
 }
 
 // Run applies.
@@ -25,7 +28,7 @@ func (c *ApplyCmd) Run(a *App) error {
 			return err
 		}
 	} else {
-		if p, err = a.makePlan(planRequest{refresh: true, parallelism: c.Parallelism}); err != nil {
+		if p, err = a.makePlan(planRequest{refresh: true, parallelism: c.Parallelism, machines: c.Machines}); err != nil {
 			return err
 		}
 		if !c.JSON {
@@ -44,11 +47,11 @@ func (c *ApplyCmd) Run(a *App) error {
 			}
 		}
 	}
-	return a.applyPlan(p, c.Parallelism, c.JSON)
+	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy, MaxConcurrentActivate: c.MaxConcurrentActivate}, c.JSON)
 }
 
 // applyPlan executes p and prints progress and a summary.
-func (a *App) applyPlan(p *plan.Plan, parallelism int, asJSON bool) error {
+func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) error {
 	dir, err := a.Dir()
 	if err != nil {
 		return err
@@ -59,17 +62,13 @@ func (a *App) applyPlan(p *plan.Plan, parallelism int, asJSON bool) error {
 	}
 	defer store.Close()
 	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors()}
-	eng, err := a.Engine(store, dir, printer.event)
+	eng, done, err := a.Engine(store, dir, printer.event)
 	if err != nil {
 		return err
 	}
-	res, err := eng.Apply(a.ctx, p, engine.ApplyOptions{
-		Dir:         dir,
-		Deployment:  a.Deployment,
-		Parallelism: parallelism,
-		LockTimeout: a.LockTimeout,
-		OpContext:   a.opCtx,
-	})
+	defer done()
+	opts.Dir, opts.Deployment, opts.LockTimeout, opts.OpContext = dir, a.Deployment, a.LockTimeout, a.opCtx
+	res, err := eng.Apply(a.ctx, p, opts)
 	if _, ok := a.LookupEnv("FERRY_STATS"); ok {
 		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", store.BytesWritten())
 	}
@@ -80,7 +79,11 @@ func (a *App) applyPlan(p *plan.Plan, parallelism int, asJSON bool) error {
 		printer.event(engine.Event{Kind: "summary", Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
 	} else if res.Err() == nil {
 		c := a.colors()
-		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.\n", c.green+c.bold, c.reset, res.Added, res.Changed, res.Destroyed)
+		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.", c.green+c.bold, c.reset, res.Added, res.Changed, res.Destroyed)
+		if len(p.Machines) > 0 {
+			fmt.Fprintf(a.Stdout, " Machines: %d deployed.", res.Deployed)
+		}
+		fmt.Fprintln(a.Stdout)
 		renderOutputs(a, res.Outputs)
 	}
 	return res.Err()
@@ -125,5 +128,5 @@ func (c *DestroyCmd) Run(a *App) error {
 			return fmt.Errorf("destroy cancelled")
 		}
 	}
-	return a.applyPlan(p, c.Parallelism, c.JSON)
+	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nixferry/ferry/providers/local"
 	"github.com/nixferry/ferry/providers/null"
 	timeprovider "github.com/nixferry/ferry/providers/time"
+	"github.com/nixferry/ferry/remote"
 )
 
 // CLI is the whole command line.
@@ -43,6 +44,7 @@ type Globals struct {
 	Var         map[string]string `name:"var" placeholder:"K=V" help:"Set a configuration variable (repeatable); also FERRY_VAR_<name>."`
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
+	SSHKey      []string          `name:"ssh-key" env:"FERRY_SSH_KEY" placeholder:"FILE" help:"SSH private key for machines (repeatable; default: ssh-agent and ~/.ssh/id_*)."`
 }
 
 // App is what every command's Run receives: streams, flags and wiring.
@@ -126,13 +128,16 @@ func (a *App) OpenStore() (*statestore.Store, error) {
 	return statestore.Open(a.ctx, u)
 }
 
-// Engine wires an engine with the store and an event sink.
-func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Event)) (*engine.Engine, error) {
+// Engine wires an engine with the store, an event sink and ferry's own
+// SSH (one reused connection per host). Call the returned func when done.
+func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Event)) (*engine.Engine, func(), error) {
 	reg, err := a.Registry(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &engine.Engine{Providers: reg, Store: store, Version: Version, Events: events}, nil
+	dialer := remote.NewDialer(remote.Options{KeyFiles: a.SSHKey})
+	eng := &engine.Engine{Providers: reg, Store: store, Version: Version, Events: events, SSH: dialer}
+	return eng, func() { _ = dialer.Close() }, nil
 }
 
 // VersionCmd prints the version.

@@ -18,11 +18,18 @@ type PlanCmd struct {
 	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 with no changes, 2 with changes, 1 on error."`
 	JSON             bool     `name:"json" help:"Print the plan as JSON."`
 	Parallelism      int      `name:"parallelism" default:"10" help:"Concurrent provider reads."`
+	Machines
+}
+
+// Machines are the flags that select and activate machines.
+type Machines struct {
+	On       []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable)."`
+	Activate string   `name:"activate" default:"switch" enum:"switch,boot,test,dry-activate" help:"switch-to-configuration action: switch, boot, test or dry-activate."`
 }
 
 // Run plans.
 func (c *PlanCmd) Run(a *App) error {
-	p, err := a.makePlan(planRequest{destroy: c.Destroy, targets: c.Target, replace: c.Replace, refresh: c.Refresh, parallelism: c.Parallelism, quiet: c.JSON})
+	p, err := a.makePlan(planRequest{destroy: c.Destroy, targets: c.Target, replace: c.Replace, refresh: c.Refresh, parallelism: c.Parallelism, quiet: c.JSON, machines: c.Machines})
 	if err != nil {
 		return err
 	}
@@ -57,6 +64,7 @@ type planRequest struct {
 	refresh          bool
 	parallelism      int
 	quiet            bool
+	machines         Machines
 }
 
 // makePlan loads the configuration and plans it against the state.
@@ -71,11 +79,14 @@ func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
 	}
 	defer store.Close()
 	printer := &eventPrinter{w: a.Stderr, c: a.colors()}
-	eng, err := a.Engine(store, cfg.Dir, printer.event)
+	eng, done, err := a.Engine(store, cfg.Dir, printer.event)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return eng.Plan(a.ctx, cfg, engine.PlanOptions{
+		On:          r.machines.On,
+		Activate:    r.machines.Activate,
 		Deployment:  a.DeploymentFor(cfg),
 		Destroy:     r.destroy,
 		Targets:     r.targets,

@@ -55,10 +55,64 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 			fmt.Fprintf(w, "\n%s%s%s %s\n", col, actionSymbol[r.Action], c.reset, r.Addr)
 			renderAttrs(w, r)
 		}
+		for _, m := range p.Machines {
+			renderMachine(w, m, c)
+		}
 		fmt.Fprintln(w)
 	}
 	n := p.Count()
-	fmt.Fprintf(w, "%sPlan:%s %d to add, %d to change, %d to destroy.\n", c.bold, c.reset, n.Add, n.Change, n.Destroy)
+	fmt.Fprintf(w, "%sPlan:%s %d to add, %d to change, %d to destroy.", c.bold, c.reset, n.Add, n.Change, n.Destroy)
+	if len(p.Machines) > 0 {
+		fmt.Fprintf(w, " %d machines to deploy, %d unchanged.", n.Deploy, n.Unchanged)
+	}
+	fmt.Fprintln(w)
+}
+
+// renderMachine writes one machine's planned deployment.
+func renderMachine(w io.Writer, m *plan.Machine, c colors) {
+	switch m.Action {
+	case plan.Noop:
+		return
+	case plan.Forget:
+		fmt.Fprintf(w, "\n  # %s%s%s will be forgotten (%s)\n%s  -%s %s\n", c.bold, m.Addr, c.reset, m.Reason, c.red, c.reset, m.Addr)
+		return
+	}
+	fmt.Fprintf(w, "\n  # %s%s%s will be deployed (%s)", c.bold, m.Addr, c.reset, m.Activate)
+	if m.DeclaredAt != "" {
+		fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
+	}
+	fmt.Fprintf(w, "\n%s  ~%s %s  %s@%s:%d\n", c.yellow, c.reset, m.Addr, m.Target.User, m.Target.Host, m.Target.Port)
+	fmt.Fprintf(w, "      system:  %s\n", m.Path)
+	if m.Previous != "" {
+		fmt.Fprintf(w, "      was:     %s\n", m.Previous)
+	}
+	switch {
+	case m.CurrentRead && m.Current != m.Previous:
+		fmt.Fprintf(w, "      running: %s\n", orNone(m.Current))
+	case !m.CurrentRead && m.Reason == "":
+		fmt.Fprintf(w, "      running: (not read: --refresh=false)\n")
+	}
+	if m.Reason != "" {
+		fmt.Fprintf(w, "      %snote:%s %s\n", c.yellow, c.reset, m.Reason)
+	}
+	if d := m.Packages; d != nil {
+		for _, p := range d.Added {
+			fmt.Fprintf(w, "      %s+%s %s %s\n", c.green, c.reset, p.Name, p.Version)
+		}
+		for _, p := range d.Changed {
+			fmt.Fprintf(w, "      %s~%s %s %s -> %s\n", c.yellow, c.reset, p.Name, p.OldVersion, p.Version)
+		}
+		for _, p := range d.Removed {
+			fmt.Fprintf(w, "      %s-%s %s %s\n", c.red, c.reset, p.Name, p.Version)
+		}
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func renderAttrs(w io.Writer, r *plan.Resource) {
@@ -112,6 +166,7 @@ type eventPrinter struct {
 
 var pastTense = map[plan.Action]string{
 	plan.Create: "created", plan.Update: "updated", plan.Replace: "replaced", plan.Delete: "destroyed",
+	plan.Deploy: "deployed", plan.Forget: "forgotten",
 }
 
 func (p *eventPrinter) event(ev engine.Event) {
@@ -128,6 +183,9 @@ func (p *eventPrinter) event(ev engine.Event) {
 		if ev.ID != "" && ev.Action != plan.Delete {
 			id = fmt.Sprintf(" [id=%s]", ev.ID)
 		}
+		if ev.Message != "" {
+			id += " (" + ev.Message + ")"
+		}
 		fmt.Fprintf(p.w, "%s: %s%s%s%s (%s)\n", ev.Addr, p.c.green, pastTense[ev.Action], p.c.reset, id, ev.Duration.Round(time.Millisecond))
 	case engine.EventFailed:
 		fmt.Fprintf(p.w, "%s: %s%s failed%s: %s\n", ev.Addr, p.c.red, ev.Action, p.c.reset, ev.Message)
@@ -135,6 +193,14 @@ func (p *eventPrinter) event(ev engine.Event) {
 		fmt.Fprintf(p.w, "%s: skipped (%s failed)\n", ev.Addr, ev.Cause)
 	case engine.EventRecovered, engine.EventLockBroken:
 		fmt.Fprintf(p.w, "note: %s\n", ev.Message)
+	case engine.EventWarning:
+		fmt.Fprintf(p.w, "%swarning%s: %s: %s\n", p.c.yellow, p.c.reset, ev.Addr, ev.Message)
+	case engine.EventProgress:
+		if ev.Addr != "" {
+			fmt.Fprintf(p.w, "%s> %s\n", strings.TrimPrefix(ev.Addr, "machine."), ev.Message)
+		} else {
+			fmt.Fprintf(p.w, "%s\n", ev.Message)
+		}
 	}
 }
 

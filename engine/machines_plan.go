@@ -1,0 +1,299 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/providers/nix"
+	"github.com/nixferry/ferry/remote"
+)
+
+// Activation actions (switch-to-configuration's).
+var activations = map[string]bool{"switch": true, "boot": true, "test": true, "dry-activate": true}
+
+// selectMachines resolves --on NAME|@tag (empty: all).
+func selectMachines(cfg *spec.Config, on []string) (map[string]bool, error) {
+	sel := map[string]bool{}
+	if len(on) == 0 {
+		for _, m := range cfg.Machines {
+			sel[m.Name] = true
+		}
+		return sel, nil
+	}
+	for _, o := range on {
+		if tag, ok := strings.CutPrefix(o, "@"); ok {
+			n := 0
+			for _, m := range cfg.Machines {
+				for _, t := range m.Tags {
+					if t == tag {
+						sel[m.Name] = true
+						n++
+					}
+				}
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("--on %s: no machine has tag %q", o, tag)
+			}
+			continue
+		}
+		name := strings.TrimPrefix(o, "machine.")
+		if cfg.MachineByName(name) == nil {
+			return nil, fmt.Errorf("--on %s: no such machine in the configuration", o)
+		}
+		sel[name] = true
+	}
+	return sel, nil
+}
+
+// planMachines evaluates every machine in one Nix pass, reads each host's
+// current system, and plans a deploy for each machine whose system differs.
+func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
+	cfg := b.cfg
+	activate := b.opts.Activate
+	if activate == "" {
+		activate = "switch"
+	}
+	if !activations[activate] {
+		return fmt.Errorf("--activate %s: want switch, boot, test or dry-activate", activate)
+	}
+	sel, err := selectMachines(cfg, b.opts.On)
+	if err != nil {
+		return err
+	}
+	if b.scope != nil {
+		for name := range sel {
+			if !b.scope[spec.MachineAddr(name)] {
+				delete(sel, name)
+			}
+		}
+	}
+	p.Nixpkgs = cfg.Nixpkgs
+	if b.opts.Destroy {
+		return nil // machines are not destroyed: ferry leaves existing hosts alone
+	}
+	// Forget machines no longer configured.
+	for addr, rec := range b.st.Machines {
+		name := strings.TrimPrefix(addr, "machine.")
+		if cfg.MachineByName(name) == nil && (b.scope == nil || b.scope[addr]) && len(b.opts.On) == 0 {
+			p.Machines = append(p.Machines, &plan.Machine{Name: name, Addr: addr, Action: plan.Forget,
+				Reason: "not in configuration (the host is left as it is)", Previous: rec.Path, DeclaredAt: rec.DeclaredAt})
+		}
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+
+	machines := make([]nix.Machine, 0, len(cfg.Machines))
+	deps := map[string][]string{}
+	for _, m := range cfg.Machines {
+		nm := nix.Machine{Name: m.Name}
+		seen := map[string]bool{}
+		for _, d := range m.DependsOn {
+			seen[d] = true
+		}
+		for _, mod := range m.Modules {
+			var refErr error
+			args, _ := spec.Resolve(mod.Args, func(ref spec.Ref) (any, bool) {
+				seen[ref.Addr] = true
+				v, ok, err := b.lookup(ref)
+				if err != nil && refErr == nil {
+					refErr = err
+				}
+				return v, ok
+			}).(map[string]any)
+			if refErr != nil {
+				return spec.Errorf(mod.Pos, fmt.Sprintf("machine %s: %v", m.Name, refErr))
+			}
+			nm.Modules = append(nm.Modules, nix.Module{Path: mod.Path, Inline: mod.Inline, Args: args})
+		}
+		for d := range seen {
+			if d == m.Addr {
+				continue
+			}
+			if cfg.ResourceByAddr(d) == nil && cfg.MachineByName(strings.TrimPrefix(d, "machine.")) == nil {
+				return spec.Errorf(m.Pos, fmt.Sprintf("machine %s depends on %s, which is not declared", m.Name, d))
+			}
+			deps[m.Addr] = append(deps[m.Addr], d)
+		}
+		sort.Strings(deps[m.Addr])
+		machines = append(machines, nm)
+	}
+	names := make([]string, 0, len(sel))
+	for n := range sel {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(names))})
+	evaluated, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
+		Nixpkgs:   cfg.Nixpkgs,
+		Machines:  machines,
+		Resources: b.nixResources(),
+		Names:     names,
+	})
+	if err != nil {
+		var me *nix.MachineError
+		if errors.As(err, &me) {
+			if m := cfg.MachineByName(me.Machine); m != nil {
+				return spec.Errorf(m.Pos, err.Error())
+			}
+		}
+		return err
+	}
+
+	planned := make([]*plan.Machine, 0, len(names))
+	for _, name := range names {
+		m := cfg.MachineByName(name)
+		ev := evaluated[name]
+		pm := &plan.Machine{
+			Name: name, Addr: m.Addr, Target: planTarget(m.Target),
+			Drv: ev.DrvPath, Path: ev.OutPath, Activate: activate,
+			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: deps[m.Addr], DeclaredAt: m.Pos.String(),
+		}
+		if rec := b.st.Machines[m.Addr]; rec != nil {
+			pm.Previous = rec.Path
+			if pm.Target.HostKey == "" {
+				pm.Target.HostKey = rec.HostKey
+			}
+		}
+		planned = append(planned, pm)
+	}
+	if !b.opts.NoRefresh {
+		b.readCurrentSystems(ctx, planned)
+	}
+	var wg sync.WaitGroup
+	for _, pm := range planned {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.machineDiff(ctx, pm)
+		}()
+	}
+	wg.Wait()
+	for _, pm := range planned {
+		switch {
+		case pm.Activate == "dry-activate" || pm.Activate == "test":
+			pm.Action = plan.Deploy
+		case pm.CurrentRead && pm.Current == pm.Path:
+			pm.Action = plan.Noop
+		case !pm.CurrentRead && pm.Current == "" && pm.Previous == pm.Path && pm.Reason == "":
+			pm.Action = plan.Noop
+		default:
+			pm.Action = plan.Deploy
+		}
+	}
+	p.Machines = append(p.Machines, planned...)
+	return nil
+}
+
+func planTarget(t spec.Target) plan.Target {
+	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
+	if out.Port == 0 {
+		out.Port = 22
+	}
+	if out.User == "" {
+		out.User = "root"
+	}
+	if t.Jump != nil {
+		j := planTarget(*t.Jump)
+		out.Jump = &j
+	}
+	return out
+}
+
+// RemoteTarget converts a plan target for the SSH layer.
+func RemoteTarget(t plan.Target) remote.Target {
+	out := remote.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
+	if t.Jump != nil {
+		j := RemoteTarget(*t.Jump)
+		out.Jump = &j
+	}
+	return out
+}
+
+// readCurrentSystems asks every host what it runs, over one connection per
+// host. A host that cannot be reached is planned anyway, with the reason;
+// apply reports it as failed and goes on with the others.
+func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine) {
+	if b.e.SSH == nil {
+		return
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(b.opts.Parallelism, 1))
+	for _, pm := range ms {
+		g.Go(func() error {
+			conn, err := b.e.SSH.Dial(gctx, RemoteTarget(pm.Target))
+			if err != nil {
+				pm.Reason = "host not reachable at plan time: " + err.Error()
+				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
+				return nil
+			}
+			if pm.Target.HostKey == "" {
+				pm.Target.HostKey = conn.HostKey() // trust on first use: apply enforces this key
+			}
+			cur, err := remote.CurrentSystem(gctx, conn)
+			if err != nil {
+				pm.Reason = "could not read the current system: " + err.Error()
+				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
+				return nil
+			}
+			pm.Current, pm.CurrentRead = cur, true
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// machineDiff computes the package-level difference from the previously
+// deployed derivation, without building.
+func (b *planBuilder) machineDiff(ctx context.Context, pm *plan.Machine) {
+	rec := b.st.Machines[pm.Addr]
+	if rec == nil || rec.Drv == "" || rec.Drv == pm.Drv {
+		return
+	}
+	d, err := b.e.Nix.PackageDiff(ctx, rec.Drv, pm.Drv)
+	if err != nil || d.Empty() {
+		return
+	}
+	conv := func(ps []nix.Package) []plan.Package {
+		out := make([]plan.Package, len(ps))
+		for i, p := range ps {
+			out[i] = plan.Package{Name: p.Name, Version: p.Version, OldVersion: p.OldVersion}
+		}
+		return out
+	}
+	pm.Packages = &plan.PackageDiff{Added: conv(d.Added), Removed: conv(d.Removed), Changed: conv(d.Changed)}
+}
+
+// nixResources is the `resources` module argument: every resource's
+// attributes by address, unknown ones marked so that Nix fails only a
+// machine that uses them.
+func (b *planBuilder) nixResources() map[string]any {
+	out := map[string]any{}
+	for addr, attrs := range b.planned {
+		out[addr] = attrs
+	}
+	for addr, rec := range b.st.Resources {
+		if _, ok := out[addr]; !ok {
+			out[addr] = rec.Attrs
+		}
+	}
+	return out
+}
+
+// machineRecord is what apply records after deploying pm.
+func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state.Machine {
+	rec := &state.Machine{Target: fmt.Sprintf("%s@%s:%d", pm.Target.User, pm.Target.Host, pm.Target.Port), HostKey: hostKey, DeclaredAt: pm.DeclaredAt}
+	if prev != nil {
+		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
+	}
+	return rec
+}
