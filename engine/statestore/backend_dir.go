@@ -260,3 +260,44 @@ func (d *dirBackend) objectURL(key string) string {
 
 func (d *dirBackend) mutexDir() string { return d.root }
 func (d *dirBackend) close() error     { return nil }
+
+// dirLog is a journal segment on file:// that receives many records, one
+// write(2) each: creating a file per group commit costs 0.05 to 1 ms of
+// inode creation (measured here), more than the whole rest of an apply's
+// bookkeeping, while an append costs microseconds.
+type dirLog struct {
+	f    *os.File
+	size int64
+}
+
+// createLog creates key, which must not exist (errExists), for appends.
+func (d *dirBackend) createLog(key string) (*dirLog, error) {
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, errExists
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &dirLog{f: f}, nil
+}
+
+// append writes one record. A failed write is cut off again, so that the
+// next record does not land after half of this one.
+func (l *dirLog) append(data []byte) error {
+	n, err := l.f.Write(data)
+	if err != nil {
+		if terr := l.f.Truncate(l.size); terr != nil {
+			return fmt.Errorf("%w (and cutting off the partial record failed: %v)", err, terr)
+		}
+		return err
+	}
+	l.size += int64(n)
+	return nil
+}
+
+func (l *dirLog) close() error { return l.f.Close() }

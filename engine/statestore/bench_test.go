@@ -76,6 +76,9 @@ func BenchmarkApplyRecord(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		if err := j.Close(); err != nil {
+			b.Fatal(err)
+		}
 		final := base.Clone()
 		final.Serial++
 		if err := s.Write(ctx, l, final); err != nil {

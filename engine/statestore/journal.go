@@ -1,9 +1,11 @@
 package statestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/nixferry/ferry/engine/state"
@@ -12,22 +14,27 @@ import (
 
 // Journal records the operations an apply completes, on top of the
 // snapshot it started from, so that a crash loses none of them: the next
-// Read replays them. Each Append is one small object (a group commit).
-// The apply ends with a Write of serial base+1, which makes the journal
-// stale.
+// Read replays them. The apply ends with a Write of serial base+1, which
+// makes the journal stale.
+//
+// Each Append is one group commit. On a bucket it is one small object; on
+// file:// the Appends of one Journal go to one segment file, one write(2)
+// each (see doc.go).
 type Journal struct {
 	s          *Store
 	deployment string
 	dir        string
 
 	mu   sync.Mutex
-	next uint64 // sequence number of the next segment
+	next uint64  // sequence number of the next segment
+	log  *dirLog // file://: the open segment, whose number is next-1
 }
 
 // OpenJournal starts (or, after a crash, continues) the journal on top of
 // base, which must be the deployment's current state as Read returned it:
 // its serial and lineage must be the latest snapshot's, else a
-// *ConflictError. It needs the deployment's lock.
+// *ConflictError. It needs the deployment's lock. Close the Journal when
+// the apply is done.
 func (s *Store) OpenJournal(ctx context.Context, l *Lock, base *state.State) (*Journal, error) {
 	dep, err := l.owned(s)
 	if err != nil {
@@ -54,27 +61,80 @@ func (s *Store) OpenJournal(ctx context.Context, l *Lock, base *state.State) (*J
 	return j, nil
 }
 
-// Append durably records changes as the next segment before it returns.
-// An empty batch writes nothing. Appends are serialised.
+// Append durably records changes before it returns: on a bucket, stored;
+// on file://, in the kernel, which outlives a crashed ferry (not a power
+// loss). An empty batch writes nothing. Appends are serialised.
 func (j *Journal) Append(ctx context.Context, changes []state.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	data, err := state.EncodeChanges(changes)
+	rec, err := state.EncodeChanges(changes)
 	if err != nil {
 		return err
 	}
+	rec = append(rec, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if d, ok := j.s.b.(*dirBackend); ok {
+		return j.appendLog(d, rec)
+	}
 	key := j.dir + segmentName(j.next)
-	switch err := j.s.create(ctx, key, data, false); {
+	switch err := j.s.create(ctx, key, rec, false); {
 	case errors.Is(err, errExists):
-		return fmt.Errorf("journal segment %s already exists: another run is applying to deployment %q; stop one of them, then run `ferry plan`", j.s.b.objectURL(key), j.deployment)
+		return j.anotherRun(key)
 	case err != nil:
 		return fmt.Errorf("record completed operations in %s: %w", j.s.b.objectURL(key), err)
 	}
 	j.next++
 	return nil
+}
+
+func (j *Journal) appendLog(d *dirBackend, rec []byte) error {
+	if j.log == nil {
+		key := j.dir + segmentName(j.next)
+		log, err := d.createLog(key)
+		switch {
+		case errors.Is(err, errExists):
+			return j.anotherRun(key)
+		case err != nil:
+			return fmt.Errorf("record completed operations in %s: %w", d.objectURL(key), err)
+		}
+		j.log = log
+		j.next++
+	} else if key := j.dir + segmentName(j.next); fileExists(d.path(key)) {
+		// Another run opened a journal on this base after this one.
+		return j.anotherRun(key)
+	}
+	key := j.dir + segmentName(j.next-1)
+	if err := j.log.append(rec); err != nil {
+		_ = j.log.close()
+		j.log = nil // the next Append starts a new segment
+		return fmt.Errorf("record completed operations in %s: %w", d.objectURL(key), err)
+	}
+	j.s.written.Add(int64(len(rec)))
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+func (j *Journal) anotherRun(key string) error {
+	return fmt.Errorf("journal segment %s already exists: another run is applying to deployment %q; stop one of them, then run `ferry plan`", j.s.b.objectURL(key), j.deployment)
+}
+
+// Close ends the journal (on file://, closes its segment file). Appending
+// after Close starts a new segment.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.log == nil {
+		return nil
+	}
+	err := j.log.close()
+	j.log = nil
+	return err
 }
 
 // replay applies, in order, the journal segments whose base is st.
@@ -115,15 +175,21 @@ func (s *Store) replay(ctx context.Context, deployment string, st *state.State, 
 		return err
 	}
 	for i, data := range segs {
-		changes, err := state.DecodeChanges(s.b.objectURL(keys[i]), data)
-		if err != nil {
-			return fmt.Errorf("%w; it holds operations of an interrupted apply that are in no snapshot: check the resources, then repair state with `ferry state history` and `ferry state push`", err)
+		// A segment holds one record per line (many on file://).
+		for rec := range bytes.Lines(data) {
+			if len(bytes.TrimSpace(rec)) == 0 {
+				continue
+			}
+			changes, err := state.DecodeChanges(s.b.objectURL(keys[i]), rec)
+			if err != nil {
+				return fmt.Errorf("%w; it holds operations of an interrupted apply that are in no snapshot: check the resources, then repair state with `ferry state history` and `ferry state push`", err)
+			}
+			for _, c := range changes {
+				st.ApplyChange(c)
+			}
+			info.JournalChanges += len(changes)
+			info.JournalSegments++
 		}
-		for _, c := range changes {
-			st.ApplyChange(c)
-		}
-		info.JournalChanges += len(changes)
 	}
-	info.JournalSegments = len(keys)
 	return nil
 }

@@ -22,8 +22,9 @@ type ReadInfo struct {
 	// none yet.
 	Snapshot string
 	// JournalSegments and JournalChanges count what was replayed on top of
-	// the snapshot: the work of an apply that did not finish. A plan that
-	// finds segments writes the state back (serial+1) to compact them.
+	// the snapshot: the work of an apply that did not finish, in group
+	// commits (Journal.Append calls) and changes. A plan that finds any
+	// writes the state back (serial+1) to compact them.
 	JournalSegments int
 	JournalChanges  int
 }

@@ -96,7 +96,7 @@ func (s *Store) Write(ctx context.Context, l *Lock, st *state.State) (err error)
 		return err
 	}
 	key := SnapshotKey(dep, st.Serial)
-	switch err := s.create(ctx, key, data, false); {
+	switch err := s.create(ctx, key, data, true); {
 	case errors.Is(err, errExists):
 		return &ConflictError{Deployment: dep, LatestSerial: st.Serial, ReadSerial: st.Serial - 1, ReadLineage: st.Lineage}
 	case err != nil:

@@ -519,20 +519,29 @@ func testJournalReplay(t *testing.T, a, b *statestore.Store) {
 		{put("null.resource.x", "X2")},
 	}
 	want := base.Clone()
-	for _, batch := range batches {
+	for i, batch := range batches {
 		if err := j.Append(t.Context(), batch); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
 		for _, c := range batch {
 			want.ApplyChange(c)
 		}
+		if i == 1 {
+			// Appending after Close goes on, in a new segment.
+			if err := j.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 	got, info := read(t, b)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Read with a journal (-want +got):\n%s", d)
 	}
 	if info.JournalSegments != 3 || info.JournalChanges != 4 {
-		t.Errorf("ReadInfo = %+v, want 3 segments (an empty batch writes none) and 4 changes", info)
+		t.Errorf("ReadInfo = %+v, want 3 group commits (an empty batch writes none) and 4 changes", info)
 	}
 	// The apply ends by writing the final snapshot, which retires the journal.
 	final := next(got)

@@ -1,0 +1,139 @@
+package statestore_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/statestore"
+)
+
+// crashHelperEnv makes the test binary act as a ferry run that applies
+// and is then killed (see TestCrashedApply).
+const crashHelperEnv = "FERRY_STATESTORE_CRASH_HELPER"
+
+// TestMain turns the test binary into a run that applies and then is
+// killed, when TestCrashedApply starts it with crashHelperEnv set.
+func TestMain(m *testing.M) {
+	if u := os.Getenv(crashHelperEnv); u != "" {
+		crashHelper(u)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// crashHelper takes the lock, journals one record per line it prints and
+// waits to be killed.
+func crashHelper(u string) {
+	ctx := context.Background()
+	s, err := statestore.Open(ctx, u)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	l, err := s.Lock(ctx, "crash", statestore.LockInfo{Operation: "apply"}, 0)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	base, _, err := s.Read(ctx, "crash")
+	if err == nil {
+		base.Serial++
+		err = s.Write(ctx, l, base)
+	}
+	var j *statestore.Journal
+	if err == nil {
+		j, err = s.OpenJournal(ctx, l, base)
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("locked", l.Info.ID, os.Getpid())
+	for i := 0; ; i++ {
+		c := state.Change{Addr: fmt.Sprintf("null.resource.r%d", i), Resource: &state.Resource{Type: "null.resource", Attrs: map[string]any{"id": fmt.Sprint(i)}}}
+		if err := j.Append(ctx, []state.Change{c}); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("appended", i+1)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestCrashedApply kills (SIGKILL) a run in the middle of an apply: the
+// next run on this machine must break its lock by itself and read every
+// operation the killed run had recorded.
+func TestCrashedApply(t *testing.T) {
+	u := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), ".ferry"))
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), crashHelperEnv+"="+u)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	var lockID string
+	appended := 0
+	for appended < 40 && lines.Scan() {
+		f := strings.Fields(lines.Text())
+		switch {
+		case len(f) == 3 && f[0] == "locked":
+			lockID = f[1]
+		case len(f) == 2 && f[0] == "appended":
+			fmt.Sscan(f[1], &appended)
+		case len(f) > 0 && f[0] == "error:":
+			t.Fatalf("helper: %s", lines.Text())
+		}
+	}
+	if appended < 40 || lockID == "" {
+		t.Fatalf("helper stopped early: lock %q, %d appended, %v", lockID, appended, lines.Err())
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	s := mustOpen(t, u)
+	l, err := s.Lock(t.Context(), "crash", statestore.LockInfo{Operation: "plan"}, 0)
+	if err != nil {
+		t.Fatalf("Lock after the holder was killed: %v", err)
+	}
+	defer l.Release(context.Background())
+	if l.BrokeStale == nil || l.BrokeStale.ID != lockID || l.BrokeStale.PID != cmd.Process.Pid {
+		t.Errorf("BrokeStale = %+v, want the killed run's lock %s (pid %d)", l.BrokeStale, lockID, cmd.Process.Pid)
+	}
+	st, info, err := s.Read(t.Context(), "crash")
+	if err != nil {
+		t.Fatalf("Read after the crash: %v", err)
+	}
+	// Every acknowledged append is there; the one in flight may be too.
+	if info.JournalSegments < appended || len(st.Resources) != info.JournalChanges || st.Serial != 1 {
+		t.Errorf("Read after the crash: serial %d, %d resources, %+v; want serial 1 and at least %d records", st.Serial, len(st.Resources), info, appended)
+	}
+	for i := range appended {
+		if st.Resources[fmt.Sprintf("null.resource.r%d", i)] == nil {
+			t.Errorf("acknowledged record %d is missing", i)
+		}
+	}
+	// The next plan compacts.
+	st.Serial++
+	if err := s.Write(t.Context(), l, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, info, err := s.Read(t.Context(), "crash"); err != nil || info.JournalSegments != 0 {
+		t.Errorf("Read after compaction: %+v, %v", info, err)
+	}
+}
