@@ -39,7 +39,9 @@ func crashHelper(u string) {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	l, err := s.Lock(ctx, "crash", statestore.LockInfo{Operation: "apply"}, 0)
+	// Describe this process the way a caller may (PID given, no Scope).
+	host, _ := os.Hostname()
+	l, err := s.Lock(ctx, "crash", statestore.LockInfo{Operation: "apply", Host: host, PID: os.Getpid()}, 0)
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)

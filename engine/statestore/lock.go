@@ -36,7 +36,8 @@ type LockInfo struct {
 // cancelled (context.WithoutCancel), so that ^C still releases it.
 type Lock struct {
 	// Info is what the lock object holds; Lock filled in what the caller
-	// left empty (ID, Who, Host, PID, Created, Scope).
+	// left empty (ID, Who, Host, PID, Created; Scope when PID is this
+	// process).
 	Info LockInfo
 	// BrokeStale, when set, is the lock this one replaced: its process was
 	// gone from this machine (a crashed run). Callers should say so.
@@ -150,6 +151,8 @@ func fillLockInfo(info LockInfo) (LockInfo, error) {
 	}
 	if info.PID == 0 {
 		info.PID = os.Getpid()
+	}
+	if info.PID == os.Getpid() && info.Scope == "" {
 		info.Scope = processScope()
 	}
 	if info.Created.IsZero() {
