@@ -287,3 +287,69 @@ func TestJournalLogRecoversFromFailedAppend(t *testing.T) {
 		t.Errorf("the append after the failure did not start segment 2: %v", err)
 	}
 }
+
+// countingBackend counts the calls that grow with a deployment's history.
+type countingBackend struct {
+	backend
+	lists, probes, gets int
+}
+
+func (c *countingBackend) list(ctx context.Context, dir string) ([]entry, error) {
+	c.lists++
+	return c.backend.list(ctx, dir)
+}
+
+func (c *countingBackend) exists(ctx context.Context, key string) (bool, error) {
+	c.probes++
+	return c.backend.exists(ctx, key)
+}
+
+func (c *countingBackend) get(ctx context.Context, key string) ([]byte, error) {
+	c.gets++
+	return c.backend.get(ctx, key)
+}
+
+// TestLatestWithLongHistory: with a hint, finding the latest of many
+// snapshots costs a constant number of calls and no listing of state/;
+// without one, a single listing.
+func TestLatestWithLongHistory(t *testing.T) {
+	ctx := context.Background()
+	cb := &countingBackend{backend: newDirBackend(t.TempDir())}
+	s := newStore(cb, "file:///test")
+	l, err := s.Lock(ctx, "d", LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &state.State{Resources: map[string]*state.Resource{}}
+	for range 100 {
+		st = st.Clone()
+		st.Serial++
+		if err := s.Write(ctx, l, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(what string) (lists, exists, gets int) {
+		*cb = countingBackend{backend: cb.backend}
+		got, info, err := s.Read(ctx, "d")
+		if err != nil || got.Serial != 100 || info.Snapshot == "" {
+			t.Fatalf("%s: Read = serial %d, %+v, %v; want 100", what, got.Serial, info, err)
+		}
+		return cb.lists, cb.probes, cb.gets
+	}
+	// Hint, snapshot 100, probe 101; list the journal; read the snapshot.
+	if lists, exists, gets := count("with hint"); lists != 1 || exists != 2 || gets != 2 {
+		t.Errorf("with a hint Read made %d lists, %d exists, %d gets; want 1, 2, 2", lists, exists, gets)
+	}
+	if err := s.b.put(ctx, hintKey("d"), []byte(`{"serial": 90}`)); err != nil {
+		t.Fatal(err)
+	}
+	if lists, exists, _ := count("stale hint"); lists != 1 || exists != 12 {
+		t.Errorf("with a hint 10 behind Read made %d lists, %d exists; want 1, 12", lists, exists)
+	}
+	if err := s.b.remove(ctx, hintKey("d")); err != nil {
+		t.Fatal(err)
+	}
+	if lists, exists, _ := count("no hint"); lists != 2 || exists != 1 {
+		t.Errorf("without a hint Read made %d lists, %d exists; want 2 (state/, journal), 1", lists, exists)
+	}
+}

@@ -156,7 +156,12 @@ func TestCreateIfAbsent(t *testing.T) {
 					s := []*statestore.Store{a, b}[i%2]
 					wg.Go(func() {
 						<-start
-						errs[i] = statestore.CreateObjectForTest(t.Context(), s, key, []byte(fmt.Sprintf(`{"writer": %d}`, i)))
+						data := fmt.Appendf(nil, `{"writer": %d}`, i)
+						if round == 2 {
+							// The size of a large deployment's snapshot.
+							data = append(data, make([]byte, 3<<20)...)
+						}
+						errs[i] = statestore.CreateObjectForTest(t.Context(), s, key, data)
 					})
 				}
 				close(start)
