@@ -69,8 +69,9 @@ func convert(v starlark.Value, depth int) (any, *convertError) {
 		return string(v), nil
 	case *reference:
 		return v.ref, nil
-	case *resourceValue:
-		return nil, &convertError{msg: v.passedItself()}
+	case *resourceValue, *machineValue, *targetValue, *moduleValue:
+		msg, _ := passedItself(v)
+		return nil, &convertError{msg: msg}
 	case *starlark.List:
 		out := make([]any, v.Len())
 		for i := range out {
@@ -252,5 +253,43 @@ func fromGo(v any) (any, error) {
 		return out, nil
 	default:
 		return nil, fmt.Errorf("unsupported Go type %T", v)
+	}
+}
+
+// passedItself explains what to do when a ferry object (a resource, a
+// machine, a target or a module) is passed where a plain value is
+// expected; ok is false for anything else.
+func passedItself(v starlark.Value) (msg string, ok bool) {
+	switch v := v.(type) {
+	case *resourceValue:
+		return v.passedItself(), true
+	case *machineValue:
+		return v.passedItself(), true
+	case *targetValue:
+		return v.passedItself(), true
+	case *moduleValue:
+		return v.passedItself(), true
+	}
+	return "", false
+}
+
+// cloneValue copies the maps and lists of a value in the value model, so
+// that the copy shares nothing mutable with v.
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cloneValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = cloneValue(e)
+		}
+		return out
+	default:
+		return v
 	}
 }

@@ -8,11 +8,13 @@
 //     executed once, cycles and escapes reported at the load statement;
 //   - the dialect (top-level control flow, set, global reassignment) and
 //     the execution step limit;
-//   - the builtins: deployment(), var(), output() and one module per
+//   - the builtins: deployment(), var(), output(), one module per
 //     resource provider built from spec.Schema ("null.resource" becomes
-//     null.resource(name, **attrs));
-//   - the values those builtins return (resources and references) and the
-//     conversion of Starlark values into spec values;
+//     null.resource(name, **attrs)), and the machine builtins machine(),
+//     ssh(), nix.module(), nix.inline(), defaults() and nixpkgs();
+//   - the values those builtins return (resources, references, machines,
+//     targets, modules) and the conversion of Starlark values into spec
+//     values;
 //   - diagnostics with "file:line:col" positions relative to the
 //     configuration directory.
 //
@@ -22,8 +24,8 @@
 //
 // Each Load builds its own builtins and keeps its per-run state (the
 // configuration being built, the diagnostics) in a thread-local; there is
-// no package-level mutable state. New builtins (machine(), ssh(),
-// nix.module()) are added to the registry in registry.go.
+// no package-level mutable state. Builtins are listed in registry.go, one
+// file each; the names every file sees are pinned by TestPredeclared.
 //
 // Resource calls take the name (positionally or by keyword) and the
 // attributes by keyword. An argument passed as None counts as not passed;
@@ -35,8 +37,52 @@
 // (str, %, format) is detected when passed and refused with an
 // explanation, since its value is only known after apply.
 //
+// Machines (machine.go, target_ssh.go, nix_module.go, defaults.go,
+// nixpkgs.go):
+//
+//   - machine(name, target, modules = [], tags = [], depends_on = [],
+//     build_on_target = False) appends a spec.Machine at machine.NAME.
+//     The value it returns has m.name, m.address, m.target (the target
+//     value) and m.tags; it is not a plain value, so passing it where a
+//     resource attribute or an output is expected is refused with a hint
+//     (m.target.host). depends_on takes resources, machines and address
+//     strings, for machines as for resources. Repeated tags count once.
+//   - ssh(host, port = 22, user = "root", host_key = None, jump = None,
+//     sudo = False) returns a target whose attributes are plain values, so
+//     git.target.host can go into another machine's module args or an
+//     output: the NixOps "nodes" cross reference, known at load time.
+//     host_key must be an authorized_keys line ("ssh-ed25519 AAAA...",
+//     parsed with x/crypto/ssh) and is kept as "TYPE BASE64" without its
+//     comment; a known_hosts line (host first) is refused with a hint.
+//   - nix.module(path, args = {}) resolves path like load(): relative to
+//     the .star file containing the call (not the file being executed, so
+//     helpers in lib/ name modules beside themselves), or "//"-rooted. It
+//     must exist inside the configuration directory (also through
+//     symbolic links); a directory with default.nix is a module too, as
+//     for Nix's import. args keys must be Nix identifiers; values may hold
+//     references. nix.inline(text) is a module written in place.
+//   - Digests: nix.module() records in Config.Inputs.Files the module file
+//     and every other *.nix file in its directory (modules import their
+//     siblings), not subdirectories and nothing outside the configuration
+//     directory; siblings that cannot be read inside it are skipped.
+//   - defaults(modules) may be called once, anywhere: its modules go in
+//     front of every machine's own, including machines declared before
+//     it, as NixOps' defaults does (applied after evaluation).
+//   - nixpkgs(path) may be called once and sets Config.Nixpkgs to an
+//     absolute path: relative to the calling file, "//"-rooted or
+//     absolute; unlike modules it may lie outside the configuration
+//     directory (a checkout beside it, a link into the Nix store). It must
+//     be an existing directory. lang records no digest of it; the engine
+//     does.
+//   - Every machine, target and module records where its builtin was
+//     called. Machines sharing a module get their own copies of its args.
+//   - "nix" is ferry's module: a resource provider may not use it as its
+//     prefix.
+//
 // Problems that do not stop evaluation (an unknown argument, a duplicate
-// resource, a second deployment()) are collected and evaluation goes on,
-// so that one run reports all of them; errors that make a value
-// unavailable (an unset var(), a Starlark runtime error) stop it.
+// resource or machine, a missing module file, a second deployment()) are
+// collected and evaluation goes on, so that one run reports all of them;
+// a builtin with such a problem still returns a usable value, so that the
+// mistake is not reported again at each use. Errors that make a value
+// unavailable (an unset var(), a Starlark runtime error) stop evaluation.
 package lang

@@ -134,6 +134,7 @@ func (r *run) load(ctx context.Context) (*spec.Config, error) {
 		return nil, &spec.Diagnostic{Summary: summary}
 	}
 	r.execModule(thread, r.opts.File, src)
+	r.finishMachines()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load %s: %w", r.opts.File, context.Cause(ctx))
 	}

@@ -567,6 +567,8 @@ func TestLoadOptionErrors(t *testing.T) {
 		{"bad default", Options{Dir: "/x", Schemas: schema("a.b", spec.Attr{Name: "x", Kind: spec.KindAny, Optional: true, Default: struct{}{}})}, `lang: a.b: default of "x": unsupported Go type struct {}`},
 		{"clash with a builtin", Options{Dir: "/x", Schemas: schema("output.x")}, `lang: output() and resource types (Options.Schemas) both define "output"`},
 		{"clash with Starlark", Options{Dir: "/x", Schemas: schema("len.x")}, `lang: resource types (Options.Schemas) redefines the Starlark builtin "len"`},
+		{"provider named nix", Options{Dir: "/x", Schemas: schema("nix.store")}, `lang: resource type "nix.store": the prefix "nix" is ferry's own module (nix.module, nix.inline); register the provider under another name`},
+		{"clash with machine()", Options{Dir: "/x", Schemas: schema("machine.x")}, `lang: machine() and resource types (Options.Schemas) both define "machine"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -625,7 +627,7 @@ func TestPredeclared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"deployment", "local", "null", "output", "time", "var"}
+	want := []string{"defaults", "deployment", "local", "machine", "nix", "nixpkgs", "null", "output", "ssh", "time", "var"}
 	if diff := cmp.Diff(want, r.predeclared.Keys()); diff != "" {
 		t.Errorf("predeclared (-want +got):\n%s", diff)
 	}

@@ -15,13 +15,17 @@ type builtinModule struct {
 	members func(r *run) (starlark.StringDict, error)
 }
 
-// builtinModules lists the builtins of every Load. Later builtins
-// (machine(), ssh(), nix.module()) are added here, one file each.
+// builtinModules lists the builtins of every Load, one file each.
 func builtinModules() []builtinModule {
 	return []builtinModule{
 		{name: "deployment()", members: deploymentBuiltins},
 		{name: "var()", members: varBuiltins},
 		{name: "output()", members: outputBuiltins},
+		{name: "machine()", members: machineBuiltins},
+		{name: "ssh()", members: sshBuiltins},
+		{name: "nix.module() and nix.inline()", members: nixBuiltins},
+		{name: "defaults()", members: defaultsBuiltins},
+		{name: "nixpkgs()", members: nixpkgsBuiltins},
 		{name: "resource types (Options.Schemas)", members: resourceModules},
 	}
 }

@@ -42,6 +42,9 @@ func resourceModules(r *run) (starlark.StringDict, error) {
 		if !ok || !identifier.MatchString(prefix) || !identifier.MatchString(kind) {
 			return nil, fmt.Errorf("lang: resource type %q must be \"provider.kind\" with both parts Starlark identifiers", s.Type)
 		}
+		if prefix == nixModuleName {
+			return nil, fmt.Errorf("lang: resource type %q: the prefix %q is ferry's own module (nix.module, nix.inline); register the provider under another name", s.Type, prefix)
+		}
 		if members[prefix] == nil {
 			members[prefix] = starlark.StringDict{}
 		}
@@ -172,8 +175,8 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 			continue // None means "not set"
 		}
 		passed[i] = true
-		if res, ok := v.(*resourceValue); ok {
-			fail("argument %q: %s", key, res.passedItself())
+		if msg, ok := passedItself(v); ok {
+			fail("argument %q: %s", key, msg)
 			continue
 		}
 		if msg := checkKind(a.Kind, v); msg != "" {
@@ -230,9 +233,9 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		return res, nil
 	}
 	r.cfg.Resources = append(r.cfg.Resources, &spec.Resource{
-		Addr: res.address(),
-		Type: rt.schema.Type,
-		Name: name,
+		Addr:      res.address(),
+		Type:      rt.schema.Type,
+		Name:      name,
 		Args:      values,
 		DependsOn: dependsOn,
 		Pos:       pos,
@@ -246,15 +249,15 @@ func withPath(err *convertError) string {
 	return err.path + ": " + err.msg
 }
 
-// dependsOnArg reads depends_on = [...]: resources, or address strings for
-// resources declared later or in another file.
+// dependsOnArg reads depends_on = [...]: resources, machines, or address
+// strings for those declared later or in another file.
 func dependsOnArg(v starlark.Value) ([]string, string) {
 	if v == starlark.None {
 		return nil, ""
 	}
 	it, ok := v.(starlark.Iterable)
 	if !ok || v.Type() == "string" || v.Type() == "dict" {
-		return nil, fmt.Sprintf("got %s, want list of resources or addresses", v.Type())
+		return nil, fmt.Sprintf("got %s, want list of resources, machines or addresses", v.Type())
 	}
 	var out []string
 	iter := it.Iterate()
@@ -264,10 +267,12 @@ func dependsOnArg(v starlark.Value) ([]string, string) {
 		switch x := x.(type) {
 		case *resourceValue:
 			out = append(out, x.address())
+		case *machineValue:
+			out = append(out, x.addr)
 		case starlark.String:
 			out = append(out, string(x))
 		default:
-			return nil, fmt.Sprintf("got a %s in the list, want a resource or an address string", x.Type())
+			return nil, fmt.Sprintf("got a %s in the list, want a resource, a machine or an address string", x.Type())
 		}
 	}
 	return out, ""

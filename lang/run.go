@@ -35,8 +35,18 @@ type run struct {
 
 	resources      map[string]spec.Pos // address → where first declared
 	outputs        map[string]spec.Pos // name → where first declared
+	machines       map[string]spec.Pos // address → where first declared
 	deploymentPos  spec.Pos
 	deploymentSeen bool
+
+	defaultModules []*moduleValue // from defaults(), given to every machine
+	defaultsPos    spec.Pos
+	defaultsSeen   bool
+	nixpkgsPos     spec.Pos
+	nixpkgsSeen    bool
+
+	nixFiles   map[string]nixFile // what nix.module() found, by path relative to Dir
+	hashedDirs map[string]bool    // directories whose *.nix files are hashed
 
 	stepLimitHit bool
 }
@@ -74,6 +84,9 @@ func newRun(opts Options, extra []builtinModule) (*run, error) {
 		callStarts: map[string]map[lineCol]lineCol{},
 		resources:  map[string]spec.Pos{},
 		outputs:    map[string]spec.Pos{},
+		machines:   map[string]spec.Pos{},
+		nixFiles:   map[string]nixFile{},
+		hashedDirs: map[string]bool{},
 	}
 	r.predeclared, err = r.buildPredeclared(extra)
 	if err != nil {

@@ -3,8 +3,11 @@ package lang
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/nixferry/ferry/engine/spec"
 )
@@ -90,6 +93,76 @@ func BenchmarkLoadFlat(b *testing.B) {
 	for b.Loop() {
 		if _, err := Load(context.Background(), opts); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// fleet declares n machines in a loop, each with a target behind one jump
+// host, a module with its own args and the deployment's defaults.
+const fleet = `
+common = nix.module("./common.nix")
+defaults(modules = [common])
+bastion = ssh(host = "bastion.example.com", port = 2222)
+web = []
+for i in range(%d):
+    web.append(machine(
+        name = "web-%%d" %% i,
+        target = ssh(host = "10.%%d.%%d.%%d" %% (i // 65536, (i // 256) %% 256, i %% 256), jump = bastion),
+        modules = [nix.module("./web.nix", args = {"index": i, "peer": web[-1].target.host if web else None})],
+        tags = ["web", "rack-%%d" %% (i %% 10)],
+    ))
+output("last", web[-1].target.host)
+`
+
+func TestThousandMachines(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"ferry.star": fmt.Sprintf(fleet, 1000),
+		"common.nix": "{ }\n",
+		"web.nix":    "{ index, peer, ... }: { }\n",
+	})
+	cfg, err := Load(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(cfg.Machines); got != 1000 {
+		t.Fatalf("declared %d machines, want 1000", got)
+	}
+	last := cfg.Machines[999]
+	if last.Addr != "machine.web-999" || last.Target.Host != "10.0.3.231" || last.Target.Jump.Host != "bastion.example.com" {
+		t.Errorf("last machine %s at %s, jump %v", last.Addr, last.Target.Host, last.Target.Jump)
+	}
+	if len(last.Modules) != 2 || last.Modules[0].Path != filepath.Join(dir, "common.nix") {
+		t.Errorf("last machine's modules = %v, want common.nix then web.nix", last.Modules)
+	}
+	wantArgs := map[string]any{"index": spec.Number(999), "peer": "10.0.3.230"}
+	if diff := cmp.Diff(wantArgs, last.Modules[1].Args); diff != "" {
+		t.Errorf("last machine's web.nix args (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"web", "rack-9"}, last.Tags); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
+	}
+	if got := len(cfg.Inputs.Files); got != 3 {
+		t.Errorf("input files = %v, want ferry.star, common.nix and web.nix", keys(cfg.Inputs.Files))
+	}
+}
+
+// BenchmarkLoadMachines loads 1,000 machines; the target is well under
+// 50 ms per load.
+func BenchmarkLoadMachines(b *testing.B) {
+	dir := writeFiles(b, map[string]string{
+		"ferry.star": fmt.Sprintf(fleet, 1000),
+		"common.nix": "{ }\n",
+		"web.nix":    "{ }\n",
+	})
+	opts := Options{Dir: dir}
+	b.ReportAllocs()
+	for b.Loop() {
+		cfg, err := Load(context.Background(), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cfg.Machines) != 1000 {
+			b.Fatalf("declared %d machines", len(cfg.Machines))
 		}
 	}
 }

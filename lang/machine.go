@@ -1,0 +1,205 @@
+package lang
+
+import (
+	"fmt"
+	"strings"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// machineBuiltins provides machine(name, target, modules = [], tags = [],
+// depends_on = [], build_on_target = False), which declares a NixOS
+// machine at address machine.NAME.
+func machineBuiltins(*run) (starlark.StringDict, error) {
+	return starlark.StringDict{"machine": starlark.NewBuiltin("machine", declareMachine)}, nil
+}
+
+var machineParams = []param{
+	{name: "name", required: true},
+	{name: "target", required: true},
+	{name: "modules"},
+	{name: "tags"},
+	{name: "depends_on"},
+	{name: "build_on_target"},
+}
+
+func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	r := runOf(thread)
+	p := &callProblems{fn: "machine"}
+	a := unpack(p, machineParams, args, kwargs)
+	m := &spec.Machine{Pos: r.callerPos(thread, 1)}
+	// Whatever is wrong, the returned value is usable (an empty target,
+	// no tags), so that a mistake here is reported once and not again at
+	// every use of the machine.
+	mv := &machineValue{target: &targetValue{t: spec.Target{Kind: "ssh"}}, tags: starlark.NewList(nil)}
+	mv.tags.Freeze()
+
+	nameOK := false
+	if v, ok := a["name"]; ok {
+		if name, err := wantString(v); err != nil {
+			p.addArg("name", err)
+		} else if !validName(name) {
+			p.add(`invalid name %q: use letters, digits, "_" and "-"`, name)
+		} else {
+			m.Name, m.Addr, nameOK = name, spec.MachineAddr(name), true
+		}
+	}
+	mv.name, mv.addr = m.Name, m.Addr
+	if v, ok := a["target"]; ok {
+		switch t := v.(type) {
+		case *targetValue:
+			mv.target, m.Target = t, t.t
+		case *machineValue:
+			p.add("argument \"target\": got the machine %s; pass a target such as ssh(host = \"10.0.0.2\"), or %s.target to reach it the same way", t.addr, t.name)
+		default:
+			p.add("argument \"target\": got %s, want a target such as ssh(host = \"10.0.0.2\")", v.Type())
+		}
+	}
+	if v, ok := a["modules"]; ok {
+		if mods, err := wantModules(v); err != nil {
+			p.addArg("modules", err)
+		} else {
+			for _, mod := range mods {
+				m.Modules = append(m.Modules, mod.spec())
+			}
+		}
+	}
+	if v, ok := a["tags"]; ok {
+		if tags, err := wantStrings(v); err != nil {
+			p.addArg("tags", err)
+		} else {
+			m.Tags = tagList(p, tags)
+			elems := make([]starlark.Value, len(m.Tags))
+			for i, t := range m.Tags {
+				elems[i] = starlark.String(t)
+			}
+			mv.tags = starlark.NewList(elems)
+			mv.tags.Freeze()
+		}
+	}
+	if v, ok := a["depends_on"]; ok {
+		deps, msg := dependsOnArg(v)
+		if msg != "" {
+			p.add("argument \"depends_on\": %s", msg)
+		}
+		m.DependsOn = deps
+	}
+	if v, ok := a["build_on_target"]; ok {
+		if b, err := wantBool(v); err != nil {
+			p.addArg("build_on_target", err)
+		} else {
+			m.BuildOnTarget = b
+		}
+	}
+
+	if nameOK {
+		if first, dup := r.machines[m.Addr]; dup {
+			p.addPlain("duplicate machine %s (first declared at %s)", m.Addr, first)
+		} else {
+			r.machines[m.Addr] = m.Pos
+		}
+	}
+	if !p.empty() {
+		if err := p.report(r, thread); err != nil {
+			return nil, err
+		}
+		return mv, nil
+	}
+	r.cfg.Machines = append(r.cfg.Machines, m)
+	return mv, nil
+}
+
+// tagList checks tags and drops repeated ones, keeping the first
+// occurrence's order. Tags select machines on the command line
+// (--target @web), so they follow the rules of names.
+func tagList(p *callProblems, tags []string) []string {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(tags))
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		if !validName(t) {
+			p.add(`invalid tag %q: use letters, digits, "_" and "-"`, t)
+			continue
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// finishMachines gives every machine the deployment's defaults modules,
+// in front of its own. It runs after the whole configuration has been
+// evaluated, so defaults() applies to machines declared before it too,
+// as NixOps' defaults does.
+func (r *run) finishMachines() {
+	for _, m := range r.cfg.Machines {
+		if len(r.defaultModules) == 0 {
+			break
+		}
+		mods := make([]spec.Module, 0, len(r.defaultModules)+len(m.Modules))
+		for _, d := range r.defaultModules {
+			mods = append(mods, d.spec())
+		}
+		m.Modules = append(mods, m.Modules...)
+	}
+}
+
+// machineValue is what machine() returns. m.name and m.address are
+// strings, m.target is the target value (so m.target.host is a plain
+// string) and m.tags a frozen list of strings.
+type machineValue struct {
+	name   string
+	addr   string // "machine." + name
+	target *targetValue
+	tags   *starlark.List
+}
+
+var (
+	_ starlark.HasAttrs   = (*machineValue)(nil)
+	_ starlark.Comparable = (*machineValue)(nil)
+)
+
+func (v *machineValue) String() string        { return "<machine " + v.addr + ">" }
+func (v *machineValue) Type() string          { return "machine" }
+func (v *machineValue) Freeze()               {} // immutable
+func (v *machineValue) Truth() starlark.Bool  { return starlark.True }
+func (v *machineValue) Hash() (uint32, error) { return starlark.String(v.addr).Hash() }
+
+func (v *machineValue) CompareSameType(op syntax.Token, y starlark.Value, depth int) (bool, error) {
+	return compareByIdentity(op, v.addr, y.(*machineValue).addr, v.Type())
+}
+
+var machineAttrs = []string{"address", "name", "tags", "target"}
+
+func (v *machineValue) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "address":
+		return starlark.String(v.addr), nil
+	case "name":
+		return starlark.String(v.name), nil
+	case "tags":
+		return v.tags, nil
+	case "target":
+		return v.target, nil
+	}
+	msg := fmt.Sprintf("%s has no attribute %q", v.addr, name)
+	if s := nearest(name, machineAttrs); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return nil, fmt.Errorf("%s; valid attributes: %s", msg, strings.Join(machineAttrs, ", "))
+}
+
+func (v *machineValue) AttrNames() []string { return machineAttrs }
+
+// passedItself explains what to do when the machine itself is passed
+// where a value is expected.
+func (v *machineValue) passedItself() string {
+	return fmt.Sprintf("got the machine %s itself; pass one of its attributes, such as %s.target.host or %s.name", v.addr, v.name, v.name)
+}

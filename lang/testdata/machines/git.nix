@@ -1,0 +1,1 @@
+{ ... }: { imports = [ ./users.nix ]; services.forgejo.enable = true; }

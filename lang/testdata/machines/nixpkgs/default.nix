@@ -1,0 +1,2 @@
+# Stands for a nixpkgs checkout in lang's tests; never evaluated.
+{ ... }: { }

@@ -1,0 +1,1 @@
+{ gitHost, ... }: { services.nginx.virtualHosts.git.locations."/".proxyPass = "http://${gitHost}:3000"; }

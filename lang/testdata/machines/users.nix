@@ -1,0 +1,1 @@
+{ ... }: { users.users.git.isNormalUser = true; }

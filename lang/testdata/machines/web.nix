@@ -1,0 +1,1 @@
+{ index ? 0, ... }: { networking.firewall.allowedTCPPorts = [ 80 ]; }
