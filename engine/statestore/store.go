@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,9 @@ type Store struct {
 // probeTimeout bounds the reachability check in Open, so that a wrong
 // endpoint fails in seconds rather than after the SDK's retries.
 const probeTimeout = 10 * time.Second
+
+// dialTimeout bounds the connection to an explicit endpoint.
+const dialTimeout = 3 * time.Second
 
 // Open opens the state store at rawURL: file:///abs/dir, or any scheme
 // registered on gocloud's default blob URL mux (mem://, s3://bucket,
@@ -54,7 +58,11 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	if err := s.b.probe(pctx); err != nil {
+	err = dialEndpoint(pctx, u)
+	if err == nil {
+		err = s.b.probe(pctx)
+	}
+	if err != nil {
 		_ = s.Close()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("no answer within %v", probeTimeout)
@@ -62,6 +70,39 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		return nil, fmt.Errorf("state bucket %s is not reachable: %w; check the bucket name, region or endpoint, the network and %s", rawURL, err, credentialHint(u.Scheme))
 	}
 	return s, nil
+}
+
+// dialEndpoint connects to the endpoint= of a URL (S3-compatible servers
+// such as MinIO), if any: a closed port or unknown host then fails at once
+// instead of after the SDK's retries and backoff.
+func dialEndpoint(ctx context.Context, u *url.URL) error {
+	ep := u.Query().Get("endpoint")
+	if ep == "" {
+		return nil
+	}
+	if !strings.Contains(ep, "://") {
+		ep = "https://" + ep
+	}
+	eu, err := url.Parse(ep)
+	if err != nil || eu.Host == "" {
+		return fmt.Errorf("endpoint %q is not a URL", u.Query().Get("endpoint"))
+	}
+	host := eu.Host
+	if eu.Port() == "" {
+		port := "443"
+		if eu.Scheme == "http" {
+			port = "80"
+		}
+		host = net.JoinHostPort(eu.Hostname(), port)
+	}
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	c, err := d.DialContext(dctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("cannot connect to endpoint %s: %w", host, err)
+	}
+	return c.Close()
 }
 
 // OpenBucket returns a Store on an already open bucket, which Close closes.
