@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -192,7 +193,19 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	if p.Destroy && len(final.Resources) == 0 {
 		final.Outputs = nil
 	}
-	if len(wr.Done) == 0 && res.Err() == nil && reflect.DeepEqual(final.Outputs, st.Outputs) {
+	// A resource left as it is may still have new dependencies (a
+	// depends_on, or a reference whose value did not change): record
+	// them, since later deletions are ordered by the dependencies in state.
+	depsChanged := false
+	for _, r := range p.Resources {
+		if rec := final.Resources[r.Addr]; r.Action == plan.Noop && rec != nil && !slices.Equal(rec.Deps, r.Deps) {
+			c := *rec
+			c.Deps = r.Deps
+			final.Resources[r.Addr] = &c
+			depsChanged = true
+		}
+	}
+	if len(wr.Done) == 0 && !depsChanged && res.Err() == nil && reflect.DeepEqual(final.Outputs, st.Outputs) {
 		// Nothing changed: keep the serial, so the same reviewed no-op
 		// plan stays applicable and history is not padded.
 		res.Serial = st.Serial

@@ -462,3 +462,44 @@ func TestApplyInterrupted(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyTargetedDestroyKeepsOutputs destroys one resource: outputs
+// that do not refer to it stay, and a full destroy removes them all.
+func TestApplyTargetedDestroyKeepsOutputs(t *testing.T) {
+	e := newEnv(t, memStore)
+	e.planApply(baseConfig + `output("file", f.path)
+output("plain", "text")
+`)
+	aID := e.state().Resources["null.resource.a"].Attrs["id"]
+	e.apply(e.plan(engine.PlanOptions{Destroy: true, Targets: []string{"local.file.f"}}))
+	st := e.state()
+	if diff := cmp.Diff(map[string]any{"a_id": aID, "plain": "text"}, st.Outputs); diff != "" {
+		t.Errorf("outputs after destroying local.file.f (-want +got):\n%s", diff)
+	}
+	e.apply(e.plan(engine.PlanOptions{Destroy: true}))
+	if st := e.state(); len(st.Outputs) != 0 || len(st.Resources) != 0 {
+		t.Errorf("after a full destroy: outputs %v, resources %v; want none", st.Outputs, st.Addrs())
+	}
+}
+
+// TestApplyClosesJournal checks that apply leaves no state file open.
+func TestApplyClosesJournal(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skipf("no /proc/self/fd to list open files: %v", err)
+	}
+	e := newEnv(t, fileStore)
+	for i := range 3 {
+		e.planApply(fmt.Sprintf(`null.resource(name = "a", triggers = {"i": %d})`, i))
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir := filepath.Join(e.dir, ".ferry")
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, stateDir) {
+			t.Errorf("file descriptor %s is still open on %s", fd.Name(), target)
+		}
+	}
+}

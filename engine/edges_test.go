@@ -189,3 +189,51 @@ func TestDestroyOrderLayered(t *testing.T) {
 		t.Errorf("state holds %d resources after destroy, want 0", n)
 	}
 }
+
+// TestNoopRecordsDependencies adds dependencies without changing any
+// value: the resources stay unchanged, but state must learn the new
+// dependencies, since later deletions are ordered by them.
+func TestNoopRecordsDependencies(t *testing.T) {
+	e := newEnv(t, memStore)
+	e.planApply(`a = null.resource(name = "a")
+b = null.resource(name = "b")
+g = local.file(name = "g", path = "g.txt", content = "1")
+f = local.file(name = "f", path = "f.txt", content = "1")
+`)
+	e.write("ferry.star", `a = null.resource(name = "a")
+b = null.resource(name = "b", depends_on = [a])
+g = local.file(name = "g", path = "g.txt", content = "1")
+f = local.file(name = "f", path = "f.txt", content = g.content)
+`)
+	p := e.plan(engine.PlanOptions{})
+	for addr, s := range summarize(p) {
+		if s != "noop" {
+			t.Errorf("%s: %s, want noop", addr, s)
+		}
+	}
+	res := e.apply(p)
+	st := e.state()
+	got := map[string][]string{}
+	for addr, rec := range st.Resources {
+		if len(rec.Deps) > 0 {
+			got[addr] = rec.Deps
+		}
+	}
+	want := map[string][]string{"null.resource.b": {"null.resource.a"}, "local.file.f": {"local.file.g"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("dependencies in state (-want +got):\n%s", diff)
+	}
+	if res.Serial != 2 || st.Serial != 2 {
+		t.Errorf("serial %d (result %d), want 2: new dependencies are a change of state", st.Serial, res.Serial)
+	}
+	// Applying the same plan again changes nothing.
+	if res := e.apply(e.plan(engine.PlanOptions{})); res.Serial != 2 {
+		t.Errorf("second no-op apply: serial %d, want 2", res.Serial)
+	}
+	e.write("ferry.star", "")
+	p = e.plan(engine.PlanOptions{})
+	wantEdges := []string{"local.file.f -> local.file.g", "null.resource.b -> null.resource.a"}
+	if diff := cmp.Diff(wantEdges, edges(p)); diff != "" {
+		t.Errorf("edges of removing everything (-want +got):\n%s", diff)
+	}
+}

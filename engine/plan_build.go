@@ -159,10 +159,10 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	if err := b.planMachines(ctx, p); err != nil {
 		return nil, err
 	}
-	if !b.opts.Destroy {
-		for _, o := range b.cfg.Outputs {
-			p.Outputs = append(p.Outputs, &plan.Output{Name: o.Name, Value: o.Value, DeclaredAt: o.Pos.String()})
-		}
+	// Destroy plans carry the outputs too: apply re-evaluates them against
+	// what is left, so a targeted destroy keeps the ones still valid.
+	for _, o := range b.cfg.Outputs {
+		p.Outputs = append(p.Outputs, &plan.Output{Name: o.Name, Value: o.Value, DeclaredAt: o.Pos.String()})
 	}
 	p.Normalize()
 	p.Edges = executionEdges(p, b.st)

@@ -431,11 +431,13 @@ d = null.resource(name = "d", triggers = {"c": c.id})
 	wantErr(t, err, "ferry.star:1:5: reference cycle: null.resource.a refers to itself")
 }
 
-func TestPlanDestroyHasNoOutputs(t *testing.T) {
+// TestPlanDestroyCarriesOutputs: apply re-evaluates the outputs against
+// what a destroy leaves, so the destroy plan holds them too.
+func TestPlanDestroyCarriesOutputs(t *testing.T) {
 	e := newEnv(t, memStore)
 	e.planApply(baseConfig)
 	p := e.plan(engine.PlanOptions{Destroy: true})
-	if len(p.Outputs) != 0 || !p.Destroy {
-		t.Errorf("destroy plan: Destroy=%v outputs=%v, want a destroy plan without outputs", p.Destroy, p.Outputs)
+	if len(p.Outputs) != 1 || !p.Destroy {
+		t.Errorf("destroy plan: Destroy=%v outputs=%v, want a destroy plan with the output a_id", p.Destroy, p.Outputs)
 	}
 }
