@@ -1,12 +1,15 @@
-// Command ferry-demo runs ferry's main job end to end on an embedded default
-// and narrates it: it copies examples/basics into a scratch directory, plans
-// with --out, shows the saved plan, applies exactly that plan with file://
-// state, and re-plans to show that nothing is left to do.
+// Command ferry-demo runs ferry's main job end to end and narrates it:
+// it starts two local NixOS-like test hosts (each its own sshd with its own
+// /nix, /run and /root), plans examples/staging-git against them with a stub
+// nixpkgs and file:// state, applies exactly the reviewed plan over ferry's
+// own SSH, shows what each host now runs, and re-plans to show that nothing
+// is left to do. Then it runs examples/basics, the built-in resources.
 //
-//	go tool task demo
+//	go tool task demo     (as root: test hosts need mount namespaces)
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -14,44 +17,88 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+
+	"github.com/nixferry/ferry/providers/nix/nixtest"
+	"github.com/nixferry/ferry/remote/testhosts"
 )
 
 func main() {
 	ferry := flag.String("ferry", "bin/ferry", "the ferry binary")
-	keep := flag.Bool("keep", false, "keep the scratch directory")
+	keep := flag.Bool("keep", false, "keep the scratch directory and leave nothing running")
 	flag.Parse()
 	bin, err := filepath.Abs(*ferry)
 	check(err)
-	src := filepath.Join(repoRoot(), "examples", "basics")
+	if err := testhosts.Check(); err != nil {
+		check(fmt.Errorf("%w\n(go tool task demo installs them through the deps task when run as root)", err))
+	}
 	dir, err := os.MkdirTemp("", "ferry-demo-")
 	check(err)
 	if !*keep {
 		defer os.RemoveAll(dir)
 	}
-	check(copyTree(src, dir))
-	fmt.Printf("== ferry demo in %s (state: file://%s/.ferry)\n", dir, dir)
 
-	step(bin, dir, "validate the configuration", "validate")
-	step(bin, dir, "plan and save the plan for review", "plan", "--out", "plan.json")
-	step(bin, dir, "apply exactly the reviewed plan", "apply", "plan.json")
-	step(bin, dir, "what ferry recorded", "state", "list")
-	step(bin, dir, "the file local.file wrote", "show")
-	data, err := os.ReadFile(filepath.Join(dir, "out", "motd.txt"))
+	fmt.Println("== starting two test hosts (sshd in their own namespaces, each with its own /nix)")
+	fleet, err := testhosts.Start(context.Background(), testhosts.Options{Names: []string{"gitServer", "reverse-proxy"}})
 	check(err)
-	fmt.Printf("   out/motd.txt: %q\n", string(data))
-	step(bin, dir, "re-plan: nothing left to do", "plan", "--detailed-exitcode")
-	step(bin, dir, "state history", "state", "history")
-	step(bin, dir, "destroy everything", "destroy", "--auto-approve")
-	fmt.Println("\n== demo complete")
+	defer fleet.Stop()
+	git, _ := fleet.Host("gitServer")
+	proxy, _ := fleet.Host("reverse-proxy")
+	for _, h := range fleet.Hosts {
+		fmt.Printf("   %-14s root@%s:%d\n", h.Name, h.Addr, h.Port)
+	}
+
+	staging := filepath.Join(dir, "staging-git")
+	check(copyTree(filepath.Join(repoRoot(), "examples", "staging-git"), staging))
+	env := append(os.Environ(),
+		"NIX_PATH=nixpkgs="+nixtest.NixpkgsPath(),
+		"NIX_CONFIG=substituters =\nsandbox = false",
+		"FERRY_SSH_KEY="+fleet.ClientKeyFile,
+		"FERRY_VAR_git_host="+git.Addr, "FERRY_VAR_git_port="+strconv.Itoa(git.Port), "FERRY_VAR_git_host_key="+git.HostKey,
+		"FERRY_VAR_proxy_host="+proxy.Addr, "FERRY_VAR_proxy_port="+strconv.Itoa(proxy.Port), "FERRY_VAR_proxy_host_key="+proxy.HostKey,
+	)
+	fmt.Printf("\n== examples/staging-git in %s (state: file://%s/.ferry)\n", staging, staging)
+	step(bin, staging, env, "plan and save the plan for review", "plan", "--out", "plan.json")
+	step(bin, staging, env, "apply exactly the reviewed plan", "apply", "plan.json")
+	fmt.Println("\n== what the hosts run now")
+	for _, h := range fleet.Hosts {
+		cur, err := h.CurrentSystem()
+		check(err)
+		fmt.Printf("   %-14s /run/current-system -> %s\n", h.Name, cur)
+	}
+	if data, err := readHostFile(proxy, "etc/ferry-config.json"); err == nil {
+		fmt.Printf("   reverse-proxy's nginx config (port read from nodes.gitServer): %s\n", strings.TrimSpace(data))
+	}
+	step(bin, staging, env, "re-plan: nothing left to do", "plan", "--detailed-exitcode")
+	step(bin, staging, env, "what ferry recorded", "show")
+
+	basics := filepath.Join(dir, "basics")
+	check(copyTree(filepath.Join(repoRoot(), "examples", "basics"), basics))
+	fmt.Printf("\n== examples/basics: built-in resources, no machines\n")
+	step(bin, basics, env, "plan", "plan", "--out", "plan.json")
+	step(bin, basics, env, "apply", "apply", "plan.json")
+	step(bin, basics, env, "destroy", "destroy", "--auto-approve")
+	fmt.Println("\n== demo complete: test hosts stopped, scratch directory removed")
 }
 
-func step(bin, dir, title string, args ...string) {
+// readHostFile reads a file of the host's current system from outside.
+func readHostFile(h testhosts.Host, rel string) (string, error) {
+	cur, err := h.CurrentSystem()
+	if err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(h.StorePath(filepath.Join(cur, rel)))
+	return string(data), err
+}
+
+func step(bin, dir string, env []string, title string, args ...string) {
 	fmt.Printf("\n== %s: ferry %s\n", title, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = os.Stdout
 	check(cmd.Run())
 }
 
@@ -66,7 +113,7 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		if strings.HasPrefix(rel, ".ferry") || strings.HasPrefix(rel, "out") {
+		if strings.HasPrefix(rel, ".ferry") || strings.HasPrefix(rel, "out") || strings.HasSuffix(rel, "plan.json") {
 			return nil
 		}
 		target := filepath.Join(dst, rel)

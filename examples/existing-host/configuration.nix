@@ -1,0 +1,6 @@
+{ pkgs, ... }:
+{
+  services.openssh.enable = true;
+  environment.systemPackages = [ pkgs.htop pkgs.vim ];
+  system.stateVersion = "24.05";
+}
