@@ -503,3 +503,46 @@ func TestApplyClosesJournal(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyDecodedPlan applies a plan that went through its file format,
+// as `ferry plan --out` and `ferry apply FILE` do, and checks that the
+// result is settled: planning again finds nothing to do.
+func TestApplyDecodedPlan(t *testing.T) {
+	e := newEnv(t, fileStore)
+	e.write("ferry.star", `a = null.resource(name = "a", triggers = {"n": 3, "f": 1.5, "l": [1, "x", True, None], "m": {"k": "v"}})
+b = null.resource(name = "b", triggers = {"a": a.id, "t": a.triggers})
+f = local.file(name = "f", path = "sub/f.txt", content = b.id, mode = "600")
+s = time.sleep(name = "s", duration = "1ms", triggers = {"f": f.id})
+output("all", {"a": a.id, "f": f.path, "n": 7})
+`)
+	p := e.plan(engine.PlanOptions{})
+	data, err := plan.Encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := plan.Decode("plan.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.apply(decoded)
+	if res.Added != 4 {
+		t.Errorf("added %d, want 4", res.Added)
+	}
+	st := e.state()
+	bID := st.Resources["null.resource.b"].Attrs["id"]
+	if got, err := os.ReadFile(filepath.Join(e.dir, "sub", "f.txt")); err != nil || string(got) != bID {
+		t.Errorf("sub/f.txt = %q, %v; want b's id %v", got, err, bID)
+	}
+	if info, err := os.Stat(filepath.Join(e.dir, "sub", "f.txt")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("sub/f.txt mode: %v, %v; want 0600", info, err)
+	}
+	again := e.plan(engine.PlanOptions{})
+	for addr, s := range summarize(again) {
+		if s != "noop" {
+			t.Errorf("after applying the decoded plan, %s: %s, want noop", addr, s)
+		}
+	}
+	if res := e.apply(again); res.Serial != 1 {
+		t.Errorf("no-op apply moved the serial to %d", res.Serial)
+	}
+}

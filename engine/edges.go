@@ -13,7 +13,8 @@ import (
 //  1. A resource that is created, updated or replaced starts after every
 //     dependency that is itself created, updated or replaced.
 //  2. A resource that is deleted (or replaced, which deletes first) goes
-//     before every resource it depended on, per state, that is deleted:
+//     before every resource it depended on, per state (per configuration
+//     when a configured resource is destroyed), that is deleted:
 //     dependents are torn down before what they rely on.
 //  3. A deleted resource goes before a replaced resource it depended on, so
 //     the old dependency is not pulled away under it.
@@ -50,7 +51,11 @@ func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 			if rec == nil {
 				continue
 			}
-			for _, d := range rec.Deps {
+			deps := rec.Deps
+			if r.Action == plan.Delete {
+				deps = r.Deps // as in state, or as configured when destroying
+			}
+			for _, d := range deps {
 				switch {
 				case action[d] == plan.Delete:
 					add(r.Addr, d)

@@ -237,3 +237,33 @@ f = local.file(name = "f", path = "f.txt", content = g.content)
 		t.Errorf("edges of removing everything (-want +got):\n%s", diff)
 	}
 }
+
+// TestDestroyUsesConfiguredDependencies destroys right after a dependency
+// was added without changing any value (so state does not know it yet):
+// the dependent still goes first.
+func TestDestroyUsesConfiguredDependencies(t *testing.T) {
+	e := newEnv(t, memStore)
+	e.planApply(`a = null.resource(name = "a")
+b = null.resource(name = "b")
+`)
+	e.write("ferry.star", `a = null.resource(name = "a")
+b = null.resource(name = "b", depends_on = [a])
+`)
+	p := e.plan(engine.PlanOptions{Destroy: true})
+	if diff := cmp.Diff([]string{"null.resource.b -> null.resource.a"}, edges(p)); diff != "" {
+		t.Errorf("destroy edges (-want +got):\n%s", diff)
+	}
+	// Reversed: state says b depends on a, the configuration the
+	// opposite. The configuration wins, and there is no cycle.
+	e.apply(e.plan(engine.PlanOptions{}))
+	e.write("ferry.star", `a = null.resource(name = "a", depends_on = ["null.resource.b"])
+b = null.resource(name = "b")
+`)
+	p = e.plan(engine.PlanOptions{Destroy: true})
+	if diff := cmp.Diff([]string{"null.resource.a -> null.resource.b"}, edges(p)); diff != "" {
+		t.Errorf("destroy edges after reversing (-want +got):\n%s", diff)
+	}
+	e.takeEvents()
+	e.apply(p)
+	checkOrder(t, p, e.takeEvents())
+}

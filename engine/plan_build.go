@@ -370,9 +370,15 @@ func (b *planBuilder) planDestroy(addr string) *plan.Resource {
 	if rec == nil || b.gone[addr] {
 		return nil
 	}
+	deps := rec.Deps
+	if d, configured := b.deps[addr]; configured {
+		// Destroying what is configured: the configuration has the latest
+		// dependencies, even those no apply has recorded yet.
+		deps = d
+	}
 	return &plan.Resource{
 		Addr: addr, Type: rec.Type, Action: plan.Delete,
-		Before: b.prior[addr], Deps: rec.Deps, DeclaredAt: rec.DeclaredAt,
+		Before: b.prior[addr], Deps: deps, DeclaredAt: rec.DeclaredAt,
 	}
 }
 
