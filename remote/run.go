@@ -105,10 +105,11 @@ func (c *Conn) Run(ctx context.Context, cmd string, opts RunOptions) error {
 	if lines <= 0 {
 		lines = 20
 	}
-	tail := &tailBuffer{lines: lines}
+	outTail, errTail := &tailBuffer{lines: lines}, &tailBuffer{lines: lines}
+	tail := outputTail{out: outTail, err: errTail, lines: lines}
 	sess.Stdin = opts.Stdin
-	sess.Stdout = teeTo(opts.Stdout, tail)
-	sess.Stderr = teeTo(opts.Stderr, tail)
+	sess.Stdout = teeTo(opts.Stdout, outTail)
+	sess.Stderr = teeTo(opts.Stderr, errTail)
 
 	full := cmd
 	if c.target.Sudo {
@@ -159,8 +160,26 @@ func teeTo(w io.Writer, tail *tailBuffer) io.Writer {
 	return io.MultiWriter(w, tail)
 }
 
-// tailBuffer keeps the last lines written to it; stdout and stderr write to
-// it concurrently.
+// outputTail renders the last lines of a command's output. Stdout and
+// stderr arrive on separate SSH streams whose relative order is not
+// preserved, so they are kept apart and stderr (where errors go) comes
+// last: the last stderr lines are always shown, stdout fills the rest.
+type outputTail struct {
+	out, err *tailBuffer
+	lines    int
+}
+
+func (o outputTail) String() string {
+	errLines := o.err.last(o.lines)
+	outLines := o.out.last(o.lines - len(errLines))
+	all := append(outLines, errLines...)
+	if len(all) == 0 {
+		return ""
+	}
+	return strings.Join(all, "\n") + "\n"
+}
+
+// tailBuffer keeps the last lines written to it.
 type tailBuffer struct {
 	mu    sync.Mutex
 	lines int
@@ -181,16 +200,17 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string {
+// last returns at most n of the last lines written.
+func (t *tailBuffer) last(n int) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := strings.TrimRight(string(t.buf), "\n")
-	if s == "" {
-		return ""
+	if s == "" || n <= 0 {
+		return nil
 	}
 	all := strings.Split(s, "\n")
-	if len(all) > t.lines {
-		all = all[len(all)-t.lines:]
+	if len(all) > n {
+		all = all[len(all)-n:]
 	}
-	return strings.Join(all, "\n") + "\n"
+	return all
 }
