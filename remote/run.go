@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -105,11 +106,11 @@ func (c *Conn) Run(ctx context.Context, cmd string, opts RunOptions) error {
 	if lines <= 0 {
 		lines = 20
 	}
-	outTail, errTail := &tailBuffer{lines: lines}, &tailBuffer{lines: lines}
-	tail := outputTail{out: outTail, err: errTail, lines: lines}
+	both, errTail := &tailBuffer{lines: lines}, &tailBuffer{lines: lines}
+	tail := outputTail{both: both, err: errTail, lines: lines}
 	sess.Stdin = opts.Stdin
-	sess.Stdout = teeTo(opts.Stdout, outTail)
-	sess.Stderr = teeTo(opts.Stderr, errTail)
+	sess.Stdout = teeTo(opts.Stdout, both)
+	sess.Stderr = teeTo(opts.Stderr, both, errTail)
 
 	full := cmd
 	if c.target.Sudo {
@@ -153,26 +154,43 @@ func (c *Conn) Output(ctx context.Context, cmd string) (string, error) {
 	return out.String(), err
 }
 
-func teeTo(w io.Writer, tail *tailBuffer) io.Writer {
-	if w == nil {
-		return tail
+func teeTo(w io.Writer, tails ...*tailBuffer) io.Writer {
+	ws := make([]io.Writer, 0, len(tails)+1)
+	if w != nil {
+		ws = append(ws, w)
 	}
-	return io.MultiWriter(w, tail)
+	for _, t := range tails {
+		ws = append(ws, t)
+	}
+	if len(ws) == 1 {
+		return ws[0]
+	}
+	return io.MultiWriter(ws...)
 }
 
-// outputTail renders the last lines of a command's output. Stdout and
-// stderr arrive on separate SSH streams whose relative order is not
-// preserved, so they are kept apart and stderr (where errors go) comes
-// last: the last stderr lines are always shown, stdout fills the rest.
+// outputTail renders the last lines of a command's output in arrival
+// order. Stdout and stderr travel on separate SSH streams, so a final error
+// line can arrive before the stdout lines written ahead of it; the last
+// stderr lines (up to 5) are therefore always kept, at the end.
 type outputTail struct {
-	out, err *tailBuffer
-	lines    int
+	both, err *tailBuffer
+	lines     int
 }
 
 func (o outputTail) String() string {
-	errLines := o.err.last(o.lines)
-	outLines := o.out.last(o.lines - len(errLines))
-	all := append(outLines, errLines...)
+	all := o.both.last(o.lines)
+	errs := o.err.last(min(5, o.lines))
+	missing := 0
+	for i := len(errs) - 1; i >= 0; i-- {
+		if slices.Contains(all[max(0, len(all)-len(errs)-o.lines/2):], errs[i]) {
+			break
+		}
+		missing++
+	}
+	if missing > 0 {
+		drop := max(0, len(all)+missing-o.lines)
+		all = append(all[drop:], errs[len(errs)-missing:]...)
+	}
 	if len(all) == 0 {
 		return ""
 	}
