@@ -214,15 +214,6 @@ func (e *env) state() *state.State {
 	return st
 }
 
-// actions maps every planned address to its action.
-func actions(p *plan.Plan) map[string]plan.Action {
-	out := map[string]plan.Action{}
-	for _, r := range p.Resources {
-		out[r.Addr] = r.Action
-	}
-	return out
-}
-
 // edges renders a plan's edges as "from -> to" lines, in plan order.
 func edges(p *plan.Plan) []string {
 	out := []string{}
