@@ -33,6 +33,13 @@ type CLI struct {
 	Unlock   UnlockCmd   `cmd:"" help:"Break a state lock held by a run that is gone."`
 	List     ListCmd     `cmd:"" help:"List the deployments in the state store."`
 	Version  VersionCmd  `cmd:"" help:"Print ferry's version."`
+
+	SSH         SSHCmd         `cmd:"" name:"ssh" help:"Open a shell on a machine, or run one command there (after --)."`
+	Exec        ExecCmd        `cmd:"" help:"Run a command on machines in parallel, output prefixed by machine."`
+	Info        InfoCmd        `cmd:"" help:"Show each machine's target, deployed and running system, and status."`
+	Check       CheckCmd       `cmd:"" help:"Check machines for drift and failed systemd units."`
+	Generations GenerationsCmd `cmd:"" help:"List a machine's system generations."`
+	Rollback    RollbackCmd    `cmd:"" help:"Switch a machine to an earlier system generation and record it."`
 }
 
 // Globals are the flags every command takes.

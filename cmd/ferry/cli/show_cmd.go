@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/remote"
 )
 
 // ShowCmd is `ferry show [PLAN]`.
@@ -44,13 +46,16 @@ func (c *ShowCmd) Run(a *App) error {
 		_, err = a.Stdout.Write(data)
 		return err
 	}
-	if len(st.Resources) == 0 {
+	if len(st.Resources) == 0 && len(st.Machines) == 0 {
 		fmt.Fprintf(a.Stdout, "Deployment %q has no resources.\n", st.Deployment)
 		return nil
 	}
 	fmt.Fprintf(a.Stdout, "Deployment %q (serial %d, lineage %s)\n", st.Deployment, st.Serial, st.Lineage)
 	for _, addr := range st.Addrs() {
 		renderStateResource(a, addr, st.Resources[addr])
+	}
+	for _, addr := range sortedKeys(st.Machines) {
+		renderStateMachine(a, addr, st.Machines[addr])
 	}
 	renderOutputs(a, st.Outputs)
 	return nil
@@ -67,6 +72,32 @@ func renderStateResource(a *App, addr string, r *state.Resource) {
 	}
 	if len(r.Deps) > 0 {
 		fmt.Fprintf(a.Stdout, "    (depends on %v)\n", r.Deps)
+	}
+}
+
+// renderStateMachine shows what ferry deployed to one machine.
+func renderStateMachine(a *App, addr string, m *state.Machine) {
+	fmt.Fprintf(a.Stdout, "\n# %s", addr)
+	if m.DeclaredAt != "" {
+		fmt.Fprintf(a.Stdout, "  [%s]", m.DeclaredAt)
+	}
+	fmt.Fprintln(a.Stdout)
+	fmt.Fprintf(a.Stdout, "    target     = %s\n", m.Target)
+	fmt.Fprintf(a.Stdout, "    system     = %s\n", orNone(m.Path))
+	if m.Generation > 0 {
+		fmt.Fprintf(a.Stdout, "    generation = %d\n", m.Generation)
+	}
+	if !m.DeployedAt.IsZero() {
+		fmt.Fprintf(a.Stdout, "    deployed   = %s", m.DeployedAt.UTC().Format(time.RFC3339))
+		if m.Activation != "" {
+			fmt.Fprintf(a.Stdout, " (%s)", m.Activation)
+		}
+		fmt.Fprintln(a.Stdout)
+	}
+	if m.HostKey != "" {
+		if fp, err := remote.Fingerprint(m.HostKey); err == nil {
+			fmt.Fprintf(a.Stdout, "    host key   = %s\n", fp)
+		}
 	}
 }
 
