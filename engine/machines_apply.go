@@ -43,7 +43,15 @@ func (x *executor) startMachines(opts ApplyOptions) {
 	go func() {
 		defer close(mr.buildDone)
 		x.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("building %d system(s) in one nix-store --realise", len(drvs))})
+		start := time.Now()
 		mr.builds, mr.buildErr = x.e.Nix.Build(x.opCtx, drvs, nix.BuildOptions{Jobs: opts.BuildJobs})
+		built := 0
+		for _, r := range mr.builds {
+			if r.Err == nil {
+				built++
+			}
+		}
+		x.e.emit(Event{Kind: EventProgress, Duration: time.Since(start), Message: fmt.Sprintf("built %d of %d system(s)", built, len(drvs))})
 	}()
 }
 
@@ -91,6 +99,7 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 		}
 	} else {
 		x.mr.copies <- struct{}{}
+		copyStart := time.Now()
 		stats, err := remote.CopyClosure(ctx, conn, []string{m.Path}, func(p remote.CopyProgress) {
 			if !p.Done && p.SentBytes == 0 {
 				progress("copying %d paths, %s", p.Paths, mib(p.TotalBytes))
@@ -100,7 +109,8 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("copy closure: %w", err)
 		}
-		progress("copied %d of %d paths, %s", stats.Paths, stats.Closure, mib(stats.Bytes))
+		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(copyStart),
+			Message: fmt.Sprintf("copied %d of %d paths, %s", stats.Paths, stats.Closure, mib(stats.Bytes))})
 	}
 	x.mr.activates <- struct{}{}
 	progress("activating (%s)", m.Activate)

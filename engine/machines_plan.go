@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -133,6 +134,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	}
 	sort.Strings(names)
 	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(names))})
+	evalStart := time.Now()
 	evaluated, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
 		Nixpkgs:   cfg.Nixpkgs,
 		Machines:  machines,
@@ -148,6 +150,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		}
 		return err
 	}
+	b.e.emit(Event{Kind: EventProgress, Duration: time.Since(evalStart), Message: fmt.Sprintf("evaluated %d machine(s)", len(names))})
 
 	planned := make([]*plan.Machine, 0, len(names))
 	for _, name := range names {
@@ -166,8 +169,9 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		}
 		planned = append(planned, pm)
 	}
+	var profiles map[string]string
 	if !b.opts.NoRefresh {
-		b.readCurrentSystems(ctx, planned)
+		profiles = b.readCurrentSystems(ctx, planned)
 	}
 	var wg sync.WaitGroup
 	for _, pm := range planned {
@@ -179,19 +183,38 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	}
 	wg.Wait()
 	for _, pm := range planned {
-		switch {
-		case pm.Activate == "dry-activate" || pm.Activate == "test":
-			pm.Action = plan.Deploy
-		case pm.CurrentRead && pm.Current == pm.Path:
-			pm.Action = plan.Noop
-		case !pm.CurrentRead && pm.Current == "" && pm.Previous == pm.Path && pm.Reason == "":
-			pm.Action = plan.Noop
-		default:
-			pm.Action = plan.Deploy
-		}
+		profile, profileRead := profiles[pm.Addr]
+		pm.Action = machineAction(pm, profile, profileRead)
 	}
 	p.Machines = append(p.Machines, planned...)
 	return nil
+}
+
+// machineAction decides whether pm is deployed. test and dry-activate
+// always run. boot is done when the system profile (what the host boots)
+// already points to the system; switch when the host also runs it, since
+// a system activated with test runs without being in the profile. Without
+// the profile, the running system decides; without either, state does.
+func machineAction(pm *plan.Machine, profile string, profileRead bool) plan.Action {
+	switch {
+	case pm.Activate == "dry-activate" || pm.Activate == "test":
+		return plan.Deploy
+	case pm.CurrentRead && profileRead && pm.Activate == "boot":
+		if profile == pm.Path {
+			return plan.Noop
+		}
+		return plan.Deploy
+	case pm.CurrentRead && pm.Current != pm.Path:
+		return plan.Deploy
+	case pm.CurrentRead && profileRead && profile != pm.Path:
+		pm.Reason = fmt.Sprintf("the host runs this system, but its system profile points to %s (was it activated with test?): %s sets the profile", orNone(profile), pm.Activate)
+		return plan.Deploy
+	case pm.CurrentRead:
+		return plan.Noop
+	case pm.Current == "" && pm.Previous == pm.Path && pm.Reason == "":
+		return plan.Noop
+	}
+	return plan.Deploy
 }
 
 func planTarget(t spec.Target) plan.Target {
@@ -220,12 +243,16 @@ func RemoteTarget(t plan.Target) remote.Target {
 }
 
 // readCurrentSystems asks every host what it runs, over one connection per
-// host. A host that cannot be reached is planned anyway, with the reason;
-// apply reports it as failed and goes on with the others.
-func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine) {
+// host, and, for machines to switch or boot, what its system profile (the
+// system it boots) points to: it returns those profiles by address. A host
+// that cannot be reached is planned anyway, with the reason; apply reports
+// it as failed and goes on with the others.
+func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine) map[string]string {
+	profiles := map[string]string{}
 	if b.e.SSH == nil {
-		return
+		return profiles
 	}
+	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(b.opts.Parallelism, 1))
 	for _, pm := range ms {
@@ -239,17 +266,44 @@ func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine
 			if pm.Target.HostKey == "" {
 				pm.Target.HostKey = conn.HostKey() // trust on first use: apply enforces this key
 			}
+			// The profile is read over the same connection, at the same time.
+			var (
+				gens    []remote.Generation
+				gensErr error
+				gensRun sync.WaitGroup
+			)
+			readProfile := pm.Activate == "switch" || pm.Activate == "boot"
+			if readProfile {
+				gensRun.Go(func() { gens, gensErr = remote.Generations(gctx, conn) })
+			}
 			cur, err := remote.CurrentSystem(gctx, conn)
+			gensRun.Wait()
 			if err != nil {
 				pm.Reason = "could not read the current system: " + err.Error()
 				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
 				return nil
 			}
 			pm.Current, pm.CurrentRead = cur, true
+			if readProfile {
+				if gensErr != nil {
+					b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: "could not read the system profile: " + gensErr.Error()})
+					return nil
+				}
+				profile := ""
+				for _, g := range gens {
+					if g.Current {
+						profile = g.Path
+					}
+				}
+				mu.Lock()
+				profiles[pm.Addr] = profile
+				mu.Unlock()
+			}
 			return nil
 		})
 	}
 	_ = g.Wait()
+	return profiles
 }
 
 // machineDiff computes the package-level difference from the previously

@@ -1,0 +1,6 @@
+{ pkgs, ... }:
+{
+  services.forgejo.enable = true;
+  services.forgejo.port = 3042;
+  environment.systemPackages = [ pkgs.git ];
+}
