@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/user"
 	"time"
@@ -11,9 +12,15 @@ import (
 	"github.com/nixferry/ferry/engine/statestore"
 )
 
-// lock takes the deployment's state lock for op, waiting up to timeout.
+// lock takes the deployment's state lock for op, waiting up to timeout,
+// and reports a stale lock of a crashed run that it broke on the way.
 func (e *Engine) lock(ctx context.Context, dep, op string, timeout time.Duration) (*statestore.Lock, error) {
-	return e.Store.Lock(ctx, dep, NewLockInfo(op, e.Version, e.now()), timeout)
+	l, err := e.Store.Lock(ctx, dep, NewLockInfo(op, e.Version, e.now()), timeout)
+	if err == nil && l.BrokeStale != nil {
+		b := l.BrokeStale
+		e.emit(Event{Kind: EventLockBroken, Message: fmt.Sprintf("broke lock %s of deployment %q: its holder %s (pid %d, %s) is no longer running", b.ID, dep, b.Who, b.PID, b.Operation)})
+	}
+	return l, err
 }
 
 // NewLockInfo describes this process as a lock holder.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
@@ -21,6 +22,9 @@ type ApplyCmd struct {
 
 // Run applies.
 func (c *ApplyCmd) Run(a *App) error {
+	if err := checkParallelism(c.Parallelism); err != nil {
+		return err
+	}
 	var p *plan.Plan
 	var err error
 	if c.PlanFile != "" {
@@ -76,7 +80,7 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 		return err
 	}
 	if asJSON {
-		printer.event(engine.Event{Kind: "summary", Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
+		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
 	} else if res.Err() == nil {
 		c := a.colors()
 		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.", c.green+c.bold, c.reset, res.Added, res.Changed, res.Destroyed)
@@ -109,6 +113,9 @@ type DestroyCmd struct {
 
 // Run destroys.
 func (c *DestroyCmd) Run(a *App) error {
+	if err := checkParallelism(c.Parallelism); err != nil {
+		return err
+	}
 	p, err := a.makePlan(planRequest{destroy: true, targets: c.Target, refresh: true, parallelism: c.Parallelism})
 	if err != nil {
 		return err
@@ -129,4 +136,13 @@ func (c *DestroyCmd) Run(a *App) error {
 		}
 	}
 	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON)
+}
+
+// checkParallelism rejects a --parallelism that would silently mean
+// something else.
+func checkParallelism(n int) error {
+	if n < 1 {
+		return fmt.Errorf("--parallelism %d: give at least 1 (operations running at once)", n)
+	}
+	return nil
 }

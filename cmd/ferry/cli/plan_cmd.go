@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
@@ -29,6 +30,9 @@ type Machines struct {
 
 // Run plans.
 func (c *PlanCmd) Run(a *App) error {
+	if err := checkParallelism(c.Parallelism); err != nil {
+		return err
+	}
 	p, err := a.makePlan(planRequest{destroy: c.Destroy, targets: c.Target, replace: c.Replace, refresh: c.Refresh, parallelism: c.Parallelism, quiet: c.JSON, machines: c.Machines})
 	if err != nil {
 		return err
@@ -115,6 +119,11 @@ func writePlanFile(path string, p *plan.Plan) error {
 
 // readPlanFile reads and decodes a plan file.
 func readPlanFile(path string) (*plan.Plan, error) {
+	if strings.HasSuffix(path, ".star") {
+		// Not a plan: and the plan decoder's advice to run
+		// `ferry plan --out PATH` would overwrite the configuration.
+		return nil, fmt.Errorf("%s is a configuration file, not a plan file; write a plan with `ferry plan --out plan.json` and pass that (or run `ferry apply` without a file to plan and apply in one go)", path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read plan: %w; write one with `ferry plan --out %s`", err, path)

@@ -120,6 +120,17 @@ func (a *App) readState() (*state.State, error) {
 	return st, nil
 }
 
+// readSerial reads one earlier snapshot of the deployment, without the
+// journal.
+func (a *App) readSerial(serial uint64) (*state.State, error) {
+	store, err := a.OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return store.ReadSerial(a.ctx, a.deploymentNoEval(), serial)
+}
+
 // deploymentNoEval names the deployment for commands that must work even
 // when the configuration is broken: -d, else the config's if it loads,
 // else "default".

@@ -66,11 +66,19 @@ func (c *StateShowCmd) Run(a *App) error {
 }
 
 // StatePullCmd is `ferry state pull`.
-type StatePullCmd struct{}
+type StatePullCmd struct {
+	Serial uint64 `name:"serial" placeholder:"N" help:"Print the snapshot with this serial instead of the current state (see 'ferry state history')."`
+}
 
 // Run prints the state.
 func (c *StatePullCmd) Run(a *App) error {
-	st, err := a.readState()
+	var st *state.State
+	var err error
+	if c.Serial > 0 {
+		st, err = a.readSerial(c.Serial)
+	} else {
+		st, err = a.readState()
+	}
 	if err != nil {
 		return err
 	}
@@ -98,7 +106,7 @@ func (c *StatePushCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
-	return a.modifyState("state push", func(st *state.State) (*state.State, error) {
+	return a.repairState("state push", func(st *state.State) (*state.State, error) {
 		if st.Lineage != "" && pushed.Lineage != st.Lineage && !c.Force {
 			return nil, fmt.Errorf("%s has lineage %s but the deployment's state has %s: it belongs to another state; pass --force to push it anyway", c.File, pushed.Lineage, st.Lineage)
 		}
@@ -171,6 +179,18 @@ func (c *StateMvCmd) Run(a *App) error {
 // modifyState applies fn to the current state under the lock and writes
 // the result as a new snapshot.
 func (a *App) modifyState(op string, fn func(*state.State) (*state.State, error)) error {
+	return a.changeState(op, false, fn)
+}
+
+// repairState is modifyState for which a damaged latest snapshot is no
+// obstacle: fn gets an empty state with that serial and no lineage, and
+// its result is written on top of it (how `ferry state push` restores an
+// earlier snapshot).
+func (a *App) repairState(op string, fn func(*state.State) (*state.State, error)) error {
+	return a.changeState(op, true, fn)
+}
+
+func (a *App) changeState(op string, repair bool, fn func(*state.State) (*state.State, error)) error {
 	store, err := a.OpenStore()
 	if err != nil {
 		return err
@@ -183,6 +203,12 @@ func (a *App) modifyState(op string, fn func(*state.State) (*state.State, error)
 	}
 	defer lock.Release(context.WithoutCancel(a.ctx))
 	st, _, err := store.Read(a.ctx, dep)
+	if err != nil && repair {
+		if serial, why, ok := damagedLatest(a.ctx, store, dep); ok {
+			fmt.Fprintf(a.Stderr, "note: the latest snapshot of %q (serial %d) cannot be read (%s); writing serial %d on top of it\n", dep, serial, why, serial+1)
+			st, err = &state.State{FormatVersion: state.FormatVersion, Deployment: dep, Serial: serial, Resources: map[string]*state.Resource{}}, nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -217,10 +243,11 @@ func (c *StateHistoryCmd) Run(a *App) error {
 		return err
 	}
 	if c.JSON {
-		if hist == nil {
-			hist = []statestore.HistoryEntry{}
+		out := make([]historyJSON, 0, len(hist))
+		for _, h := range hist {
+			out = append(out, historyJSON{Serial: h.Serial, Lineage: h.Lineage, Time: h.Time.UTC(), Size: h.Size, URL: h.URL, Problem: h.Problem})
 		}
-		return writeJSON(a.Stdout, hist)
+		return writeJSON(a.Stdout, out)
 	}
 	if len(hist) == 0 {
 		fmt.Fprintf(a.Stdout, "Deployment %q has no state yet.\n", dep)
@@ -228,9 +255,24 @@ func (c *StateHistoryCmd) Run(a *App) error {
 	}
 	fmt.Fprintf(a.Stdout, "%-8s %-25s %10s  %s\n", "SERIAL", "WRITTEN", "BYTES", "LINEAGE")
 	for _, h := range hist {
-		fmt.Fprintf(a.Stdout, "%-8d %-25s %10d  %s\n", h.Serial, h.Time.UTC().Format(time.RFC3339), h.Size, h.Lineage)
+		lineage := h.Lineage
+		if h.Problem != "" {
+			lineage = "DAMAGED: " + h.Problem
+		}
+		fmt.Fprintf(a.Stdout, "%-8d %-25s %10d  %s\n", h.Serial, h.Time.UTC().Format(time.RFC3339), h.Size, lineage)
 	}
 	return nil
+}
+
+// historyJSON is one snapshot in `ferry state history --json`, with the
+// snake_case keys of ferry's other JSON.
+type historyJSON struct {
+	Serial  uint64    `json:"serial"`
+	Lineage string    `json:"lineage,omitempty"`
+	Time    time.Time `json:"time"`
+	Size    int64     `json:"size"`
+	URL     string    `json:"url"`
+	Problem string    `json:"problem,omitempty"`
 }
 
 // UnlockCmd is `ferry unlock ID`.
@@ -282,4 +324,24 @@ func (c *ListCmd) Run(a *App) error {
 		fmt.Fprintln(a.Stdout, d)
 	}
 	return nil
+}
+
+// damagedLatest returns the serial of the deployment's latest snapshot and
+// why it cannot be read, or ok false when it can (then the problem is
+// elsewhere and no repair should paper over it). Write still checks the
+// lineage when the damaged snapshot's header is readable, and refuses to
+// write on top of a snapshot of a newer format.
+func damagedLatest(ctx context.Context, store *statestore.Store, dep string) (serial uint64, why string, ok bool) {
+	hist, err := store.History(ctx, dep)
+	if err != nil || len(hist) == 0 {
+		return 0, "", false
+	}
+	last := hist[len(hist)-1]
+	if last.Problem != "" {
+		return last.Serial, last.Problem, true
+	}
+	if _, err := store.ReadSerial(ctx, dep, last.Serial); err != nil {
+		return last.Serial, err.Error(), true
+	}
+	return 0, "", false
 }
