@@ -6,6 +6,8 @@
 // An edge from -> to means "from must finish before to starts". Every
 // listing (Nodes, Succ, Pred, Edges, TopoOrder, WriteDOT) is deterministic:
 // it follows the order in which nodes and edges were added, never map order.
+// An ordering edge (ConnectAfter) makes the walk wait without passing a
+// failure on: rolling batches wait for the previous batch, then decide.
 //
 // The package imports nothing else from this repository. It knows nothing
 // about resources, plans or providers; callers give nodes their meaning.

@@ -8,13 +8,19 @@ type Graph[K comparable] struct {
 	succ  [][]int   // per node, successors in edge insertion order
 	pred  [][]int   // per node, predecessors in edge insertion order
 	edges map[[2]int]struct{}
+	// Ordering edges (ConnectAfter): the successor waits for the
+	// predecessor to finish in any way, and is not skipped when it fails.
+	after     [][]int
+	afterPred [][]int
+	afterSet  map[[2]int]struct{}
 }
 
 // New returns an empty graph.
 func New[K comparable]() *Graph[K] {
 	return &Graph[K]{
-		index: make(map[K]int),
-		edges: make(map[[2]int]struct{}),
+		index:    make(map[K]int),
+		edges:    make(map[[2]int]struct{}),
+		afterSet: make(map[[2]int]struct{}),
 	}
 }
 
@@ -31,6 +37,8 @@ func (g *Graph[K]) add(k K) int {
 	g.nodes = append(g.nodes, k)
 	g.succ = append(g.succ, nil)
 	g.pred = append(g.pred, nil)
+	g.after = append(g.after, nil)
+	g.afterPred = append(g.afterPred, nil)
 	return i
 }
 
@@ -45,6 +53,23 @@ func (g *Graph[K]) Connect(from, to K) {
 	g.edges[e] = struct{}{}
 	g.succ[f] = append(g.succ[f], t)
 	g.pred[t] = append(g.pred[t], f)
+}
+
+// ConnectAfter adds an ordering edge from -> to: to starts only once from
+// has finished, whether it succeeded, failed or was skipped, and a failure
+// of from does not skip to. Rolling batches use it: the next batch waits for
+// the previous one, then decides for itself whether to go on. Ordering
+// edges count in Walk and in cycle detection only; Succ, Pred, Edges,
+// TopoOrder and DOT show the dependency edges of Connect.
+func (g *Graph[K]) ConnectAfter(from, to K) {
+	f, t := g.add(from), g.add(to)
+	e := [2]int{f, t}
+	if _, dup := g.afterSet[e]; dup {
+		return
+	}
+	g.afterSet[e] = struct{}{}
+	g.after[f] = append(g.after[f], t)
+	g.afterPred[t] = append(g.afterPred[t], f)
 }
 
 // Has reports whether k is a node of g.

@@ -80,8 +80,8 @@ func (g *Graph[K]) Walk(ctx context.Context, limit int, fn WalkFunc[K]) *WalkRes
 		},
 	}
 	for i, ps := range g.pred {
-		w.pending[i] = len(ps)
-		if len(ps) == 0 {
+		w.pending[i] = len(ps) + len(g.afterPred[i])
+		if w.pending[i] == 0 {
 			w.ready = append(w.ready, i) // in index order: a valid heap
 		}
 	}
@@ -174,14 +174,23 @@ func (w *walker[K]) run(i int) {
 		w.status[i] = statusDone
 		w.res.Done = append(w.res.Done, w.g.nodes[i])
 		for _, s := range w.g.succ[i] {
-			w.pending[s]--
-			if w.pending[s] == 0 && w.status[s] == statusPending {
-				w.ready.push(s)
-			}
+			w.finishedPred(s)
+		}
+		for _, s := range w.g.after[i] {
+			w.finishedPred(s)
 		}
 	}
 	w.mu.Unlock()
 	w.signal()
+}
+
+// finishedPred counts down the predecessors node s waits for and makes it
+// ready when none is left. The caller holds w.mu.
+func (w *walker[K]) finishedPred(s int) {
+	w.pending[s]--
+	if w.pending[s] == 0 && w.status[s] == statusPending {
+		w.ready.push(s)
+	}
 }
 
 func (w *walker[K]) call(i int, release func()) (err error) {
@@ -194,15 +203,21 @@ func (w *walker[K]) call(i int, release func()) (err error) {
 }
 
 // fail records err for node i and skips its transitive successors that are
-// not skipped yet. The caller holds w.mu (or is the only goroutine).
+// not skipped yet. Nodes that only wait for i or a skipped node through an
+// ordering edge are not skipped: for them, i (or the skipped node) has
+// finished. The caller holds w.mu (or is the only goroutine).
 func (w *walker[K]) fail(i int, err error) {
 	k := w.g.nodes[i]
 	w.status[i] = statusFailed
 	w.res.Failed[k] = err
 	stack := []int{i}
+	var finished []int // failed or skipped nodes with ordering successors
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if len(w.g.after[n]) > 0 {
+			finished = append(finished, n)
+		}
 		for _, s := range w.g.succ[n] {
 			if w.status[s] != statusPending {
 				continue // already skipped, or failed on a cycle
@@ -210,6 +225,11 @@ func (w *walker[K]) fail(i int, err error) {
 			w.status[s] = statusSkipped
 			w.res.Skipped[w.g.nodes[s]] = k
 			stack = append(stack, s)
+		}
+	}
+	for _, n := range finished {
+		for _, s := range w.g.after[n] {
+			w.finishedPred(s)
 		}
 	}
 }
@@ -233,6 +253,12 @@ func (w *walker[K]) failCycles() {
 				queue = append(queue, s)
 			}
 		}
+		for _, s := range g.after[n] {
+			indeg[s]--
+			if indeg[s] == 0 {
+				queue = append(queue, s)
+			}
+		}
 	}
 	for i := range g.nodes {
 		if reached[i] || w.status[i] != statusPending {
@@ -241,22 +267,24 @@ func (w *walker[K]) failCycles() {
 		// An unmarked stuck node has only unmarked stuck predecessors
 		// (marking a node marks its descendants), so walking back along
 		// them must come round to a node already on the path.
+		// Ordering edges do not pass failure on, so only pending
+		// predecessors are followed; a node none of whose stuck
+		// predecessors is pending waits only for finished ones and is left
+		// to the counts.
 		onPath := map[int]int{}
 		var path []int
 		n := i
-		for {
+		for n >= 0 {
 			if p, ok := onPath[n]; ok {
 				path = path[p:]
 				break
 			}
 			onPath[n] = len(path)
 			path = append(path, n)
-			for _, p := range g.pred[n] {
-				if !reached[p] {
-					n = p
-					break
-				}
-			}
+			n = w.stuckPred(n, reached)
+		}
+		if n < 0 {
+			continue
 		}
 		// path follows edges backwards; reverse it into edge order.
 		for a, b := 0, len(path)-1; a < b; a, b = a+1, b-1 {
@@ -271,4 +299,17 @@ func (w *walker[K]) failCycles() {
 			w.fail(m, cerr)
 		}
 	}
+}
+
+// stuckPred returns a predecessor of n, through either kind of edge, that
+// Kahn's pass did not reach and that is still pending, or -1.
+func (w *walker[K]) stuckPred(n int, reached []bool) int {
+	for _, ps := range [][]int{w.g.pred[n], w.g.afterPred[n]} {
+		for _, p := range ps {
+			if !reached[p] && w.status[p] == statusPending {
+				return p
+			}
+		}
+	}
+	return -1
 }
