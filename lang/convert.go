@@ -69,7 +69,7 @@ func convert(v starlark.Value, depth int) (any, *convertError) {
 		return string(v), nil
 	case *reference:
 		return v.ref, nil
-	case *resourceValue, *machineValue, *targetValue, *moduleValue:
+	case *resourceValue, *machineValue, *targetValue, *moduleValue, *keyValue, *checkValue:
 		msg, _ := passedItself(v)
 		return nil, &convertError{msg: msg}
 	case *starlark.List:
@@ -268,6 +268,10 @@ func passedItself(v starlark.Value) (msg string, ok bool) {
 	case *targetValue:
 		return v.passedItself(), true
 	case *moduleValue:
+		return v.passedItself(), true
+	case *keyValue:
+		return v.passedItself(), true
+	case *checkValue:
 		return v.passedItself(), true
 	}
 	return "", false

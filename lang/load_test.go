@@ -627,7 +627,7 @@ func TestPredeclared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"defaults", "deployment", "local", "machine", "nix", "nixpkgs", "null", "output", "ssh", "time", "var"}
+	want := []string{"cmd_check", "defaults", "deployment", "http_check", "key", "local", "machine", "nix", "nixpkgs", "null", "output", "rollout", "ssh", "time", "var"}
 	if diff := cmp.Diff(want, r.predeclared.Keys()); diff != "" {
 		t.Errorf("predeclared (-want +got):\n%s", diff)
 	}

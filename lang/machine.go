@@ -2,7 +2,9 @@ package lang
 
 import (
 	"fmt"
+	"path"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -11,8 +13,9 @@ import (
 )
 
 // machineBuiltins provides machine(name, target, modules = [], tags = [],
-// depends_on = [], build_on_target = False), which declares a NixOS
-// machine at address machine.NAME.
+// depends_on = [], build_on_target = False, keys = [], checks = [],
+// magic_rollback = True, confirm_timeout = "30s", rollback_on_failure =
+// False), which declares a NixOS machine at address machine.NAME.
 func machineBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"machine": starlark.NewBuiltin("machine", declareMachine)}, nil
 }
@@ -24,13 +27,21 @@ var machineParams = []param{
 	{name: "tags"},
 	{name: "depends_on"},
 	{name: "build_on_target"},
+	{name: "keys"},
+	{name: "checks"},
+	{name: "magic_rollback"},
+	{name: "confirm_timeout"},
+	{name: "rollback_on_failure"},
 }
+
+// defaultConfirmTimeout bounds the wait for the confirmation of a switch.
+const defaultConfirmTimeout = 30 * time.Second
 
 func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)
 	p := &callProblems{fn: "machine"}
 	a := unpack(p, machineParams, args, kwargs)
-	m := &spec.Machine{Pos: r.callerPos(thread, 1)}
+	m := &spec.Machine{Pos: r.callerPos(thread, 1), MagicRollback: true, ConfirmTimeout: defaultConfirmTimeout}
 	// Whatever is wrong, the returned value is usable (an empty target,
 	// no tags), so that a mistake here is reported once and not again at
 	// every use of the machine.
@@ -95,6 +106,45 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 		}
 	}
 
+	if v, ok := a["keys"]; ok {
+		m.Keys = machineKeys(p, v)
+	}
+	if v, ok := a["checks"]; ok {
+		items, isSeq := sequence(v)
+		if !isSeq {
+			p.add("argument \"checks\": got %s, want list of checks from cmd_check() or http_check()", v.Type())
+		}
+		for i, x := range items {
+			c, ok := x.(*checkValue)
+			if !ok {
+				p.add("argument \"checks\"[%d]: got %s, want a check from cmd_check() or http_check()", i, x.Type())
+				continue
+			}
+			m.Checks = append(m.Checks, c.c)
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"magic_rollback", &m.MagicRollback}, {"rollback_on_failure", &m.RollbackOnFailure}} {
+		if v, ok := a[b.name]; ok {
+			if x, err := wantBool(v); err != nil {
+				p.addArg(b.name, err)
+			} else {
+				*b.dst = x
+			}
+		}
+	}
+	if v, ok := a["confirm_timeout"]; ok {
+		if d, msg := wantDuration(v); msg != "" {
+			p.add("argument \"confirm_timeout\": %s", msg)
+		} else if d < time.Second {
+			p.add("confirm_timeout %s: want at least 1s (the host must be reached again within it)", d)
+		} else {
+			m.ConfirmTimeout = d
+		}
+	}
+
 	if nameOK {
 		if first, dup := r.machines[m.Addr]; dup {
 			p.addPlain("duplicate machine %s (first declared at %s)", m.Addr, first)
@@ -110,6 +160,36 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 	}
 	r.cfg.Machines = append(r.cfg.Machines, m)
 	return mv, nil
+}
+
+// machineKeys reads keys = [...]: keys from key(), with distinct
+// destinations.
+func machineKeys(p *callProblems, v starlark.Value) []*spec.Key {
+	items, ok := sequence(v)
+	if !ok {
+		p.add("argument \"keys\": got %s, want list of keys from key()", v.Type())
+		return nil
+	}
+	var out []*spec.Key
+	seen := map[string]spec.Pos{}
+	for i, x := range items {
+		kv, ok := x.(*keyValue)
+		if !ok {
+			p.add("argument \"keys\"[%d]: got %s, want a key from key()", i, x.Type())
+			continue
+		}
+		if kv.bad {
+			continue
+		}
+		dest := path.Join(kv.k.DestDir, kv.k.Name)
+		if first, dup := seen[dest]; dup {
+			p.add("two keys land at %s (the first declared at %s): give them different names or dest_dir", dest, first)
+			continue
+		}
+		seen[dest] = kv.k.Pos
+		out = append(out, kv.k)
+	}
+	return out
 }
 
 // tagList checks tags and drops repeated ones, keeping the first

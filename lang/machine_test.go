@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -107,6 +108,9 @@ output("proxy", proxy.target.host)
 			Pos: pos("hosts/db.star", 1, 6),
 		},
 	}
+	for _, m := range want {
+		m.MagicRollback, m.ConfirmTimeout = true, 30*time.Second // the defaults
+	}
 	if diff := cmp.Diff(want, cfg.Machines); diff != "" {
 		t.Errorf("machines (-want +got):\n%s", diff)
 	}
@@ -170,7 +174,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		{"machine missing everything", "machine()", "ferry.star:1:1: machine: missing required argument \"name\"\n" +
 			"ferry.star:1:1: machine: missing required argument \"target\""},
 		{"machine None is not passed", t0 + "machine(None, t)", `ferry.star:2:1: machine: missing required argument "name"`},
-		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, 1)`, `ferry.star:2:1: machine: got 7 positional arguments, want at most 6`},
+		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, 1)`, `ferry.star:2:1: machine: got 12 positional arguments, want at most 11`},
 		{"machine name twice", t0 + `machine("m", t, name = "n")`, `ferry.star:2:1: machine: got two values for argument "name"`},
 		{"machine unknown argument", t0 + `machine("m", t, tag = [])`, `ferry.star:2:1: machine: unexpected argument "tag" (did you mean "tags"?)`},
 		{"machine name type", t0 + `machine(1, t)`, `ferry.star:2:1: machine: argument "name": got int, want string`},

@@ -12,6 +12,8 @@ type Config struct {
 	// Nixpkgs is the nixpkgs path from nixpkgs(path=...), absolute; ""
 	// means <nixpkgs> from NIX_PATH.
 	Nixpkgs string
+	// Rollout is the rolling deployment policy from rollout(), or nil.
+	Rollout *Rollout
 	Inputs  Inputs
 }
 

@@ -1,5 +1,10 @@
 package spec
 
+import (
+	"fmt"
+	"time"
+)
+
 // Machine is one declared NixOS machine: where it runs (Target) and what
 // runs on it (Modules).
 type Machine struct {
@@ -14,7 +19,19 @@ type Machine struct {
 	DependsOn []string
 	// BuildOnTarget builds the system on the machine instead of locally.
 	BuildOnTarget bool
-	Pos           Pos
+	// Keys are uploaded to the host over SSH, never stored in clear.
+	Keys []*Key
+	// Checks must pass after activation for the deploy to succeed.
+	Checks []*Check
+	// MagicRollback arms a watchdog on the host before switch or test:
+	// unless ferry confirms over a new SSH connection within
+	// ConfirmTimeout, the host switches itself back.
+	MagicRollback  bool
+	ConfirmTimeout time.Duration
+	// RollbackOnFailure switches back to the previous system when the
+	// activation or a health check fails.
+	RollbackOnFailure bool
+	Pos               Pos
 }
 
 // Target describes how ferry reaches a machine. Kind "ssh" is an existing
@@ -47,4 +64,70 @@ func (c *Config) MachineByName(name string) *Machine {
 		}
 	}
 	return nil
+}
+
+// Key is a secret uploaded to a machine (NixOps deployment.keys). Exactly
+// one of Text, File and Command is set. The secret itself never enters a
+// plan, the state or a log: the engine reads it, hashes it (KeyHash) and
+// uploads it over SSH.
+type Key struct {
+	Name    string
+	Text    string   // the secret itself
+	File    string   // absolute path of a file holding it, read by ferry
+	Command []string // argv run on the deployer at apply time; its stdout is the secret
+	// DestDir, User, Group and Permissions say where and how it lands on
+	// the host (defaults /run/keys, root, root, 0600).
+	DestDir     string
+	User        string
+	Group       string
+	Permissions string
+	// UploadAt is "pre-activation" (default) or "post-activation".
+	UploadAt string
+	Pos      Pos
+}
+
+// Source names where the key's content comes from, without revealing it:
+// "text", "file PATH" or "command ARGV0".
+func (k *Key) Source() string {
+	switch {
+	case k.File != "":
+		return "file " + k.File
+	case len(k.Command) > 0:
+		return "command " + k.Command[0]
+	}
+	return "text"
+}
+
+// Check is a health check of a machine: a command run on the host
+// (Kind "cmd") or an HTTP request made from the deployer (Kind "http").
+type Check struct {
+	Kind     string // "cmd" or "http"
+	Cmd      string
+	URL      string
+	Status   int // wanted HTTP status (default 200)
+	Timeout  time.Duration
+	Retries  int // attempts after the first failed one
+	Interval time.Duration
+	Pos      Pos
+}
+
+// Describe is how plans and messages name the check.
+func (c *Check) Describe() string {
+	if c.Kind == "http" {
+		return fmt.Sprintf("http %s (status %d)", c.URL, c.Status)
+	}
+	return "cmd " + c.Cmd
+}
+
+// Rollout is a rolling deployment policy: machines (all, or those with
+// one of Tags) are activated in batches of Batch machines (or BatchPercent
+// percent of them, rounded up); the next batch starts only while the
+// failures so far are at most MaxFailures, after Pause.
+type Rollout struct {
+	Batch        int
+	BatchPercent int
+	MaxFailures  int
+	Pause        time.Duration
+	Tags         []string
+	Pos          Pos
 }

@@ -1,0 +1,158 @@
+package lang
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nixferry/ferry/engine/spec"
+)
+
+// checkBuiltins provides the health checks for machine(checks = [...]):
+//
+//   - cmd_check(cmd, timeout = "30s", retries = 3, interval = "2s"): a
+//     shell command run on the host after activation, with the new
+//     system's sw/bin first on PATH; it passes when it exits 0.
+//   - http_check(url, status = 200, timeout = "30s", retries = 3,
+//     interval = "2s"): a GET request made from the deployer; it passes
+//     when the response has the wanted status.
+//
+// retries is the number of attempts after the first failed one, interval
+// the wait between attempts, timeout the bound of each attempt; a check
+// that never passes is given up after (retries + 1) × timeout + retries ×
+// interval at most.
+func checkBuiltins(*run) (starlark.StringDict, error) {
+	return starlark.StringDict{
+		"cmd_check":  starlark.NewBuiltin("cmd_check", cmdCheck),
+		"http_check": starlark.NewBuiltin("http_check", httpCheck),
+	}, nil
+}
+
+// Defaults of the checks.
+const (
+	defaultCheckTimeout  = 30 * time.Second
+	defaultCheckRetries  = 3
+	defaultCheckInterval = 2 * time.Second
+)
+
+var (
+	cmdCheckParams  = []param{{name: "cmd", required: true}, {name: "timeout"}, {name: "retries"}, {name: "interval"}}
+	httpCheckParams = []param{{name: "url", required: true}, {name: "status"}, {name: "timeout"}, {name: "retries"}, {name: "interval"}}
+)
+
+func cmdCheck(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	r := runOf(thread)
+	p := &callProblems{fn: "cmd_check"}
+	a := unpack(p, cmdCheckParams, args, kwargs)
+	c := newCheck(r, thread, "cmd")
+	if v, ok := a["cmd"]; ok {
+		if s, err := wantString(v); err != nil {
+			p.addArg("cmd", err)
+		} else if s == "" {
+			p.add("cmd is empty: pass a command that exits 0 when the host is healthy, such as \"systemctl is-active nginx\"")
+		} else {
+			c.Cmd = s
+		}
+	}
+	checkTiming(p, a, c)
+	if err := p.report(r, thread); err != nil {
+		return nil, err
+	}
+	return &checkValue{c: c}, nil
+}
+
+func httpCheck(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	r := runOf(thread)
+	p := &callProblems{fn: "http_check"}
+	a := unpack(p, httpCheckParams, args, kwargs)
+	c := newCheck(r, thread, "http")
+	c.Status = 200
+	if v, ok := a["url"]; ok {
+		if s, err := wantString(v); err != nil {
+			p.addArg("url", err)
+		} else if u, perr := url.Parse(s); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add("url %q is not an http:// or https:// URL with a host", s)
+		} else {
+			c.URL = s
+		}
+	}
+	if v, ok := a["status"]; ok {
+		if n, err := wantInt(v); err != nil {
+			p.addArg("status", err)
+		} else if n < 100 || n > 599 {
+			p.add("status %d is not an HTTP status code (100 to 599)", n)
+		} else {
+			c.Status = int(n)
+		}
+	}
+	checkTiming(p, a, c)
+	if err := p.report(r, thread); err != nil {
+		return nil, err
+	}
+	return &checkValue{c: c}, nil
+}
+
+func newCheck(r *run, thread *starlark.Thread, kind string) *spec.Check {
+	return &spec.Check{Kind: kind, Timeout: defaultCheckTimeout, Retries: defaultCheckRetries,
+		Interval: defaultCheckInterval, Pos: r.callerPos(thread, 1)}
+}
+
+// checkTiming reads timeout, retries and interval.
+func checkTiming(p *callProblems, a map[string]starlark.Value, c *spec.Check) {
+	if v, ok := a["timeout"]; ok {
+		if d, msg := wantDuration(v); msg != "" {
+			p.add("argument \"timeout\": %s", msg)
+		} else if d <= 0 {
+			p.add("timeout %s: want a positive duration", d)
+		} else {
+			c.Timeout = d
+		}
+	}
+	if v, ok := a["retries"]; ok {
+		if n, err := wantInt(v); err != nil {
+			p.addArg("retries", err)
+		} else if n < 0 || n > 1000 {
+			p.add("retries %d: want 0 to 1000 (attempts after the first failed one)", n)
+		} else {
+			c.Retries = int(n)
+		}
+	}
+	if v, ok := a["interval"]; ok {
+		if d, msg := wantDuration(v); msg != "" {
+			p.add("argument \"interval\": %s", msg)
+		} else if d < 0 {
+			p.add("interval %s: want a duration of 0 or more", d)
+		} else {
+			c.Interval = d
+		}
+	}
+}
+
+// wantDuration reads a duration written as Go writes them ("30s",
+// "1m30s", "250ms").
+func wantDuration(v starlark.Value) (time.Duration, string) {
+	s, err := wantString(v)
+	if err != nil {
+		return 0, err.msg
+	}
+	d, perr := time.ParseDuration(s)
+	if perr != nil {
+		return 0, fmt.Sprintf("%q is not a duration: write it like \"30s\", \"2m\" or \"500ms\"", s)
+	}
+	return d, ""
+}
+
+// checkValue is what cmd_check() and http_check() return.
+type checkValue struct{ c *spec.Check }
+
+func (v *checkValue) String() string        { return "<check " + v.c.Describe() + ">" }
+func (v *checkValue) Type() string          { return v.c.Kind + "_check" }
+func (v *checkValue) Freeze()               {}
+func (v *checkValue) Truth() starlark.Bool  { return starlark.True }
+func (v *checkValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: check") }
+
+func (v *checkValue) passedItself() string {
+	return "got a health check; pass it in machine(checks = [...])"
+}
