@@ -79,6 +79,8 @@ func TestPackageDiff(t *testing.T) {
 		Added:   []Package{{Name: "hello", Version: "2.12"}},
 		Removed: []Package{{Name: "vim", Version: "9.0.2116"}},
 		Changed: []Package{
+			// The initrd is named after its kernel, as in NixOS.
+			{Name: "initrd-linux", Version: "6.6.8", OldVersion: "6.1.0"},
 			{Name: "linux", Version: "6.6.8", OldVersion: "6.1.0"},
 			{Name: "openssh", Version: "9.7", OldVersion: "9.6"},
 		},

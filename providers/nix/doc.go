@@ -8,7 +8,12 @@
 //     modules the NixOps arguments name, nodes (every machine's evaluated
 //     configuration) and resources, plus per-machine and per-module args;
 //   - evaluation (Evaluate): one nix-instantiate process for all machines,
-//     split into several passes only when a memory budget asks for it;
+//     split into several passes only when a memory budget asks for it,
+//     giving each machine's toplevel .drv and output path and its boot files
+//     (BootFiles: the store paths of the kernel, initrd and kernel modules
+//     the system boots, read without building and without failing on a
+//     nixpkgs that lacks their options), so the engine can tell from
+//     /run/booted-system whether activating needs a reboot;
 //   - builds (Build): one nix-store --realise --keep-going for all systems,
 //     with a result per derivation;
 //   - store queries: closures (Closure) and package-level diffs between two

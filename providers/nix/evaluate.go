@@ -64,6 +64,57 @@ type Evaluated struct {
 	// Warnings are the messages the machine's evaluation traced (NixOS
 	// warnings), in order.
 	Warnings []string `json:"warnings,omitempty"`
+	// Boot holds the store paths the system's kernel, initrd and
+	// kernel-modules links will resolve to, known without building; nil
+	// when nixpkgs has none of the options they come from (or the system
+	// has no kernel of its own, like a container).
+	Boot *BootFiles `json:"boot,omitempty"`
+}
+
+// BootFiles are what a system boots: the store paths its kernel, initrd and
+// kernel-modules links resolve to, as NixOS's top-level.nix makes them:
+//
+//	Kernel  ${config.boot.kernelPackages.kernel}/${config.system.boot.loader.kernelFile}
+//	Initrd  ${config.system.build.initialRamdisk}/${config.system.boot.loader.initrdFile}
+//	Modules ${config.system.modulesTree}
+//
+// An empty field is unknown: nixpkgs lacks its options, or evaluating them
+// threw (an option used but not defined), or the system has no such link
+// (boot.kernel.enable or boot.initrd.enable false, boot.isContainer).
+// Compare them with `readlink -f /run/booted-system/{kernel,initrd,kernel-modules}`
+// on the host to tell whether activating the system needs a reboot (see
+// Changed).
+type BootFiles struct {
+	Kernel  string `json:"kernel,omitempty"`
+	Initrd  string `json:"initrd,omitempty"`
+	Modules string `json:"modules,omitempty"`
+}
+
+// Changed names the boot files of b ("kernel", "initrd", "kernel-modules",
+// as the system's links are named) that differ from booted, usually read
+// from the host's /run/booted-system with readlink -f. Unknown (empty)
+// fields of b are not compared; an empty field of booted (the host has no
+// such link) differs from a known one. A nil b changes nothing.
+func (b *BootFiles) Changed(booted BootFiles) []string {
+	if b == nil {
+		return nil
+	}
+	var changed []string
+	for _, f := range []struct{ name, want, got string }{
+		{"kernel", b.Kernel, booted.Kernel},
+		{"initrd", b.Initrd, booted.Initrd},
+		{"kernel-modules", b.Modules, booted.Modules},
+	} {
+		if f.want != "" && f.want != f.got {
+			changed = append(changed, f.name)
+		}
+	}
+	return changed
+}
+
+// IsZero reports whether no boot file is known.
+func (b *BootFiles) IsZero() bool {
+	return b == nil || *b == BootFiles{}
 }
 
 // EvalPass describes one nix-instantiate run of Evaluate.
@@ -296,12 +347,19 @@ func decodeEvaluated(stdout []byte) map[string]Evaluated {
 		if !ok {
 			break
 		}
-		var entry struct{ Drv, Out string }
+		var entry struct {
+			Drv, Out string
+			Boot     *BootFiles // older expressions print none
+		}
 		if err := dec.Decode(&entry); err != nil {
 			break
 		}
 		if entry.Drv != "" && entry.Out != "" {
-			out[name] = Evaluated{DrvPath: entry.Drv, OutPath: entry.Out}
+			ev := Evaluated{DrvPath: entry.Drv, OutPath: entry.Out}
+			if !entry.Boot.IsZero() {
+				ev.Boot = entry.Boot
+			}
+			out[name] = ev
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package nix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,7 +143,7 @@ func TestStubSystem(t *testing.T) {
 		environment.systemPackages = [ pkgs.hello ];
 		services.nginx.enable = true;
 	}`}}})
-	for _, f := range []string{"bin/switch-to-configuration", "sw/bin/hello", "sw/bin/ls", "kernel", "nixos-version", "etc/ferry-config.json"} {
+	for _, f := range []string{"bin/switch-to-configuration", "sw/bin/hello", "sw/bin/ls", "sw/bin/ferry-health", "sw/bin/reboot", "kernel", "initrd", "kernel-modules", "nixos-version", "etc/ferry-config.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("system lacks %s: %v", f, err)
 		}
@@ -161,7 +162,7 @@ func TestStubSystem(t *testing.T) {
 	for _, p := range closure {
 		names = append(names, storePathName(p))
 	}
-	want := []string{"bash-5.2", "coreutils-9.4", "glibc-2.38", "hello-2.12", "linux-6.1.0", "nginx-1.24.0", "nixos-system-web-24.05.ferrystub", "openssl-3.0.12", "zlib-1.3"}
+	want := []string{"bash-5.2", "coreutils-9.4", "glibc-2.38", "hello-2.12", "initrd-linux-6.1.0", "kernel-modules", "linux-6.1.0", "nginx-1.24.0", "nixos-system-web-24.05.ferrystub", "openssl-3.0.12", "zlib-1.3"}
 	slices.Sort(names)
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("runtime closure (-want +got):\n%s", diff)
@@ -172,17 +173,13 @@ func TestStubSystem(t *testing.T) {
 // /run, as on a test host.
 func TestStubSwitchToConfiguration(t *testing.T) {
 	n := testNix(t)
-	if os.Geteuid() != 0 {
-		t.Fatal("this test mounts a private /run: run it as root (CI does)")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Fatal("unshare not found: apt-get install -y util-linux")
-	}
+	requireNamespaces(t)
 	_, before := os.Lstat("/run/ferry-test/activations")
 	good := buildStubSystem(t, n, Machine{Name: "host"})
 	bad := buildStubSystem(t, n, Machine{Name: "host", Modules: []Module{{Inline: "{ ferry.test.failActivation = true; }"}}})
 	script := `set -u
 mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /root
 for step in "$@"; do
   system=${step%% *}; action=${step#* }
   if out=$("$system/bin/switch-to-configuration" "$action" 2>&1); then rc=0; else rc=$?; fi
@@ -219,5 +216,119 @@ cat /run/ferry-test/activations
 	}
 	if _, after := os.Lstat("/run/ferry-test/activations"); before != nil && after == nil {
 		t.Error("the test wrote this machine's /run; it must stay inside the namespace")
+	}
+}
+
+// requireNamespaces fails unless the test can run scripts in a private
+// mount namespace (with its own /run and /root) as root.
+func requireNamespaces(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test mounts a private /run and /root: run it as root (CI does)")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare not found: apt-get install -y util-linux")
+	}
+}
+
+// sw/bin/ferry-health and sw/bin/reboot of every stub system, and the
+// unhealthy and noReturnAfterReboot knobs.
+func TestStubHealthAndReboot(t *testing.T) {
+	n := testNix(t)
+	requireNamespaces(t)
+	good := buildStubSystem(t, n, Machine{Name: "good"})
+	sick := buildStubSystem(t, n, Machine{Name: "sick", Modules: []Module{{Inline: "{ ferry.test = { unhealthy = true; noReturnAfterReboot = true; }; }"}}})
+	for _, sys := range []string{good, sick} {
+		for _, prog := range []string{"ferry-health", "reboot"} {
+			fi, err := os.Stat(filepath.Join(sys, "sw", "bin", prog))
+			if err != nil || fi.Mode()&0o111 == 0 {
+				t.Errorf("%s: sw/bin/%s is not an executable: %v %v", sys, prog, fi.Mode(), err)
+			}
+		}
+	}
+	health := func(sys string) (int, string, string) {
+		var stdout, stderr strings.Builder
+		cmd := exec.Command(filepath.Join(sys, "sw", "bin", "ferry-health"))
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	if rc, out, errOut := health(good); rc != 0 || out != "" || errOut != "" {
+		t.Errorf("healthy: rc=%d stdout=%q stderr=%q", rc, out, errOut)
+	}
+	if rc, out, errOut := health(sick); rc != 1 || out != "" || errOut != "ferry stub: sick is unhealthy\n" {
+		t.Errorf("unhealthy: rc=%d stdout=%q stderr=%q", rc, out, errOut)
+	}
+
+	script := `set -u
+mount -t tmpfs tmpfs /run
+for sys in "$@"; do
+  rm -f /run/ferry-test/reboot-request
+  if "$sys/sw/bin/reboot" now >/dev/null; then rc=0; else rc=$?; fi
+  echo "rc=$rc request=$(cat /run/ferry-test/reboot-request)"
+done
+ls -A /run/ferry-test
+`
+	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh", good, sick).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := "rc=0 request=reboot\nrc=0 request=halt\nreboot-request\n"
+	if diff := cmp.Diff(want, string(out)); diff != "" {
+		t.Errorf("reboot requests (-want +got):\n%s", diff)
+	}
+}
+
+// ferry.test.cutSSH: switch and test move /root/.ssh/authorized_keys away,
+// a system without the knob moves it back; boot and dry-activate touch
+// nothing.
+func TestStubCutSSH(t *testing.T) {
+	n := testNix(t)
+	requireNamespaces(t)
+	good := buildStubSystem(t, n, Machine{Name: "host"})
+	cut := buildStubSystem(t, n, Machine{Name: "host", Modules: []Module{{Inline: "{ ferry.test.cutSSH = true; }"}}})
+	script := `set -u
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /root
+mkdir -m 700 /root/.ssh
+echo "ssh-ed25519 AAAA test" > /root/.ssh/authorized_keys
+for step in "$@"; do
+  system=${step%% *}; action=${step#* }
+  if out=$("$system/bin/switch-to-configuration" "$action" 2>&1); then rc=0; else rc=$?; fi
+  echo "$action rc=$rc keys=$(ls /root/.ssh | tr '\n' ' ')current=$(readlink /run/current-system || echo none)"
+  echo "$out" | grep -q ferry.test.cutSSH && echo "  said cutSSH"
+done
+cat /root/.ssh/authorized_keys
+`
+	steps := []string{good + " switch", cut + " dry-activate", cut + " boot", cut + " switch", cut + " test", good + " boot", good + " test", cut + " test", good + " switch"}
+	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh"}, steps...)
+	out, err := exec.Command("unshare", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := strings.Join([]string{
+		"switch rc=0 keys=authorized_keys current=" + good,
+		"dry-activate rc=0 keys=authorized_keys current=" + good,
+		"boot rc=0 keys=authorized_keys current=" + good,
+		"switch rc=0 keys=authorized_keys.ferry-cut current=" + cut,
+		"  said cutSSH",
+		"test rc=0 keys=authorized_keys.ferry-cut current=" + cut,
+		"boot rc=0 keys=authorized_keys.ferry-cut current=" + cut,
+		"test rc=0 keys=authorized_keys current=" + good,
+		"test rc=0 keys=authorized_keys.ferry-cut current=" + cut,
+		"  said cutSSH",
+		"switch rc=0 keys=authorized_keys current=" + good,
+		"ssh-ed25519 AAAA test",
+		"",
+	}, "\n")
+	if diff := cmp.Diff(want, string(out)); diff != "" {
+		t.Errorf("authorized_keys (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat("/root/.ssh/authorized_keys.ferry-cut"); err == nil {
+		t.Error("this machine has /root/.ssh/authorized_keys.ferry-cut: the test must stay inside its namespace")
 	}
 }

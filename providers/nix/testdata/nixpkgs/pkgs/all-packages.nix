@@ -7,11 +7,21 @@ let
   fake = import ./fake.nix { inherit lib system; };
   inherit (fake) mkFake fetchFake;
   linuxPackagesFor = kernel: { _type = "package-set"; inherit kernel; };
+
+  # Like nixpkgs' aggregateModules: one tree (lib/modules/<version>) of the
+  # kernel modules of the given packages; NixOS's system.modulesTree.
+  aggregateModules = modules: derivation {
+    name = "kernel-modules";
+    inherit system modules;
+    builder = "/bin/sh";
+    args = [ ./aggregate-modules.sh ];
+    PATH = "/usr/bin:/bin";
+  };
 in
 {
   inherit lib system;
   inherit mkFake fetchFake;
-  inherit linuxPackagesFor;
+  inherit linuxPackagesFor aggregateModules;
 
   glibc = mkFake { pname = "glibc"; version = "2.38"; bins = [ "ldd" ]; };
   zlib = mkFake { pname = "zlib"; version = "1.3"; bins = [ ]; deps = [ final.glibc ]; };

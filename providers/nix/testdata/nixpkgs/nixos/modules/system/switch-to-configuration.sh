@@ -3,8 +3,11 @@
 # It appends "<action> <this system>" to /run/ferry-test/activations (for
 # every action, including a failing or dry one), then: switch and test point
 # /run/current-system at this system, boot points /run/ferry-test/boot-system
-# at it, dry-activate changes nothing. It never writes /etc: test hosts share
-# /etc with the machine.
+# at it, dry-activate changes nothing. switch and test also cut or heal SSH:
+# with ferry.test.cutSSH they move /root/.ssh/authorized_keys to
+# authorized_keys.ferry-cut (new logins fail, open connections live on);
+# without it they move a .ferry-cut copy back. It never writes /etc: test
+# hosts share /etc with the machine.
 set -eu
 PATH=/usr/local/bin:/usr/bin:/bin:$PATH
 system=@out@
@@ -23,9 +26,20 @@ point() {
   ln -sfn "$system" "$1.ferry-tmp"
   mv -Tf "$1.ferry-tmp" "$1"
 }
+keys=/root/.ssh/authorized_keys
+ssh_keys() {
+  if [ "@cutSSH@" = 1 ]; then
+    if [ -e "$keys" ]; then
+      mv -f "$keys" "$keys.ferry-cut"
+      echo "ferry stub: cut SSH logins to @hostName@ as requested by ferry.test.cutSSH" >&2
+    fi
+  elif [ -e "$keys.ferry-cut" ]; then
+    mv -f "$keys.ferry-cut" "$keys"
+  fi
+}
 case "$action" in
-  switch) point /run/current-system; point /run/ferry-test/boot-system ;;
-  test) point /run/current-system ;;
+  switch) point /run/current-system; point /run/ferry-test/boot-system; ssh_keys ;;
+  test) point /run/current-system; ssh_keys ;;
   boot) point /run/ferry-test/boot-system ;;
   dry-activate) echo "would activate $system" ;;
 esac

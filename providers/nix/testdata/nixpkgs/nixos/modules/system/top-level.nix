@@ -1,8 +1,9 @@
 # system.build.toplevel: the system derivation, named
 # nixos-system-<hostName>-<version>. It holds bin/switch-to-configuration,
-# sw/ (the systemPackages' bin/ entries), kernel, nixos-version and
-# etc/ferry-config.json (the interesting parts of the merged config, for
-# tests that check cross-references between machines).
+# sw/ (the systemPackages' bin/ entries, ferry-health and reboot), kernel,
+# initrd, kernel-modules, nixos-version and etc/ferry-config.json (the
+# interesting parts of the merged config, for tests that check
+# cross-references between machines).
 { config, lib, pkgs, ... }:
 let
   cfg = config.system;
@@ -62,9 +63,18 @@ let
     packages = config.environment.systemPackages;
     extraDependencies = cfg.extraDependencies;
     kernel = kernel;
+    # The paths NixOS links as kernel, initrd and kernel-modules.
+    kernelPath = "${kernel}/${cfg.boot.loader.kernelFile}";
+    initrdPath = "${cfg.build.initialRamdisk}/${cfg.boot.loader.initrdFile}";
+    modulesTree = cfg.modulesTree;
     configJSON = builtins.toJSON interesting;
     failBuild = if config.ferry.test.failBuild then "1" else "";
     failActivation = if config.ferry.test.failActivation then "1" else "";
+    healthScript = ./ferry-health.sh;
+    rebootScript = ./reboot.sh;
+    cutSSH = if config.ferry.test.cutSSH then "1" else "";
+    unhealthy = if config.ferry.test.unhealthy then "1" else "";
+    noReturnAfterReboot = if config.ferry.test.noReturnAfterReboot then "1" else "";
   };
 in
 {
