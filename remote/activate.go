@@ -40,7 +40,10 @@ func activate(ctx context.Context, conn *Conn, storePath, action string, tools r
 		}
 		check = ""
 	}
-	if err := conn.Run(ctx, check+Command(switchBin, action), RunOptions{}); err != nil {
+	// 2>&1: one stream keeps the last lines in the order they were written,
+	// which two SSH streams do not (the error line could come before the
+	// progress lines printed ahead of it).
+	if err := conn.Run(ctx, check+Command(switchBin, action)+" 2>&1", RunOptions{}); err != nil {
 		return fmt.Errorf("switch-to-configuration %s on %s: %w", action, host, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +58,8 @@ type Dialer struct {
 	mu      sync.Mutex
 	closed  bool
 	clients map[string]*client
-	seen    map[string]string // address -> key the host presented
+	fresh   map[*client]struct{} // DialFresh connections not closed yet
+	seen    map[string]string    // address -> key the host presented
 }
 
 // NewDialer returns a Dialer; nothing is read or dialled until the first Dial.
@@ -74,6 +76,7 @@ func NewDialer(opts Options) *Dialer {
 	return &Dialer{
 		opts:    opts,
 		clients: map[string]*client{},
+		fresh:   map[*client]struct{}{},
 		seen:    map[string]string{},
 	}
 }
@@ -154,6 +157,81 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (*Conn, error) {
 	return &Conn{c: c, target: t}, nil
 }
 
+// DialFresh opens a new SSH connection to t that the pool does not share:
+// same authentication, and the host key checked against the same pins
+// (Target.HostKey, Options.KnownHostKeys, else the key this run saw first).
+// It proves that a new login still works, e.g. after a switch that may
+// have broken sshd, PAM or the network, which a reused connection cannot
+// show. The returned func closes the connection; Dialer.Close closes it too.
+func (d *Dialer) DialFresh(ctx context.Context, t Target) (*Conn, func() error, error) {
+	t = t.withDefaults()
+	c, err := d.dialNew(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		c.ssh.Close()
+		return nil, nil, fmt.Errorf("connect to %s: dialer is closed", t)
+	}
+	d.fresh[c] = struct{}{}
+	d.mu.Unlock()
+	var once sync.Once
+	closeFn := func() error {
+		var err error
+		once.Do(func() {
+			d.mu.Lock()
+			delete(d.fresh, c)
+			d.mu.Unlock()
+			if err = c.ssh.Close(); errors.Is(err, net.ErrClosed) {
+				err = nil
+			}
+		})
+		return err
+	}
+	return &Conn{c: c, target: t}, closeFn, nil
+}
+
+// dialNew makes a connection outside the pool (for DialFresh and Reboot).
+func (d *Dialer) dialNew(ctx context.Context, t Target) (*client, error) {
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("connect to %s: dialer is closed", t)
+	}
+	c := &client{ready: make(chan struct{}), done: make(chan struct{})}
+	d.connect(ctx, t, c)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c, nil
+}
+
+// replacePooled makes c the pool's connection for t, closing the one it
+// replaces (after a reboot it is dead, but may not know it yet).
+func (d *Dialer) replacePooled(t Target, c *client) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		c.ssh.Close()
+		return fmt.Errorf("connect to %s: dialer is closed", t)
+	}
+	old := d.clients[t.poolKey()]
+	d.clients[t.poolKey()] = c
+	d.mu.Unlock()
+	if old != nil && old != c {
+		go func() {
+			<-old.ready // a Dial in progress finishes within ConnectTimeout
+			if old.ssh != nil {
+				old.ssh.Close()
+			}
+		}()
+	}
+	return nil
+}
+
 // HostKeys returns the keys hosts presented during this run, by address
 // (host:port), in authorized_keys form: record them to pin the hosts later.
 func (d *Dialer) HostKeys() map[string]string {
@@ -167,8 +245,12 @@ func (d *Dialer) HostKeys() map[string]string {
 func (d *Dialer) Close() error {
 	d.mu.Lock()
 	d.closed = true
-	clients := d.clients
+	clients := slices.Collect(maps.Values(d.clients))
+	for c := range d.fresh {
+		clients = append(clients, c)
+	}
 	d.clients = map[string]*client{}
+	d.fresh = map[*client]struct{}{}
 	d.mu.Unlock()
 
 	var errs []error

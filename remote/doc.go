@@ -14,7 +14,13 @@
 //   - Conn.Run with *ExitError carrying the tail of the output, and Quote /
 //     Command for building shell commands from arguments;
 //   - CurrentSystem, CopyClosure, Activate, Generations and Rollback, which
-//     shell out to the local nix-store and to nix-store / nix-env on the host.
+//     shell out to the local nix-store and to nix-store / nix-env on the host;
+//   - UploadKey (NixOps deployment.keys), RunHostCheck (health checks),
+//     Dialer.DialFresh (a new login, unshared, to prove logins still work);
+//   - the rollback watchdog (ArmWatchdog, Confirm, Trigger, Disarm, Wait),
+//     deploy-rs's "magic rollback";
+//   - BootID, BootedFiles / BootFiles.Changes (does the next system need a
+//     reboot?) and Dialer.Reboot.
 //
 // It must not import engine (engine/spec is allowed) or lang, and it keeps no
 // package-level mutable state: everything a run needs lives in its Dialer.
@@ -30,4 +36,43 @@
 //   - CopyClosure asks the host which paths it lacks in one round trip and
 //     streams `nix-store --export` into `nix-store --import` over the same
 //     connection: unsigned paths are fine and no second SSH client is spawned.
+//   - A cancelled Run returns within half a second even when the command
+//     goes on: OpenSSH refuses signal requests in some setups (root on
+//     9.2: "session signalling requires privilege separation") and keeps the
+//     channel until the command exits. Long commands are therefore also
+//     bounded on the host (RunHostCheck uses timeout(1)). The caller's
+//     streams are not touched after Run returns.
+//   - Activate and RunHostCheck merge stderr into stdout on the host, so
+//     that the last output lines in errors keep the order they were written.
+//   - Keys travel on stdin only, never in a command line, an error or
+//     ExitError.Tail. UploadKey writes a temporary file beside the
+//     destination under umask 077, sets owner and mode, checks the size
+//     received and renames it over the key: readers see the old key or the
+//     new one, never a half-written or wrongly owned file. /run/keys is
+//     created with mode 0750 and group keys (when that group exists).
+//   - Commands that need the system's tools (health checks, reboot, the
+//     watchdog) put /run/current-system/sw/bin:/run/wrappers/bin first on
+//     PATH. The watchdog then puts the previous system's sw/bin first and
+//     remembers the previous nix-env by its store folder (nix-env is a link
+//     to nix, which acts by the name it is called with): a broken new system
+//     cannot take the rollback's tools away.
+//   - The watchdog runs on the host as `setsid nohup sh -c SCRIPT` with
+//     stdin from /dev/null and its output in its log, so it outlives the
+//     SSH session (and a connection the activation cut). Its files are
+//     /run/ferry/watchdog-ID.{state,log,decision,pid}. Confirm, Disarm,
+//     Trigger and the timeout race to create the decision symlink, whose
+//     target names the decision: symlink(2) fails when the name exists, so
+//     exactly one wins and every party reads which. Confirm loses to the
+//     timeout with an error saying it came too late. Without a previous
+//     system it still waits, and ends in "no-previous" where it would have
+//     rolled back. A rollback after switch first points the system profile
+//     back to the previous generation (only if the profile moved since
+//     arming) with nix-env --switch-generation, then runs the previous
+//     system's switch-to-configuration with the guarded action. Wait reports
+//     an error when the watchdog process died without a final state.
+//   - Reboot starts `systemctl reboot` (under systemd) or `reboot` detached,
+//     a second later, so that the command returns its status first; then it
+//     opens fresh connections every Poll until one reports another boot ID,
+//     and puts that connection in the pool in place of the dead one. The
+//     host key stays pinned across the reboot.
 package remote

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -108,9 +109,15 @@ func (c *Conn) Run(ctx context.Context, cmd string, opts RunOptions) error {
 	}
 	both, errTail := &tailBuffer{lines: lines}, &tailBuffer{lines: lines}
 	tail := outputTail{both: both, err: errTail, lines: lines}
-	sess.Stdin = opts.Stdin
-	sess.Stdout = teeTo(opts.Stdout, both)
-	sess.Stderr = teeTo(opts.Stderr, both, errTail)
+	// The caller's streams are used only until Run returns, even when a
+	// cancelled session lingers (see below).
+	g := &gate{}
+	defer g.close()
+	if opts.Stdin != nil {
+		sess.Stdin = gatedReader{g, opts.Stdin}
+	}
+	sess.Stdout = gatedWriter{g, teeTo(opts.Stdout, both)}
+	sess.Stderr = gatedWriter{g, teeTo(opts.Stderr, both, errTail)}
 
 	full := cmd
 	if c.target.Sudo {
@@ -124,9 +131,17 @@ func (c *Conn) Run(ctx context.Context, cmd string, opts RunOptions) error {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		// OpenSSH refuses signal requests in some setups ("session
+		// signalling requires privilege separation", seen for root on
+		// OpenSSH 9.2) and keeps a session channel open until its command
+		// exits, so the command may go on running on the host: wait only
+		// briefly. Bound long commands on the host too (timeout(1)).
 		sess.Signal(ssh.SIGTERM)
 		sess.Close()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(cancelGrace):
+		}
 		return fmt.Errorf("run %s on %s: %w", shorten(cmd), host, ctx.Err())
 	}
 	if err == nil {
@@ -145,6 +160,52 @@ func (c *Conn) Run(ctx context.Context, cmd string, opts RunOptions) error {
 		return &ExitError{Host: host, Cmd: cmd, Code: -1, Tail: tail.String()}
 	}
 	return fmt.Errorf("run %s on %s: %w", shorten(cmd), host, err)
+}
+
+// cancelGrace is how long a cancelled Run waits for the session to end.
+const cancelGrace = 500 * time.Millisecond
+
+// gate stops a session's copying goroutines from touching the caller's
+// streams once Run returned.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+type gatedWriter struct {
+	g *gate
+	w io.Writer
+}
+
+func (w gatedWriter) Write(p []byte) (int, error) {
+	w.g.mu.Lock()
+	defer w.g.mu.Unlock()
+	if w.g.closed {
+		return len(p), nil
+	}
+	return w.w.Write(p)
+}
+
+type gatedReader struct {
+	g *gate
+	r io.Reader
+}
+
+func (r gatedReader) Read(p []byte) (int, error) {
+	r.g.mu.Lock()
+	closed := r.g.closed
+	r.g.mu.Unlock()
+	if closed {
+		return 0, io.EOF
+	}
+	// Not under the lock: a read may block for long (a pipe).
+	return r.r.Read(p)
 }
 
 // Output runs cmd and returns its standard output.

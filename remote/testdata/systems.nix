@@ -2,7 +2,14 @@
 # nixpkgs). Each system's closure has three paths: the system, its "etc" and a
 # "lib" shared by all systems. bin/switch-to-configuration records its action
 # in the host's /run/ferry-test-actions and, like NixOS, points
-# /run/current-system at the system for switch and test.
+# /run/current-system at the system for switch and test, and installs it as
+# the boot entry (/run/ferry-test/boot-system, which the test hosts boot on
+# reboot) for switch and boot.
+#
+# The boot* and halting systems also have kernel, initrd and kernel-modules
+# links (boot1 and halting: Linux 6.1.0, boot2: 6.6.8) and sw/bin/reboot,
+# which asks the test host to reboot (or, for halting, to stop for good)
+# through /run/ferry-test/reboot-request, the protocol of remote/testhosts.
 let
   build = name: script: extra: derivation ({
     inherit name;
@@ -23,6 +30,7 @@ let
   recordAction = ''
     echo "$1 $self" >> /run/ferry-test-actions
     case "$1" in switch|test) ln -sfn "$self" /run/current-system ;; esac
+    case "$1" in switch|boot) mkdir -p /run/ferry-test && ln -sfn "$self" /run/ferry-test/boot-system ;; esac
   '';
 
   system = name: body: build name ''
@@ -31,6 +39,43 @@ let
     { echo '#!/bin/sh'; echo "self=$out"; printf '%s\n' "$body"; } > $out/bin/switch-to-configuration
     chmod +x $out/bin/switch-to-configuration
   '' { etc = etc name; inherit body; };
+
+  kernel = version: build "linux-${version}" ''
+    mkdir -p $out/lib/modules/${version}
+    echo "kernel ${version}" > $out/bzImage
+  '' { };
+  modules = version: build "linux-${version}-modules" ''
+    mkdir -p $out/lib/modules/${version}
+    echo "modules ${version}" > $out/lib/modules/${version}/modules.dep
+  '' { };
+  initrd = version: build "initrd-linux-${version}" ''
+    mkdir -p $out
+    echo "initrd ${version}" > $out/initrd
+  '' { };
+
+  # A system that boots: boot files and a sw/bin/reboot that writes request
+  # ("reboot" or "halt") for the test host, atomically.
+  bootable = name: version: request: build name ''
+    mkdir -p $out/bin $out/sw/bin
+    ln -s $etc $out/etc
+    ln -s $kernel/bzImage $out/kernel
+    ln -s $initrd/initrd $out/initrd
+    ln -s $modules $out/kernel-modules
+    { echo '#!/bin/sh'; echo "self=$out"; printf '%s\n' "$body"; } > $out/bin/switch-to-configuration
+    { echo '#!/bin/sh'
+      echo 'mkdir -p /run/ferry-test'
+      echo "echo $request > /run/ferry-test/reboot-request.tmp"
+      echo 'mv -f /run/ferry-test/reboot-request.tmp /run/ferry-test/reboot-request'
+    } > $out/sw/bin/reboot
+    chmod +x $out/bin/switch-to-configuration $out/sw/bin/reboot
+  '' {
+    etc = etc name;
+    body = recordAction;
+    kernel = kernel version;
+    initrd = initrd version;
+    modules = modules version;
+    inherit request;
+  };
 in
 {
   good = system "ferry-test-system-good" recordAction;
@@ -43,4 +88,7 @@ in
     echo "error: unit broken.service failed to start" >&2
     exit 4
   '');
+  boot1 = bootable "ferry-test-system-boot1" "6.1.0" "reboot";
+  boot2 = bootable "ferry-test-system-boot2" "6.6.8" "reboot";
+  halting = bootable "ferry-test-system-halting" "6.1.0" "halt";
 }

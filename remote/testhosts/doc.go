@@ -8,6 +8,20 @@
 // the client key, and reading a host's state from outside (its current
 // system, its system profile, its sshd log).
 //
+// Each host has its own boot ID: B/NAME/boot_id, a fresh random UUID at
+// every (re)start, bind-mounted over /proc/sys/kernel/random/boot_id. Hosts
+// reboot through a protocol shared with the stub systems (remote/testdata,
+// providers/nix/testdata): a system's sw/bin/reboot writes "reboot" or
+// "halt" to /run/ferry-test/reboot-request. The fleet polls for it every
+// 100 ms until Stop. On "reboot" it stops the host as Stop does, empties its
+// /run except run/sshd (as a tmpfs would be), writes a new boot ID, points
+// run/booted-system and run/current-system at the system to boot (the target
+// of run/ferry-test/boot-system if it existed, which switch and boot set,
+// else the system profile), and starts the host again on the same address
+// and port; Fleet.Reboots counts these. On "halt" it only stops the host.
+// At first start a host has no booted-system. Reboot and halt failures are
+// reported by Stop.
+//
 // It must not be used by production code, must never signal a process it did
 // not start, and must not mount anything outside the hosts' namespaces. The
 // hosts share /etc, /usr, /var and /tmp with the machine, so nothing run on a

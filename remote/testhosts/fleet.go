@@ -52,9 +52,16 @@ type Fleet struct {
 
 	launcher *launcher
 
+	stopOnce  sync.Once
+	stopWatch chan struct{} // closed by Stop to end the reboot watcher
+	watchDone chan struct{} // closed when the reboot watcher ended
+
 	mu      sync.Mutex
-	stopped bool
 	procs   []*hostProcess
+	reboots []int  // by host index
+	halted  []bool // by host index
+	// watchErrs are reboots or halts that failed, reported by Stop.
+	watchErrs []error
 }
 
 // hostProcess is what Stop may signal: the unshare process Start created and
@@ -119,13 +126,15 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 			return nil, fmt.Errorf("start test hosts: %w", err)
 		}
 	}
-	f := &Fleet{Base: base, launcher: startLauncher()}
+	f := &Fleet{Base: base, launcher: startLauncher(), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
 	if err := f.start(ctx, names, opts); err != nil {
+		close(f.watchDone) // never started
 		if stopErr := f.Stop(); stopErr != nil {
 			err = errors.Join(err, stopErr)
 		}
 		return nil, err
 	}
+	go f.watchReboots()
 	return f, nil
 }
 
@@ -159,6 +168,8 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 	// Start every host, then wait for all; a host whose sshd lost the race
 	// for a picked port is started again on another.
 	f.procs = make([]*hostProcess, len(f.Hosts))
+	f.reboots = make([]int, len(f.Hosts))
+	f.halted = make([]bool, len(f.Hosts))
 	deadline := time.Now().Add(opts.StartTimeout)
 	pending := make([]int, len(f.Hosts))
 	for i := range pending {
@@ -173,6 +184,9 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 					return fmt.Errorf("start test host %s: %w", h.Name, err)
 				}
 				h.Port = port
+			}
+			if err := writeBootID(*h); err != nil {
+				return fmt.Errorf("start test host %s: %w", h.Name, err)
 			}
 			if err := writeSSHDConfig(*h); err != nil {
 				return fmt.Errorf("start test host %s: %w", h.Name, err)
@@ -323,6 +337,7 @@ func launch(h Host) (*hostProcess, error) {
 		"mount --bind " + q(filepath.Join(h.Root, "run")) + " /run",
 		"mount --bind " + q(filepath.Join(h.Root, "root")) + " /root",
 		"mount --bind " + q(filepath.Join(h.Root, "etc-nix")) + " /etc/nix",
+		"mount --bind " + q(filepath.Join(h.Root, "boot_id")) + " /proc/sys/kernel/random/boot_id",
 		"nix-store --init",
 		"exec " + remote.Command(sshdPath, "-D", "-f", filepath.Join(h.Root, "sshd", "sshd_config"), "-E", sshdLog),
 	}, " && ")
@@ -435,16 +450,23 @@ func childPID(pid int) (int, error) {
 // that) and removes the fleet's folder. It only signals processes Start
 // created, and is safe to call more than once.
 func (f *Fleet) Stop() error {
+	var err error
+	f.stopOnce.Do(func() { err = f.stop() })
+	return err
+}
+
+func (f *Fleet) stop() error {
+	// The watcher may be restarting a host: let it finish, then stop all.
+	close(f.stopWatch)
+	<-f.watchDone
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.stopped {
-		return nil
-	}
-	f.stopped = true
+	procs := f.procs
+	watchErrs := f.watchErrs
+	f.mu.Unlock()
 
 	var wg sync.WaitGroup
-	errs := make([]error, len(f.procs))
-	for i, p := range f.procs {
+	errs := make([]error, len(procs))
+	for i, p := range procs {
 		if p == nil {
 			continue
 		}
@@ -455,6 +477,7 @@ func (f *Fleet) Stop() error {
 		}()
 	}
 	wg.Wait()
+	errs = append(errs, watchErrs...)
 	f.launcher.stop()
 	if f.Base != "" {
 		if err := os.RemoveAll(f.Base); err != nil {

@@ -1,0 +1,148 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// BootID returns the host's boot ID (/proc/sys/kernel/random/boot_id), which
+// changes at every boot: it tells a host that rebooted from one that only
+// dropped the connection.
+func BootID(ctx context.Context, conn *Conn) (string, error) {
+	out, err := conn.Output(ctx, "cat /proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", fmt.Errorf("read boot ID of %s: %w", conn.target.Name(), err)
+	}
+	id := strings.TrimSpace(out)
+	if id == "" {
+		return "", fmt.Errorf("read boot ID of %s: /proc/sys/kernel/random/boot_id is empty", conn.target.Name())
+	}
+	return id, nil
+}
+
+// BootFiles are what a boot loads, as fully resolved store paths (readlink -f
+// of SYSTEM/kernel, SYSTEM/initrd and SYSTEM/kernel-modules); "" when the
+// link is missing.
+type BootFiles struct {
+	Kernel, Initrd, Modules string
+}
+
+// bootFilesScript prints "booted" and the three files of /run/booted-system,
+// one a line, or "none" when the host has no booted system.
+const bootFilesScript = `s=/run/booted-system
+if [ ! -e "$s" ]; then echo none; exit 0; fi
+echo booted
+for f in kernel initrd kernel-modules; do
+  if [ -e "$s/$f" ]; then readlink -f "$s/$f"; else echo; fi
+done`
+
+// BootedFiles returns the boot files of the system the host booted
+// (/run/booted-system); false when the host has none (not NixOS, or a
+// container). Comparing them with the files of the system being deployed
+// (BootFiles.Changes) says whether a reboot is needed.
+func BootedFiles(ctx context.Context, conn *Conn) (BootFiles, bool, error) {
+	out, err := conn.Output(ctx, bootFilesScript)
+	if err != nil {
+		return BootFiles{}, false, fmt.Errorf("read booted system of %s: %w", conn.target.Name(), err)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if lines[0] == "none" {
+		return BootFiles{}, false, nil
+	}
+	if lines[0] != "booted" || len(lines) != 4 {
+		return BootFiles{}, false, fmt.Errorf("read booted system of %s: unexpected output %q", conn.target.Name(), out)
+	}
+	return BootFiles{Kernel: lines[1], Initrd: lines[2], Modules: lines[3]}, true, nil
+}
+
+// Changes lists, for people, what differs between b (booted) and next:
+// "kernel OLD → NEW", "initrd OLD → NEW", "kernel modules OLD → NEW". A file
+// that is "" on either side is not compared (unknown is not a change).
+func (b BootFiles) Changes(next BootFiles) []string {
+	var changes []string
+	for _, f := range []struct{ what, old, new string }{
+		{"kernel", b.Kernel, next.Kernel},
+		{"initrd", b.Initrd, next.Initrd},
+		{"kernel modules", b.Modules, next.Modules},
+	} {
+		if f.old != "" && f.new != "" && f.old != f.new {
+			changes = append(changes, fmt.Sprintf("%s %s → %s", f.what, f.old, f.new))
+		}
+	}
+	return changes
+}
+
+// RebootOptions configure Dialer.Reboot.
+type RebootOptions struct {
+	Timeout time.Duration // for the host to come back; 0 means 5m
+	Poll    time.Duration // between connection attempts; 0 means 1s
+}
+
+// rebootScript starts the reboot detached, a second later, so that this
+// session ends with a status before sshd goes away.
+const rebootScript = systemPath + `if [ -d /run/systemd/system ]; then set -- systemctl reboot; else set -- reboot; fi
+command -v "$1" >/dev/null 2>&1 || { echo "$1: command not found" >&2; exit 127; }
+setsid nohup sh -c 'sleep 1; exec "$@"' ferry-reboot "$@" </dev/null >/dev/null 2>&1 &`
+
+// Reboot reboots the host and waits until it is back: it reads the boot ID,
+// starts the reboot detached (`systemctl reboot` under systemd, else
+// `reboot`), then opens fresh connections every Poll until one reports
+// another boot ID. That connection replaces the pool's (dead) one for t, so
+// later Dials work; Conns handed out before the reboot stop working. The host
+// key is checked against the same pins as before the reboot.
+func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Conn, error) {
+	t = t.withDefaults()
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	host := t.Name()
+	conn, err := d.Dial(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("reboot %s: %w", host, err)
+	}
+	before, err := BootID(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("reboot %s: %w", host, err)
+	}
+	if err := conn.Run(ctx, rebootScript, RunOptions{}); err != nil {
+		return nil, fmt.Errorf("reboot %s: %w", host, err)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	var lastErr error
+	for {
+		c, err := d.dialNew(wctx, t)
+		if err == nil {
+			fresh := &Conn{c: c, target: t}
+			id, err := BootID(wctx, fresh)
+			switch {
+			case err == nil && id != before:
+				if err := d.replacePooled(t, c); err != nil {
+					return nil, fmt.Errorf("reboot %s: %w", host, err)
+				}
+				return fresh, nil
+			case err == nil:
+				lastErr = fmt.Errorf("%s still runs boot %s", host, before)
+			default:
+				lastErr = err
+			}
+			c.ssh.Close()
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("reboot %s: %w", host, ctx.Err())
+			}
+			return nil, fmt.Errorf("%s did not come back within %v after reboot (last attempt: %v); check its console", host, opts.Timeout, lastErr)
+		case <-time.After(opts.Poll):
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package testhosts
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The reboot protocol, shared with the stub systems (remote/testdata and the
+// stub nixpkgs in providers/nix/testdata): a system's sw/bin/reboot writes
+// "reboot" or "halt" to /run/ferry-test/reboot-request on the host. The fleet
+// polls for that file; on "reboot" it stops the host as Stop does, empties
+// its /run (a tmpfs on NixOS) except run/sshd, writes a new boot ID, points
+// /run/booted-system and /run/current-system at the system to boot, and
+// starts the host again on the same address and port. The system to boot is
+// the target of /run/ferry-test/boot-system (what switch or boot installed
+// as the boot entry) if it existed, else the system profile. On "halt" the
+// host is only stopped.
+const (
+	rebootRequest = "ferry-test/reboot-request" // under the host's run
+	bootEntry     = "ferry-test/boot-system"    // under the host's run
+	rebootPoll    = 100 * time.Millisecond
+)
+
+// BootIDFile is the file bind-mounted over the host's
+// /proc/sys/kernel/random/boot_id; it gets a new ID at every (re)start.
+func (h Host) BootIDFile() string { return filepath.Join(h.Root, "boot_id") }
+
+// writeBootID gives the host a new random boot ID, in the kernel's form (a
+// lowercase UUID and a newline).
+func writeBootID(h Host) error {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	id := fmt.Sprintf("%x-%x-%x-%x-%x\n", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return os.WriteFile(h.BootIDFile(), []byte(id), 0o444)
+}
+
+// Reboots is how many reboots the fleet performed on the host named name.
+func (f *Fleet) Reboots(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, h := range f.Hosts {
+		if h.Name == name && i < len(f.reboots) {
+			return f.reboots[i]
+		}
+	}
+	return 0
+}
+
+// watchReboots serves reboot requests until Stop.
+func (f *Fleet) watchReboots() {
+	defer close(f.watchDone)
+	tick := time.NewTicker(rebootPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.stopWatch:
+			return
+		case <-tick.C:
+		}
+		for i, h := range f.Hosts {
+			f.mu.Lock()
+			halted := f.halted[i]
+			f.mu.Unlock()
+			if halted {
+				continue
+			}
+			req := filepath.Join(h.Root, "run", rebootRequest)
+			b, err := os.ReadFile(req)
+			if err != nil {
+				continue
+			}
+			switch strings.TrimSpace(string(b)) {
+			case "":
+				// Still being written: look again next time.
+			case "reboot":
+				if err := f.reboot(i); err != nil {
+					f.fail(i, fmt.Errorf("reboot test host %s: %w", h.Name, err))
+				}
+			case "halt":
+				os.Remove(req)
+				f.mu.Lock()
+				p := f.procs[i]
+				f.mu.Unlock()
+				if err := p.stop(); err != nil {
+					f.fail(i, fmt.Errorf("halt test host %s: %w", h.Name, err))
+				}
+				f.mu.Lock()
+				f.halted[i] = true
+				f.mu.Unlock()
+			default:
+				os.Remove(req) // not ours to interpret
+			}
+		}
+	}
+}
+
+// fail records an error for Stop to report and leaves the host down.
+func (f *Fleet) fail(i int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.halted[i] = true
+	f.watchErrs = append(f.watchErrs, err)
+}
+
+// reboot restarts host i as a machine boots: a fresh /run (keeping run/sshd,
+// which sshd needs), a new boot ID, and the boot entry as current and booted
+// system.
+func (f *Fleet) reboot(i int) error {
+	h := f.Hosts[i]
+	f.mu.Lock()
+	p := f.procs[i]
+	f.mu.Unlock()
+	if err := p.stop(); err != nil {
+		return err
+	}
+
+	run := filepath.Join(h.Root, "run")
+	system, err := os.Readlink(filepath.Join(run, bootEntry))
+	if errors.Is(err, os.ErrNotExist) {
+		system, err = h.SystemProfile()
+	}
+	if err != nil {
+		return fmt.Errorf("find the system to boot: %w", err)
+	}
+	entries, err := os.ReadDir(run)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != "sshd" {
+			if err := os.RemoveAll(filepath.Join(run, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if system != "" {
+		for _, link := range []string{"booted-system", "current-system"} {
+			if err := os.Symlink(system, filepath.Join(run, link)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := writeBootID(h); err != nil {
+		return err
+	}
+
+	np, err := f.launcher.launch(h)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.procs[i] = np
+	f.mu.Unlock()
+	if _, err := f.waitListening(context.Background(), []int{i}, time.Now().Add(20*time.Second), false); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.reboots[i]++
+	f.mu.Unlock()
+	return nil
+}

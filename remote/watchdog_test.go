@@ -1,0 +1,266 @@
+package remote_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nixferry/ferry/remote"
+	"github.com/nixferry/ferry/remote/testhosts"
+)
+
+// switchTo copies sys to the host and switches to it.
+func switchTo(t *testing.T, conn *remote.Conn, sys string) {
+	t.Helper()
+	copyTo(t, conn, sys)
+	if err := remote.Activate(context.Background(), conn, sys, remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// profileGeneration is the generation number the host's system profile
+// points to.
+func profileGeneration(t *testing.T, h testhosts.Host) string {
+	t.Helper()
+	link, err := os.Readlink(filepath.Join(h.Root, remote.SystemProfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+func wait(t *testing.T, w *remote.Watchdog, conn *remote.Conn) remote.WatchdogOutcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := w.Wait(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// armAfter switches h to previous, arms a watchdog for action and activates
+// next with it, as apply does.
+func armAfter(t *testing.T, d *remote.Dialer, h testhosts.Host, previous, next, action string, timeout time.Duration) (*remote.Watchdog, *remote.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	conn := dial(t, d, h)
+	switchTo(t, conn, previous)
+	copyTo(t, conn, next)
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Previous != previous {
+		t.Errorf("Previous = %q, want %q", w.Previous, previous)
+	}
+	if want := profileGeneration(t, h); w.PreviousGeneration == 0 || want != "system-"+strconv.Itoa(w.PreviousGeneration)+"-link" {
+		t.Errorf("PreviousGeneration = %d, profile is %s", w.PreviousGeneration, want)
+	}
+	if err := remote.Activate(ctx, conn, next, action); err != nil {
+		t.Fatal(err)
+	}
+	return w, conn
+}
+
+func TestWatchdogConfirmedKeepsTheNewSystem(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[0]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	w, conn := armAfter(t, d, h, sys["good"], sys["alt"], remote.ActionSwitch, 5*time.Second)
+	newGen := profileGeneration(t, h)
+
+	fresh, closeFresh, err := d.DialFresh(ctx, h.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFresh()
+	if err := w.Confirm(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	out := wait(t, w, conn)
+	if out.State != remote.WatchdogConfirmed || out.System != sys["alt"] || !strings.Contains(out.Output, "confirmed") {
+		t.Errorf("outcome %+v, want confirmed on alt", out)
+	}
+	if current, profile := hostState(t, h); current != sys["alt"] || profile != sys["alt"] || profileGeneration(t, h) != newGen {
+		t.Errorf("current %q, profile %q: want alt kept", current, profile)
+	}
+	// Confirming twice is fine; rolling back through it is refused.
+	if err := w.Confirm(ctx, fresh); err != nil {
+		t.Errorf("second Confirm: %v", err)
+	}
+	if err := w.Trigger(ctx, conn); err == nil || !strings.Contains(err.Error(), "already confirmed") {
+		t.Errorf("Trigger after Confirm: got %v", err)
+	}
+}
+
+func TestWatchdogWithoutConfirmationRollsBack(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[1]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	conn := dial(t, d, h)
+	switchTo(t, conn, sys["good"])
+	copyTo(t, conn, sys["alt"])
+	prevGen := profileGeneration(t, h)
+
+	// Armed over a connection that then ends: the watchdog outlives it.
+	armConn, closeArm, err := d.DialFresh(ctx, h.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	w, err := remote.ArmWatchdog(ctx, armConn, remote.WatchdogOptions{Timeout: time.Second, Action: remote.ActionSwitch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeArm()
+	if err := remote.Activate(ctx, conn, sys["alt"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	out := wait(t, w, conn)
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("rolled back after %v, before the 1s timeout", took)
+	}
+	if out.State != remote.WatchdogRolledBack || out.System != sys["good"] {
+		t.Errorf("outcome %+v, want rolled back to good", out)
+	}
+	for _, want := range []string{"no confirmation in time", "back to generation", "rolled back to " + sys["good"]} {
+		if !strings.Contains(out.Output, want) {
+			t.Errorf("log does not contain %q:\n%s", want, out.Output)
+		}
+	}
+	if current, profile := hostState(t, h); current != sys["good"] || profile != sys["good"] {
+		t.Errorf("current %q, profile %q; want good", current, profile)
+	}
+	if got := profileGeneration(t, h); got != prevGen {
+		t.Errorf("profile at %s, want the previous generation %s", got, prevGen)
+	}
+	if got := actions(t, h); got[len(got)-1] != "switch good" {
+		t.Errorf("last action %q, want the rollback's switch good", got[len(got)-1])
+	}
+	err = w.Confirm(ctx, conn)
+	if err == nil || !strings.Contains(err.Error(), "too late: the watchdog already timed out after 1s") || !strings.Contains(err.Error(), h.Address()) {
+		t.Errorf("Confirm after the rollback: got %v", err)
+	}
+	if err := w.Disarm(ctx, conn); err == nil {
+		t.Errorf("Disarm after the rollback succeeded")
+	}
+}
+
+func TestWatchdogTriggerRollsBackAtOnce(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[2]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	// A test activation: the rollback runs test too and the profile stays.
+	w, conn := armAfter(t, d, h, sys["good"], sys["spare"], remote.ActionTest, time.Minute)
+	profileBefore := profileGeneration(t, h)
+	start := time.Now()
+	if err := w.Trigger(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	out := wait(t, w, conn)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("rollback took %v", took)
+	}
+	if out.State != remote.WatchdogRolledBack || out.System != sys["good"] || !strings.Contains(out.Output, "rollback requested") {
+		t.Errorf("outcome %+v, want rolled back to good on request", out)
+	}
+	if got := actions(t, h); got[len(got)-1] != "test good" {
+		t.Errorf("last action %q, want the rollback's test good", got[len(got)-1])
+	}
+	if got := profileGeneration(t, h); got != profileBefore {
+		t.Errorf("profile moved to %s by a test rollback", got)
+	}
+	if err := w.Trigger(ctx, conn); err != nil {
+		t.Errorf("second Trigger: %v", err)
+	}
+	if err := w.Confirm(ctx, conn); err == nil || !strings.Contains(err.Error(), "a rollback of "+h.Address()+" to "+sys["good"]+" was already requested") {
+		t.Errorf("Confirm after Trigger: got %v", err)
+	}
+}
+
+func TestWatchdogDisarmLeavesTheNewSystem(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[0]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	w, conn := armAfter(t, d, h, sys["alt"], sys["good"], remote.ActionSwitch, 500*time.Millisecond)
+	if err := w.Disarm(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // past the timeout
+	if out := wait(t, w, conn); out.State != remote.WatchdogDisarmed || out.System != sys["good"] {
+		t.Errorf("outcome %+v, want disarmed on good", out)
+	}
+	if current, profile := hostState(t, h); current != sys["good"] || profile != sys["good"] {
+		t.Errorf("current %q, profile %q; want good kept", current, profile)
+	}
+}
+
+func TestWatchdogConfirmRacesTheTimeout(t *testing.T) {
+	// Whoever wins, Confirm's answer and the outcome agree.
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[1]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	for _, delay := range []time.Duration{0, 80 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond} {
+		w, conn := armAfter(t, d, h, sys["good"], sys["alt"], remote.ActionSwitch, 100*time.Millisecond)
+		time.Sleep(delay)
+		confirmErr := w.Confirm(ctx, conn)
+		out := wait(t, w, conn)
+		switch {
+		case confirmErr == nil && (out.State != remote.WatchdogConfirmed || out.System != sys["alt"]):
+			t.Errorf("delay %v: Confirm succeeded but outcome %+v", delay, out)
+		case confirmErr != nil && (out.State != remote.WatchdogRolledBack || out.System != sys["good"]):
+			t.Errorf("delay %v: Confirm failed (%v) but outcome %+v", delay, confirmErr, out)
+		}
+		t.Logf("delay %v: confirmed %v", delay, confirmErr == nil)
+	}
+}
+
+func TestWatchdogWithNothingToRollBackTo(t *testing.T) {
+	_, sys := fixture(t)
+	ctx := context.Background()
+	fleet, err := testhosts.Start(ctx, testhosts.Options{N: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Stop()
+	h := fleet.Hosts[0]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	conn := dial(t, d, h)
+	copyTo(t, conn, sys["good"])
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Action: remote.ActionSwitch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Previous != "" || w.PreviousGeneration != 0 || len(w.ID) < 16 {
+		t.Errorf("watchdog %+v on a fresh host, want no previous system", w)
+	}
+	if err := remote.Activate(ctx, conn, sys["good"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Trigger(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if out := wait(t, w, conn); out.State != remote.WatchdogNoPrevious || out.System != sys["good"] {
+		t.Errorf("outcome %+v, want no-previous with good left running", out)
+	}
+	if _, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Action: remote.ActionBoot}); err == nil || !strings.Contains(err.Error(), `action "boot" cannot be guarded`) {
+		t.Errorf("arming for boot: got %v", err)
+	}
+}
