@@ -36,6 +36,13 @@ type ApplyOptions struct {
 	MaxConcurrentCopy     int
 	MaxConcurrentActivate int
 	BuildJobs             int
+	// Config is the configuration the plan was made from (its inputs are
+	// checked against the plan's digest). Apply takes only the keys'
+	// secrets from it, checked against the planned hashes; it is needed
+	// only when the plan uploads keys.
+	Config *spec.Config
+	// RebootTimeout bounds the wait for a rebooted host (default 5m).
+	RebootTimeout time.Duration
 }
 
 // ApplyResult summarises an apply.
@@ -45,6 +52,7 @@ type ApplyResult struct {
 	Failed                    map[string]error  // address -> why
 	Skipped                   map[string]string // address -> failed dependency
 	Cancelled                 []string
+	RolledBack                map[string]string // machine address -> the system it went back to
 	Outputs                   map[string]any
 	Serial                    uint64
 }
@@ -69,7 +77,14 @@ func (e *ApplyError) Error() string {
 		fmt.Fprintf(&b, "\n  %s: %v", a, r.Failed[a])
 	}
 	for _, a := range sortedKeys(r.Skipped) {
+		if plan.IsGateAddr(r.Skipped[a]) {
+			fmt.Fprintf(&b, "\n  %s: not touched: the rollout stopped (%s)", a, r.Skipped[a])
+			continue
+		}
 		fmt.Fprintf(&b, "\n  %s: skipped because %s failed", a, r.Skipped[a])
+	}
+	for _, a := range sortedKeys(r.RolledBack) {
+		fmt.Fprintf(&b, "\n  %s: rolled back to %s (recorded in state)", a, r.RolledBack[a])
 	}
 	if len(r.Cancelled) > 0 {
 		fmt.Fprintf(&b, "\n  not started (interrupted): %s", strings.Join(r.Cancelled, ", "))
@@ -113,6 +128,10 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	case st.Serial != p.State.Serial:
 		return nil, &StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
 	}
+	secrets, err := resolveSecrets(p, opts.Config)
+	if err != nil {
+		return nil, err
+	}
 	journal, err := e.Store.OpenJournal(ctx, lock, st)
 	if err != nil {
 		return nil, err
@@ -121,7 +140,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	if opCtx == nil {
 		opCtx = context.WithoutCancel(ctx)
 	}
-	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx}
+	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx,
+		secrets: secrets, rebootTimeout: opts.RebootTimeout, machineFailed: map[string]bool{}}
 	x.com = newCommitter(journal, st)
 
 	g := graph.New[string]()
@@ -145,6 +165,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	for _, edge := range p.Edges {
 		g.Connect(edge[0], edge[1])
 	}
+	addRolloutGates(g, p.Rollout)
 	par := opts.Parallelism
 	if par <= 0 {
 		par = 10
@@ -152,7 +173,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	wr := g.Walk(ctx, par, x.run)
 	recorded, comErr := x.com.close()
 
-	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, Cancelled: wr.Cancelled}
+	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, Cancelled: wr.Cancelled, RolledBack: x.rollbacks}
 	if res.Failed == nil {
 		res.Failed = map[string]error{}
 	}
@@ -228,23 +249,36 @@ type executor struct {
 	com   *committer
 	opCtx context.Context
 	mr    *machineRun
+	// secrets holds, per machine address, the keys to upload.
+	secrets       map[string][]*secret
+	rebootTimeout time.Duration
 
-	mu      sync.Mutex
-	results map[string]map[string]any // attributes produced by this apply
+	mu            sync.Mutex
+	results       map[string]map[string]any // attributes produced by this apply
+	machineFailed map[string]bool           // machines whose deploy failed, for rollout gates
+	rollbacks     map[string]string         // machine -> system it was rolled back to
 }
 
-// action is the planned action of a resource or machine address.
+// action is the planned action of a resource or machine address; "" for
+// a rollout gate.
 func (x *executor) action(addr string) plan.Action {
 	if m := x.p.Machine(addr); m != nil {
 		return m.Action
 	}
-	return x.p.Resource(addr).Action
+	if r := x.p.Resource(addr); r != nil {
+		return r.Action
+	}
+	return ""
 }
 
 // run performs one planned action, records it durably, then reports it.
 func (x *executor) run(ctx context.Context, addr string, release func()) error {
 	if state.IsMachineAddr(addr) {
 		return x.runMachineNode(addr, release)
+	}
+	if plan.IsGateAddr(addr) {
+		release()
+		return x.runGate(ctx, addr)
 	}
 	r := x.p.Resource(addr)
 	prov, _ := x.e.Providers.Get(r.Type)
@@ -390,10 +424,17 @@ func (x *executor) runMachineNode(addr string, release func()) error {
 	start := time.Now()
 	x.e.emit(Event{Kind: EventStart, Addr: addr, Action: m.Action})
 	rec, err := x.runMachine(m)
-	if err == nil {
-		err = x.com.commit(state.Change{Addr: addr, Machine: rec})
+	if err == nil || rec != nil {
+		// A failed deploy that changed the host (keys, a rollback) is
+		// recorded too.
+		if cerr := x.com.commit(state.Change{Addr: addr, Machine: rec}); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
+		x.mu.Lock()
+		x.machineFailed[addr] = true
+		x.mu.Unlock()
 		x.e.emit(Event{Kind: EventFailed, Addr: addr, Action: m.Action, Duration: time.Since(start), Message: err.Error()})
 		return err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
@@ -56,8 +57,11 @@ func (x *executor) startMachines(opts ApplyOptions) {
 }
 
 // runMachine deploys one machine: wait for its build, connect, check that
-// nobody deployed since the plan, copy what the host lacks, activate, and
-// return the record to store.
+// nobody deployed since the plan, copy what the host lacks, upload keys,
+// activate (guarded by the watchdog, or through a reboot), confirm over a
+// new connection, run the health checks, and return the record to store.
+// A non-nil record comes back with an error too when the host changed
+// (keys uploaded, a rollback happened): it is recorded either way.
 func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	ctx := x.opCtx
 	prev := x.st.Machines[m.Addr]
@@ -67,7 +71,7 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	progress := func(format string, args ...any) {
 		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: fmt.Sprintf(format, args...)})
 	}
-	if !m.BuildOnTarget {
+	if m.Action == plan.Deploy && !m.BuildOnTarget {
 		<-x.mr.buildDone
 		res, ok := x.mr.builds[m.Drv]
 		switch {
@@ -92,6 +96,14 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 			return nil, fmt.Errorf("refused: the host's current system changed since the plan (planned against %s, now %s): someone else deployed; run `ferry plan` again", orNone(m.Current), orNone(cur))
 		}
 	}
+	rec := machineRecord(m, conn.HostKey(), prev)
+	secrets := x.secrets[m.Addr]
+	if m.Action == plan.UploadKeys {
+		if err := uploadKeys(ctx, conn, m.Addr, secrets, "", rec.Keys, progress); err != nil {
+			return rec, fmt.Errorf("keys: %w", err)
+		}
+		return rec, nil
+	}
 	if m.BuildOnTarget {
 		progress("building on the target")
 		if err := buildOnTarget(ctx, conn, m); err != nil {
@@ -112,27 +124,255 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(copyStart),
 			Message: fmt.Sprintf("copied %d of %d paths, %s", stats.Paths, stats.Closure, mib(stats.Bytes))})
 	}
+	if err := uploadKeys(ctx, conn, m.Addr, secrets, keyPreActivation, rec.Keys, progress); err != nil {
+		return rec, fmt.Errorf("keys (before activation; the system was not activated): %w", err)
+	}
+	before := x.systemBefore(ctx, conn, m)
+	if m.Reboot != nil && m.Reboot.Will {
+		return x.deployWithReboot(ctx, conn, m, rec, before, secrets, progress)
+	}
+
+	// The watchdog guards a switch away from a running system; a host
+	// that ran none has nothing to go back to.
+	var wd *remote.Watchdog
+	if m.MagicRollback && before.system != "" {
+		timeout, _ := time.ParseDuration(m.ConfirmTimeout)
+		if wd, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, Action: m.Activate}); err != nil {
+			return rec, fmt.Errorf("arm the rollback watchdog (nothing was activated): %w", err)
+		}
+	}
 	x.mr.activates <- struct{}{}
 	progress("activating (%s)", m.Activate)
 	err = remote.Activate(ctx, conn, m.Path, m.Activate)
 	<-x.mr.activates
 	if err != nil {
-		return nil, fmt.Errorf("activate (%s): %w", m.Activate, err)
+		return x.deployFailed(ctx, conn, m, rec, before, wd, fmt.Errorf("activate (%s): %w", m.Activate, err))
 	}
-	rec := machineRecord(m, conn.HostKey(), prev)
-	if m.Activate != "dry-activate" {
-		rec.Drv, rec.Path, rec.Activation, rec.DeployedAt = m.Drv, m.Path, m.Activate, time.Now().UTC()
-		if m.Activate != "test" {
-			if gens, err := remote.Generations(ctx, conn); err == nil {
-				for _, g := range gens {
-					if g.Current {
-						rec.Generation = g.Number
-					}
+	if err := uploadKeys(ctx, conn, m.Addr, secrets, keyPostActivation, rec.Keys, progress); err != nil {
+		return x.deployFailed(ctx, conn, m, rec, before, wd, fmt.Errorf("keys (after activation): %w", err))
+	}
+	if wd != nil {
+		if err := x.confirm(ctx, conn, m, wd, rec, progress); err != nil {
+			return rec, err
+		}
+	}
+	if len(m.Checks) > 0 {
+		progress("running %d health check(s)", len(m.Checks))
+		if err := RunChecks(ctx, conn, m.Checks); err != nil {
+			return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("health check: %w", err))
+		}
+		progress("health checks passed")
+	}
+	x.deployed(ctx, conn, m, rec)
+	return rec, nil
+}
+
+// deployed records m's new system in rec.
+func (x *executor) deployed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine) {
+	if m.Activate == "dry-activate" {
+		return
+	}
+	rec.Drv, rec.Path, rec.Activation, rec.DeployedAt = m.Drv, m.Path, m.Activate, time.Now().UTC()
+	if m.Activate != "test" {
+		if gens, err := remote.Generations(ctx, conn); err == nil {
+			for _, g := range gens {
+				if g.Current {
+					rec.Generation = g.Number
 				}
 			}
 		}
 	}
+}
+
+// systemState is what a host ran before activation, to roll back to.
+type systemState struct {
+	system     string // /run/current-system
+	generation int    // current system profile generation, 0 if none
+}
+
+func (x *executor) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.Machine) systemState {
+	var s systemState
+	if m.CurrentRead {
+		s.system = m.Current
+	} else if cur, err := remote.CurrentSystem(ctx, conn); err == nil {
+		s.system = cur
+	}
+	if gens, err := remote.Generations(ctx, conn); err == nil {
+		for _, g := range gens {
+			if g.Current {
+				s.generation = g.Number
+			}
+		}
+	}
+	return s
+}
+
+// confirm proves that new SSH logins still work after the switch by
+// confirming the watchdog over a new connection, retried until the
+// confirm timeout. Without a confirmation the host rolls itself back;
+// ferry waits for that outcome over the connection it still has and
+// records it.
+func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog, rec *state.Machine, progress func(string, ...any)) error {
+	timeout, _ := time.ParseDuration(m.ConfirmTimeout)
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		fresh, closeFresh, err := x.e.SSH.DialFresh(dctx, RemoteTarget(m.Target))
+		if err == nil {
+			err = wd.Confirm(dctx, fresh)
+			_ = closeFresh()
+		}
+		cancel()
+		if err == nil {
+			progress("switch confirmed over a new SSH connection")
+			return nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("confirm the switch: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	progress("no new SSH login within %s: waiting for the host's watchdog to roll back", timeout)
+	wctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
+	defer cancel()
+	out, werr := wd.Wait(wctx, conn)
+	cause := fmt.Sprintf("switch not confirmed: no new SSH login within confirm_timeout %s (last error: %v)", timeout, lastErr)
+	switch {
+	case werr != nil:
+		return fmt.Errorf("%s; the host's watchdog should have rolled back to %s, but its outcome could not be read: %v; check the host", cause, orNone(wd.Previous), werr)
+	case out.State == remote.WatchdogRolledBack:
+		rec.LastRollback = &state.Rollback{From: m.Path, To: out.System, Reason: cause, At: time.Now().UTC()}
+		x.rolledBack(m.Addr, out.System)
+		return fmt.Errorf("%s; the host rolled itself back to %s", cause, orNone(out.System))
+	case out.State == remote.WatchdogConfirmed:
+		// The confirmation reached the host although ferry saw an error.
+		x.deployed(ctx, conn, m, rec)
+		return nil
+	}
+	return fmt.Errorf("%s; the host's watchdog ended %s: %s", cause, out.State, strings.TrimSpace(out.Output))
+}
+
+// deployFailed handles a failed activation, key upload or health check:
+// with rollback_on_failure the host goes back to the system it ran before
+// (through the watchdog while it is armed), otherwise the watchdog is
+// disarmed and the host left as it is. The rollback is recorded.
+func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, wd *remote.Watchdog, cause error) (*state.Machine, error) {
+	if !m.RollbackOnFailure {
+		if wd != nil {
+			_ = wd.Disarm(ctx, conn)
+		}
+		return rec, fmt.Errorf("%w; the host is left as it is (rollback_on_failure = True switches back automatically, or run `ferry rollback %s`)", cause, m.Name)
+	}
+	if before.system == "" {
+		if wd != nil {
+			_ = wd.Disarm(ctx, conn)
+		}
+		return rec, fmt.Errorf("%w; nothing to roll back to: the host ran no system before", cause)
+	}
+	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rolling back to " + before.system})
+	to, err := rollBack(ctx, conn, m, before, wd)
+	if err != nil {
+		return rec, fmt.Errorf("%w; rollback to %s failed too: %v", cause, before.system, err)
+	}
+	rec.LastRollback = &state.Rollback{From: m.Path, To: to, Reason: cause.Error(), At: time.Now().UTC()}
+	x.rolledBack(m.Addr, to)
+	return rec, fmt.Errorf("%w; rolled back to %s", cause, to)
+}
+
+// rollBack switches the host back to before: through the watchdog when it
+// is still armed, else by pointing the profile at the earlier generation
+// (switch) or activating the earlier system again (test).
+func rollBack(ctx context.Context, conn *remote.Conn, m *plan.Machine, before systemState, wd *remote.Watchdog) (string, error) {
+	if wd != nil {
+		if err := wd.Trigger(ctx, conn); err != nil {
+			return "", err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		out, err := wd.Wait(wctx, conn)
+		if err != nil {
+			return "", err
+		}
+		if out.State != remote.WatchdogRolledBack {
+			return "", fmt.Errorf("the watchdog ended %s: %s", out.State, strings.TrimSpace(out.Output))
+		}
+		return out.System, nil
+	}
+	switch {
+	case (m.Activate == "switch" || m.Activate == "boot") && before.generation > 0:
+		if err := remote.Rollback(ctx, conn, before.generation); err != nil {
+			return "", err
+		}
+	default:
+		if err := remote.Activate(ctx, conn, before.system, "test"); err != nil {
+			return "", err
+		}
+	}
+	return remote.CurrentSystem(ctx, conn)
+}
+
+// deployWithReboot activates with boot, reboots the host, waits for it to
+// come back with a new boot ID, checks that it booted the new system,
+// uploads the keys that lived in /run again and runs the health checks.
+func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, secrets []*secret, progress func(string, ...any)) (*state.Machine, error) {
+	x.mr.activates <- struct{}{}
+	progress("activating (boot), then rebooting: %s", strings.Join(m.Reboot.Reasons, "; "))
+	err := remote.Activate(ctx, conn, m.Path, "boot")
+	<-x.mr.activates
+	if err != nil {
+		return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("activate (boot): %w", err))
+	}
+	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rebooting"})
+	start := time.Now()
+	conn, err = x.e.SSH.Reboot(ctx, RemoteTarget(m.Target), remote.RebootOptions{Timeout: x.rebootTimeout})
+	if err != nil {
+		return rec, fmt.Errorf("reboot: %w; the new system is the boot default", err)
+	}
+	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start), Message: "back after reboot"})
+	if id, err := remote.BootID(ctx, conn); err == nil {
+		rec.BootID = id
+	}
+	cur, err := remote.CurrentSystem(ctx, conn)
+	if err != nil {
+		return rec, fmt.Errorf("read the current system after reboot: %w", err)
+	}
+	if cur != m.Path {
+		return rec, fmt.Errorf("after the reboot the host runs %s, not the new system %s: did the boot loader pick another entry?", orNone(cur), m.Path)
+	}
+	var again []*secret
+	for _, s := range secrets {
+		if s.key.UploadAt == keyPostActivation || strings.HasPrefix(s.key.Dest, "/run/") {
+			again = append(again, s)
+		}
+	}
+	if err := uploadKeys(ctx, conn, m.Addr, again, "", rec.Keys, progress); err != nil {
+		return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("keys (after reboot): %w", err))
+	}
+	if len(m.Checks) > 0 {
+		progress("running %d health check(s)", len(m.Checks))
+		if err := RunChecks(ctx, conn, m.Checks); err != nil {
+			return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("health check after reboot: %w", err))
+		}
+		progress("health checks passed")
+	}
+	x.deployed(ctx, conn, m, rec)
 	return rec, nil
+}
+
+// rolledBack notes a rollback for the summary.
+func (x *executor) rolledBack(addr, to string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.rollbacks == nil {
+		x.rollbacks = map[string]string{}
+	}
+	x.rollbacks[addr] = to
 }
 
 // buildOnTarget copies the derivation closure and realises it on the host.

@@ -153,6 +153,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	b.e.emit(Event{Kind: EventProgress, Duration: time.Since(evalStart), Message: fmt.Sprintf("evaluated %d machine(s)", len(names))})
 
 	planned := make([]*plan.Machine, 0, len(names))
+	boots := map[string]remote.BootFiles{}
 	for _, name := range names {
 		m := cfg.MachineByName(name)
 		ev := evaluated[name]
@@ -161,17 +162,27 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 			Drv: ev.DrvPath, Path: ev.OutPath, Activate: activate,
 			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: deps[m.Addr], DeclaredAt: m.Pos.String(),
 		}
-		if rec := b.st.Machines[m.Addr]; rec != nil {
+		rec := b.st.Machines[m.Addr]
+		if rec != nil {
 			pm.Previous = rec.Path
 			if pm.Target.HostKey == "" {
 				pm.Target.HostKey = rec.HostKey
 			}
 		}
+		if err := planSafety(pm, m, rec); err != nil {
+			return err
+		}
+		if ev.Boot != nil {
+			boots[m.Addr] = remote.BootFiles{Kernel: ev.Boot.Kernel, Initrd: ev.Boot.Initrd, Modules: ev.Boot.Modules}
+		}
 		planned = append(planned, pm)
 	}
-	var profiles map[string]string
+	var (
+		profiles map[string]string
+		booted   map[string]bootedRead
+	)
 	if !b.opts.NoRefresh {
-		profiles = b.readCurrentSystems(ctx, planned)
+		profiles, booted = b.readCurrentSystems(ctx, planned, boots)
 	}
 	var wg sync.WaitGroup
 	for _, pm := range planned {
@@ -182,12 +193,137 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		}()
 	}
 	wg.Wait()
+	policy := b.opts.Reboot
+	if policy == "" {
+		policy = RebootNever
+	}
+	if policy != RebootNever && policy != RebootIfNeeded && policy != RebootAlways {
+		return fmt.Errorf("--reboot %s: want never, if-needed or always", policy)
+	}
+	p.RebootPolicy = policy
 	for _, pm := range planned {
 		profile, profileRead := profiles[pm.Addr]
 		pm.Action = machineAction(pm, profile, profileRead)
+		if pm.Action == plan.Noop && keysChanged(pm.Keys) {
+			pm.Action = plan.UploadKeys
+			pm.Reason = "the system is unchanged; keys change"
+		}
+		planReboot(pm, policy, boots, booted)
 	}
 	p.Machines = append(p.Machines, planned...)
+	p.Rollout = planRollout(cfg.Rollout, planned)
 	return nil
+}
+
+// Reboot policies (--reboot).
+const (
+	RebootNever    = "never"
+	RebootIfNeeded = "if-needed"
+	RebootAlways   = "always"
+)
+
+// bootedRead is what a host said about the system it booted.
+type bootedRead struct {
+	files remote.BootFiles
+	known bool // the host has /run/booted-system
+	err   error
+}
+
+// planReboot records whether pm's new system needs a reboot (its kernel,
+// initrd or kernel modules differ from the booted system's) and whether
+// apply reboots. A reboot activates with boot first, so it applies to
+// switch and boot only.
+func planReboot(pm *plan.Machine, policy string, boots map[string]remote.BootFiles, booted map[string]bootedRead) {
+	if pm.Action != plan.Deploy || pm.Activate == "test" || pm.Activate == "dry-activate" {
+		return
+	}
+	r := &plan.Reboot{}
+	next, evaluated := boots[pm.Addr]
+	got, read := booted[pm.Addr]
+	switch {
+	case !evaluated:
+		r.Unknown = "nixpkgs gives no kernel, initrd or kernel modules for this system"
+	case !read:
+		r.Unknown = "the host's booted system was not read"
+	case got.err != nil:
+		r.Unknown = "could not read the host's booted system: " + got.err.Error()
+	case !got.known:
+		r.Unknown = "the host has no /run/booted-system"
+	default:
+		r.Reasons = got.files.Changes(next)
+		r.Needed = len(r.Reasons) > 0
+	}
+	r.Will = policy == RebootAlways || (policy == RebootIfNeeded && r.Needed)
+	if r.Will {
+		// The new system is made the boot default and booted; no watchdog
+		// can span a reboot.
+		pm.Activate = "boot"
+		pm.MagicRollback, pm.ConfirmTimeout = false, ""
+	}
+	if r.Needed || r.Will || (r.Unknown != "" && policy != RebootNever) {
+		pm.Reboot = r
+	}
+}
+
+// planSafety copies m's keys, checks and rollback settings into pm.
+func planSafety(pm *plan.Machine, m *spec.Machine, rec *state.Machine) error {
+	keys, err := planKeys(m, rec)
+	if err != nil {
+		return err
+	}
+	pm.Keys = keys
+	pm.Checks = CheckSpecs(m.Checks)
+	if m.MagicRollback && (pm.Activate == "switch" || pm.Activate == "test") {
+		pm.MagicRollback = true
+		pm.ConfirmTimeout = m.ConfirmTimeout.String()
+	}
+	pm.RollbackOnFailure = m.RollbackOnFailure
+	return nil
+}
+
+// planRollout splits the machines to deploy that the rollout covers into
+// batches, in address order, and numbers each machine's batch.
+func planRollout(ro *spec.Rollout, planned []*plan.Machine) *plan.Rollout {
+	if ro == nil {
+		return nil
+	}
+	var in []*plan.Machine
+	for _, pm := range planned {
+		if pm.Action == plan.Deploy && (len(ro.Tags) == 0 || hasAnyTag(pm.Tags, ro.Tags)) {
+			in = append(in, pm)
+		}
+	}
+	sort.Slice(in, func(i, j int) bool { return in[i].Addr < in[j].Addr })
+	size := ro.Batch
+	if ro.BatchPercent > 0 {
+		size = (len(in)*ro.BatchPercent + 99) / 100
+	}
+	size = max(size, 1)
+	out := &plan.Rollout{Batch: ro.Batch, BatchPercent: ro.BatchPercent, MaxFailures: ro.MaxFailures, Tags: ro.Tags,
+		Batches: [][]string{}, DeclaredAt: ro.Pos.String()}
+	if ro.Pause > 0 {
+		out.Pause = ro.Pause.String()
+	}
+	for i := 0; i < len(in); i += size {
+		var batch []string
+		for _, pm := range in[i:min(i+size, len(in))] {
+			pm.Batch = len(out.Batches) + 1
+			batch = append(batch, pm.Addr)
+		}
+		out.Batches = append(out.Batches, batch)
+	}
+	return out
+}
+
+func hasAnyTag(tags, want []string) bool {
+	for _, t := range tags {
+		for _, w := range want {
+			if t == w {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // machineAction decides whether pm is deployed. test and dry-activate
@@ -247,10 +383,11 @@ func RemoteTarget(t plan.Target) remote.Target {
 // system it boots) points to: it returns those profiles by address. A host
 // that cannot be reached is planned anyway, with the reason; apply reports
 // it as failed and goes on with the others.
-func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine) map[string]string {
+func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine, boots map[string]remote.BootFiles) (map[string]string, map[string]bootedRead) {
 	profiles := map[string]string{}
+	booted := map[string]bootedRead{}
 	if b.e.SSH == nil {
-		return profiles
+		return profiles, booted
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -275,6 +412,14 @@ func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine
 			readProfile := pm.Activate == "switch" || pm.Activate == "boot"
 			if readProfile {
 				gensRun.Go(func() { gens, gensErr = remote.Generations(gctx, conn) })
+			}
+			if _, ok := boots[pm.Addr]; ok && readProfile {
+				gensRun.Go(func() {
+					files, known, err := remote.BootedFiles(gctx, conn)
+					mu.Lock()
+					booted[pm.Addr] = bootedRead{files: files, known: known, err: err}
+					mu.Unlock()
+				})
 			}
 			cur, err := remote.CurrentSystem(gctx, conn)
 			gensRun.Wait()
@@ -303,7 +448,7 @@ func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine
 		})
 	}
 	_ = g.Wait()
-	return profiles
+	return profiles, booted
 }
 
 // machineDiff computes the package-level difference from the previously
@@ -345,9 +490,18 @@ func (b *planBuilder) nixResources() map[string]any {
 
 // machineRecord is what apply records after deploying pm.
 func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state.Machine {
-	rec := &state.Machine{Target: fmt.Sprintf("%s@%s:%d", pm.Target.User, pm.Target.Host, pm.Target.Port), HostKey: hostKey, DeclaredAt: pm.DeclaredAt}
+	rec := &state.Machine{Target: fmt.Sprintf("%s@%s:%d", pm.Target.User, pm.Target.Host, pm.Target.Port), HostKey: hostKey, DeclaredAt: pm.DeclaredAt,
+		Keys: map[string]string{}}
 	if prev != nil {
 		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
+		rec.LastRollback, rec.BootID = prev.LastRollback, prev.BootID
+		// Keys no longer configured are forgotten (and left on the host,
+		// as NixOps does): only configured destinations stay.
+		for _, k := range pm.Keys {
+			if h, ok := prev.Keys[k.Dest]; ok {
+				rec.Keys[k.Dest] = h
+			}
+		}
 	}
 	return rec
 }

@@ -55,8 +55,12 @@ type machineEnv struct {
 	file  string // entry file, relative to dir
 	fleet *testhosts.Fleet
 	store *statestore.Store
-	eng   *engine.Engine
-	vars  map[string]string
+	// stateDir holds the file:// state.
+	stateDir string
+	eng      *engine.Engine
+	vars     map[string]string
+	// applyOpts are the options of every apply (Dir and Config are set).
+	applyOpts engine.ApplyOptions
 
 	mu     sync.Mutex
 	events []engine.Event
@@ -81,7 +85,8 @@ func newMachineEnv(t testing.TB, names ...string) *machineEnv {
 			t.Errorf("stop test hosts: %v", err)
 		}
 	})
-	store, err := statestore.Open(context.Background(), "file://"+filepath.ToSlash(filepath.Join(t.TempDir(), "state")))
+	stateDir := filepath.Join(t.TempDir(), "state")
+	store, err := statestore.Open(context.Background(), "file://"+filepath.ToSlash(stateDir))
 	if err != nil {
 		t.Fatalf("open state store: %v", err)
 	}
@@ -90,7 +95,7 @@ func newMachineEnv(t testing.TB, names ...string) *machineEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &machineEnv{t: t, dir: dir, file: "ferry.star", fleet: fleet, store: store, vars: map[string]string{}}
+	m := &machineEnv{t: t, dir: dir, file: "ferry.star", fleet: fleet, store: store, stateDir: stateDir, vars: map[string]string{}}
 	m.eng = &engine.Engine{
 		Providers: reg,
 		Store:     store,
@@ -211,8 +216,14 @@ func (m *machineEnv) apply(p *plan.Plan) (*engine.ApplyResult, error) {
 		res *engine.ApplyResult
 		err error
 	)
+	cfg, err := m.load()
+	if err != nil {
+		return nil, err
+	}
+	opts := m.applyOpts
+	opts.Dir, opts.Config = m.dir, cfg
 	m.withDialer(func() {
-		res, err = m.eng.Apply(context.Background(), p, engine.ApplyOptions{Dir: m.dir})
+		res, err = m.eng.Apply(context.Background(), p, opts)
 	})
 	return res, err
 }
@@ -527,8 +538,14 @@ func TestMachinesDeploy(t *testing.T) {
 		m.takeEvents()
 		logins := m.logins()
 		res := m.applyOK(p)
-		if d := cmp.Diff(map[string]int{"gitServer": 0, "proxy": 0, "storage": 1}, loginDelta(logins, m.logins())); d != "" {
+		// One connection for the whole deploy, and one more that proves,
+		// after the switch, that new logins still work (the magic
+		// rollback's confirmation).
+		if d := cmp.Diff(map[string]int{"gitServer": 0, "proxy": 0, "storage": 2}, loginDelta(logins, m.logins())); d != "" {
 			t.Errorf("SSH connections per host (-want +got):\n%s", d)
+		}
+		if !pm.MagicRollback || pm.ConfirmTimeout != "30s" {
+			t.Errorf("storage: magic rollback %v within %q, want on within 30s (the default)", pm.MagicRollback, pm.ConfirmTimeout)
 		}
 		if res.Deployed != 1 {
 			t.Errorf("apply deployed %d machines, want 1", res.Deployed)

@@ -33,6 +33,8 @@ type PlanOptions struct {
 	// Activate is the switch-to-configuration action: switch (default),
 	// boot, test or dry-activate.
 	Activate string
+	// Reboot is the reboot policy: never (default), if-needed or always.
+	Reboot string
 }
 
 // Plan computes the plan that takes the deployment's state to cfg. It holds

@@ -80,7 +80,7 @@ func Decode(name string, data []byte) (*Plan, error) {
 			return nil, fmt.Errorf("plan %s is corrupted: a machine without name or address; run `ferry plan` again", name)
 		}
 		switch m.Action {
-		case Deploy, Noop, Forget:
+		case Deploy, UploadKeys, Noop, Forget:
 		default:
 			return nil, fmt.Errorf("plan %s is corrupted: %s has unknown action %q; run `ferry plan` again", name, m.Addr, m.Action)
 		}

@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -37,8 +39,12 @@ type Plan struct {
 	Resources []*Resource `json:"resources"`          // sorted by address
 	Machines  []*Machine  `json:"machines,omitempty"` // sorted by address
 	// Nixpkgs is the nixpkgs the machines were evaluated with.
-	Nixpkgs string    `json:"nixpkgs,omitempty"`
-	Outputs []*Output `json:"outputs,omitempty"`
+	Nixpkgs string `json:"nixpkgs,omitempty"`
+	// Rollout is the rolling policy with the batches apply follows.
+	Rollout *Rollout `json:"rollout,omitempty"`
+	// RebootPolicy is --reboot: never, if-needed or always.
+	RebootPolicy string    `json:"reboot_policy,omitempty"`
+	Outputs      []*Output `json:"outputs,omitempty"`
 	// Edges are execution edges between resource addresses: [from, to]
 	// means from completes before to starts. Sorted.
 	Edges [][2]string `json:"edges"`
@@ -92,8 +98,9 @@ type Output struct {
 
 // Machine actions.
 const (
-	Deploy Action = "deploy" // build, copy, activate
-	Forget Action = "forget" // no longer in the configuration: forget it, leave the host alone
+	Deploy     Action = "deploy"      // build, copy, activate
+	UploadKeys Action = "upload-keys" // the system is unchanged, only keys change: upload them
+	Forget     Action = "forget"      // no longer in the configuration: forget it, leave the host alone
 )
 
 // Machine is the planned deployment of one NixOS machine. Apply builds,
@@ -118,9 +125,24 @@ type Machine struct {
 	// Packages is the package-level difference from Previous (or Current).
 	Packages      *PackageDiff `json:"packages,omitempty"`
 	BuildOnTarget bool         `json:"build_on_target,omitempty"`
-	Tags          []string     `json:"tags,omitempty"`
-	Deps          []string     `json:"deps,omitempty"`
-	DeclaredAt    string       `json:"declared_at,omitempty"`
+	// Keys are uploaded over SSH; the plan holds only their hashes.
+	Keys []*Key `json:"keys,omitempty"`
+	// Checks run after activation; the deploy succeeds when they pass.
+	Checks []*Check `json:"checks,omitempty"`
+	// MagicRollback: a watchdog on the host switches back unless ferry
+	// confirms over a new SSH connection within ConfirmTimeout.
+	MagicRollback     bool   `json:"magic_rollback,omitempty"`
+	ConfirmTimeout    string `json:"confirm_timeout,omitempty"`
+	RollbackOnFailure bool   `json:"rollback_on_failure,omitempty"`
+	// Reboot says whether the new system needs a reboot (kernel, initrd
+	// or kernel modules differ from the booted system's) and whether
+	// apply reboots.
+	Reboot *Reboot `json:"reboot,omitempty"`
+	// Batch is the machine's rollout batch, from 1; 0 when not rolled out.
+	Batch      int      `json:"batch,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	Deps       []string `json:"deps,omitempty"`
+	DeclaredAt string   `json:"declared_at,omitempty"`
 }
 
 // Target is how apply reaches a machine.
@@ -132,6 +154,62 @@ type Target struct {
 	Jump    *Target `json:"jump,omitempty"`
 	Sudo    bool    `json:"sudo,omitempty"`
 }
+
+// Key is a planned key upload. The secret never appears here: Hash is
+// "sha256:..." of the destination and content, "" for a key from a
+// command (its output is only known at apply).
+type Key struct {
+	Name        string `json:"name"`
+	Dest        string `json:"dest"`
+	User        string `json:"user"`
+	Group       string `json:"group"`
+	Permissions string `json:"permissions"`
+	UploadAt    string `json:"upload_at"`
+	Source      string `json:"source"` // text, file PATH, command ARGV0
+	Hash        string `json:"hash,omitempty"`
+	// Change is "new", "changed", "unchanged" or "at apply" (command).
+	Change     string `json:"change"`
+	DeclaredAt string `json:"declared_at,omitempty"`
+}
+
+// Check is a health check apply runs after activation.
+type Check struct {
+	Kind     string `json:"kind"` // cmd or http
+	Cmd      string `json:"cmd,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Status   int    `json:"status,omitempty"`
+	Timeout  string `json:"timeout"`
+	Retries  int    `json:"retries"`
+	Interval string `json:"interval"`
+}
+
+// Reboot is what the plan knows about rebooting a machine.
+type Reboot struct {
+	Needed  bool     `json:"needed"`
+	Reasons []string `json:"reasons,omitempty"`
+	// Will is true when apply reboots (--reboot always, or if-needed and
+	// Needed): it activates with boot, reboots and waits for a new boot.
+	Will bool `json:"will"`
+	// Unknown says why Needed could not be decided, if so.
+	Unknown string `json:"unknown,omitempty"`
+}
+
+// Rollout is the rolling policy and the batches computed from it.
+type Rollout struct {
+	Batch        int        `json:"batch,omitempty"`
+	BatchPercent int        `json:"batch_percent,omitempty"`
+	MaxFailures  int        `json:"max_failures"`
+	Pause        string     `json:"pause,omitempty"`
+	Tags         []string   `json:"tags,omitempty"`
+	Batches      [][]string `json:"batches"` // machine addresses per batch, in order
+	DeclaredAt   string     `json:"declared_at,omitempty"`
+}
+
+// GateAddr is the address of the gate between batch n and batch n+1.
+func GateAddr(n int) string { return fmt.Sprintf("rollout.batch-%d", n) }
+
+// IsGateAddr reports whether addr is a rollout gate.
+func IsGateAddr(addr string) bool { return strings.HasPrefix(addr, "rollout.batch-") }
 
 // PackageDiff lists added, removed and changed packages.
 type PackageDiff struct {
@@ -170,7 +248,7 @@ func (p *Plan) Count() Counts {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action == Deploy {
+		if m.Action == Deploy || m.Action == UploadKeys {
 			c.Deploy++
 		} else {
 			c.Unchanged++

@@ -37,6 +37,22 @@ type Machine struct {
 	Generation int       `json:"generation,omitempty"`
 	DeployedAt time.Time `json:"deployed_at,omitzero"`
 	DeclaredAt string    `json:"declared_at,omitempty"`
+	// Keys maps each uploaded key's destination to the hash of what was
+	// uploaded (never the secret).
+	Keys map[string]string `json:"keys,omitempty"`
+	// LastRollback records the last time ferry, or the host's watchdog,
+	// switched the machine back.
+	LastRollback *Rollback `json:"last_rollback,omitempty"`
+	// BootID is the host's boot ID after the last reboot ferry made.
+	BootID string `json:"boot_id,omitempty"`
+}
+
+// Rollback is a switch back to the previous system.
+type Rollback struct {
+	From   string    `json:"from"` // the system that was rolled back
+	To     string    `json:"to"`   // the system running afterwards
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Resource is what ferry knows about one resource.

@@ -16,8 +16,9 @@ type ApplyCmd struct {
 	Parallelism int    `name:"parallelism" default:"10" help:"Operations running at once."`
 	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
 	Machines
-	MaxConcurrentCopy     int `name:"max-concurrent-copy" default:"5" help:"Closure copies running at once."`
-	MaxConcurrentActivate int `name:"max-concurrent-activate" default:"10" help:"Activations running at once."`
+	MaxConcurrentCopy     int           `name:"max-concurrent-copy" default:"5" help:"Closure copies running at once."`
+	MaxConcurrentActivate int           `name:"max-concurrent-activate" default:"10" help:"Activations running at once."`
+	RebootTimeout         time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
 }
 
 // Run applies.
@@ -51,7 +52,8 @@ func (c *ApplyCmd) Run(a *App) error {
 			}
 		}
 	}
-	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy, MaxConcurrentActivate: c.MaxConcurrentActivate}, c.JSON)
+	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy,
+		MaxConcurrentActivate: c.MaxConcurrentActivate, RebootTimeout: c.RebootTimeout}, c.JSON)
 }
 
 // applyPlan executes p and prints progress and a summary.
@@ -72,6 +74,13 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 	}
 	defer done()
 	opts.Dir, opts.Deployment, opts.LockTimeout, opts.OpContext = dir, a.Deployment, a.LockTimeout, a.opCtx
+	if planUploadsKeys(p) {
+		// The secrets are not in the plan: read them from the
+		// configuration, whose inputs apply checks against the plan.
+		if opts.Config, err = a.LoadConfig(); err != nil {
+			return err
+		}
+	}
 	res, err := eng.Apply(a.ctx, p, opts)
 	if _, ok := a.LookupEnv("FERRY_STATS"); ok {
 		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", store.BytesWritten())
@@ -91,6 +100,15 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 		renderOutputs(a, res.Outputs)
 	}
 	return res.Err()
+}
+
+func planUploadsKeys(p *plan.Plan) bool {
+	for _, m := range p.Machines {
+		if len(m.Keys) > 0 && (m.Action == plan.Deploy || m.Action == plan.UploadKeys) {
+			return true
+		}
+	}
+	return false
 }
 
 func renderOutputs(a *App, outputs map[string]any) {

@@ -40,6 +40,8 @@ type CLI struct {
 	Check       CheckCmd       `cmd:"" help:"Check machines for drift and failed systemd units."`
 	Generations GenerationsCmd `cmd:"" help:"List a machine's system generations."`
 	Rollback    RollbackCmd    `cmd:"" help:"Switch a machine to an earlier system generation and record it."`
+	Keys        KeysCmd        `cmd:"" help:"Upload the machines' keys (secrets)."`
+	CheckHealth CheckHealthCmd `cmd:"" name:"check-health" help:"Run the machines' health checks now."`
 }
 
 // Globals are the flags every command takes.

@@ -281,10 +281,9 @@ machine(name = "web", target = target("web"), modules = [nix.module("./web.nix")
 machine(name = "db", target = target("db"), modules = [nix.module("./db.nix")], tags = ["back"])
 `
 
-// TestDay2Commands deploys two real test hosts with ferry and then runs
-// every day-2 command against them: exec, ssh, info, check, generations
-// and rollback.
-func TestDay2Commands(t *testing.T) {
+// startWebAndDB starts the test hosts web and db, stopped when t ends.
+func startWebAndDB(t *testing.T) (*testhosts.Fleet, testhosts.Host, testhosts.Host) {
+	t.Helper()
 	nixtest.RequireNix(t)
 	hosts, err := testhosts.Start(context.Background(), testhosts.Options{Names: []string{"web", "db"}})
 	if err != nil {
@@ -297,6 +296,35 @@ func TestDay2Commands(t *testing.T) {
 	})
 	web, _ := hosts.Host("web")
 	db, _ := hosts.Host("db")
+	return hosts, web, db
+}
+
+// setHostEnv points ferry at the stub nixpkgs, the fleet's client key and
+// file:// state in dir, and sets the vars NAME_host and NAME_port of
+// every host.
+func setHostEnv(t *testing.T, hosts *testhosts.Fleet, dir string) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"NIX_PATH":      "nixpkgs=" + nixtest.NixpkgsPath(),
+		"NIX_CONFIG":    "substituters =\nsandbox = false",
+		"FERRY_SSH_KEY": hosts.ClientKeyFile,
+		"SSH_AUTH_SOCK": "",
+		"FERRY_STATE":   "file://" + filepath.Join(dir, ".ferry"),
+		"NO_COLOR":      "1",
+	} {
+		t.Setenv(k, v)
+	}
+	for _, h := range hosts.Hosts {
+		t.Setenv("FERRY_VAR_"+h.Name+"_host", h.Addr)
+		t.Setenv("FERRY_VAR_"+h.Name+"_port", strconv.Itoa(h.Port))
+	}
+}
+
+// TestDay2Commands deploys two real test hosts with ferry and then runs
+// every day-2 command against them: exec, ssh, info, check, generations
+// and rollback.
+func TestDay2Commands(t *testing.T) {
+	hosts, web, db := startWebAndDB(t)
 
 	dir := t.TempDir()
 	write := func(name, content string) {
@@ -309,21 +337,8 @@ func TestDay2Commands(t *testing.T) {
 	write("web.nix", "{ pkgs, ... }: { environment.systemPackages = [ pkgs.hello ]; }\n")
 	write("db.nix", "{ ... }: { networking.domain = \"example.org\"; }\n")
 
-	for k, v := range map[string]string{
-		"NIX_PATH":           "nixpkgs=" + nixtest.NixpkgsPath(),
-		"NIX_CONFIG":         "substituters =\nsandbox = false",
-		"FERRY_SSH_KEY":      hosts.ClientKeyFile,
-		"SSH_AUTH_SOCK":      "",
-		"FERRY_STATE":        "file://" + filepath.Join(dir, ".ferry"),
-		"NO_COLOR":           "1",
-		"FERRY_VAR_web_host": web.Addr,
-		"FERRY_VAR_web_port": strconv.Itoa(web.Port),
-		"FERRY_VAR_web_key":  web.HostKey, // db's key is trusted on first use and pinned in state
-		"FERRY_VAR_db_host":  db.Addr,
-		"FERRY_VAR_db_port":  strconv.Itoa(db.Port),
-	} {
-		t.Setenv(k, v)
-	}
+	setHostEnv(t, hosts, dir)
+	t.Setenv("FERRY_VAR_web_key", web.HostKey) // db's key is trusted on first use and pinned in state
 
 	mustFerry(t, 0, dir, "", "apply", "--auto-approve")
 	web1, _ := web.CurrentSystem()

@@ -26,6 +26,7 @@ type PlanCmd struct {
 type Machines struct {
 	On       []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable)."`
 	Activate string   `name:"activate" default:"switch" enum:"switch,boot,test,dry-activate" help:"switch-to-configuration action: switch, boot, test or dry-activate."`
+	Reboot   string   `name:"reboot" default:"never" enum:"never,if-needed,always" help:"Reboot machines: never, if-needed (kernel, initrd or kernel modules changed) or always."`
 }
 
 // Run plans.
@@ -91,6 +92,7 @@ func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
 	return eng.Plan(a.ctx, cfg, engine.PlanOptions{
 		On:          r.machines.On,
 		Activate:    r.machines.Activate,
+		Reboot:      r.machines.Reboot,
 		Deployment:  a.DeploymentFor(cfg),
 		Destroy:     r.destroy,
 		Targets:     r.targets,

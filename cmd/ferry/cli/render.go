@@ -60,6 +60,13 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 		}
 		fmt.Fprintln(w)
 	}
+	if ro := p.Rollout; ro != nil && len(ro.Batches) > 0 {
+		fmt.Fprintf(w, "Rollout: %d batch(es) of %s, stop after more than %d failure(s)", len(ro.Batches), batchSize(ro), ro.MaxFailures)
+		if ro.Pause != "" {
+			fmt.Fprintf(w, ", pause %s between batches", ro.Pause)
+		}
+		fmt.Fprintln(w, ".")
+	}
 	n := p.Count()
 	fmt.Fprintf(w, "%sPlan:%s %d to add, %d to change, %d to destroy.", c.bold, c.reset, n.Add, n.Change, n.Destroy)
 	if len(p.Machines) > 0 {
@@ -77,7 +84,19 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		fmt.Fprintf(w, "\n  # %s%s%s will be forgotten (%s)\n%s  -%s %s\n", c.bold, m.Addr, c.reset, m.Reason, c.red, c.reset, m.Addr)
 		return
 	}
+	if m.Action == plan.UploadKeys {
+		fmt.Fprintf(w, "\n  # %s%s%s keys will be uploaded (%s)", c.bold, m.Addr, c.reset, m.Reason)
+		if m.DeclaredAt != "" {
+			fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
+		}
+		fmt.Fprintf(w, "\n%s  ~%s %s  %s@%s:%d\n", c.yellow, c.reset, m.Addr, m.Target.User, m.Target.Host, m.Target.Port)
+		renderKeys(w, m, c)
+		return
+	}
 	fmt.Fprintf(w, "\n  # %s%s%s will be deployed (%s)", c.bold, m.Addr, c.reset, m.Activate)
+	if m.Batch > 0 {
+		fmt.Fprintf(w, " in rollout batch %d", m.Batch)
+	}
 	if m.DeclaredAt != "" {
 		fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
 	}
@@ -95,6 +114,29 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	if m.Reason != "" {
 		fmt.Fprintf(w, "      %snote:%s %s\n", c.yellow, c.reset, m.Reason)
 	}
+	if r := m.Reboot; r != nil {
+		switch {
+		case r.Will && r.Needed:
+			fmt.Fprintf(w, "      %sreboot:%s will reboot (needed: %s)\n", c.yellow, c.reset, strings.Join(r.Reasons, "; "))
+		case r.Will:
+			fmt.Fprintf(w, "      %sreboot:%s will reboot (--reboot always)\n", c.yellow, c.reset)
+		case r.Needed:
+			fmt.Fprintf(w, "      %sreboot needed:%s %s (not rebooting: --reboot never; run with --reboot if-needed)\n", c.yellow, c.reset, strings.Join(r.Reasons, "; "))
+		case r.Unknown != "":
+			fmt.Fprintf(w, "      reboot: not known whether needed (%s)\n", r.Unknown)
+		}
+	}
+	if m.MagicRollback {
+		fmt.Fprintf(w, "      rollback: unless confirmed over a new SSH connection within %s\n", m.ConfirmTimeout)
+	}
+	renderKeys(w, m, c)
+	for _, ch := range m.Checks {
+		what := "cmd " + ch.Cmd
+		if ch.Kind == "http" {
+			what = fmt.Sprintf("http %s (status %d)", ch.URL, ch.Status)
+		}
+		fmt.Fprintf(w, "      check:   %s\n", what)
+	}
 	if d := m.Packages; d != nil {
 		for _, p := range d.Added {
 			fmt.Fprintf(w, "      %s+%s %s %s\n", c.green, c.reset, p.Name, p.Version)
@@ -105,6 +147,25 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		for _, p := range d.Removed {
 			fmt.Fprintf(w, "      %s-%s %s %s\n", c.red, c.reset, p.Name, p.Version)
 		}
+	}
+}
+
+func batchSize(ro *plan.Rollout) string {
+	if ro.BatchPercent > 0 {
+		return fmt.Sprintf("%d%%", ro.BatchPercent)
+	}
+	return fmt.Sprintf("%d machine(s)", ro.Batch)
+}
+
+// renderKeys lists a machine's keys and whether they change; secrets are
+// never in a plan, only their hashes.
+func renderKeys(w io.Writer, m *plan.Machine, c colors) {
+	for _, k := range m.Keys {
+		mark := map[string]string{"new": c.green + "+" + c.reset, "changed": c.yellow + "~" + c.reset}[k.Change]
+		if mark == "" {
+			mark = " "
+		}
+		fmt.Fprintf(w, "      key %s %s (%s, %s:%s %s) %s\n", mark, k.Dest, k.Source, k.User, k.Group, k.Permissions, k.Change)
 	}
 }
 
@@ -166,7 +227,7 @@ type eventPrinter struct {
 
 var pastTense = map[plan.Action]string{
 	plan.Create: "created", plan.Update: "updated", plan.Replace: "replaced", plan.Delete: "destroyed",
-	plan.Deploy: "deployed", plan.Forget: "forgotten",
+	plan.Deploy: "deployed", plan.Forget: "forgotten", plan.UploadKeys: "keys uploaded",
 }
 
 func (p *eventPrinter) event(ev engine.Event) {
@@ -190,6 +251,10 @@ func (p *eventPrinter) event(ev engine.Event) {
 	case engine.EventFailed:
 		fmt.Fprintf(p.w, "%s: %s%s failed%s: %s\n", ev.Addr, p.c.red, ev.Action, p.c.reset, ev.Message)
 	case engine.EventSkipped:
+		if plan.IsGateAddr(ev.Cause) {
+			fmt.Fprintf(p.w, "%s: not touched (the rollout stopped at %s)\n", ev.Addr, ev.Cause)
+			break
+		}
 		fmt.Fprintf(p.w, "%s: skipped (%s failed)\n", ev.Addr, ev.Cause)
 	case engine.EventRecovered, engine.EventLockBroken:
 		fmt.Fprintf(p.w, "note: %s\n", ev.Message)

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/state"
+)
+
+// KeysCmd is `ferry keys ...`.
+type KeysCmd struct {
+	Upload KeysUploadCmd `cmd:"" help:"Upload the machines' keys now (e.g. /run/keys after a reboot ferry did not make)."`
+}
+
+// KeysUploadCmd is `ferry keys upload [--on ...]`.
+type KeysUploadCmd struct {
+	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
+	Parallelism int      `name:"parallelism" default:"10" help:"Machines at once."`
+}
+
+// Run uploads every configured key of the selected machines over SSH and
+// records their hashes (never the secrets) in state, under the state lock.
+// A machine that fails does not stop the others; the exit status is 1
+// when any failed.
+func (c *KeysUploadCmd) Run(a *App) error {
+	if err := checkParallelism(c.Parallelism); err != nil {
+		return err
+	}
+	f, err := a.openFleet(c.On)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var (
+		mu     sync.Mutex
+		failed []string
+	)
+	err = a.modifyState("keys upload", func(st *state.State) (*state.State, error) {
+		out := st.Clone()
+		if out.Machines == nil {
+			out.Machines = map[string]*state.Machine{}
+		}
+		f.each(a.opCtx, c.Parallelism, func(ctx context.Context, _ int, m *spec.Machine) {
+			report := func(format string, args ...any) {
+				mu.Lock()
+				defer mu.Unlock()
+				fmt.Fprintf(a.Stdout, "%s> %s\n", m.Name, fmt.Sprintf(format, args...))
+			}
+			if len(m.Keys) == 0 {
+				report("no keys")
+				return
+			}
+			conn, err := f.dial(ctx, m)
+			if err != nil {
+				report("failed: %v", err)
+				mu.Lock()
+				failed = append(failed, m.Name)
+				mu.Unlock()
+				return
+			}
+			mu.Lock()
+			prev := st.Machines[m.Addr]
+			mu.Unlock()
+			var prevKeys map[string]string
+			if prev != nil {
+				prevKeys = prev.Keys
+			}
+			hashes, names, err := engine.UploadMachineKeys(ctx, conn, m, prevKeys)
+			mu.Lock()
+			rec := &state.Machine{Target: targetString(m.Target), HostKey: conn.HostKey(), DeclaredAt: m.Pos.String()}
+			if prev != nil {
+				cp := *prev
+				rec = &cp
+			}
+			rec.Keys = hashes
+			out.Machines[m.Addr] = rec
+			mu.Unlock()
+			if len(names) > 0 {
+				report("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))
+			}
+			if err != nil {
+				report("failed: %v", err)
+				mu.Lock()
+				failed = append(failed, m.Name)
+				mu.Unlock()
+			}
+		})
+		return out, nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("keys upload failed on %d machine(s): %s", len(failed), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// CheckHealthCmd is `ferry check-health [--on ...]`.
+type CheckHealthCmd struct {
+	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
+	Parallelism int      `name:"parallelism" default:"10" help:"Machines checked at once."`
+}
+
+// Run runs the configured health checks of the selected machines now.
+func (c *CheckHealthCmd) Run(a *App) error {
+	if err := checkParallelism(c.Parallelism); err != nil {
+		return err
+	}
+	f, err := a.openFleet(c.On)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var (
+		mu     sync.Mutex
+		failed []string
+	)
+	f.each(a.ctx, c.Parallelism, func(ctx context.Context, _ int, m *spec.Machine) {
+		msg := ""
+		var err error
+		if len(m.Checks) == 0 {
+			msg = "no health checks"
+		} else {
+			conn, derr := f.dial(ctx, m)
+			if err = derr; err == nil {
+				err = engine.RunChecks(ctx, conn, engine.CheckSpecs(m.Checks))
+			}
+			msg = fmt.Sprintf("%d health check(s) passed", len(m.Checks))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			failed = append(failed, m.Name)
+			fmt.Fprintf(a.Stdout, "%s> unhealthy: %v\n", m.Name, err)
+			return
+		}
+		fmt.Fprintf(a.Stdout, "%s> %s\n", m.Name, msg)
+	})
+	if len(failed) > 0 {
+		return fmt.Errorf("%d machine(s) unhealthy: %s", len(failed), strings.Join(failed, ", "))
+	}
+	return nil
+}
