@@ -72,9 +72,23 @@ type ApplyError struct{ Result *ApplyResult }
 func (e *ApplyError) Error() string {
 	r := e.Result
 	var b strings.Builder
-	fmt.Fprintf(&b, "apply incomplete: %d failed, %d skipped, %d not started", len(r.Failed), len(r.Skipped), len(r.Cancelled))
+	failed, stops := 0, []string{}
+	for a := range r.Failed {
+		if plan.IsGateAddr(a) {
+			stops = append(stops, a)
+		} else {
+			failed++
+		}
+	}
+	sort.Strings(stops)
+	fmt.Fprintf(&b, "apply incomplete: %d failed, %d skipped, %d not started", failed, len(r.Skipped), len(r.Cancelled))
 	for _, a := range sortedKeys(r.Failed) {
-		fmt.Fprintf(&b, "\n  %s: %v", a, r.Failed[a])
+		if !plan.IsGateAddr(a) {
+			fmt.Fprintf(&b, "\n  %s: %v", a, r.Failed[a])
+		}
+	}
+	for _, a := range stops {
+		fmt.Fprintf(&b, "\n  %v", r.Failed[a])
 	}
 	for _, a := range sortedKeys(r.Skipped) {
 		if plan.IsGateAddr(r.Skipped[a]) {
@@ -178,6 +192,9 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 		res.Failed = map[string]error{}
 	}
 	for a, cause := range wr.Skipped {
+		if plan.IsGateAddr(a) {
+			continue // a later gate of a stopped rollout: nothing of its own
+		}
 		res.Skipped[a] = cause
 		e.emit(Event{Kind: EventSkipped, Addr: a, Action: x.action(a), Cause: cause})
 	}

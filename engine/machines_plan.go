@@ -204,6 +204,11 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	for _, pm := range planned {
 		profile, profileRead := profiles[pm.Addr]
 		pm.Action = machineAction(pm, profile, profileRead)
+		if pm.CurrentRead && pm.Current == "" {
+			// The host runs no system yet: there is nothing a watchdog
+			// could switch back to.
+			pm.MagicRollback, pm.ConfirmTimeout = false, ""
+		}
 		if pm.Action == plan.Noop && keysChanged(pm.Keys) {
 			pm.Action = plan.UploadKeys
 			pm.Reason = "the system is unchanged; keys change"

@@ -55,8 +55,10 @@ func (x *executor) runGate(ctx context.Context, gate string) error {
 		for _, batch := range ro.Batches[n:] {
 			untouched = append(untouched, batch...)
 		}
-		return fmt.Errorf("rollout stopped after batch %d of %d: %d machine(s) failed (%s), more than max_failures = %d; not touched: %s",
+		err := fmt.Errorf("rollout stopped after batch %d of %d: %d machine(s) failed (%s), more than max_failures = %d; not touched: %s",
 			n, len(ro.Batches), len(failed), strings.Join(failed, ", "), ro.MaxFailures, strings.Join(untouched, ", "))
+		x.e.emit(Event{Kind: EventFailed, Addr: gate, Message: err.Error()})
+		return err
 	}
 	msg := fmt.Sprintf("rollout: batch %d of %d done (%d failed so far, max_failures %d)", n, len(ro.Batches), len(failed), ro.MaxFailures)
 	pause, _ := time.ParseDuration(ro.Pause)

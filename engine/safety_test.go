@@ -321,6 +321,32 @@ func TestRollout(t *testing.T) {
 	if res.Deployed != 2 || len(res.Skipped) != 0 {
 		t.Errorf("with max_failures 1: deployed %d, skipped %v, want h3 and h4 deployed", res.Deployed, res.Skipped)
 	}
+
+	// Health-gated: a new release whose health check never passes on h1
+	// stops the rollout after the first batch, within the check's bound.
+	m.vars["max_failures"] = "0"
+	delete(m.vars, "h2_extra")
+	for _, name := range []string{"h1", "h2", "h3", "h4"} {
+		m.vars[name+"_extra"] = "{ pkgs, ... }: { environment.systemPackages = [ pkgs.vim ]; }"
+	}
+	m.vars["h1_extra"] = "{ pkgs, ... }: { environment.systemPackages = [ pkgs.vim ]; ferry.test.unhealthy = true; }"
+	p = m.plan(engine.PlanOptions{})
+	before := map[string]string{}
+	for _, name := range []string{"h2", "h3", "h4"} {
+		before[name] = m.current(name)
+	}
+	res, ae = m.applyFailing(p)
+	if err := res.Failed["machine.h1"]; err == nil || !strings.Contains(err.Error(), "ferry stub: h1 is unhealthy") {
+		t.Errorf("h1: %v, want its health check's output", err)
+	}
+	for _, name := range []string{"h2", "h3", "h4"} {
+		if m.current(name) != before[name] {
+			t.Errorf("%s changed after the rollout stopped", name)
+		}
+	}
+	if len(res.Skipped) != 3 || !strings.Contains(ae.Error(), "rollout stopped after batch 1 of 4") {
+		t.Errorf("skipped %v:\n%v", res.Skipped, ae)
+	}
 }
 
 // TestReboot: --reboot always boots the new system; after that, a new

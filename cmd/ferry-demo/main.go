@@ -3,7 +3,10 @@
 // /nix, /run and /root), plans examples/staging-git against them with a stub
 // nixpkgs and file:// state, applies exactly the reviewed plan over ferry's
 // own SSH, shows what each host now runs, and re-plans to show that nothing
-// is left to do. Then it runs examples/basics, the built-in resources.
+// is left to do. Then it rolls examples/rolling-web out to three more hosts
+// (keys, health checks, batches), breaks one host's health and rolls out a
+// new release: that host switches back and the rollout stops before the
+// last one. Last, it runs examples/basics, the built-in resources.
 //
 //	go tool task demo     (as root: test hosts need mount namespaces)
 package main
@@ -73,6 +76,8 @@ func main() {
 	step(bin, staging, env, "re-plan: nothing left to do", "plan", "--detailed-exitcode")
 	step(bin, staging, env, "what ferry recorded", "show")
 
+	rollingWeb(bin, dir)
+
 	basics := filepath.Join(dir, "basics")
 	check(copyTree(filepath.Join(repoRoot(), "examples", "basics"), basics))
 	fmt.Printf("\n== examples/basics: built-in resources, no machines\n")
@@ -80,6 +85,48 @@ func main() {
 	step(bin, basics, env, "apply", "apply", "plan.json")
 	step(bin, basics, env, "destroy", "destroy", "--auto-approve")
 	fmt.Println("\n== demo complete: test hosts stopped, scratch directory removed")
+}
+
+// rollingWeb deploys examples/rolling-web to three test hosts, then rolls
+// out a release while web2 fails its health check.
+func rollingWeb(bin, dir string) {
+	fmt.Println("\n== starting three more test hosts for examples/rolling-web")
+	fleet, err := testhosts.Start(context.Background(), testhosts.Options{Names: []string{"web1", "web2", "web3"}})
+	check(err)
+	defer fleet.Stop()
+	web := filepath.Join(dir, "rolling-web")
+	check(copyTree(filepath.Join(repoRoot(), "examples", "rolling-web"), web))
+	env := append(os.Environ(),
+		"NIX_PATH=nixpkgs="+nixtest.NixpkgsPath(),
+		"NIX_CONFIG=substituters =\nsandbox = false",
+		"FERRY_SSH_KEY="+fleet.ClientKeyFile,
+		"FERRY_VAR_session_secret=demo-secret-never-in-plan-or-state",
+		// The test hosts have no systemd: the health check is that the
+		// host is not marked broken.
+		"FERRY_VAR_health_cmd=test ! -e /run/demo-broken",
+	)
+	for _, h := range fleet.Hosts {
+		env = append(env, "FERRY_VAR_"+h.Name+"_host="+h.Addr, "FERRY_VAR_"+h.Name+"_port="+strconv.Itoa(h.Port))
+	}
+	fmt.Printf("\n== examples/rolling-web in %s\n", web)
+	step(bin, web, env, "plan release 1: keys (hashes only), health checks, one machine per batch", "plan", "--out", "plan.json")
+	step(bin, web, env, "apply it", "apply", "plan.json")
+	for _, h := range fleet.Hosts {
+		info, err := os.Stat(filepath.Join(h.Root, "run", "keys", "session-secret"))
+		check(err)
+		fmt.Printf("   %-5s /run/keys/session-secret %v, %d bytes\n", h.Name, info.Mode().Perm(), info.Size())
+	}
+	fmt.Println("\n== marking web2 unhealthy (/run/demo-broken) and rolling out release 2")
+	check(os.WriteFile(filepath.Join(fleet.Hosts[1].Root, "run", "demo-broken"), nil, 0o644))
+	env2 := append(env, "FERRY_VAR_release=2")
+	step(bin, web, env2, "plan release 2", "plan", "--out", "plan2.json")
+	stepFails(bin, web, env2, "apply it: web2 fails its check and is rolled back, web3 is not touched", "apply", "plan2.json")
+	fmt.Println("\n== what the web hosts run now")
+	for _, h := range fleet.Hosts {
+		cur, err := h.CurrentSystem()
+		check(err)
+		fmt.Printf("   %-5s %s\n", h.Name, cur)
+	}
 }
 
 // readHostFile reads a file of the host's current system from outside.
@@ -100,6 +147,20 @@ func step(bin, dir string, env []string, title string, args ...string) {
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stdout
 	check(cmd.Run())
+}
+
+// stepFails is step for a command that must fail (exit 1).
+func stepFails(bin, dir string, env []string, title string, args ...string) {
+	fmt.Printf("\n== %s: ferry %s\n", title, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stdout
+	if err := cmd.Run(); err == nil {
+		check(fmt.Errorf("ferry %s succeeded, but it should have failed", strings.Join(args, " ")))
+	}
+	fmt.Println("   (failed as expected)")
 }
 
 func repoRoot() string {

@@ -249,6 +249,10 @@ func (p *eventPrinter) event(ev engine.Event) {
 		}
 		fmt.Fprintf(p.w, "%s: %s%s%s%s (%s)\n", ev.Addr, p.c.green, pastTense[ev.Action], p.c.reset, id, ev.Duration.Round(time.Millisecond))
 	case engine.EventFailed:
+		if plan.IsGateAddr(ev.Addr) {
+			fmt.Fprintf(p.w, "%s%s%s\n", p.c.red, ev.Message, p.c.reset)
+			break
+		}
 		fmt.Fprintf(p.w, "%s: %s%s failed%s: %s\n", ev.Addr, p.c.red, ev.Action, p.c.reset, ev.Message)
 	case engine.EventSkipped:
 		if plan.IsGateAddr(ev.Cause) {
@@ -261,7 +265,7 @@ func (p *eventPrinter) event(ev engine.Event) {
 	case engine.EventWarning:
 		fmt.Fprintf(p.w, "%swarning%s: %s: %s\n", p.c.yellow, p.c.reset, ev.Addr, ev.Message)
 	case engine.EventProgress:
-		if ev.Addr != "" {
+		if ev.Addr != "" && !plan.IsGateAddr(ev.Addr) {
 			fmt.Fprintf(p.w, "%s> %s\n", strings.TrimPrefix(ev.Addr, "machine."), ev.Message)
 		} else {
 			fmt.Fprintf(p.w, "%s\n", ev.Message)
