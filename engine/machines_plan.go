@@ -138,8 +138,14 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	evaluated, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
 		Nixpkgs:   cfg.Nixpkgs,
 		Machines:  machines,
-		Resources: b.nixResources(),
-		Names:     names,
+		Resources:    b.nixResources(),
+		Names:        names,
+		MemoryBudget: b.opts.EvalMemory,
+		OnPass: func(pass nix.EvalPass) {
+			if b.opts.EvalMemory > 0 {
+				b.e.emit(Event{Kind: EventProgress, Duration: pass.Duration, Message: fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS))})
+			}
+		},
 	})
 	if err != nil {
 		var me *nix.MachineError

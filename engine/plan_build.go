@@ -35,6 +35,10 @@ type PlanOptions struct {
 	Activate string
 	// Reboot is the reboot policy: never (default), if-needed or always.
 	Reboot string
+	// EvalMemory, in bytes, bounds the memory of one Nix evaluation pass:
+	// a large fleet is then evaluated in several passes, one after the
+	// other, each sized from what the earlier ones measured. Zero: one pass.
+	EvalMemory int64
 }
 
 // Plan computes the plan that takes the deployment's state to cfg. It holds

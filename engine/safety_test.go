@@ -429,3 +429,26 @@ func TestReboot(t *testing.T) {
 		t.Errorf("h1: %v, want a reboot timeout", err)
 	}
 }
+
+// TestEvalMemoryPasses: a small --eval-memory evaluates the fleet in
+// several nix-instantiate passes and plans exactly the same systems.
+func TestEvalMemoryPasses(t *testing.T) {
+	m := newSafetyEnv(t, "h1", "h2", "h3")
+	one := m.plan(engine.PlanOptions{NoRefresh: true})
+	m.takeEvents()
+	split := m.plan(engine.PlanOptions{NoRefresh: true, EvalMemory: 1 << 20})
+	passes := 0
+	for _, ev := range m.takeEvents() {
+		if strings.HasPrefix(ev.Message, "evaluation pass: ") {
+			passes++
+		}
+	}
+	if passes < 2 {
+		t.Errorf("%d evaluation passes with a 1 MiB budget, want several", passes)
+	}
+	for _, pm := range one.Machines {
+		if got := plannedMachine(t, split, pm.Name); got.Drv != pm.Drv || got.Path != pm.Path {
+			t.Errorf("%s: split evaluation planned %s, one pass %s", pm.Name, got.Drv, pm.Drv)
+		}
+	}
+}

@@ -68,6 +68,9 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 	}
 	defer store.Close()
 	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors()}
+	if a.Interactive && !asJSON {
+		printer.live = newLiveStatus(p, a.Width)
+	}
 	eng, done, err := a.Engine(store, dir, printer.event)
 	if err != nil {
 		return err
@@ -82,6 +85,7 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 		}
 	}
 	res, err := eng.Apply(a.ctx, p, opts)
+	printer.finish()
 	if _, ok := a.LookupEnv("FERRY_STATS"); ok {
 		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", store.BytesWritten())
 	}

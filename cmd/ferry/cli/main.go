@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"os"
 	"os/signal"
@@ -27,11 +28,19 @@ type IO struct {
 	LookupEnv      func(string) (string, bool)
 	// Interactive reports whether stdin and stdout are terminals.
 	Interactive bool
+	// Width is the terminal's width in columns (0: not known).
+	Width int
 }
 
 // StdIO returns the real process streams.
 func StdIO() IO {
-	return IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Interactive: isTerminal(os.Stdout) && isTerminal(os.Stdin)}
+	io := IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv, Interactive: isTerminal(os.Stdout) && isTerminal(os.Stdin)}
+	if io.Interactive {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			io.Width = w
+		}
+	}
+	return io
 }
 
 func isTerminal(f *os.File) bool {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/nixferry/ferry/engine"
@@ -27,6 +28,37 @@ type Machines struct {
 	On       []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable)."`
 	Activate string   `name:"activate" default:"switch" enum:"switch,boot,test,dry-activate" help:"switch-to-configuration action: switch, boot, test or dry-activate."`
 	Reboot   string   `name:"reboot" default:"never" enum:"never,if-needed,always" help:"Reboot machines: never, if-needed (kernel, initrd or kernel modules changed) or always."`
+	// EvalMemory bounds one Nix evaluation pass (e.g. 4GiB); empty: one pass.
+	EvalMemory string `name:"eval-memory" placeholder:"SIZE" help:"Memory budget of one Nix evaluation pass (e.g. 4GiB): big fleets are evaluated in several passes."`
+}
+
+// evalMemory parses --eval-memory: a number of bytes with an optional
+// unit (K, M, G, T as KiB, MiB, GiB, TiB; KB, MB, GB, TB decimal).
+func (m Machines) evalMemory() (int64, error) {
+	s := strings.TrimSpace(m.EvalMemory)
+	if s == "" {
+		return 0, nil
+	}
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(num), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 || n*float64(mult) < 1<<20 {
+		return 0, fmt.Errorf("--eval-memory %s: want a size of at least 1MiB, such as 512MiB or 4GiB", m.EvalMemory)
+	}
+	return int64(n * float64(mult)), nil
 }
 
 // Run plans.
@@ -89,7 +121,12 @@ func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
 		return nil, err
 	}
 	defer done()
+	evalMemory, err := r.machines.evalMemory()
+	if err != nil {
+		return nil, err
+	}
 	return eng.Plan(a.ctx, cfg, engine.PlanOptions{
+		EvalMemory:  evalMemory,
 		On:          r.machines.On,
 		Activate:    r.machines.Activate,
 		Reboot:      r.machines.Reboot,

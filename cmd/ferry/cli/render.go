@@ -223,6 +223,17 @@ type eventPrinter struct {
 	w    io.Writer
 	json bool
 	c    colors
+	live *liveStatus // nil: no live status line
+}
+
+// finish erases the live status line, if one is drawn.
+func (p *eventPrinter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live != nil && p.live.drawn {
+		fmt.Fprint(p.w, clearLine)
+		p.live.drawn = false
+	}
 }
 
 var pastTense = map[plan.Action]string{
@@ -237,6 +248,16 @@ func (p *eventPrinter) event(ev engine.Event) {
 		b, _ := json.Marshal(ev)
 		fmt.Fprintf(p.w, "%s\n", b)
 		return
+	}
+	if p.live != nil {
+		if p.live.drawn {
+			fmt.Fprint(p.w, clearLine)
+		}
+		p.live.update(ev)
+		defer func() {
+			fmt.Fprint(p.w, p.live.line())
+			p.live.drawn = true
+		}()
 	}
 	switch ev.Kind {
 	case engine.EventDone:
