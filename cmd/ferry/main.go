@@ -1,4 +1,3 @@
-// Command ferry deploys fleets of NixOS machines: plan, review, apply.
 package main
 
 import (
