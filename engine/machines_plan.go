@@ -136,11 +136,12 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(names))})
 	evalStart := time.Now()
 	evaluated, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
-		Nixpkgs:   cfg.Nixpkgs,
-		Machines:  machines,
+		Nixpkgs:      cfg.Nixpkgs,
+		Machines:     machines,
 		Resources:    b.nixResources(),
 		Names:        names,
 		MemoryBudget: b.opts.EvalMemory,
+		ShowTrace:    b.opts.ShowTrace,
 		OnPass: func(pass nix.EvalPass) {
 			if b.opts.EvalMemory > 0 {
 				b.e.emit(Event{Kind: EventProgress, Duration: pass.Duration, Message: fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS))})

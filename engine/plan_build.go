@@ -39,6 +39,8 @@ type PlanOptions struct {
 	// a large fleet is then evaluated in several passes, one after the
 	// other, each sized from what the earlier ones measured. Zero: one pass.
 	EvalMemory int64
+	// ShowTrace asks Nix for its evaluation trace on errors (--show-trace).
+	ShowTrace bool
 }
 
 // Plan computes the plan that takes the deployment's state to cfg. It holds

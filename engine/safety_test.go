@@ -452,3 +452,23 @@ func TestEvalMemoryPasses(t *testing.T) {
 		}
 	}
 }
+
+// TestOneConnectionWithoutMagicRollback: a switch guarded by the magic
+// rollback logs in once more to confirm; without it a deploy uses exactly
+// one SSH connection per host.
+func TestOneConnectionWithoutMagicRollback(t *testing.T) {
+	m := newSafetyEnv(t, "h1", "h2")
+	m.vars["h2_magic"] = "false"
+	m.applyOK(m.plan(engine.PlanOptions{}))
+	m.vars["h1_extra"] = "{ pkgs, ... }: { environment.systemPackages = [ pkgs.vim ]; }"
+	m.vars["h2_extra"] = m.vars["h1_extra"]
+	p := m.plan(engine.PlanOptions{})
+	if !plannedMachine(t, p, "h1").MagicRollback || plannedMachine(t, p, "h2").MagicRollback {
+		t.Fatalf("magic rollback planned for h1 %v, h2 %v; want only h1", plannedMachine(t, p, "h1").MagicRollback, plannedMachine(t, p, "h2").MagicRollback)
+	}
+	before := m.logins()
+	m.applyOK(p)
+	if d := cmp.Diff(map[string]int{"h1": 2, "h2": 1}, loginDelta(before, m.logins())); d != "" {
+		t.Errorf("SSH connections per host (-want +got):\n%s", d)
+	}
+}

@@ -138,7 +138,7 @@ type MachineError struct {
 func (e *MachineError) Error() string {
 	msg := fmt.Sprintf("evaluate machine %s: %s", e.Machine, e.Message)
 	if !e.Traced && !strings.Contains(e.Message, unknownMarker) {
-		msg += "\n(evaluate again with --show-trace to see where Nix was evaluating)"
+		msg += "\n(plan again with --show-trace to see where Nix was evaluating)"
 	}
 	return msg
 }
@@ -280,7 +280,7 @@ func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everythi
 		return pass, fmt.Errorf("evaluate: %w; if Nix ran out of memory, set an evaluation memory budget", runErr)
 	}
 	if trace.current == "" {
-		return pass, fmt.Errorf("evaluate the deployment (before any machine): %s\n(check the nixpkgs pin; evaluate again with --show-trace for Nix's trace)", msg)
+		return pass, fmt.Errorf("evaluate the deployment (before any machine): %s\n(check the nixpkgs pin; plan again with --show-trace for Nix's trace)", msg)
 	}
 	pass.Failed = trace.current
 	delete(pass.results, trace.current)

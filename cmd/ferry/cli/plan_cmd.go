@@ -29,6 +29,7 @@ type Machines struct {
 	Activate string   `name:"activate" default:"switch" enum:"switch,boot,test,dry-activate" help:"switch-to-configuration action: switch, boot, test or dry-activate."`
 	Reboot   string   `name:"reboot" default:"never" enum:"never,if-needed,always" help:"Reboot machines: never, if-needed (kernel, initrd or kernel modules changed) or always."`
 	// EvalMemory bounds one Nix evaluation pass (e.g. 4GiB); empty: one pass.
+	ShowTrace  bool   `name:"show-trace" help:"Show Nix's evaluation trace when a machine fails to evaluate."`
 	EvalMemory string `name:"eval-memory" placeholder:"SIZE" help:"Memory budget of one Nix evaluation pass (e.g. 4GiB): big fleets are evaluated in several passes."`
 }
 
@@ -127,6 +128,7 @@ func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
 	}
 	return eng.Plan(a.ctx, cfg, engine.PlanOptions{
 		EvalMemory:  evalMemory,
+		ShowTrace:   r.machines.ShowTrace,
 		On:          r.machines.On,
 		Activate:    r.machines.Activate,
 		Reboot:      r.machines.Reboot,
