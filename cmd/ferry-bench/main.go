@@ -4,8 +4,30 @@
 // each step several times on fresh copies of the state (medians; these
 // machines are shared and noisy).
 //
-//	go tool task bench            # all shapes
+// A second table covers the machine speed targets of the machines issue.
+// It runs the Go benchmarks from the repository root (found from the
+// working directory, else from the -ferry binary's path) and reads their
+// result lines:
+//
+//	go test -run '^$' -bench '^BenchmarkEvaluate$' -benchtime 10x -count 1 ./providers/nix
+//	go test -run '^$' -bench '^Benchmark(NoChange20Hosts|FromScratch10Hosts)$' -benchtime 5x -count 1 ./engine
+//
+// 10x for Evaluate (each iteration is one ferry and one raw evaluation;
+// the benchmark reports medians) and 5x for the host benchmarks (each
+// iteration of FromScratch10Hosts starts 10 test hosts and builds 10 new
+// systems) keep the whole machine part to about a minute on 2 cores, well
+// under 3 minutes even with compilation. The host benchmarks need root,
+// Nix and sshd. A failing go test prints its output and exits 1; missed
+// targets only say MISSED, as in the first table.
+//
+// -only keeps the shapes whose name contains its argument; the machine
+// table's parts are named machines/evaluate, machines/no-change and
+// machines/from-scratch, so -only machines runs just the machine table and
+// -only layered skips it. -machines=false skips it too.
+//
+//	go tool task bench            # all shapes and the machine table
 //	go run ./cmd/ferry-bench -ferry bin/ferry -runs 5 -only layered
+//	go run ./cmd/ferry-bench -ferry bin/ferry -only machines
 package main
 
 import (
@@ -89,7 +111,8 @@ build()
 func main() {
 	ferry := flag.String("ferry", "bin/ferry", "the ferry binary")
 	runs := flag.Int("runs", 3, "runs per step (the median is reported)")
-	only := flag.String("only", "", "run only shapes whose name contains this")
+	only := flag.String("only", "", "run only shapes (and machine table parts: machines/evaluate, machines/no-change, machines/from-scratch) whose name contains this")
+	machines := flag.Bool("machines", true, "include the machine table (Go benchmarks of evaluation and of deploying to test hosts)")
 	flag.Parse()
 	bin, err := filepath.Abs(*ferry)
 	if err != nil {
@@ -115,14 +138,52 @@ func main() {
 			{name: "apply --parallelism 50", args: []string{"apply", "--parallelism", "50", "plan.json"}, target: 230 * time.Millisecond, isApply: true},
 		}},
 	}
+	selected := func(name string) bool { return *only == "" || strings.Contains(name, *only) }
+	var picked []shape
+	for _, s := range shapes {
+		if selected(s.name) {
+			picked = append(picked, s)
+		}
+	}
+	allOK := true
+	if len(picked) > 0 {
+		if !runShapes(bin, picked, *runs) {
+			allOK = false
+		}
+	}
+	if *machines {
+		var parts []machinePart
+		for _, p := range machineParts {
+			if selected(p.name) {
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) > 0 {
+			if len(picked) > 0 {
+				fmt.Println()
+			}
+			ok, err := runMachines(bin, parts)
+			if err != nil {
+				fail(err)
+			}
+			if !ok {
+				allOK = false
+			}
+		}
+	}
+	if !allOK {
+		fmt.Println("\nsome targets were missed (see MISSED above)")
+	}
+}
+
+// runShapes prints the table of the engine shapes; false if a target was
+// missed.
+func runShapes(bin string, shapes []shape, runs int) bool {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "shape\tn\tstep\twall (median)\tpeak RSS\ttarget\t")
 	allOK := true
 	for _, s := range shapes {
-		if *only != "" && !strings.Contains(s.name, *only) {
-			continue
-		}
-		res, err := runShape(bin, s, *runs)
+		res, err := runShape(bin, s, runs)
 		if err != nil {
 			fail(fmt.Errorf("%s: %w", s.name, err))
 		}
@@ -134,9 +195,7 @@ func main() {
 		}
 	}
 	tw.Flush()
-	if !allOK {
-		fmt.Println("\nsome targets were missed (see MISSED above)")
-	}
+	return allOK
 }
 
 type result struct {
