@@ -71,18 +71,7 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	progress := func(format string, args ...any) {
 		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: fmt.Sprintf(format, args...)})
 	}
-	if m.Action == plan.Deploy && !m.BuildOnTarget {
-		<-x.mr.buildDone
-		res, ok := x.mr.builds[m.Drv]
-		switch {
-		case ok && res.Err != nil:
-			return nil, fmt.Errorf("build: %w", res.Err)
-		case !ok && x.mr.buildErr != nil:
-			return nil, fmt.Errorf("build: %w", x.mr.buildErr)
-		case !ok:
-			return nil, fmt.Errorf("build: no result for %s", m.Drv)
-		}
-	}
+	// Connecting and checking the host overlap with the build.
 	conn, err := x.e.SSH.Dial(ctx, RemoteTarget(m.Target))
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
@@ -94,6 +83,18 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 		}
 		if cur != m.Current {
 			return nil, fmt.Errorf("refused: the host's current system changed since the plan (planned against %s, now %s): someone else deployed; run `ferry plan` again", orNone(m.Current), orNone(cur))
+		}
+	}
+	if m.Action == plan.Deploy && !m.BuildOnTarget {
+		<-x.mr.buildDone
+		res, ok := x.mr.builds[m.Drv]
+		switch {
+		case ok && res.Err != nil:
+			return nil, fmt.Errorf("build: %w", res.Err)
+		case !ok && x.mr.buildErr != nil:
+			return nil, fmt.Errorf("build: %w", x.mr.buildErr)
+		case !ok:
+			return nil, fmt.Errorf("build: no result for %s", m.Drv)
 		}
 	}
 	rec := machineRecord(m, conn.HostKey(), prev)
@@ -110,9 +111,17 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 			return nil, err
 		}
 	} else {
-		x.mr.copies <- struct{}{}
+		// What the host lacks is asked outside the copy limit, which
+		// bounds only the transfers.
 		copyStart := time.Now()
-		stats, err := remote.CopyClosure(ctx, conn, []string{m.Path}, func(p remote.CopyProgress) {
+		prepared, err := remote.PrepareCopy(ctx, conn, []string{m.Path})
+		if err != nil {
+			return nil, fmt.Errorf("copy closure: %w", err)
+		}
+		prepareTime := time.Since(copyStart)
+		x.mr.copies <- struct{}{}
+		copyStart = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
+		stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
 			if !p.Done && p.SentBytes == 0 {
 				progress("copying %d paths, %s", p.Paths, mib(p.TotalBytes))
 			}

@@ -36,26 +36,54 @@ const progressEvery = 1 << 20
 // closure locally (nix-store -qR), asks the host in one round trip which of
 // those paths it lacks, and streams `nix-store --export` of only those, in
 // dependency order, into `nix-store --import` on the host over conn. progress
-// may be nil.
+// may be nil. It is PrepareCopy followed by Stream.
 func CopyClosure(ctx context.Context, conn *Conn, paths []string, progress func(CopyProgress)) (CopyStats, error) {
-	return copyClosure(ctx, conn, paths, progress, nixTools())
+	c, err := prepareCopy(ctx, conn, paths, nixTools())
+	if err != nil {
+		return c.statsOrZero(), err
+	}
+	return c.Stream(ctx, progress)
 }
 
-func copyClosure(ctx context.Context, conn *Conn, paths []string, progress func(CopyProgress), tools remoteTools) (CopyStats, error) {
-	host := conn.target.Name()
-	if progress == nil {
-		progress = func(CopyProgress) {}
+// PreparedCopy is a closure copy whose questions are answered (the closure,
+// what the host lacks, how big it is) but whose paths have not travelled
+// yet. Preparing takes round trips and local queries but hardly any
+// bandwidth, so callers that bound concurrent copies bound only Stream.
+type PreparedCopy struct {
+	conn    *Conn
+	tools   remoteTools
+	missing []string
+	total   int64 // NAR bytes of missing
+	stats   CopyStats
+}
+
+// Missing is how many store paths the host lacks, and their NAR size.
+func (c *PreparedCopy) Missing() (paths int, bytes int64) { return len(c.missing), c.total }
+
+func (c *PreparedCopy) statsOrZero() CopyStats {
+	if c == nil {
+		return CopyStats{}
 	}
+	return c.stats
+}
+
+// PrepareCopy computes what CopyClosure would send to the host.
+func PrepareCopy(ctx context.Context, conn *Conn, paths []string) (*PreparedCopy, error) {
+	return prepareCopy(ctx, conn, paths, nixTools())
+}
+
+func prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTools) (*PreparedCopy, error) {
+	c := &PreparedCopy{conn: conn, tools: tools}
 	if len(paths) == 0 {
-		return CopyStats{}, nil
+		return c, nil
 	}
 	// nix-store -qR prints the closure in dependency order (dependencies
 	// first), which is the order nix-store --import needs.
 	closure, err := localLines(ctx, "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
 	if err != nil {
-		return CopyStats{}, fmt.Errorf("compute closure of %s: %w", strings.Join(paths, " "), err)
+		return c, fmt.Errorf("compute closure of %s: %w", strings.Join(paths, " "), err)
 	}
-	stats := CopyStats{Closure: int64(len(closure))}
+	c.stats.Closure = int64(len(closure))
 
 	// The sizes (for progress) are read locally while the host answers.
 	type sizesResult struct {
@@ -70,38 +98,50 @@ func copyClosure(ctx context.Context, conn *Conn, paths []string, progress func(
 	missing, err := missingPaths(ctx, conn, closure, tools)
 	sizes := <-sizesDone
 	if err != nil {
-		return stats, err
+		return c, err
 	}
 	if len(missing) == 0 {
-		progress(CopyProgress{Host: host, Done: true})
-		return stats, nil
+		return c, nil
 	}
 	if sizes.err != nil {
-		return stats, fmt.Errorf("query sizes of %d store paths: %w", len(closure), sizes.err)
+		return c, fmt.Errorf("query sizes of %d store paths: %w", len(closure), sizes.err)
 	}
 	if len(sizes.lines) != len(closure) {
-		return stats, fmt.Errorf("query sizes of %d store paths: got %d sizes", len(closure), len(sizes.lines))
+		return c, fmt.Errorf("query sizes of %d store paths: got %d sizes", len(closure), len(sizes.lines))
 	}
 	isMissing := make(map[string]bool, len(missing))
 	for _, p := range missing {
 		isMissing[p] = true
 	}
-	var total int64
 	for i, s := range sizes.lines {
 		if isMissing[closure[i]] {
 			n, _ := strconv.ParseInt(s, 10, 64)
-			total += n
+			c.total += n
 		}
 	}
+	c.missing = missing
+	return c, nil
+}
 
-	sent, err := streamPaths(ctx, conn, missing, tools, func(sent int64, done bool) {
-		progress(CopyProgress{Host: host, Paths: int64(len(missing)), TotalBytes: total, SentBytes: sent, Done: done})
+// Stream sends the paths the host lacks. progress may be nil.
+func (c *PreparedCopy) Stream(ctx context.Context, progress func(CopyProgress)) (CopyStats, error) {
+	host := c.conn.target.Name()
+	if progress == nil {
+		progress = func(CopyProgress) {}
+	}
+	stats := c.stats
+	if len(c.missing) == 0 {
+		progress(CopyProgress{Host: host, Done: true})
+		return stats, nil
+	}
+	sent, err := streamPaths(ctx, c.conn, c.missing, c.tools, func(sent int64, done bool) {
+		progress(CopyProgress{Host: host, Paths: int64(len(c.missing)), TotalBytes: c.total, SentBytes: sent, Done: done})
 	})
 	stats.Bytes = sent
 	if err != nil {
-		return stats, fmt.Errorf("copy %d store paths to %s: %w", len(missing), host, err)
+		return stats, fmt.Errorf("copy %d store paths to %s: %w", len(c.missing), host, err)
 	}
-	stats.Paths = int64(len(missing))
+	stats.Paths = int64(len(c.missing))
 	return stats, nil
 }
 

@@ -8,5 +8,9 @@ import "context"
 func CopyClosureWithRemoteNixStore(ctx context.Context, conn *Conn, paths []string, nixStore string) (CopyStats, error) {
 	tools := nixTools()
 	tools.nixStore = nixStore
-	return copyClosure(ctx, conn, paths, nil, tools)
+	c, err := prepareCopy(ctx, conn, paths, tools)
+	if err != nil {
+		return c.statsOrZero(), err
+	}
+	return c.Stream(ctx, nil)
 }
