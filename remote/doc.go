@@ -36,6 +36,8 @@
 //   - CopyClosure asks the host which paths it lacks in one round trip and
 //     streams `nix-store --export` into `nix-store --import` over the same
 //     connection: unsigned paths are fine and no second SSH client is spawned.
+//     PrepareCopy and PreparedCopy.Stream are its two halves, so that a
+//     caller bounding concurrent copies bounds only the transfer.
 //   - A cancelled Run returns within half a second even when the command
 //     goes on: OpenSSH refuses signal requests in some setups (root on
 //     9.2: "session signalling requires privilege separation") and keeps the
