@@ -106,8 +106,7 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 		return rec, nil
 	}
 	if m.BuildOnTarget {
-		progress("building on the target")
-		if err := buildOnTarget(ctx, conn, m); err != nil {
+		if err := x.buildOnTarget(ctx, conn, m, progress); err != nil {
 			return nil, err
 		}
 	} else {
@@ -384,11 +383,28 @@ func (x *executor) rolledBack(addr, to string) {
 	x.rollbacks[addr] = to
 }
 
-// buildOnTarget copies the derivation closure and realises it on the host.
-func buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan.Machine) error {
-	if _, err := remote.CopyClosure(ctx, conn, []string{m.Drv}, nil); err != nil {
+// buildOnTarget copies the derivation closure (under the copy limit, like
+// any closure) and realises it on the host. Builds on targets are not
+// bounded from here: each runs on its own host.
+func (x *executor) buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
+	prepared, err := remote.PrepareCopy(ctx, conn, []string{m.Drv})
+	if err != nil {
 		return fmt.Errorf("copy derivation to the target: %w", err)
 	}
+	x.mr.copies <- struct{}{}
+	start := time.Now()
+	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
+		if !p.Done && p.SentBytes == 0 {
+			progress("copying the derivation: %d paths, %s", p.Paths, mib(p.TotalBytes))
+		}
+	})
+	<-x.mr.copies
+	if err != nil {
+		return fmt.Errorf("copy derivation to the target: %w", err)
+	}
+	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start),
+		Message: fmt.Sprintf("copied %d of %d derivation paths, %s", stats.Paths, stats.Closure, mib(stats.Bytes))})
+	progress("building on the target")
 	if err := conn.Run(ctx, remote.Command("nix-store", "--realise", m.Drv), remote.RunOptions{}); err != nil {
 		return fmt.Errorf("build on the target: %w", err)
 	}

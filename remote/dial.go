@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -386,7 +387,11 @@ func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, 
 	}
 	if err != nil {
 		raw.Close()
-		return nil, "", fmt.Errorf("connect to %s (keys tried: %s): %w", t, d.authDesc, err)
+		hint := ""
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			hint = fmt.Sprintf("; authentication failed: add the key to %s's authorized_keys, or pass the right one with --ssh-key", t.User)
+		}
+		return nil, "", fmt.Errorf("connect to %s (keys tried: %s): %w%s", t, d.authDesc, err, hint)
 	}
 
 	d.mu.Lock()

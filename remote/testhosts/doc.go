@@ -22,6 +22,13 @@
 // At first start a host has no booted-system. Reboot and halt failures are
 // reported by Stop.
 //
+// For fault injection, Fleet.Restart restarts a host's sshd on the same
+// address and port, keeping its /nix, /run and boot ID, optionally with a new
+// host key or a session environment (sshd SetEnv, e.g. a PATH without
+// nix-store); Fleet.RunInHost runs a command in a host's mount namespace
+// (e.g. to mount a small tmpfs over its /nix/store, seen by that host only);
+// Host.AuthorizedKeysFile may be rewritten to refuse the client key.
+//
 // It must not be used by production code, must never signal a process it did
 // not start, and must not mount anything outside the hosts' namespaces. The
 // hosts share /etc, /usr, /var and /tmp with the machine, so nothing run on a

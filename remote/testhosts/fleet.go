@@ -257,7 +257,11 @@ func (f *Fleet) prepare(h *Host) error {
 	return nil
 }
 
-func writeSSHDConfig(h Host) error {
+func writeSSHDConfig(h Host) error { return writeSSHDConfigEnv(h, nil) }
+
+// writeSSHDConfigEnv writes the host's sshd_config, with a SetEnv line for
+// env (NAME=VALUE pairs) when there are any.
+func writeSSHDConfigEnv(h Host, env []string) error {
 	config := fmt.Sprintf(`# ferry test host %s
 ListenAddress %s
 AddressFamily inet
@@ -270,6 +274,9 @@ UsePAM no
 PrintMotd no
 PrintLastLog no
 `, h.Name, h.Address(), filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key"))
+	if len(env) > 0 {
+		config += "SetEnv \"" + strings.Join(env, "\" \"") + "\"\n"
+	}
 	return os.WriteFile(filepath.Join(h.Root, "sshd", "sshd_config"), []byte(config), 0o600)
 }
 

@@ -67,7 +67,11 @@ func (f *Fleet) watchReboots() {
 			return
 		case <-tick.C:
 		}
-		for i, h := range f.Hosts {
+		// Restart may change a host meanwhile: read them under the lock.
+		f.mu.Lock()
+		hosts := append([]Host(nil), f.Hosts...)
+		f.mu.Unlock()
+		for i, h := range hosts {
 			f.mu.Lock()
 			halted := f.halted[i]
 			f.mu.Unlock()
@@ -116,8 +120,8 @@ func (f *Fleet) fail(i int, err error) {
 // which sshd needs), a new boot ID, and the boot entry as current and booted
 // system.
 func (f *Fleet) reboot(i int) error {
-	h := f.Hosts[i]
 	f.mu.Lock()
+	h := f.Hosts[i]
 	p := f.procs[i]
 	f.mu.Unlock()
 	if err := p.stop(); err != nil {
