@@ -25,10 +25,7 @@ import (
 
 func newFleetEnv(t *testing.T, names ...string) *machineEnv {
 	t.Helper()
-	m := newMachineEnv(t, names...)
-	m.file = "fleet.star"
-	m.vars["hosts"] = strings.Join(names, ",")
-	return m
+	return newHostListEnv(t, "fleet.star", names...)
 }
 
 // window is a stretch of time during which a machine certainly held a

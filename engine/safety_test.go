@@ -25,8 +25,15 @@ import (
 
 func newSafetyEnv(t *testing.T, names ...string) *machineEnv {
 	t.Helper()
+	return newHostListEnv(t, "safety.star", names...)
+}
+
+// newHostListEnv is a machineEnv on a configuration of testdata/machines
+// that declares one machine per name in the "hosts" var.
+func newHostListEnv(t *testing.T, file string, names ...string) *machineEnv {
+	t.Helper()
 	m := newMachineEnv(t, names...)
-	m.file = "safety.star"
+	m.file = file
 	m.vars["hosts"] = strings.Join(names, ",")
 	return m
 }

@@ -54,11 +54,7 @@ func main() {
 	step(bin, staging, env, "plan and save the plan for review", "plan", "--out", "plan.json")
 	step(bin, staging, env, "apply exactly the reviewed plan", "apply", "plan.json")
 	fmt.Println("\n== what the hosts run now")
-	for _, h := range fleet.Hosts {
-		cur, err := h.CurrentSystem()
-		check(err)
-		fmt.Printf("   %-14s /run/current-system -> %s\n", h.Name, cur)
-	}
+	showSystems(fleet)
 	if data, err := readHostFile(proxy, "etc/ferry-config.json"); err == nil {
 		fmt.Printf("   reverse-proxy's nginx config (port read from nodes.gitServer): %s\n", strings.TrimSpace(data))
 	}
@@ -111,10 +107,15 @@ func rollingWeb(bin, dir string) {
 	step(bin, web, env2, "plan release 2", "plan", "--out", "plan2.json")
 	stepFails(bin, web, env2, "apply it: web2 fails its check and is rolled back, web3 is not touched", "apply", "plan2.json")
 	fmt.Println("\n== what the web hosts run now")
+	showSystems(fleet)
+}
+
+// showSystems prints what each host's /run/current-system points to.
+func showSystems(fleet *testhosts.Fleet) {
 	for _, h := range fleet.Hosts {
 		cur, err := h.CurrentSystem()
 		check(err)
-		fmt.Printf("   %-5s %s\n", h.Name, cur)
+		fmt.Printf("   %-14s /run/current-system -> %s\n", h.Name, cur)
 	}
 }
 
@@ -129,27 +130,25 @@ func readHostFile(h testhosts.Host, rel string) (string, error) {
 }
 
 func step(bin, dir string, env []string, title string, args ...string) {
-	fmt.Printf("\n== %s: ferry %s\n", title, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stdout
-	check(cmd.Run())
+	check(runStep(bin, dir, env, title, args))
 }
 
-// stepFails is step for a command that must fail (exit 1).
+// stepFails is step for a command that must fail.
 func stepFails(bin, dir string, env []string, title string, args ...string) {
-	fmt.Printf("\n== %s: ferry %s\n", title, strings.Join(args, " "))
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stdout
-	if err := cmd.Run(); err == nil {
+	if runStep(bin, dir, env, title, args) == nil {
 		check(fmt.Errorf("ferry %s succeeded, but it should have failed", strings.Join(args, " ")))
 	}
 	fmt.Println("   (failed as expected)")
+}
+
+func runStep(bin, dir string, env []string, title string, args []string) error {
+	fmt.Printf("\n== %s: ferry %s\n", title, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stdout
+	return cmd.Run()
 }
 
 func repoRoot() string {
