@@ -103,6 +103,11 @@ func TestSafetyCommands(t *testing.T) {
 	}
 	state := mustFerry(t, 0, dir, "", "state", "pull")
 	noSecret(t, "state", state.stdout)
+	show := mustFerry(t, 0, dir, "", "show")
+	if !strings.Contains(show.stdout, "keys       = /run/keys/api-token, /run/keys/cert.pem (hashes only)") {
+		t.Errorf("show does not list the keys:\n%s", show.stdout)
+	}
+	noSecret(t, "show", show.stdout)
 
 	// /run/keys is lost (a reboot ferry did not make): keys upload puts
 	// the keys back without a deploy.

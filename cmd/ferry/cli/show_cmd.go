@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
@@ -99,6 +100,17 @@ func renderStateMachine(a *App, addr string, m *state.Machine) {
 			fmt.Fprintf(a.Stdout, "    host key   = %s\n", fp)
 		}
 	}
+	if len(m.Keys) > 0 {
+		fmt.Fprintf(a.Stdout, "    keys       = %s (hashes only)\n", strings.Join(sortedKeys(m.Keys), ", "))
+	}
+	if r := m.LastRollback; r != nil {
+		fmt.Fprintf(a.Stdout, "    rolled back = %s: to %s (%s)\n", r.At.UTC().Format(time.RFC3339), r.To, firstLine(r.Reason))
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // readState reads the deployment's state (the config, if present, names
