@@ -10,8 +10,9 @@
 //     the execution step limit;
 //   - the builtins: deployment(), var(), output(), one module per
 //     resource provider built from spec.Schema ("null.resource" becomes
-//     null.resource(name, **attrs)), and the machine builtins machine(),
-//     ssh(), nix.module(), nix.inline(), defaults() and nixpkgs();
+//     null.resource(name, **attrs)), the machine builtins machine(),
+//     ssh(), nix.module(), nix.inline(), defaults() and nixpkgs(), and
+//     key(), cmd_check(), http_check() and rollout();
 //   - the values those builtins return (resources, references, machines,
 //     targets, modules) and the conversion of Starlark values into spec
 //     values;
@@ -78,6 +79,23 @@
 //     called. Machines sharing a module get their own copies of its args.
 //   - "nix" is ferry's module: a resource provider may not use it as its
 //     prefix.
+//
+// Safe rollouts (key.go, check.go, rollout.go):
+//
+//   - machine(..., keys = [], checks = [], magic_rollback = True,
+//     confirm_timeout = "30s", rollback_on_failure = False).
+//   - key(name, text = | file = | command = , dest_dir = "/run/keys",
+//     user = "root", group = "root", permissions = "0600", upload_at =
+//     "pre-activation"): exactly one source. text is read now (usually
+//     from var()); file is resolved like nixpkgs() (it may lie outside the
+//     configuration directory) but neither read nor digested here: the
+//     engine reads it when it plans; command is argv, or a string run with
+//     sh -c. Two keys of one machine may not land on the same path.
+//   - cmd_check(cmd, ...) and http_check(url, status = 200, ...), with
+//     timeout = "30s", retries = 3 (attempts after the first failure) and
+//     interval = "2s".
+//   - rollout(batch = 1 | "N%", max_failures = 0, pause = "0s", tags = [])
+//     may be called once (Config.Rollout).
 //
 // Problems that do not stop evaluation (an unknown argument, a duplicate
 // resource or machine, a missing module file, a second deployment()) are
