@@ -13,14 +13,17 @@ import (
 )
 
 // planInputs digests what evaluation read. Var values are hashed: they may
-// be secret and the plan is meant to be read by reviewers.
+// be secret (keys take their text from vars) and the plan is meant to be
+// read by reviewers. The hash is domain-separated by the var's name, so
+// that a table of hashes of common passwords does not apply to it and
+// equal values of two vars do not look equal.
 func planInputs(in spec.Inputs) plan.Inputs {
 	out := plan.Inputs{Files: map[string]string{}, Vars: map[string]string{}}
 	for f, h := range in.Files {
 		out.Files[f] = h
 	}
 	for k, v := range in.Vars {
-		out.Vars[k] = sha256Hex([]byte(v))
+		out.Vars[k] = sha256Hex([]byte("ferry var\x00" + k + "\x00" + v))
 	}
 	out.Digest = inputsDigest(out)
 	return out

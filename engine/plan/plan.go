@@ -62,7 +62,7 @@ type Inputs struct {
 	Digest string `json:"digest"`
 	// Files maps config-relative paths to the sha256 of their content.
 	Files map[string]string `json:"files"`
-	// Vars maps var names to the sha256 of their value: values may be
+	// Vars maps var names to a sha256 of name and value: values may be
 	// secret, so only hashes are written.
 	Vars map[string]string `json:"vars,omitempty"`
 }
