@@ -155,7 +155,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 		opCtx = context.WithoutCancel(ctx)
 	}
 	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx,
-		secrets: secrets, rebootTimeout: opts.RebootTimeout, machineFailed: map[string]bool{}}
+		secrets: secrets, rebootTimeout: opts.RebootTimeout, machineDone: map[string]bool{}}
 	x.com = newCommitter(journal, st)
 
 	g := graph.New[string]()
@@ -187,7 +187,12 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	wr := g.Walk(ctx, par, x.run)
 	recorded, comErr := x.com.close()
 
-	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, Cancelled: wr.Cancelled, RolledBack: x.rollbacks}
+	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.rollbacks}
+	for _, a := range wr.Cancelled {
+		if !plan.IsGateAddr(a) {
+			res.Cancelled = append(res.Cancelled, a)
+		}
+	}
 	if res.Failed == nil {
 		res.Failed = map[string]error{}
 	}
@@ -198,7 +203,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 		res.Skipped[a] = cause
 		e.emit(Event{Kind: EventSkipped, Addr: a, Action: x.action(a), Cause: cause})
 	}
-	for _, a := range wr.Cancelled {
+	for _, a := range res.Cancelled {
 		e.emit(Event{Kind: EventCancelled, Addr: a, Action: x.action(a)})
 	}
 	for _, a := range wr.Done {
@@ -270,10 +275,10 @@ type executor struct {
 	secrets       map[string][]*secret
 	rebootTimeout time.Duration
 
-	mu            sync.Mutex
-	results       map[string]map[string]any // attributes produced by this apply
-	machineFailed map[string]bool           // machines whose deploy failed, for rollout gates
-	rollbacks     map[string]string         // machine -> system it was rolled back to
+	mu          sync.Mutex
+	results     map[string]map[string]any // attributes produced by this apply
+	machineDone map[string]bool           // machines deployed, for rollout gates
+	rollbacks   map[string]string         // machine -> system it was rolled back to
 }
 
 // action is the planned action of a resource or machine address; "" for
@@ -449,12 +454,12 @@ func (x *executor) runMachineNode(addr string, release func()) error {
 		}
 	}
 	if err != nil {
-		x.mu.Lock()
-		x.machineFailed[addr] = true
-		x.mu.Unlock()
 		x.e.emit(Event{Kind: EventFailed, Addr: addr, Action: m.Action, Duration: time.Since(start), Message: err.Error()})
 		return err
 	}
+	x.mu.Lock()
+	x.machineDone[addr] = true
+	x.mu.Unlock()
 	msg := ""
 	if rec != nil && rec.Generation > 0 {
 		msg = fmt.Sprintf("generation %d", rec.Generation)

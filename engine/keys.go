@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
@@ -71,12 +72,24 @@ func readKey(m *spec.Machine, k *spec.Key) (content []byte, ok bool, err error) 
 // runKeyCommand runs a command key on the deployer. Its output is the
 // secret, so only its stderr tail goes into an error.
 func runKeyCommand(ctx context.Context, m string, k *spec.Key) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, keyCommandTimeout)
+	return runKeyCommandWithin(ctx, m, k, keyCommandTimeout)
+}
+
+func runKeyCommandWithin(ctx context.Context, m string, k *spec.Key, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.Command[0], k.Command[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// The command's children go too when it times out, and a child that
+	// keeps the output open does not hold ferry past the timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s", timeout)
+		}
 		tail := strings.TrimSpace(stderr.String())
 		if len(tail) > 500 {
 			tail = "..." + tail[len(tail)-500:]

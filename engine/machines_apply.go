@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -141,25 +142,33 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	}
 
 	// The watchdog guards a switch away from a running system; a host
-	// that ran none has nothing to go back to.
+	// that ran none has nothing to go back to. It is armed once the
+	// activation may start, and its confirmation timer starts when the
+	// activation (and the keys after it) finished.
+	x.mr.activates <- struct{}{}
 	var wd *remote.Watchdog
 	if m.MagicRollback && before.system != "" {
 		timeout, _ := time.ParseDuration(m.ConfirmTimeout)
 		if wd, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, Action: m.Activate}); err != nil {
+			<-x.mr.activates
 			return rec, fmt.Errorf("arm the rollback watchdog (nothing was activated): %w", err)
 		}
 	}
-	x.mr.activates <- struct{}{}
 	progress("activating (%s)", m.Activate)
 	err = remote.Activate(ctx, conn, m.Path, m.Activate)
 	<-x.mr.activates
 	if err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, wd, fmt.Errorf("activate (%s): %w", m.Activate, err))
+		return x.deployFailed(ctx, conn, m, rec, before, wd, false, fmt.Errorf("activate (%s): %w", m.Activate, err))
 	}
 	if err := uploadKeys(ctx, conn, m.Addr, secrets, keyPostActivation, rec.Keys, progress); err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, wd, fmt.Errorf("keys (after activation): %w", err))
+		return x.deployFailed(ctx, conn, m, rec, before, wd, true, fmt.Errorf("keys (after activation): %w", err))
 	}
 	if wd != nil {
+		if err := wd.Start(ctx, conn); err != nil {
+			// The watchdog rolls back after its start timeout unless told
+			// otherwise; the confirmation below still decides.
+			progress("could not start the confirmation timer: %v", err)
+		}
 		if err := x.confirm(ctx, conn, m, wd, rec, progress); err != nil {
 			return rec, err
 		}
@@ -167,7 +176,7 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	if len(m.Checks) > 0 {
 		progress("running %d health check(s)", len(m.Checks))
 		if err := RunChecks(ctx, conn, m.Checks); err != nil {
-			return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("health check: %w", err))
+			return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("health check: %w", err))
 		}
 		progress("health checks passed")
 	}
@@ -196,6 +205,7 @@ func (x *executor) deployed(ctx context.Context, conn *remote.Conn, m *plan.Mach
 type systemState struct {
 	system     string // /run/current-system
 	generation int    // current system profile generation, 0 if none
+	profile    string // the system that generation holds (what the host boots)
 }
 
 func (x *executor) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.Machine) systemState {
@@ -208,7 +218,7 @@ func (x *executor) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.
 	if gens, err := remote.Generations(ctx, conn); err == nil {
 		for _, g := range gens {
 			if g.Current {
-				s.generation = g.Number
+				s.generation, s.profile = g.Number, g.Path
 			}
 		}
 	}
@@ -240,6 +250,9 @@ func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machi
 			return nil
 		}
 		lastErr = err
+		if errors.Is(err, remote.ErrWatchdogDecided) {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("confirm the switch: %w", ctx.Err())
@@ -269,22 +282,51 @@ func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machi
 // deployFailed handles a failed activation, key upload or health check:
 // with rollback_on_failure the host goes back to the system it ran before
 // (through the watchdog while it is armed), otherwise the watchdog is
-// disarmed and the host left as it is. The rollback is recorded.
-func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, wd *remote.Watchdog, cause error) (*state.Machine, error) {
-	if !m.RollbackOnFailure {
-		if wd != nil {
-			_ = wd.Disarm(ctx, conn)
+// disarmed and the host left as it is. activated says that the new system
+// was activated (a later step failed): without a rollback, state then
+// records it, since the host runs it. Every outcome is recorded.
+func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, wd *remote.Watchdog, activated bool, cause error) (*state.Machine, error) {
+	if !m.RollbackOnFailure || before.system == "" {
+		why := "rollback_on_failure = True switches back automatically, or run `ferry rollback " + m.Name + "`"
+		if before.system == "" {
+			why = "nothing to roll back to: the host ran no system before"
 		}
-		return rec, fmt.Errorf("%w; the host is left as it is (rollback_on_failure = True switches back automatically, or run `ferry rollback %s`)", cause, m.Name)
-	}
-	if before.system == "" {
 		if wd != nil {
-			_ = wd.Disarm(ctx, conn)
+			if out, rolled, err := x.settle(ctx, conn, m, wd, false); err != nil || rolled {
+				// The watchdog could not be stopped: it rolls back (or did).
+				if rolled {
+					rec.LastRollback = &state.Rollback{From: m.Path, To: out.System, Reason: cause.Error(), At: time.Now().UTC()}
+					x.rolledBack(m.Addr, out.System)
+					return rec, fmt.Errorf("%w; the host's watchdog could not be stopped and rolled back to %s", cause, orNone(out.System))
+				}
+				return rec, fmt.Errorf("%w; the host's watchdog could not be stopped (%v): it rolls back to %s within its timeout", cause, err, orNone(wd.Previous))
+			}
 		}
-		return rec, fmt.Errorf("%w; nothing to roll back to: the host ran no system before", cause)
+		if activated && m.Activate != "dry-activate" {
+			x.deployed(ctx, conn, m, rec)
+		}
+		return rec, fmt.Errorf("%w; the host is left as it is (%s)", cause, why)
 	}
 	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rolling back to " + before.system})
-	to, err := rollBack(ctx, conn, m, before, wd)
+	var (
+		to  string
+		err error
+	)
+	if wd != nil {
+		var out remote.WatchdogOutcome
+		var rolled bool
+		out, rolled, err = x.settle(ctx, conn, m, wd, true)
+		switch {
+		case errors.Is(err, remote.ErrWatchdogKept):
+			to, err = rollBack(ctx, conn, m, before) // it stood down: roll back by hand
+		case err == nil && !rolled:
+			err = fmt.Errorf("the watchdog ended %s: %s", out.State, strings.TrimSpace(out.Output))
+		default:
+			to = out.System
+		}
+	} else {
+		to, err = rollBack(ctx, conn, m, before)
+	}
 	if err != nil {
 		return rec, fmt.Errorf("%w; rollback to %s failed too: %v", cause, before.system, err)
 	}
@@ -293,30 +335,69 @@ func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.
 	return rec, fmt.Errorf("%w; rolled back to %s", cause, to)
 }
 
-// rollBack switches the host back to before: through the watchdog when it
-// is still armed, else by pointing the profile at the earlier generation
-// (switch) or activating the earlier system again (test).
-func rollBack(ctx context.Context, conn *remote.Conn, m *plan.Machine, before systemState, wd *remote.Watchdog) (string, error) {
-	if wd != nil {
-		if err := wd.Trigger(ctx, conn); err != nil {
-			return "", err
+// settle tells the watchdog to roll back (rollBack) or to stand down, over
+// the main connection or, when that fails (the activation may have cut
+// it), over a new one, and waits for the outcome when a rollback was
+// decided, by ferry or by the watchdog's timeout. rolled reports that the
+// host went back to the previous system.
+func (x *executor) settle(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog, rollBack bool) (out remote.WatchdogOutcome, rolled bool, err error) {
+	decide := func(c *remote.Conn) error {
+		if rollBack {
+			return wd.Trigger(ctx, c)
 		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		out, err := wd.Wait(wctx, conn)
-		if err != nil {
-			return "", err
+		return wd.Disarm(ctx, c)
+	}
+	decided := func(err error) bool {
+		return errors.Is(err, remote.ErrWatchdogDecided) || errors.Is(err, remote.ErrWatchdogKept)
+	}
+	err = decide(conn)
+	if err != nil && !decided(err) {
+		if fresh, closeFresh, derr := x.e.SSH.DialFresh(ctx, RemoteTarget(m.Target)); derr == nil {
+			defer closeFresh()
+			conn = fresh
+			err = decide(conn)
 		}
-		if out.State != remote.WatchdogRolledBack {
-			return "", fmt.Errorf("the watchdog ended %s: %s", out.State, strings.TrimSpace(out.Output))
-		}
-		return out.System, nil
 	}
 	switch {
-	case (m.Activate == "switch" || m.Activate == "boot") && before.generation > 0:
-		if err := remote.Rollback(ctx, conn, before.generation); err != nil {
+	case !rollBack && err == nil:
+		return out, false, nil // disarmed: the host keeps what it runs
+	case !rollBack && errors.Is(err, remote.ErrWatchdogDecided), rollBack && err == nil:
+		// A rollback is under way.
+	default:
+		return out, false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	out, err = wd.Wait(wctx, conn)
+	if err != nil {
+		return out, false, err
+	}
+	return out, out.State == remote.WatchdogRolledBack, nil
+}
+
+// rollBack switches the host back to before without a watchdog: the
+// earlier profile generation with the same action (switch or boot), or the
+// earlier system activated again with test.
+func rollBack(ctx context.Context, conn *remote.Conn, m *plan.Machine, before systemState) (string, error) {
+	switch m.Activate {
+	case "switch":
+		if before.generation > 0 {
+			if err := remote.Rollback(ctx, conn, before.generation); err != nil {
+				return "", err
+			}
+		} else if err := remote.Activate(ctx, conn, before.system, "switch"); err != nil {
 			return "", err
 		}
+	case "boot":
+		// The boot default goes back; the running system was not touched.
+		target := before.profile
+		if target == "" {
+			target = before.system
+		}
+		if err := remote.Activate(ctx, conn, target, "boot"); err != nil {
+			return "", err
+		}
+		return target, nil
 	default:
 		if err := remote.Activate(ctx, conn, before.system, "test"); err != nil {
 			return "", err
@@ -334,7 +415,7 @@ func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *p
 	err := remote.Activate(ctx, conn, m.Path, "boot")
 	<-x.mr.activates
 	if err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("activate (boot): %w", err))
+		return x.deployFailed(ctx, conn, m, rec, before, nil, false, fmt.Errorf("activate (boot): %w", err))
 	}
 	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rebooting"})
 	start := time.Now()
@@ -360,12 +441,12 @@ func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *p
 		}
 	}
 	if err := uploadKeys(ctx, conn, m.Addr, again, "", rec.Keys, progress); err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("keys (after reboot): %w", err))
+		return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("keys (after reboot): %w", err))
 	}
 	if len(m.Checks) > 0 {
 		progress("running %d health check(s)", len(m.Checks))
 		if err := RunChecks(ctx, conn, m.Checks); err != nil {
-			return x.deployFailed(ctx, conn, m, rec, before, nil, fmt.Errorf("health check after reboot: %w", err))
+			return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("health check after reboot: %w", err))
 		}
 		progress("health checks passed")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/graph"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
 )
@@ -223,7 +224,6 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		planReboot(pm, policy, boots, booted)
 	}
 	p.Machines = append(p.Machines, planned...)
-	p.Rollout = planRollout(cfg.Rollout, planned)
 	return nil
 }
 
@@ -246,7 +246,7 @@ type bootedRead struct {
 // apply reboots. A reboot activates with boot first, so it applies to
 // switch and boot only.
 func planReboot(pm *plan.Machine, policy string, boots map[string]remote.BootFiles, booted map[string]bootedRead) {
-	if pm.Action != plan.Deploy || pm.Activate == "test" || pm.Activate == "dry-activate" {
+	if (pm.Action != plan.Deploy && pm.Action != plan.Noop) || pm.Activate == "test" || pm.Activate == "dry-activate" {
 		return
 	}
 	r := &plan.Reboot{}
@@ -265,7 +265,18 @@ func planReboot(pm *plan.Machine, policy string, boots map[string]remote.BootFil
 		r.Reasons = got.files.Changes(next)
 		r.Needed = len(r.Reasons) > 0
 	}
-	r.Will = policy == RebootAlways || (policy == RebootIfNeeded && r.Needed)
+	if pm.Action == plan.Noop {
+		// Up to date, but maybe not booted into its kernel (switched with
+		// --reboot never earlier): if-needed reboots it now.
+		if !r.Needed {
+			return
+		}
+		if policy == RebootIfNeeded {
+			pm.Action = plan.Deploy
+			pm.Reason = "the host runs this system but booted another kernel, initrd or kernel modules"
+		}
+	}
+	r.Will = pm.Action == plan.Deploy && (policy == RebootAlways || (policy == RebootIfNeeded && r.Needed))
 	if r.Will {
 		// The new system is made the boot default and booted; no watchdog
 		// can span a reboot.
@@ -294,18 +305,38 @@ func planSafety(pm *plan.Machine, m *spec.Machine, rec *state.Machine) error {
 }
 
 // planRollout splits the machines to deploy that the rollout covers into
-// batches, in address order, and numbers each machine's batch.
-func planRollout(ro *spec.Rollout, planned []*plan.Machine) *plan.Rollout {
+// batches and numbers each machine's batch. Machines are ordered by their
+// depth in the plan's execution edges, then by address, so that a machine
+// never lands in a batch before one it depends on (its gate would wait for
+// it: a cycle); a dependency and its dependent may share a batch.
+func planRollout(ro *spec.Rollout, p *plan.Plan) *plan.Rollout {
 	if ro == nil {
 		return nil
 	}
+	g := graph.New[string]()
+	for _, e := range p.Edges {
+		g.Connect(e[0], e[1])
+	}
+	depth := map[string]int{}
+	if order, err := g.TopoOrder(); err == nil {
+		for _, n := range order {
+			for _, pred := range g.Pred(n) {
+				depth[n] = max(depth[n], depth[pred]+1)
+			}
+		}
+	}
 	var in []*plan.Machine
-	for _, pm := range planned {
+	for _, pm := range p.Machines {
 		if pm.Action == plan.Deploy && (len(ro.Tags) == 0 || hasAnyTag(pm.Tags, ro.Tags)) {
 			in = append(in, pm)
 		}
 	}
-	sort.Slice(in, func(i, j int) bool { return in[i].Addr < in[j].Addr })
+	sort.SliceStable(in, func(i, j int) bool {
+		if depth[in[i].Addr] != depth[in[j].Addr] {
+			return depth[in[i].Addr] < depth[in[j].Addr]
+		}
+		return in[i].Addr < in[j].Addr
+	})
 	size := ro.Batch
 	if ro.BatchPercent > 0 {
 		size = (len(in)*ro.BatchPercent + 99) / 100

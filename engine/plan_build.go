@@ -174,6 +174,9 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	}
 	p.Normalize()
 	p.Edges = executionEdges(p, b.st)
+	if !b.opts.Destroy {
+		p.Rollout = planRollout(b.cfg.Rollout, p)
+	}
 	return p, nil
 }
 

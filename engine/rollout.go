@@ -40,11 +40,14 @@ func (x *executor) runGate(ctx context.Context, gate string) error {
 	ro := x.p.Rollout
 	var n int
 	fmt.Sscanf(strings.TrimPrefix(gate, "rollout.batch-"), "%d", &n)
+	// Every machine of these batches has finished (ordering edges): a
+	// machine that did not deploy, because it failed or because something
+	// it depends on failed, counts as a failure.
 	var failed []string
 	x.mu.Lock()
 	for _, batch := range ro.Batches[:n] {
 		for _, a := range batch {
-			if x.machineFailed[a] {
+			if !x.machineDone[a] {
 				failed = append(failed, a)
 			}
 		}
@@ -69,7 +72,8 @@ func (x *executor) runGate(ctx context.Context, gate string) error {
 	if pause > 0 {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("rollout interrupted during the pause after batch %d: %w", n, ctx.Err())
+			// Interrupted: the walk starts nothing more and reports the
+			// later batches as not started.
 		case <-time.After(pause):
 		}
 	}

@@ -245,6 +245,11 @@ func TestHealthCheckRollback(t *testing.T) {
 	if rec.LastRollback == nil || rec.LastRollback.To != goodPath["h1"] || rec.Path != goodPath["h1"] {
 		t.Errorf("state of h1: path %s, last rollback %+v; want the rollback recorded and the old system kept", rec.Path, rec.LastRollback)
 	}
+	// h2 runs the unhealthy system: state says so, so that `ferry
+	// rollback` and the next plan start from the truth.
+	if rec := m.state().Machines["machine.h2"]; rec.Path != plannedMachine(t, p, "h2").Path || rec.LastRollback != nil {
+		t.Errorf("state of h2: path %s, last rollback %+v; want the new system it runs", rec.Path, rec.LastRollback)
+	}
 }
 
 func TestActivationFailureRollback(t *testing.T) {
@@ -401,10 +406,19 @@ func TestReboot(t *testing.T) {
 	if pm.Reboot == nil || !pm.Reboot.Needed || pm.Reboot.Will || len(pm.Reboot.Reasons) == 0 || !strings.Contains(strings.Join(pm.Reboot.Reasons, " "), "kernel") {
 		t.Fatalf("plan with a new kernel, --reboot never: %+v", pm.Reboot)
 	}
+	// Switched without a reboot: the host runs the new system but booted
+	// the old kernel. The next plan with --reboot if-needed reboots it.
+	m.applyOK(p)
+	if m.fleet.Reboots("h1") != 1 || m.current("h1") != pm.Path {
+		t.Fatalf("--reboot never: reboots %d, running %s", m.fleet.Reboots("h1"), m.current("h1"))
+	}
+	if pn := plannedMachine(t, m.plan(engine.PlanOptions{}), "h1"); pn.Action != plan.Noop || pn.Reboot == nil || !pn.Reboot.Needed {
+		t.Errorf("up to date but booted the old kernel, --reboot never: action %s, reboot %+v; want noop, reboot needed", pn.Action, pn.Reboot)
+	}
 	p = m.plan(engine.PlanOptions{Reboot: engine.RebootIfNeeded})
 	pm = plannedMachine(t, p, "h1")
-	if pm.Reboot == nil || !pm.Reboot.Will {
-		t.Fatalf("plan with a new kernel, --reboot if-needed: %+v", pm.Reboot)
+	if pm.Action != plan.Deploy || pm.Reboot == nil || !pm.Reboot.Will || !strings.Contains(pm.Reason, "booted another kernel") {
+		t.Fatalf("plan of the up-to-date host with --reboot if-needed: action %s, reason %q, reboot %+v", pm.Action, pm.Reason, pm.Reboot)
 	}
 	m.applyOK(p)
 	if m.fleet.Reboots("h1") != 2 || m.current("h1") != pm.Path {
@@ -477,5 +491,22 @@ func TestOneConnectionWithoutMagicRollback(t *testing.T) {
 	m.applyOK(p)
 	if d := cmp.Diff(map[string]int{"h1": 2, "h2": 1}, loginDelta(before, m.logins())); d != "" {
 		t.Errorf("SSH connections per host (-want +got):\n%s", d)
+	}
+}
+
+// TestSlowActivationIsNotRolledBack: the confirmation timeout counts from
+// the end of the activation, so an activation longer than it is kept.
+func TestSlowActivationIsNotRolledBack(t *testing.T) {
+	m := newSafetyEnv(t, "h1")
+	m.applyOK(m.plan(engine.PlanOptions{}))
+	m.vars["h1_extra"] = "{ ferry.test.activationDelay = 3; }"
+	m.vars["h1_confirm"] = "2s"
+	p := m.plan(engine.PlanOptions{})
+	res := m.applyOK(p)
+	if got := m.current("h1"); got != plannedMachine(t, p, "h1").Path || res.RolledBack != nil && res.RolledBack["machine.h1"] != "" {
+		t.Errorf("h1 runs %s (rolled back %v), want the slowly activated new system", got, res.RolledBack)
+	}
+	if rec := m.state().Machines["machine.h1"]; rec.LastRollback != nil || rec.Path != plannedMachine(t, p, "h1").Path {
+		t.Errorf("state: %+v", rec)
 	}
 }

@@ -23,6 +23,11 @@ type WatchdogOptions struct {
 	// the rollback re-activates the previous system with the same action,
 	// so that a test activation does not touch the boot loader.
 	Action string
+	// StartTimeout bounds the activation: Timeout counts from Start (the
+	// activation finished), and a watchdog that is not started within
+	// StartTimeout rolls back as if it had timed out (the activation cut
+	// ferry off before it could say it was done). 0 means 10 minutes.
+	StartTimeout time.Duration
 }
 
 // Watchdog is a "magic rollback" (as in deploy-rs) armed on one host: a
@@ -73,15 +78,27 @@ const watchdogPoll = 100 * time.Millisecond
 
 // watchdogScript runs detached on the host. $1 file prefix, $2 polls of 0.1s
 // before the timeout, $3 previous system, $4 previous profile link
-// (system-N-link), $5 action, $6 nix-env of the previous system. It puts the
-// previous system's tools first on PATH: the new system may lack them.
-const watchdogScript = `P=$1 ticks=$2 prev=$3 link=$4 action=$5 nixenv=${6:-nix-env}
+// (system-N-link), $5 action, $6 nix-env of the previous system, $7 polls
+// to wait for Start. It puts the previous system's tools first on PATH: the
+// new system may lack them.
+const watchdogScript = `P=$1 ticks=$2 prev=$3 link=$4 action=$5 nixenv=${6:-nix-env} startticks=${7:-6000}
 profile=` + SystemProfile + `
 if [ -n "$prev" ] && [ -d "$prev/sw/bin" ]; then PATH=$prev/sw/bin:$PATH; export PATH; fi
 echo $$ > "$P.pid"
 state() { echo "$1" > "$P.state.tmp" && mv -f "$P.state.tmp" "$P.state"; }
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*"; }
-log "armed: rolling back to ${prev:-(none)} unless confirmed within $ticks polls"
+log "armed: waiting for the activation to finish (at most $startticks polls)"
+i=0
+while [ ! -e "$P.started" ] && [ ! -L "$P.decision" ]; do
+  if [ "$i" -ge "$startticks" ]; then
+    log "the activation did not finish in time"
+    ln -sn ` + decideTimeout + ` "$P.decision" 2>/dev/null
+    break
+  fi
+  sleep 0.1
+  i=$((i+1))
+done
+log "rolling back to ${prev:-(none)} unless confirmed within $ticks polls"
 i=0
 while [ ! -L "$P.decision" ]; do
   if [ "$i" -ge "$ticks" ]; then
@@ -116,7 +133,8 @@ state rolled-back`
 // armScript records the previous system and starts the watchdog detached:
 // its own session (setsid), deaf to SIGHUP (nohup), stdin from /dev/null and
 // output to its log, so that the SSH session can end without taking it
-// along. $1 file prefix, $2 watchdog script, $3 polls, $4 action.
+// along. $1 file prefix, $2 watchdog script, $3 polls, $4 action, $5 polls
+// to wait for Start.
 const armScript = `set -e
 umask 077
 mkdir -p ` + WatchdogDir + `
@@ -130,7 +148,7 @@ nixenv=$(command -v nix-env 2>/dev/null || true)
 if [ -n "$nixenv" ]; then nixenv=$(readlink -f "${nixenv%/*}")/nix-env; fi
 echo pending > "$P.state"
 : > "$P.log"
-setsid nohup sh -c "$2" ferry-watchdog "$P" "$3" "$prev" "$link" "$4" "$nixenv" </dev/null >>"$P.log" 2>&1 &
+setsid nohup sh -c "$2" ferry-watchdog "$P" "$3" "$prev" "$link" "$4" "$nixenv" "$5" </dev/null >>"$P.log" 2>&1 &
 printf 'previous\t%s\nprofile\t%s\n' "$prev" "$link"`
 
 // ArmWatchdog starts a watchdog on the host, before activation, over the
@@ -152,14 +170,18 @@ func ArmWatchdog(ctx context.Context, conn *Conn, opts WatchdogOptions) (*Watchd
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 10 * time.Minute
+	}
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("arm rollback watchdog on %s: %w", host, err)
 	}
 	w := &Watchdog{ID: hex.EncodeToString(id[:]), host: host, timeout: opts.Timeout, action: opts.Action}
 	polls := int((opts.Timeout + watchdogPoll - 1) / watchdogPoll)
+	startPolls := int((opts.StartTimeout + watchdogPoll - 1) / watchdogPoll)
 	cmd := systemPath + Command("sh", "-c", armScript, "ferry-arm-watchdog",
-		w.prefix(), watchdogScript, strconv.Itoa(polls), opts.Action)
+		w.prefix(), watchdogScript, strconv.Itoa(polls), opts.Action, strconv.Itoa(startPolls))
 	out, err := conn.Output(ctx, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("arm rollback watchdog on %s: %w", host, err)
@@ -212,6 +234,26 @@ func (w *Watchdog) tooLate(decision string) string {
 	return fmt.Sprintf("a rollback of %s to %s was already requested", w.host, prev)
 }
 
+// Start tells the watchdog that the activation finished: the confirmation
+// must now come within Timeout. Call it over the main connection right
+// after the activation (and the keys that follow it).
+func (w *Watchdog) Start(ctx context.Context, conn *Conn) error {
+	script := `P=$1; if [ ! -e "$P.state" ]; then echo "no watchdog $P" >&2; exit 3; fi; : > "$P.started"`
+	if err := conn.Run(ctx, Command("sh", "-c", script, "ferry-watchdog-start", w.prefix()), RunOptions{}); err != nil {
+		return fmt.Errorf("start the confirmation timer of the watchdog on %s: %w", conn.target.Name(), err)
+	}
+	return nil
+}
+
+// ErrWatchdogDecided is wrapped by the errors of Confirm and Disarm when the
+// watchdog has already decided to roll back: retrying cannot help; Wait
+// tells how the rollback went.
+var ErrWatchdogDecided = errors.New("the watchdog already decided to roll back")
+
+// ErrWatchdogKept is wrapped by Trigger's error when the watchdog was
+// already confirmed or disarmed: it keeps the new system.
+var ErrWatchdogKept = errors.New("the watchdog already keeps the new system")
+
 // Confirm tells the watchdog the new system works, so that it keeps it.
 // conn is normally a DialFresh connection: being able to log in anew is what
 // it proves. It fails when the watchdog already decided to roll back.
@@ -224,8 +266,8 @@ func (w *Watchdog) Confirm(ctx context.Context, conn *Conn) error {
 	case decideConfirm, decideDisarm:
 		return nil
 	default:
-		return fmt.Errorf("confirm new system on %s: too late: %s; raise the watchdog timeout if activation or new logins take longer",
-			conn.target.Name(), w.tooLate(got))
+		return fmt.Errorf("confirm new system on %s: too late: %s; raise the watchdog timeout if new logins take longer: %w",
+			conn.target.Name(), w.tooLate(got), ErrWatchdogDecided)
 	}
 }
 
@@ -241,8 +283,8 @@ func (w *Watchdog) Trigger(ctx context.Context, conn *Conn) error {
 	case decideTrigger, decideTimeout:
 		return nil
 	default:
-		return fmt.Errorf("roll back %s through the watchdog: it was already %s, so it keeps the new system; roll back to generation %d instead",
-			conn.target.Name(), got, w.PreviousGeneration)
+		return fmt.Errorf("roll back %s through the watchdog: it was already %s, so it keeps the new system; roll back to generation %d instead: %w",
+			conn.target.Name(), got, w.PreviousGeneration, ErrWatchdogKept)
 	}
 }
 
@@ -257,7 +299,7 @@ func (w *Watchdog) Disarm(ctx context.Context, conn *Conn) error {
 	case decideConfirm, decideDisarm:
 		return nil
 	default:
-		return fmt.Errorf("disarm watchdog on %s: %s", conn.target.Name(), w.tooLate(got))
+		return fmt.Errorf("disarm watchdog on %s: %s: %w", conn.target.Name(), w.tooLate(got), ErrWatchdogDecided)
 	}
 }
 

@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,6 +66,9 @@ func armAfter(t *testing.T, d *remote.Dialer, h testhosts.Host, previous, next, 
 	if err := remote.Activate(ctx, conn, next, action); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.Start(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
 	return w, conn
 }
 
@@ -124,6 +128,9 @@ func TestWatchdogWithoutConfirmationRollsBack(t *testing.T) {
 	}
 	closeArm()
 	if err := remote.Activate(ctx, conn, sys["alt"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	out := wait(t, w, conn)
@@ -262,5 +269,53 @@ func TestWatchdogWithNothingToRollBackTo(t *testing.T) {
 	}
 	if _, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Action: remote.ActionBoot}); err == nil || !strings.Contains(err.Error(), `action "boot" cannot be guarded`) {
 		t.Errorf("arming for boot: got %v", err)
+	}
+}
+
+// TestWatchdogTimerStartsAfterTheActivation: the confirmation timeout
+// counts from Start, so a slow activation is not rolled back under it; a
+// watchdog never started (the activation cut ferry off) rolls back after
+// StartTimeout.
+func TestWatchdogTimerStartsAfterTheActivation(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[2]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	conn := dial(t, d, h)
+	switchTo(t, conn, sys["good"])
+	copyTo(t, conn, sys["alt"])
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: 200 * time.Millisecond, StartTimeout: time.Minute, Action: remote.ActionSwitch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond) // a slow activation: longer than Timeout
+	if err := remote.Activate(ctx, conn, sys["alt"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Confirm(ctx, conn); err != nil {
+		t.Fatalf("confirm right after a slow activation: %v", err)
+	}
+	if out := wait(t, w, conn); out.State != remote.WatchdogConfirmed || out.System != sys["alt"] {
+		t.Errorf("outcome %+v, want alt confirmed", out)
+	}
+
+	// Never started: rolled back after StartTimeout.
+	w, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: time.Minute, StartTimeout: 500 * time.Millisecond, Action: remote.ActionSwitch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Activate(ctx, conn, sys["good"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	if out := wait(t, w, conn); out.State != remote.WatchdogRolledBack || out.System != sys["alt"] {
+		t.Errorf("outcome %+v, want rolled back to alt", out)
+	}
+	err = w.Confirm(ctx, conn)
+	if !errors.Is(err, remote.ErrWatchdogDecided) {
+		t.Errorf("confirm after the rollback: %v, want ErrWatchdogDecided", err)
 	}
 }

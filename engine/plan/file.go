@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nixferry/ferry/engine/spec"
 )
@@ -84,6 +85,12 @@ func Decode(name string, data []byte) (*Plan, error) {
 		default:
 			return nil, fmt.Errorf("plan %s is corrupted: %s has unknown action %q; run `ferry plan` again", name, m.Addr, m.Action)
 		}
+		if err := m.check(); err != nil {
+			return nil, fmt.Errorf("plan %s is corrupted: %s: %v; run `ferry plan` again", name, m.Addr, err)
+		}
+	}
+	if err := p.checkRollout(); err != nil {
+		return nil, fmt.Errorf("plan %s is corrupted: rollout: %v; run `ferry plan` again", name, err)
 	}
 	for _, e := range p.Edges {
 		if !p.hasNode(e[0]) || !p.hasNode(e[1]) {
@@ -91,6 +98,74 @@ func Decode(name string, data []byte) (*Plan, error) {
 		}
 	}
 	return &p, nil
+}
+
+// check verifies what apply parses from a planned machine.
+func (m *Machine) check() error {
+	if m.Action == Deploy {
+		switch m.Activate {
+		case "switch", "boot", "test", "dry-activate":
+		default:
+			return fmt.Errorf("activation %q is not switch, boot, test or dry-activate", m.Activate)
+		}
+	}
+	if m.ConfirmTimeout != "" {
+		if d, err := time.ParseDuration(m.ConfirmTimeout); err != nil || d <= 0 {
+			return fmt.Errorf("confirm_timeout %q is not a positive duration", m.ConfirmTimeout)
+		}
+	}
+	for _, c := range m.Checks {
+		if c == nil {
+			return fmt.Errorf("an empty check")
+		}
+		for _, d := range []string{c.Timeout, c.Interval} {
+			if _, err := time.ParseDuration(d); err != nil {
+				return fmt.Errorf("check %s%s: %q is not a duration", c.Cmd, c.URL, d)
+			}
+		}
+		if c.Retries < 0 || (c.Kind != "cmd" && c.Kind != "http") {
+			return fmt.Errorf("check %s%s: kind %q, retries %d", c.Cmd, c.URL, c.Kind, c.Retries)
+		}
+	}
+	for _, k := range m.Keys {
+		if k == nil || k.Name == "" || k.Dest == "" {
+			return fmt.Errorf("a key without name or destination")
+		}
+	}
+	return nil
+}
+
+// checkRollout verifies that every batch member is a planned deploy, once.
+func (p *Plan) checkRollout() error {
+	ro := p.Rollout
+	if ro == nil {
+		return nil
+	}
+	if ro.MaxFailures < 0 {
+		return fmt.Errorf("max_failures %d", ro.MaxFailures)
+	}
+	if ro.Pause != "" {
+		if _, err := time.ParseDuration(ro.Pause); err != nil {
+			return fmt.Errorf("pause %q is not a duration", ro.Pause)
+		}
+	}
+	seen := map[string]bool{}
+	for i, batch := range ro.Batches {
+		if len(batch) == 0 {
+			return fmt.Errorf("batch %d is empty", i+1)
+		}
+		for _, a := range batch {
+			m := p.Machine(a)
+			switch {
+			case m == nil || m.Action != Deploy:
+				return fmt.Errorf("batch %d lists %s, which the plan does not deploy", i+1, a)
+			case seen[a]:
+				return fmt.Errorf("%s is in two batches", a)
+			}
+			seen[a] = true
+		}
+	}
+	return nil
 }
 
 func (p *Plan) hasNode(addr string) bool { return p.Resource(addr) != nil || p.Machine(addr) != nil }

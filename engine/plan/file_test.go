@@ -311,3 +311,55 @@ func TestCountAndLookup(t *testing.T) {
 		t.Errorf("a plan of no-ops has changes")
 	}
 }
+
+// TestDecodeRefusesBadMachinePlans: apply parses durations, activations and
+// rollout batches from the plan; a plan that would make it deploy
+// something it did not plan, or guess a duration, is refused.
+func TestDecodeRefusesBadMachinePlans(t *testing.T) {
+	base := func() *plan.Plan {
+		p := smallPlan()
+		p.Machines = []*plan.Machine{
+			{Name: "web", Addr: "machine.web", Action: plan.Deploy, Activate: "switch", ConfirmTimeout: "30s",
+				Checks: []*plan.Check{{Kind: "cmd", Cmd: "true", Timeout: "30s", Interval: "2s", Retries: 3}}},
+			{Name: "db", Addr: "machine.db", Action: plan.Noop, Activate: "switch"},
+		}
+		p.Rollout = &plan.Rollout{Batch: 1, Batches: [][]string{{"machine.web"}}}
+		return p
+	}
+	tests := []struct {
+		name   string
+		mutate func(p *plan.Plan)
+		want   string
+	}{
+		{"unchanged machine in a batch", func(p *plan.Plan) { p.Rollout.Batches = append(p.Rollout.Batches, []string{"machine.db"}) }, "batch 2 lists machine.db, which the plan does not deploy"},
+		{"unknown machine in a batch", func(p *plan.Plan) { p.Rollout.Batches[0] = []string{"machine.x"} }, "batch 1 lists machine.x"},
+		{"a machine twice", func(p *plan.Plan) { p.Rollout.Batches = append(p.Rollout.Batches, []string{"machine.web"}) }, "machine.web is in two batches"},
+		{"negative max_failures", func(p *plan.Plan) { p.Rollout.MaxFailures = -1 }, "max_failures -1"},
+		{"bad pause", func(p *plan.Plan) { p.Rollout.Pause = "soon" }, `pause "soon"`},
+		{"bad confirm timeout", func(p *plan.Plan) { p.Machines[0].ConfirmTimeout = "0s" }, `confirm_timeout "0s"`},
+		{"bad check timeout", func(p *plan.Plan) { p.Machines[0].Checks[0].Timeout = "" }, `"" is not a duration`},
+		{"bad activation", func(p *plan.Plan) { p.Machines[0].Activate = "reboot" }, `activation "reboot"`},
+	}
+	if _, err := plan.Decode("p.json", mustEncode(t, base())); err != nil {
+		t.Fatalf("the good plan is refused: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base()
+			tt.mutate(p)
+			_, err := plan.Decode("p.json", mustEncode(t, p))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "is corrupted") {
+				t.Errorf("Decode: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func mustEncode(t *testing.T, p *plan.Plan) []byte {
+	t.Helper()
+	data, err := plan.Encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

@@ -79,6 +79,10 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	switch m.Action {
 	case plan.Noop:
+		if m.Reboot != nil && m.Reboot.Needed {
+			fmt.Fprintf(w, "\n  # %s%s%s is up to date, but %sreboot needed:%s %s (run with --reboot if-needed)\n",
+				c.bold, m.Addr, c.reset, c.yellow, c.reset, strings.Join(m.Reboot.Reasons, "; "))
+		}
 		return
 	case plan.Forget:
 		fmt.Fprintf(w, "\n  # %s%s%s will be forgotten (%s)\n%s  -%s %s\n", c.bold, m.Addr, c.reset, m.Reason, c.red, c.reset, m.Addr)

@@ -18,6 +18,9 @@ case "$action" in
 esac
 mkdir -p /run/ferry-test
 echo "$action $system" >> /run/ferry-test/activations
+if [ "@activationDelay@" != 0 ] && { [ "$action" = switch ] || [ "$action" = test ]; }; then
+  sleep "@activationDelay@"
+fi
 if [ "@failActivation@" = 1 ]; then
   echo "ferry stub: activation of @hostName@ failed as requested by ferry.test.failActivation" >&2
   exit 1

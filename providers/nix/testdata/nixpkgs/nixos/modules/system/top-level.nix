@@ -73,6 +73,7 @@ let
     healthScript = ./ferry-health.sh;
     rebootScript = ./reboot.sh;
     cutSSH = if config.ferry.test.cutSSH then "1" else "";
+    activationDelay = toString config.ferry.test.activationDelay;
     unhealthy = if config.ferry.test.unhealthy then "1" else "";
     noReturnAfterReboot = if config.ferry.test.noReturnAfterReboot then "1" else "";
   };

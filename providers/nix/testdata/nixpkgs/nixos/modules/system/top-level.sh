@@ -29,7 +29,7 @@ echo "$nixosVersion" > "$out/nixos-version"
 printf '%s\n' "$configJSON" > "$out/etc/ferry-config.json"
 subst() {
   sed -e "s|@out@|$out|g" -e "s|@hostName@|$hostName|g" -e "s|@failActivation@|$failActivation|g" \
-    -e "s|@cutSSH@|$cutSSH|g" -e "s|@unhealthy@|$unhealthy|g" -e "s|@noReturnAfterReboot@|$noReturnAfterReboot|g" \
+    -e "s|@cutSSH@|$cutSSH|g" -e "s|@activationDelay@|$activationDelay|g" -e "s|@unhealthy@|$unhealthy|g" -e "s|@noReturnAfterReboot@|$noReturnAfterReboot|g" \
     "$1" > "$2"
   chmod +x "$2"
 }

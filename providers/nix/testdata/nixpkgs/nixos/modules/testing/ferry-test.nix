@@ -8,5 +8,10 @@
     cutSSH = lib.mkEnableOption "a switch-to-configuration (switch, test) that moves /root/.ssh/authorized_keys away, so new SSH logins fail";
     unhealthy = lib.mkEnableOption "a sw/bin/ferry-health that reports the host unhealthy and exits 1";
     noReturnAfterReboot = lib.mkEnableOption "a sw/bin/reboot that asks the test host to halt instead of rebooting";
+    activationDelay = lib.mkOption {
+      type = lib.types.int;
+      default = 0;
+      description = "Seconds switch-to-configuration (switch, test) sleeps before activating: a slow activation.";
+    };
   };
 }
