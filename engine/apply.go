@@ -179,7 +179,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	for _, edge := range p.Edges {
 		g.Connect(edge[0], edge[1])
 	}
-	addRolloutGates(g, p.Rollout)
+	x.gates = addRolloutGates(g, p.Rollout)
 	par := opts.Parallelism
 	if par <= 0 {
 		par = 10
@@ -274,6 +274,7 @@ type executor struct {
 	// secrets holds, per machine address, the keys to upload.
 	secrets       map[string][]*secret
 	rebootTimeout time.Duration
+	gates         map[string]int // rollout gate -> the batch it follows
 
 	mu          sync.Mutex
 	results     map[string]map[string]any // attributes produced by this apply

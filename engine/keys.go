@@ -149,7 +149,6 @@ func keysChanged(keys []*plan.Key) bool {
 
 // secret is a key's content ready for upload.
 type secret struct {
-	key     *plan.Key
 	spec    *spec.Key
 	content []byte // nil for a command key until it ran
 }
@@ -179,7 +178,7 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config) (map[string][]*secret, error
 			if k == nil {
 				return nil, &StaleError{What: fmt.Sprintf("key %s of %s is no longer in the configuration", pk.Name, pm.Addr)}
 			}
-			s := &secret{key: pk, spec: k}
+			s := &secret{spec: k}
 			content, known, err := readKey(m, k)
 			if err != nil {
 				return nil, err
@@ -201,7 +200,7 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config) (map[string][]*secret, error
 func uploadKeys(ctx context.Context, conn *remote.Conn, addr string, secrets []*secret, when string, hashes map[string]string, progress func(string, ...any)) error {
 	var names []string
 	for _, s := range secrets {
-		if when != "" && s.key.UploadAt != when {
+		if when != "" && s.spec.UploadAt != when {
 			continue
 		}
 		content := s.content
@@ -213,10 +212,10 @@ func uploadKeys(ctx context.Context, conn *remote.Conn, addr string, secrets []*
 		}
 		k := remote.Key{Name: s.spec.Name, Content: content, DestDir: s.spec.DestDir, User: s.spec.User, Group: s.spec.Group, Permissions: s.spec.Permissions}
 		if err := remote.UploadKey(ctx, conn, k); err != nil {
-			return fmt.Errorf("upload key %s: %w", s.key.Name, err)
+			return fmt.Errorf("upload key %s: %w", s.spec.Name, err)
 		}
-		hashes[s.key.Dest] = keyHash(s.key.Dest, content)
-		names = append(names, s.key.Name)
+		hashes[keyDest(s.spec)] = keyHash(keyDest(s.spec), content)
+		names = append(names, s.spec.Name)
 	}
 	if len(names) > 0 && progress != nil {
 		progress("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))
@@ -242,7 +241,7 @@ func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, 
 		if err != nil {
 			return hashes, uploaded, err
 		}
-		s := &secret{key: &plan.Key{Name: k.Name, Dest: keyDest(k), UploadAt: k.UploadAt, Source: k.Source()}, spec: k}
+		s := &secret{spec: k}
 		if known {
 			s.content = content
 		}

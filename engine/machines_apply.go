@@ -111,27 +111,9 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 			return nil, err
 		}
 	} else {
-		// What the host lacks is asked outside the copy limit, which
-		// bounds only the transfers.
-		copyStart := time.Now()
-		prepared, err := remote.PrepareCopy(ctx, conn, []string{m.Path})
-		if err != nil {
+		if err := x.copyClosure(ctx, conn, m, m.Path, "", progress); err != nil {
 			return nil, fmt.Errorf("copy closure: %w", err)
 		}
-		prepareTime := time.Since(copyStart)
-		x.mr.copies <- struct{}{}
-		copyStart = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
-		stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
-			if !p.Done && p.SentBytes == 0 {
-				progress("copying %d paths, %s", p.Paths, mib(p.TotalBytes))
-			}
-		})
-		<-x.mr.copies
-		if err != nil {
-			return nil, fmt.Errorf("copy closure: %w", err)
-		}
-		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(copyStart),
-			Message: fmt.Sprintf("copied %d of %d paths, %s", stats.Paths, stats.Closure, mib(stats.Bytes))})
 	}
 	if err := uploadKeys(ctx, conn, m.Addr, secrets, keyPreActivation, rec.Keys, progress); err != nil {
 		return rec, fmt.Errorf("keys (before activation; the system was not activated): %w", err)
@@ -173,10 +155,42 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 			return rec, err
 		}
 	}
+	return x.checked(ctx, conn, m, rec, before, "health check", progress)
+}
+
+// copyClosure sends the closure of path that the host lacks: what it
+// lacks is asked outside the copy limit, which bounds only the transfer.
+// what names the closure in progress ("" for the system, "derivation ").
+func (x *executor) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machine, path, what string, progress func(string, ...any)) error {
+	start := time.Now()
+	prepared, err := remote.PrepareCopy(ctx, conn, []string{path})
+	if err != nil {
+		return err
+	}
+	prepareTime := time.Since(start)
+	x.mr.copies <- struct{}{}
+	start = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
+	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
+		if !p.Done && p.SentBytes == 0 {
+			progress("copying %d %spaths, %s", p.Paths, what, mib(p.TotalBytes))
+		}
+	})
+	<-x.mr.copies
+	if err != nil {
+		return err
+	}
+	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start),
+		Message: fmt.Sprintf("copied %d of %d %spaths, %s", stats.Paths, stats.Closure, what, mib(stats.Bytes))})
+	return nil
+}
+
+// checked runs m's health checks and records the new system; a failing
+// check goes through deployFailed (what names the step in its error).
+func (x *executor) checked(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, what string, progress func(string, ...any)) (*state.Machine, error) {
 	if len(m.Checks) > 0 {
 		progress("running %d health check(s)", len(m.Checks))
 		if err := RunChecks(ctx, conn, m.Checks); err != nil {
-			return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("health check: %w", err))
+			return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("%s: %w", what, err))
 		}
 		progress("health checks passed")
 	}
@@ -192,10 +206,8 @@ func (x *executor) deployed(ctx context.Context, conn *remote.Conn, m *plan.Mach
 	rec.Drv, rec.Path, rec.Activation, rec.DeployedAt = m.Drv, m.Path, m.Activate, time.Now().UTC()
 	if m.Activate != "test" {
 		if gens, err := remote.Generations(ctx, conn); err == nil {
-			for _, g := range gens {
-				if g.Current {
-					rec.Generation = g.Number
-				}
+			if g, ok := remote.CurrentGeneration(gens); ok {
+				rec.Generation = g.Number
 			}
 		}
 	}
@@ -216,10 +228,8 @@ func (x *executor) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.
 		s.system = cur
 	}
 	if gens, err := remote.Generations(ctx, conn); err == nil {
-		for _, g := range gens {
-			if g.Current {
-				s.generation, s.profile = g.Number, g.Path
-			}
+		if g, ok := remote.CurrentGeneration(gens); ok {
+			s.generation, s.profile = g.Number, g.Path
 		}
 	}
 	return s
@@ -292,13 +302,13 @@ func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.
 			why = "nothing to roll back to: the host ran no system before"
 		}
 		if wd != nil {
-			if out, rolled, err := x.settle(ctx, conn, m, wd, false); err != nil || rolled {
-				// The watchdog could not be stopped: it rolls back (or did).
-				if rolled {
-					rec.LastRollback = &state.Rollback{From: m.Path, To: out.System, Reason: cause.Error(), At: time.Now().UTC()}
-					x.rolledBack(m.Addr, out.System)
-					return rec, fmt.Errorf("%w; the host's watchdog could not be stopped and rolled back to %s", cause, orNone(out.System))
-				}
+			// A watchdog that cannot be stopped rolls back (or did).
+			switch out, rolled, err := x.settle(ctx, conn, m, wd, false); {
+			case rolled:
+				rec.LastRollback = &state.Rollback{From: m.Path, To: out.System, Reason: cause.Error(), At: time.Now().UTC()}
+				x.rolledBack(m.Addr, out.System)
+				return rec, fmt.Errorf("%w; the host's watchdog could not be stopped and rolled back to %s", cause, orNone(out.System))
+			case err != nil:
 				return rec, fmt.Errorf("%w; the host's watchdog could not be stopped (%v): it rolls back to %s within its timeout", cause, err, orNone(wd.Previous))
 			}
 		}
@@ -436,22 +446,14 @@ func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *p
 	}
 	var again []*secret
 	for _, s := range secrets {
-		if s.key.UploadAt == keyPostActivation || strings.HasPrefix(s.key.Dest, "/run/") {
+		if s.spec.UploadAt == keyPostActivation || strings.HasPrefix(keyDest(s.spec), "/run/") {
 			again = append(again, s)
 		}
 	}
 	if err := uploadKeys(ctx, conn, m.Addr, again, "", rec.Keys, progress); err != nil {
 		return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("keys (after reboot): %w", err))
 	}
-	if len(m.Checks) > 0 {
-		progress("running %d health check(s)", len(m.Checks))
-		if err := RunChecks(ctx, conn, m.Checks); err != nil {
-			return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("health check after reboot: %w", err))
-		}
-		progress("health checks passed")
-	}
-	x.deployed(ctx, conn, m, rec)
-	return rec, nil
+	return x.checked(ctx, conn, m, rec, before, "health check after reboot", progress)
 }
 
 // rolledBack notes a rollback for the summary.
@@ -468,23 +470,9 @@ func (x *executor) rolledBack(addr, to string) {
 // any closure) and realises it on the host. Builds on targets are not
 // bounded from here: each runs on its own host.
 func (x *executor) buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
-	prepared, err := remote.PrepareCopy(ctx, conn, []string{m.Drv})
-	if err != nil {
+	if err := x.copyClosure(ctx, conn, m, m.Drv, "derivation ", progress); err != nil {
 		return fmt.Errorf("copy derivation to the target: %w", err)
 	}
-	x.mr.copies <- struct{}{}
-	start := time.Now()
-	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
-		if !p.Done && p.SentBytes == 0 {
-			progress("copying the derivation: %d paths, %s", p.Paths, mib(p.TotalBytes))
-		}
-	})
-	<-x.mr.copies
-	if err != nil {
-		return fmt.Errorf("copy derivation to the target: %w", err)
-	}
-	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start),
-		Message: fmt.Sprintf("copied %d of %d derivation paths, %s", stats.Paths, stats.Closure, mib(stats.Bytes))})
 	progress("building on the target")
 	if err := conn.Run(ctx, remote.Command("nix-store", "--realise", m.Drv), remote.RunOptions{}); err != nil {
 		return fmt.Errorf("build on the target: %w", err)

@@ -478,10 +478,8 @@ func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine
 					return nil
 				}
 				profile := ""
-				for _, g := range gens {
-					if g.Current {
-						profile = g.Path
-					}
+				if g, ok := remote.CurrentGeneration(gens); ok {
+					profile = g.Path
 				}
 				mu.Lock()
 				profiles[pm.Addr] = profile

@@ -17,12 +17,16 @@ import (
 // skips every later batch (they are "not touched"); otherwise it pauses
 // and lets batch n+1 start. Gates chain, so a stop is final.
 
-func addRolloutGates(g *graph.Graph[string], ro *plan.Rollout) {
+// addRolloutGates adds the gates of ro to g and returns the batch each
+// gate follows, by address.
+func addRolloutGates(g *graph.Graph[string], ro *plan.Rollout) map[string]int {
+	gates := map[string]int{}
 	if ro == nil {
-		return
+		return gates
 	}
 	for n := 1; n < len(ro.Batches); n++ {
 		gate := plan.GateAddr(n)
+		gates[gate] = n
 		g.Add(gate)
 		for _, a := range ro.Batches[n-1] {
 			g.ConnectAfter(a, gate)
@@ -34,12 +38,12 @@ func addRolloutGates(g *graph.Graph[string], ro *plan.Rollout) {
 			g.Connect(gate, a)
 		}
 	}
+	return gates
 }
 
 func (x *executor) runGate(ctx context.Context, gate string) error {
 	ro := x.p.Rollout
-	var n int
-	fmt.Sscanf(strings.TrimPrefix(gate, "rollout.batch-"), "%d", &n)
+	n := x.gates[gate]
 	// Every machine of these batches has finished (ordering edges): a
 	// machine that did not deploy, because it failed or because something
 	// it depends on failed, counts as a failure.

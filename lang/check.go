@@ -101,15 +101,12 @@ func newCheck(r *run, thread *starlark.Thread, kind string) *spec.Check {
 
 // checkTiming reads timeout, retries and interval.
 func checkTiming(p *callProblems, a map[string]starlark.Value, c *spec.Check) {
-	if v, ok := a["timeout"]; ok {
-		if d, msg := wantDuration(v); msg != "" {
-			p.add("argument \"timeout\": %s", msg)
-		} else if d <= 0 {
-			p.add("timeout %s: want a positive duration", d)
-		} else {
-			c.Timeout = d
+	durationArg(p, a, "timeout", &c.Timeout, func(d time.Duration) string {
+		if d <= 0 {
+			return "want a positive duration"
 		}
-	}
+		return ""
+	})
 	if v, ok := a["retries"]; ok {
 		if n, err := wantInt(v); err != nil {
 			p.addArg("retries", err)
@@ -119,15 +116,34 @@ func checkTiming(p *callProblems, a map[string]starlark.Value, c *spec.Check) {
 			c.Retries = int(n)
 		}
 	}
-	if v, ok := a["interval"]; ok {
-		if d, msg := wantDuration(v); msg != "" {
-			p.add("argument \"interval\": %s", msg)
-		} else if d < 0 {
-			p.add("interval %s: want a duration of 0 or more", d)
-		} else {
-			c.Interval = d
-		}
+	durationArg(p, a, "interval", &c.Interval, notNegative)
+}
+
+// durationArg reads the optional duration argument name into dst, when
+// it is given, a duration and accepted by check (which returns what is
+// wrong with it, or "").
+func durationArg(p *callProblems, a map[string]starlark.Value, name string, dst *time.Duration, check func(time.Duration) string) {
+	v, ok := a[name]
+	if !ok {
+		return
 	}
+	d, msg := wantDuration(v)
+	switch {
+	case msg != "":
+		p.add("argument %q: %s", name, msg)
+	case check(d) != "":
+		p.add("%s %s: %s", name, d, check(d))
+	default:
+		*dst = d
+	}
+}
+
+// notNegative accepts durations of 0 or more.
+func notNegative(d time.Duration) string {
+	if d < 0 {
+		return "want a duration of 0 or more"
+	}
+	return ""
 }
 
 // wantDuration reads a duration written as Go writes them ("30s",

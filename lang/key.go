@@ -52,6 +52,9 @@ func declareKey(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tupl
 	r := runOf(thread)
 	p := &callProblems{fn: "key"}
 	a := unpack(p, keyParams, args, kwargs)
+	// A misspelt or missing argument is reported already: the count of
+	// sources would only repeat it.
+	badCall := !p.empty()
 	k := &spec.Key{DestDir: defaultKeyDir, User: "root", Group: "root", Permissions: defaultKeyPermissions,
 		UploadAt: keyPreActivation, Pos: r.callerPos(thread, 1)}
 	str := func(name string, set func(string)) {
@@ -115,7 +118,7 @@ func declareKey(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tupl
 			}
 		}
 	}
-	if sources != 1 && !hasMissing(p) {
+	if sources != 1 && !badCall {
 		p.add("pass exactly one of text, file and command (got %d)", sources)
 	}
 	str("dest_dir", func(s string) {
@@ -165,15 +168,6 @@ func checkOwner(what, name string) string {
 		return fmt.Sprintf("invalid %s %q: pass a %s name on the host, such as \"root\"", what, name, what)
 	}
 	return ""
-}
-
-func hasMissing(p *callProblems) bool {
-	for _, m := range p.list {
-		if strings.Contains(m, "missing required") || strings.Contains(m, "unexpected argument") {
-			return true
-		}
-	}
-	return false
 }
 
 // keyValue is what key() returns: k.name and k.path (where it lands on

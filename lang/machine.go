@@ -135,15 +135,12 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 			}
 		}
 	}
-	if v, ok := a["confirm_timeout"]; ok {
-		if d, msg := wantDuration(v); msg != "" {
-			p.add("argument \"confirm_timeout\": %s", msg)
-		} else if d < time.Second {
-			p.add("confirm_timeout %s: want at least 1s (the host must be reached again within it)", d)
-		} else {
-			m.ConfirmTimeout = d
+	durationArg(p, a, "confirm_timeout", &m.ConfirmTimeout, func(d time.Duration) string {
+		if d < time.Second {
+			return "want at least 1s (the host must be reached again within it)"
 		}
-	}
+		return ""
+	})
 
 	if nameOK {
 		if first, dup := r.machines[m.Addr]; dup {

@@ -61,15 +61,7 @@ func declareRollout(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 			ro.MaxFailures = int(n)
 		}
 	}
-	if v, ok := a["pause"]; ok {
-		if d, msg := wantDuration(v); msg != "" {
-			p.add("argument \"pause\": %s", msg)
-		} else if d < 0 {
-			p.add("pause %s: want a duration of 0 or more", d)
-		} else {
-			ro.Pause = d
-		}
-	}
+	durationArg(p, a, "pause", &ro.Pause, notNegative)
 	if v, ok := a["tags"]; ok {
 		if tags, err := wantStrings(v); err != nil {
 			p.addArg("tags", err)

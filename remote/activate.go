@@ -57,6 +57,16 @@ type Generation struct {
 	Current bool // the profile points to it
 }
 
+// CurrentGeneration is the generation the system profile points to.
+func CurrentGeneration(gens []Generation) (Generation, bool) {
+	for _, g := range gens {
+		if g.Current {
+			return g, true
+		}
+	}
+	return Generation{}, false
+}
+
 // generationsScript prints "LINK<TAB>TARGET<TAB>MTIME" per generation link
 // and "current<TAB>LINK" for the profile, in one round trip.
 const generationsScript = `p=` + SystemProfile + `

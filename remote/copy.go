@@ -40,7 +40,7 @@ const progressEvery = 1 << 20
 func CopyClosure(ctx context.Context, conn *Conn, paths []string, progress func(CopyProgress)) (CopyStats, error) {
 	c, err := prepareCopy(ctx, conn, paths, nixTools())
 	if err != nil {
-		return c.statsOrZero(), err
+		return c.stats, err
 	}
 	return c.Stream(ctx, progress)
 }
@@ -59,13 +59,6 @@ type PreparedCopy struct {
 
 // Missing is how many store paths the host lacks, and their NAR size.
 func (c *PreparedCopy) Missing() (paths int, bytes int64) { return len(c.missing), c.total }
-
-func (c *PreparedCopy) statsOrZero() CopyStats {
-	if c == nil {
-		return CopyStats{}
-	}
-	return c.stats
-}
 
 // PrepareCopy computes what CopyClosure would send to the host.
 func PrepareCopy(ctx context.Context, conn *Conn, paths []string) (*PreparedCopy, error) {

@@ -10,7 +10,7 @@ func CopyClosureWithRemoteNixStore(ctx context.Context, conn *Conn, paths []stri
 	tools.nixStore = nixStore
 	c, err := prepareCopy(ctx, conn, paths, tools)
 	if err != nil {
-		return c.statsOrZero(), err
+		return c.stats, err
 	}
 	return c.Stream(ctx, nil)
 }

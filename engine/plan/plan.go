@@ -183,6 +183,14 @@ type Check struct {
 	Interval string `json:"interval"`
 }
 
+// Describe is how plans and messages name the check.
+func (c *Check) Describe() string {
+	if c.Kind == "http" {
+		return fmt.Sprintf("http %s (status %d)", c.URL, c.Status)
+	}
+	return "cmd " + c.Cmd
+}
+
 // Reboot is what the plan knows about rebooting a machine.
 type Reboot struct {
 	Needed  bool     `json:"needed"`

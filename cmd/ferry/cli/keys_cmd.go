@@ -35,19 +35,15 @@ func (c *KeysUploadCmd) Run(a *App) error {
 		return err
 	}
 	defer f.Close()
-	var (
-		mu     sync.Mutex
-		failed []string
-	)
+	var failed []string
 	err = a.modifyState("keys upload", func(st *state.State) (*state.State, error) {
-		out := st.Clone()
-		if out.Machines == nil {
-			out.Machines = map[string]*state.Machine{}
-		}
-		f.each(a.opCtx, c.Parallelism, func(ctx context.Context, _ int, m *spec.Machine) {
+		recs := make([]*state.Machine, len(f.machines))
+		failedAt := make([]bool, len(f.machines))
+		var printMu sync.Mutex
+		f.each(a.opCtx, c.Parallelism, func(ctx context.Context, i int, m *spec.Machine) {
 			report := func(format string, args ...any) {
-				mu.Lock()
-				defer mu.Unlock()
+				printMu.Lock()
+				defer printMu.Unlock()
 				fmt.Fprintf(a.Stdout, "%s> %s\n", m.Name, fmt.Sprintf(format, args...))
 			}
 			if len(m.Keys) == 0 {
@@ -57,38 +53,37 @@ func (c *KeysUploadCmd) Run(a *App) error {
 			conn, err := f.dial(ctx, m)
 			if err != nil {
 				report("failed: %v", err)
-				mu.Lock()
-				failed = append(failed, m.Name)
-				mu.Unlock()
+				failedAt[i] = true
 				return
 			}
-			mu.Lock()
-			prev := st.Machines[m.Addr]
-			mu.Unlock()
-			var prevKeys map[string]string
-			if prev != nil {
-				prevKeys = prev.Keys
-			}
-			hashes, names, err := engine.UploadMachineKeys(ctx, conn, m, prevKeys)
-			mu.Lock()
 			rec := &state.Machine{Target: targetString(m.Target), HostKey: conn.HostKey(), DeclaredAt: m.Pos.String()}
-			if prev != nil {
+			if prev := st.Machines[m.Addr]; prev != nil {
 				cp := *prev
 				rec = &cp
 			}
-			rec.Keys = hashes
-			out.Machines[m.Addr] = rec
-			mu.Unlock()
+			var names []string
+			rec.Keys, names, err = engine.UploadMachineKeys(ctx, conn, m, rec.Keys)
+			recs[i] = rec
 			if len(names) > 0 {
 				report("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))
 			}
 			if err != nil {
 				report("failed: %v", err)
-				mu.Lock()
-				failed = append(failed, m.Name)
-				mu.Unlock()
+				failedAt[i] = true
 			}
 		})
+		out := st.Clone()
+		if out.Machines == nil {
+			out.Machines = map[string]*state.Machine{}
+		}
+		for i, m := range f.machines {
+			if recs[i] != nil {
+				out.Machines[m.Addr] = recs[i]
+			}
+			if failedAt[i] {
+				failed = append(failed, m.Name)
+			}
+		}
 		return out, nil
 	})
 	if err != nil {

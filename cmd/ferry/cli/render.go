@@ -135,11 +135,7 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	}
 	renderKeys(w, m, c)
 	for _, ch := range m.Checks {
-		what := "cmd " + ch.Cmd
-		if ch.Kind == "http" {
-			what = fmt.Sprintf("http %s (status %d)", ch.URL, ch.Status)
-		}
-		fmt.Fprintf(w, "      check:   %s\n", what)
+		fmt.Fprintf(w, "      check:   %s\n", ch.Describe())
 	}
 	if d := m.Packages; d != nil {
 		for _, p := range d.Added {
