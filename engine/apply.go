@@ -48,7 +48,7 @@ type ApplyOptions struct {
 // ApplyResult summarises an apply.
 type ApplyResult struct {
 	Added, Changed, Destroyed int
-	Deployed                  int               // machines
+	Deployed, Forgotten       int               // machines
 	Failed                    map[string]error  // address -> why
 	Skipped                   map[string]string // address -> failed dependency
 	Cancelled                 []string
@@ -109,36 +109,75 @@ func (e *ApplyError) Error() string {
 
 // Apply executes p: exactly its actions, in the order of its edges.
 func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*ApplyResult, error) {
-	if opts.Deployment != "" && opts.Deployment != p.Deployment {
-		return nil, fmt.Errorf("plan is for deployment %q, not %q; run `ferry -d %s plan` to plan %s", p.Deployment, opts.Deployment, opts.Deployment, opts.Deployment)
-	}
-	if err := checkInputs(opts.Dir, p.Inputs); err != nil {
+	if err := e.checkPlan(p, opts); err != nil {
 		return nil, err
+	}
+	s, err := e.Begin(ctx, p.Deployment, "apply", opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Apply(ctx, p, opts)
+}
+
+// checkPlan refuses, before taking the lock, a plan that this apply
+// cannot execute as it is.
+func (e *Engine) checkPlan(p *plan.Plan, opts ApplyOptions) error {
+	if opts.Deployment != "" && opts.Deployment != p.Deployment {
+		lineage := ""
+		if p.State.Lineage != "" {
+			lineage = " (state lineage " + p.State.Lineage + ")"
+		}
+		return fmt.Errorf("the plan is for deployment %q%s, but this configuration's deployment is %q: apply it where it was made, or plan this one with `ferry -d %s plan --out PLAN`",
+			p.Deployment, lineage, opts.Deployment, opts.Deployment)
 	}
 	for _, m := range p.Machines {
 		if m.Action == plan.Deploy && e.SSH == nil {
-			return nil, fmt.Errorf("plan deploys %s but this ferry has no SSH configured", m.Addr)
+			return fmt.Errorf("plan deploys %s but this ferry has no SSH configured", m.Addr)
 		}
 	}
 	for _, r := range p.Resources {
 		if _, ok := e.Providers.Get(r.Type); !ok {
-			return nil, fmt.Errorf("plan has %s of type %q, which this ferry does not know", r.Addr, r.Type)
+			return fmt.Errorf("plan has %s of type %q, which this ferry does not know", r.Addr, r.Type)
 		}
 	}
-	lock, err := e.lock(ctx, p.Deployment, "apply", opts.LockTimeout)
+	return nil
+}
+
+// Apply executes p under the session's lock: the plan must have been made
+// against the state as it is now (the same lineage and serial, no
+// interrupted apply since), be signed with the deployment's plan key, and
+// its input files must be unchanged.
+func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*ApplyResult, error) {
+	e := s.e
+	if p.Deployment != s.dep {
+		return nil, fmt.Errorf("apply: the plan is for deployment %q, but the session holds %q", p.Deployment, s.dep)
+	}
+	if err := e.checkPlan(p, opts); err != nil {
+		return nil, err
+	}
+	lock := s.lock
+	st, info, err := e.Store.Read(ctx, p.Deployment)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
-	st, info, err := e.Store.Read(ctx, p.Deployment)
-	if err != nil {
+	if p.State.Lineage != "" && st.Lineage != p.State.Lineage {
+		now := st.Lineage
+		if now == "" {
+			now = "none (it has no state)"
+		}
+		return nil, &StaleError{What: fmt.Sprintf("the plan was made against deployment %q with state lineage %s, but deployment %q in %s has lineage %s: it is another project's plan, or the state was replaced",
+			p.Deployment, p.State.Lineage, p.Deployment, e.Store.URL(), now)}
+	}
+	if err := e.verifyPlan(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := checkInputs(opts.Dir, p.Inputs); err != nil {
 		return nil, err
 	}
 	switch {
 	case info.JournalSegments > 0:
 		return nil, &StaleError{What: "an apply was interrupted after this plan was made"}
-	case st.Lineage != p.State.Lineage && p.State.Serial != 0:
-		return nil, &StaleError{What: fmt.Sprintf("the state's lineage changed (%s, planned against %s)", st.Lineage, p.State.Lineage)}
 	case st.Serial != p.State.Serial:
 		return nil, &StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
 	}
@@ -210,6 +249,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 		switch x.action(a) {
 		case plan.Deploy:
 			res.Deployed++
+		case plan.Forget:
+			res.Forgotten++
 		case plan.Create:
 			res.Added++
 		case plan.Update:
@@ -230,10 +271,10 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*A
 	if final.Deployment == "" {
 		final.Deployment = p.Deployment
 	}
-	if res.Err() == nil || p.Destroy {
+	if res.Err() == nil || p.Options.Destroy {
 		final.Outputs = x.outputs(recorded)
 	}
-	if p.Destroy && len(final.Resources) == 0 {
+	if p.Options.Destroy && len(final.Resources) == 0 {
 		final.Outputs = nil
 	}
 	// A resource left as it is may still have new dependencies (a
@@ -279,6 +320,7 @@ type executor struct {
 	mu          sync.Mutex
 	results     map[string]map[string]any // attributes produced by this apply
 	machineDone map[string]bool           // machines deployed, for rollout gates
+	activating  map[string]bool           // machines whose activation started
 	rollbacks   map[string]string         // machine -> system it was rolled back to
 }
 
@@ -325,39 +367,49 @@ func (x *executor) run(ctx context.Context, addr string, release func()) error {
 	return nil
 }
 
+// perform carries out r's planned action: the action and the prior
+// attributes are the plan's (the refreshed "before" the plan recorded),
+// never decided again from state. Apply resolves the references the plan
+// could not know, plans the resource again with them and checks the
+// result against the reviewed "after" (checkFinalPlan) before the
+// provider changes anything.
 func (x *executor) perform(r *plan.Resource, prov providers.Resource) (map[string]any, error) {
 	ctx := x.opCtx
-	var prior map[string]any
-	if rec := x.st.Resources[r.Addr]; rec != nil {
-		prior = rec.Attrs
-	}
-	switch r.Action {
-	case plan.Delete:
+	prior := r.Before
+	if r.Action == plan.Delete {
 		_, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior})
 		return nil, err
-	case plan.Replace:
-		if prior != nil {
-			if _, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
-				return nil, fmt.Errorf("delete before replace: %w", err)
-			}
-			// The old object is gone: record that before creating the new
-			// one, so a crash in between cannot leave a record of it.
-			if err := x.com.commit(state.Change{Addr: r.Addr}); err != nil {
-				return nil, err
-			}
-		}
-		prior = nil
 	}
 	args, err := x.resolve(r)
 	if err != nil {
 		return nil, err
 	}
-	planned, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Prior: prior, Config: args})
+	// A replacement plans its new object from nothing; it is checked
+	// before the old one is deleted, so a refused plan deletes nothing.
+	planPrior := prior
+	if r.Action == plan.Replace {
+		planPrior = nil
+	}
+	planned, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Prior: planPrior, Config: args})
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFinalPlan(r, planned); err != nil {
+		return nil, err
+	}
+	if r.Action == plan.Replace && prior != nil {
+		if _, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
+			return nil, fmt.Errorf("delete before replace: %w", err)
+		}
+		// The old object is gone: record that before creating the new
+		// one, so a crash in between cannot leave a record of it.
+		if err := x.com.commit(state.Change{Addr: r.Addr}); err != nil {
+			return nil, err
+		}
+	}
+	prior = planPrior
 	action := providers.Create
-	if prior != nil {
+	if r.Action == plan.Update {
 		action = providers.Update
 	}
 	resp, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: action, Prior: prior, Planned: planned.Planned})
@@ -430,6 +482,11 @@ func (x *executor) outputs(recorded *state.State) map[string]any {
 	return out
 }
 
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -447,6 +504,22 @@ func (x *executor) runMachineNode(addr string, release func()) error {
 	start := time.Now()
 	x.e.emit(Event{Kind: EventStart, Addr: addr, Action: m.Action})
 	rec, err := x.runMachine(m)
+	x.mu.Lock()
+	_, activated := x.activating[addr]
+	_, rolledBack := x.rollbacks[addr]
+	x.mu.Unlock()
+	switch {
+	case rec == nil || !activated:
+		// Nothing was activated: the host runs what it ran, whose status
+		// the record keeps.
+	case err == nil:
+		rec.Status, rec.StatusReason, rec.StatusAt = state.StatusVerified, "", time.Now().UTC()
+	case rolledBack:
+		// Back on the system it ran before, as verified as it was then;
+		// the failure is in LastRollback.
+	default:
+		rec.Status, rec.StatusReason, rec.StatusAt = state.StatusUnverified, "deploy failed: "+firstLine(err.Error()), time.Now().UTC()
+	}
 	if err == nil || rec != nil {
 		// A failed deploy that changed the host (keys, a rollback) is
 		// recorded too.

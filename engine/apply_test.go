@@ -162,7 +162,7 @@ func TestApplyRefusesStalePlan(t *testing.T) {
 			change: func(t *testing.T, e *env, p *plan.Plan) {
 				p.State.Lineage = state.NewLineage()
 			},
-			want: []string{"plan is stale", "the state's lineage changed", "run `ferry plan` again"},
+			want: []string{"plan is stale", "another project's plan, or the state was replaced", "run `ferry plan` again"},
 		},
 	}
 	for _, tt := range tests {
@@ -223,7 +223,7 @@ func TestApplyDeploymentMismatch(t *testing.T) {
 	e.write("ferry.star", baseConfig)
 	p := e.plan(engine.PlanOptions{})
 	_, err := e.eng.Apply(t.Context(), p, engine.ApplyOptions{Dir: e.dir, Deployment: "prod"})
-	wantErr(t, err, `plan is for deployment "test", not "prod"`, "run `ferry -d prod plan`")
+	wantErr(t, err, `the plan is for deployment "test", but this configuration's deployment is "prod"`, "`ferry -d prod plan --out PLAN`")
 	if n := len(e.state().Resources); n != 0 {
 		t.Errorf("state holds %d resources after a refused apply", n)
 	}

@@ -19,13 +19,17 @@ import (
 //  3. A deleted resource goes before a replaced resource it depended on, so
 //     the old dependency is not pulled away under it.
 //  4. A machine that is deployed starts after every dependency (resource
-//     or machine) that is created, updated, replaced or deployed.
+//     or machine) that is created, updated, replaced or deployed; so does
+//     a resource that depends on a deployed machine (depends_on).
 //
 // Only direct edges are stored; transitive order follows from them.
 func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 	action := make(map[string]plan.Action, len(p.Resources))
 	for _, r := range p.Resources {
 		action[r.Addr] = r.Action
+	}
+	for _, m := range p.Machines {
+		action[m.Addr] = m.Action
 	}
 	seen := map[[2]string]bool{}
 	var edges [][2]string
@@ -41,7 +45,7 @@ func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 		case plan.Create, plan.Update, plan.Replace:
 			for _, d := range r.Deps {
 				switch action[d] {
-				case plan.Create, plan.Update, plan.Replace:
+				case plan.Create, plan.Update, plan.Replace, plan.Deploy:
 					add(d, r.Addr)
 				}
 			}
@@ -64,9 +68,6 @@ func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 				}
 			}
 		}
-	}
-	for _, m := range p.Machines {
-		action[m.Addr] = m.Action
 	}
 	for _, m := range p.Machines {
 		if m.Action != plan.Deploy {

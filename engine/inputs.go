@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,19 +16,35 @@ import (
 
 // planInputs digests what evaluation read. Var values are hashed: they may
 // be secret (keys take their text from vars) and the plan is meant to be
-// read by reviewers. The hash is domain-separated by the var's name, so
-// that a table of hashes of common passwords does not apply to it and
-// equal values of two vars do not look equal.
-func planInputs(in spec.Inputs) plan.Inputs {
+// read by reviewers. The hash is an HMAC keyed by the deployment's plan
+// key (which is never in a plan) and domain-separated by the var's name,
+// so a leaked plan cannot be used to guess a short secret offline, and
+// equal values of two vars do not look equal. Without a key (a plan that
+// is never written) it is a plain domain-separated sha256.
+func planInputs(in spec.Inputs, key []byte) plan.Inputs {
 	out := plan.Inputs{Files: map[string]string{}, Vars: map[string]string{}}
 	for f, h := range in.Files {
 		out.Files[f] = h
 	}
 	for k, v := range in.Vars {
-		out.Vars[k] = sha256Hex([]byte("ferry var\x00" + k + "\x00" + v))
+		out.Vars[k] = keyedDigest(key, "ferry var\x00"+k+"\x00", []byte(v))
 	}
 	out.Digest = inputsDigest(out)
 	return out
+}
+
+// keyedDigest is hex HMAC-SHA256(key, domain || data), or sha256 of the
+// same when key is nil.
+func keyedDigest(key []byte, domain string, data []byte) string {
+	var h hash.Hash
+	if key != nil {
+		h = hmac.New(sha256.New, key)
+	} else {
+		h = sha256.New()
+	}
+	h.Write([]byte(domain))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func inputsDigest(in plan.Inputs) string {

@@ -129,12 +129,23 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	// activation (and the keys after it) finished.
 	x.mr.activates <- struct{}{}
 	var wd *remote.Watchdog
+	if !(m.MagicRollback && before.system != "") {
+		if err := x.settlePending(ctx, conn, m, progress); err != nil {
+			<-x.mr.activates
+			return nil, err
+		}
+	}
 	if m.MagicRollback && before.system != "" {
 		timeout, _ := time.ParseDuration(m.ConfirmTimeout)
-		if wd, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, Action: m.Activate}); err != nil {
+		if wd, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, Action: m.Activate, System: m.Path}); err != nil {
 			<-x.mr.activates
 			return rec, fmt.Errorf("arm the rollback watchdog (nothing was activated): %w", err)
 		}
+	}
+	if err := x.markActivating(m, rec); err != nil {
+		<-x.mr.activates
+		x.standDown(ctx, conn, m, wd)
+		return nil, err
 	}
 	progress("activating (%s)", m.Activate)
 	err = remote.Activate(ctx, conn, m.Path, m.Activate)
@@ -421,6 +432,14 @@ func rollBack(ctx context.Context, conn *remote.Conn, m *plan.Machine, before sy
 // uploads the keys that lived in /run again and runs the health checks.
 func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, secrets []*secret, progress func(string, ...any)) (*state.Machine, error) {
 	x.mr.activates <- struct{}{}
+	if err := x.settlePending(ctx, conn, m, progress); err != nil {
+		<-x.mr.activates
+		return nil, err
+	}
+	if err := x.markActivating(m, rec); err != nil {
+		<-x.mr.activates
+		return nil, err
+	}
 	progress("activating (boot), then rebooting: %s", strings.Join(m.Reboot.Reasons, "; "))
 	err := remote.Activate(ctx, conn, m.Path, "boot")
 	<-x.mr.activates
@@ -454,6 +473,55 @@ func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *p
 		return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("keys (after reboot): %w", err))
 	}
 	return x.checked(ctx, conn, m, rec, before, "health check after reboot", progress)
+}
+
+// markActivating records, before the activation starts, that m's deploy
+// is not verified yet: a run killed from here on leaves a record that
+// makes the next plan deploy the machine again instead of calling it
+// unchanged (the host may run the new system, unconfirmed).
+func (x *executor) markActivating(m *plan.Machine, rec *state.Machine) error {
+	if m.Activate == "dry-activate" {
+		return nil
+	}
+	cp := *rec
+	cp.Status = state.StatusUnverified
+	cp.StatusReason = fmt.Sprintf("activation (%s) of %s started by an apply that did not record its outcome", m.Activate, m.Path)
+	cp.StatusAt = time.Now().UTC()
+	if err := x.com.commit(state.Change{Addr: m.Addr, Machine: &cp}); err != nil {
+		return fmt.Errorf("record the activation before it starts (nothing was activated): %w", err)
+	}
+	x.mu.Lock()
+	if x.activating == nil {
+		x.activating = map[string]bool{}
+	}
+	x.activating[m.Addr] = true
+	x.mu.Unlock()
+	return nil
+}
+
+// settlePending disarms the watchdogs an interrupted run left pending on
+// the host, before an activation that arms none (ArmWatchdog supersedes
+// them itself): one would otherwise switch the host back after this
+// deploy. Only when the plan saw one, or did not look.
+func (x *executor) settlePending(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
+	if m.CurrentRead && m.Pending == "" || m.Activate == "dry-activate" {
+		return nil
+	}
+	gone, err := remote.DisarmPending(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("settle the unconfirmed switch of an interrupted run (nothing was activated): %w", err)
+	}
+	for _, w := range gone {
+		progress("disarmed the watchdog %s of an interrupted run", w.ID)
+	}
+	return nil
+}
+
+// standDown disarms a watchdog armed for an activation that did not start.
+func (x *executor) standDown(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog) {
+	if wd != nil {
+		_, _, _ = x.settle(ctx, conn, m, wd, false)
+	}
 }
 
 // rolledBack notes a rollback for the summary.

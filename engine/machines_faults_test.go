@@ -120,10 +120,11 @@ func TestMachinesAuthRefused(t *testing.T) {
 }
 
 // TestMachinesHostKeyChangedAfterFirstUse: with no host_key configured the
-// key a host presents first is pinned in state; when the host later
-// presents another key (reinstalled, or someone in between), plan warns
-// and apply refuses the machine before logging in, naming both
-// fingerprints, and keeps the pinned key; the others deploy.
+// key a host presents first is pinned in state. When the host later
+// presents another key (reinstalled, or someone in between), the plan
+// fails for it, naming both fingerprints and the command that re-pins,
+// and nothing is written. A key that changes between plan and apply is
+// refused by apply before logging in; the others deploy.
 func TestMachinesHostKeyChangedAfterFirstUse(t *testing.T) {
 	m := newMachineEnv(t, threeMachines...)
 	first := m.deployAll()
@@ -134,7 +135,14 @@ func TestMachinesHostKeyChangedAfterFirstUse(t *testing.T) {
 	if got := plannedMachine(t, first, "storage").Target.HostKey; got != old {
 		t.Fatalf("first plan pins %q for storage, want %q", got, old)
 	}
+	oldFP, err := remote.Fingerprint(old)
+	if err != nil {
+		t.Fatal(err)
+	}
 
+	// The plan made before the key changes is refused at apply.
+	m.edit("common.nix", addHello)
+	p := m.plan(engine.PlanOptions{})
 	h, err := m.fleet.Restart("storage", testhosts.RestartOptions{NewHostKey: true})
 	if err != nil {
 		t.Fatal(err)
@@ -142,26 +150,14 @@ func TestMachinesHostKeyChangedAfterFirstUse(t *testing.T) {
 	if h.HostKey == old || h.HostKey == "" {
 		t.Fatalf("storage's new host key %q, want another than %q", h.HostKey, old)
 	}
-	before := m.state()
-	m.edit("common.nix", addHello)
-	p := m.plan(engine.PlanOptions{})
-	pm := plannedMachine(t, p, "storage")
-	if pm.Action != plan.Deploy || pm.CurrentRead || pm.Target.HostKey != old {
-		t.Errorf("storage planned as %s (current read %v, host key %q), want deploy, unread, pinned to the key in state", pm.Action, pm.CurrentRead, pm.Target.HostKey)
-	}
-	if w := warningsByAddr(m.takeEvents()); len(w) != 1 || len(w[pm.Addr]) != 1 || !strings.Contains(w[pm.Addr][0], "host key mismatch") {
-		t.Errorf("plan warnings %q, want one host key mismatch for storage", w)
-	}
-	oldFP, err := remote.Fingerprint(old)
-	if err != nil {
-		t.Fatal(err)
-	}
 	newFP, err := remote.Fingerprint(h.HostKey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := m.state()
 	logins := m.logins()
 	res, ae := m.applyFailing(p)
+	pm := plannedMachine(t, p, "storage")
 	wantOnlyFailed(t, res, ae, pm.Addr, 2, "host key mismatch for "+h.Address(), "pinned "+oldFP, "presented "+newFP)
 	if n := loginDelta(logins, m.logins())["storage"]; n != 0 {
 		t.Errorf("storage accepted %d logins, want none: the key must be refused before authenticating", n)
@@ -170,13 +166,28 @@ func TestMachinesHostKeyChangedAfterFirstUse(t *testing.T) {
 	if d := cmp.Diff(before.Machines[pm.Addr], after.Machines[pm.Addr]); d != "" {
 		t.Errorf("state record of storage changed (-before +after):\n%s", d)
 	}
-	if got := after.Machines[pm.Addr].HostKey; got != old {
-		t.Errorf("state pins %q for storage after the refusal, want the old key %q", got, old)
-	}
 	if got, want := m.current("storage"), plannedMachine(t, first, "storage").Path; got != want {
 		t.Errorf("storage runs %s, want it left at %s", got, want)
 	}
 	m.wantOthersRun(t, p, "gitServer", "proxy")
+
+	// A new plan fails for storage and says how to re-pin; state is kept.
+	before = m.state()
+	_, err = m.tryPlan(engine.PlanOptions{})
+	if err == nil {
+		t.Fatal("plan with a changed host key succeeded")
+	}
+	for _, want := range []string{"host key changed", "machine.storage", "presented key " + newFP, "pinned " + oldFP, "`ferry host-key pin machine.storage`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("plan error %q does not contain %q", err, want)
+		}
+	}
+	if d := cmp.Diff(before, m.state()); d != "" {
+		t.Errorf("a failed plan changed state (-before +after):\n%s", d)
+	}
+	if got := m.state().Machines[pm.Addr].HostKey; got != old {
+		t.Errorf("state pins %q for storage after the refusal, want the old key %q", got, old)
+	}
 }
 
 // TestMachinesNixStoreMissing: a host whose login PATH has every tool but

@@ -22,70 +22,39 @@ import (
 // Activation actions (switch-to-configuration's).
 var activations = map[string]bool{"switch": true, "boot": true, "test": true, "dry-activate": true}
 
-// selectMachines resolves --on NAME|@tag (empty: all).
-func selectMachines(cfg *spec.Config, on []string) (map[string]bool, error) {
-	sel := map[string]bool{}
-	if len(on) == 0 {
-		for _, m := range cfg.Machines {
-			sel[m.Name] = true
-		}
-		return sel, nil
-	}
-	for _, o := range on {
-		if tag, ok := strings.CutPrefix(o, "@"); ok {
-			n := 0
-			for _, m := range cfg.Machines {
-				for _, t := range m.Tags {
-					if t == tag {
-						sel[m.Name] = true
-						n++
-					}
-				}
-			}
-			if n == 0 {
-				return nil, fmt.Errorf("--on %s: no machine has tag %q", o, tag)
-			}
-			continue
-		}
-		name := strings.TrimPrefix(o, "machine.")
-		if cfg.MachineByName(name) == nil {
-			return nil, fmt.Errorf("--on %s: no such machine in the configuration", o)
-		}
-		sel[name] = true
-	}
-	return sel, nil
-}
-
 // planMachines evaluates every machine in one Nix pass, reads each host's
 // current system, and plans a deploy for each machine whose system differs.
 func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	cfg := b.cfg
-	activate := b.opts.Activate
-	if activate == "" {
-		activate = "switch"
-	}
-	if !activations[activate] {
-		return fmt.Errorf("--activate %s: want switch, boot, test or dry-activate", activate)
-	}
-	sel, err := selectMachines(cfg, b.opts.On)
+	activate := b.po.Activate
+	selected, err := SelectMachines(cfg, b.opts.On, b.opts.Exclude)
 	if err != nil {
 		return err
 	}
-	if b.scope != nil {
-		for name := range sel {
-			if !b.scope[spec.MachineAddr(name)] {
-				delete(sel, name)
-			}
+	sel := map[string]bool{}
+	for _, m := range selected {
+		if b.inScope(m.Addr) {
+			sel[m.Name] = true
 		}
 	}
 	p.Nixpkgs = cfg.Nixpkgs
 	if b.opts.Destroy {
-		return nil // machines are not destroyed: ferry leaves existing hosts alone
+		// ferry created none of these hosts: destroying forgets them and
+		// leaves each host running what it runs.
+		for _, addr := range sortedKeys(b.st.Machines) {
+			if !b.inScope(addr) || (cfg.MachineByName(strings.TrimPrefix(addr, "machine.")) != nil && !sel[strings.TrimPrefix(addr, "machine.")]) {
+				continue
+			}
+			rec := b.st.Machines[addr]
+			p.Machines = append(p.Machines, &plan.Machine{Name: strings.TrimPrefix(addr, "machine."), Addr: addr, Action: plan.Forget,
+				Reason: "destroy: ferry forgets the machine; the host is left running as it is", Previous: rec.Path, DeclaredAt: rec.DeclaredAt})
+		}
+		return nil
 	}
 	// Forget machines no longer configured.
 	for addr, rec := range b.st.Machines {
 		name := strings.TrimPrefix(addr, "machine.")
-		if cfg.MachineByName(name) == nil && (b.scope == nil || b.scope[addr]) && len(b.opts.On) == 0 {
+		if cfg.MachineByName(name) == nil && b.inScope(addr) && len(b.opts.On) == 0 && len(b.opts.Exclude) == 0 {
 			p.Machines = append(p.Machines, &plan.Machine{Name: name, Addr: addr, Action: plan.Forget,
 				Reason: "not in configuration (the host is left as it is)", Previous: rec.Path, DeclaredAt: rec.DeclaredAt})
 		}
@@ -95,17 +64,11 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	}
 
 	machines := make([]nix.Machine, 0, len(cfg.Machines))
-	deps := map[string][]string{}
 	for _, m := range cfg.Machines {
 		nm := nix.Machine{Name: m.Name}
-		seen := map[string]bool{}
-		for _, d := range m.DependsOn {
-			seen[d] = true
-		}
 		for _, mod := range m.Modules {
 			var refErr error
 			args, _ := spec.Resolve(mod.Args, func(ref spec.Ref) (any, bool) {
-				seen[ref.Addr] = true
 				v, ok, err := b.lookup(ref)
 				if err != nil && refErr == nil {
 					refErr = err
@@ -117,16 +80,6 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 			}
 			nm.Modules = append(nm.Modules, nix.Module{Path: mod.Path, Inline: mod.Inline, Args: args})
 		}
-		for d := range seen {
-			if d == m.Addr {
-				continue
-			}
-			if cfg.ResourceByAddr(d) == nil && cfg.MachineByName(strings.TrimPrefix(d, "machine.")) == nil {
-				return spec.Errorf(m.Pos, fmt.Sprintf("machine %s depends on %s, which is not declared", m.Name, d))
-			}
-			deps[m.Addr] = append(deps[m.Addr], d)
-		}
-		sort.Strings(deps[m.Addr])
 		machines = append(machines, nm)
 	}
 	names := make([]string, 0, len(sel))
@@ -134,6 +87,19 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// The hosts are read while Nix evaluates: one connection and one
+	// round trip each.
+	targets := map[string]plan.Target{}
+	for _, name := range names {
+		m := cfg.MachineByName(name)
+		t := ResolveTarget(m.Target)
+		t.HostKey = PinnedHostKey(m.Target, b.st.Machines[m.Addr])
+		targets[m.Addr] = t
+	}
+	var hosts func() map[string]*hostRead
+	if !b.opts.NoRefresh {
+		hosts = b.readHosts(ctx, targets)
+	}
 	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(names))})
 	evalStart := time.Now()
 	evaluated, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
@@ -160,22 +126,24 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	}
 	b.e.emit(Event{Kind: EventProgress, Duration: time.Since(evalStart), Message: fmt.Sprintf("evaluated %d machine(s)", len(names))})
 
+	var read map[string]*hostRead
+	if hosts != nil {
+		read = hosts()
+	}
 	planned := make([]*plan.Machine, 0, len(names))
 	boots := map[string]remote.BootFiles{}
+	var keyErrs []string
 	for _, name := range names {
 		m := cfg.MachineByName(name)
 		ev := evaluated[name]
 		pm := &plan.Machine{
-			Name: name, Addr: m.Addr, Target: planTarget(m.Target),
+			Name: name, Addr: m.Addr, Target: targets[m.Addr],
 			Drv: ev.DrvPath, Path: ev.OutPath, Activate: activate,
-			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: deps[m.Addr], DeclaredAt: m.Pos.String(),
+			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: b.deps[m.Addr], DeclaredAt: m.Pos.String(),
 		}
 		rec := b.st.Machines[m.Addr]
 		if rec != nil {
 			pm.Previous = rec.Path
-			if pm.Target.HostKey == "" {
-				pm.Target.HostKey = rec.HostKey
-			}
 		}
 		if err := planSafety(pm, m, rec); err != nil {
 			return err
@@ -183,14 +151,17 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		if ev.Boot != nil {
 			boots[m.Addr] = remote.BootFiles{Kernel: ev.Boot.Kernel, Initrd: ev.Boot.Initrd, Modules: ev.Boot.Modules}
 		}
+		if h := read[m.Addr]; h != nil {
+			if msg := h.apply(pm); msg != "" {
+				keyErrs = append(keyErrs, msg)
+			} else if h.err != nil {
+				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
+			}
+		}
 		planned = append(planned, pm)
 	}
-	var (
-		profiles map[string]string
-		booted   map[string]bootedRead
-	)
-	if !b.opts.NoRefresh {
-		profiles, booted = b.readCurrentSystems(ctx, planned, boots)
+	if len(keyErrs) > 0 {
+		return &HostKeyError{Messages: keyErrs}
 	}
 	var wg sync.WaitGroup
 	for _, pm := range planned {
@@ -201,27 +172,38 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		}()
 	}
 	wg.Wait()
-	policy := b.opts.Reboot
-	if policy == "" {
-		policy = RebootNever
-	}
-	if policy != RebootNever && policy != RebootIfNeeded && policy != RebootAlways {
-		return fmt.Errorf("--reboot %s: want never, if-needed or always", policy)
-	}
-	p.RebootPolicy = policy
+	policy := b.po.Reboot
 	for _, pm := range planned {
-		profile, profileRead := profiles[pm.Addr]
+		h := read[pm.Addr]
+		profile, profileRead := "", false
+		if h != nil && h.err == nil && h.facts.ProfileKnown {
+			profile, profileRead = h.facts.Profile.Path, true
+		}
 		pm.Action = machineAction(pm, profile, profileRead)
 		if pm.CurrentRead && pm.Current == "" {
 			// The host runs no system yet: there is nothing a watchdog
 			// could switch back to.
 			pm.MagicRollback, pm.ConfirmTimeout = false, ""
 		}
+		if pm.Action == plan.Noop {
+			switch rec := b.st.Machines[pm.Addr]; {
+			case b.replace[pm.Addr]:
+				pm.Action, pm.Reason = plan.Deploy, "requested with --replace: redeployed although up to date"
+			case rec.Unverified():
+				pm.Action, pm.Reason = plan.Deploy, "the last deploy did not finish verified ("+rec.StatusReason+"): deployed again"
+			case pm.Pending != "":
+				pm.Action, pm.Reason = plan.Deploy, "deployed again, which settles the unconfirmed switch"
+			case h != nil && h.err == nil:
+				if st := JudgeMachine(rec, h.facts); st.Drift {
+					pm.Action, pm.Reason = plan.Deploy, "drift: "+st.Problem()+": deployed again to record and verify it"
+				}
+			}
+		}
 		if pm.Action == plan.Noop && keysChanged(pm.Keys) {
 			pm.Action = plan.UploadKeys
 			pm.Reason = "the system is unchanged; keys change"
 		}
-		planReboot(pm, policy, boots, booted)
+		planReboot(pm, policy, boots, read)
 	}
 	p.Machines = append(p.Machines, planned...)
 	return nil
@@ -234,35 +216,28 @@ const (
 	RebootAlways   = "always"
 )
 
-// bootedRead is what a host said about the system it booted.
-type bootedRead struct {
-	files remote.BootFiles
-	known bool // the host has /run/booted-system
-	err   error
-}
-
 // planReboot records whether pm's new system needs a reboot (its kernel,
 // initrd or kernel modules differ from the booted system's) and whether
 // apply reboots. A reboot activates with boot first, so it applies to
 // switch and boot only.
-func planReboot(pm *plan.Machine, policy string, boots map[string]remote.BootFiles, booted map[string]bootedRead) {
+func planReboot(pm *plan.Machine, policy string, boots map[string]remote.BootFiles, read map[string]*hostRead) {
 	if (pm.Action != plan.Deploy && pm.Action != plan.Noop) || pm.Activate == "test" || pm.Activate == "dry-activate" {
 		return
 	}
 	r := &plan.Reboot{}
 	next, evaluated := boots[pm.Addr]
-	got, read := booted[pm.Addr]
+	got := read[pm.Addr]
 	switch {
 	case !evaluated:
 		r.Unknown = "nixpkgs gives no kernel, initrd or kernel modules for this system"
-	case !read:
+	case got == nil:
 		r.Unknown = "the host's booted system was not read"
 	case got.err != nil:
 		r.Unknown = "could not read the host's booted system: " + got.err.Error()
-	case !got.known:
+	case !got.facts.BootedKnown:
 		r.Unknown = "the host has no /run/booted-system"
 	default:
-		r.Reasons = got.files.Changes(next)
+		r.Reasons = got.facts.Booted.Changes(next)
 		r.Needed = len(r.Reasons) > 0
 	}
 	if pm.Action == plan.Noop {
@@ -396,7 +371,9 @@ func machineAction(pm *plan.Machine, profile string, profileRead bool) plan.Acti
 	return plan.Deploy
 }
 
-func planTarget(t spec.Target) plan.Target {
+// ResolveTarget is how a configured target is reached: its defaults (port
+// 22, user root) filled in. Plan, apply and every day-2 command use it.
+func ResolveTarget(t spec.Target) plan.Target {
 	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
 	if out.Port == 0 {
 		out.Port = 22
@@ -405,7 +382,7 @@ func planTarget(t spec.Target) plan.Target {
 		out.User = "root"
 	}
 	if t.Jump != nil {
-		j := planTarget(*t.Jump)
+		j := ResolveTarget(*t.Jump)
 		out.Jump = &j
 	}
 	return out
@@ -421,75 +398,97 @@ func RemoteTarget(t plan.Target) remote.Target {
 	return out
 }
 
-// readCurrentSystems asks every host what it runs, over one connection per
-// host, and, for machines to switch or boot, what its system profile (the
-// system it boots) points to: it returns those profiles by address. A host
-// that cannot be reached is planned anyway, with the reason; apply reports
-// it as failed and goes on with the others.
-func (b *planBuilder) readCurrentSystems(ctx context.Context, ms []*plan.Machine, boots map[string]remote.BootFiles) (map[string]string, map[string]bootedRead) {
-	profiles := map[string]string{}
-	booted := map[string]bootedRead{}
+// hostRead is what plan learned from one host: its facts, or why it could
+// not read them.
+type hostRead struct {
+	facts   remote.HostFacts
+	hostKey string // the key the host presented
+	err     error
+}
+
+// readHosts starts reading every host in the background, one connection
+// and one round trip (remote.Probe) each, and returns a function that
+// waits for the reads. A host that cannot be reached is planned anyway,
+// with the reason; apply reports it as failed and goes on with the others.
+// A host presenting another key than the pinned one fails the plan.
+func (b *planBuilder) readHosts(ctx context.Context, targets map[string]plan.Target) func() map[string]*hostRead {
+	out := make(map[string]*hostRead, len(targets))
 	if b.e.SSH == nil {
-		return profiles, booted
+		return func() map[string]*hostRead { return out }
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(b.opts.Parallelism, 1))
-	for _, pm := range ms {
+	g.SetLimit(LimitHostReads)
+	for addr, t := range targets {
 		g.Go(func() error {
-			conn, err := b.e.SSH.Dial(gctx, RemoteTarget(pm.Target))
-			if err != nil {
-				pm.Reason = "host not reachable at plan time: " + err.Error()
-				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
-				return nil
+			h := &hostRead{}
+			conn, err := b.e.SSH.Dial(gctx, RemoteTarget(t))
+			if err == nil {
+				h.hostKey = conn.HostKey()
+				h.facts, err = remote.Probe(gctx, conn)
 			}
-			if pm.Target.HostKey == "" {
-				pm.Target.HostKey = conn.HostKey() // trust on first use: apply enforces this key
-			}
-			// The profile is read over the same connection, at the same time.
-			var (
-				gens    []remote.Generation
-				gensErr error
-				gensRun sync.WaitGroup
-			)
-			readProfile := pm.Activate == "switch" || pm.Activate == "boot"
-			if readProfile {
-				gensRun.Go(func() { gens, gensErr = remote.Generations(gctx, conn) })
-			}
-			if _, ok := boots[pm.Addr]; ok && readProfile {
-				gensRun.Go(func() {
-					files, known, err := remote.BootedFiles(gctx, conn)
-					mu.Lock()
-					booted[pm.Addr] = bootedRead{files: files, known: known, err: err}
-					mu.Unlock()
-				})
-			}
-			cur, err := remote.CurrentSystem(gctx, conn)
-			gensRun.Wait()
-			if err != nil {
-				pm.Reason = "could not read the current system: " + err.Error()
-				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
-				return nil
-			}
-			pm.Current, pm.CurrentRead = cur, true
-			if readProfile {
-				if gensErr != nil {
-					b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: "could not read the system profile: " + gensErr.Error()})
-					return nil
-				}
-				profile := ""
-				if g, ok := remote.CurrentGeneration(gens); ok {
-					profile = g.Path
-				}
-				mu.Lock()
-				profiles[pm.Addr] = profile
-				mu.Unlock()
-			}
+			h.err = err
+			mu.Lock()
+			out[addr] = h
+			mu.Unlock()
 			return nil
 		})
 	}
-	_ = g.Wait()
-	return profiles, booted
+	return func() map[string]*hostRead {
+		_ = g.Wait()
+		return out
+	}
+}
+
+// apply records what the host said in pm. It returns the message for a
+// host key that differs from the pinned one (the plan then fails).
+func (h *hostRead) apply(pm *plan.Machine) string {
+	var mismatch *remote.HostKeyMismatchError
+	switch {
+	case errors.As(h.err, &mismatch):
+		want, got := mismatch.Fingerprints()
+		return fmt.Sprintf("%s (%s): the host presented key %s, but ferry pinned %s; if the host was reinstalled, check the new fingerprint out of band and run `ferry host-key pin %s`; otherwise someone may be intercepting the connection",
+			pm.Addr, mismatch.Host, got, want, pm.Addr)
+	case h.err != nil:
+		pm.Reason = "host not reachable at plan time: " + h.err.Error()
+		return ""
+	}
+	if pm.Target.HostKey == "" {
+		pm.Target.HostKey = h.hostKey // trust on first use: apply enforces this key
+	}
+	pm.Current, pm.CurrentRead = h.facts.Current, true
+	for _, w := range h.facts.PendingWatchdogs {
+		if w.Alive {
+			pm.Pending = w.String()
+			break
+		}
+	}
+	return ""
+}
+
+// HostKeyError fails a plan when hosts present other keys than the pinned
+// ones.
+type HostKeyError struct{ Messages []string }
+
+func (e *HostKeyError) Error() string {
+	if len(e.Messages) == 1 {
+		return "host key changed: " + e.Messages[0]
+	}
+	return "host keys changed:\n  " + strings.Join(e.Messages, "\n  ")
+}
+
+// PinnedHostKey is the host key ferry holds a machine to: the configured
+// host_key, else the key pinned in state when the state's record is for
+// the same user@host:port (a key recorded for another address belongs to
+// another host); "" means trust on first use.
+func PinnedHostKey(t spec.Target, rec *state.Machine) string {
+	if t.HostKey != "" {
+		return t.HostKey
+	}
+	if rec != nil && rec.HostKey != "" && rec.Target == ResolveTarget(t).String() {
+		return rec.HostKey
+	}
+	return ""
 }
 
 // machineDiff computes the package-level difference from the previously
@@ -531,11 +530,12 @@ func (b *planBuilder) nixResources() map[string]any {
 
 // machineRecord is what apply records after deploying pm.
 func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state.Machine {
-	rec := &state.Machine{Target: fmt.Sprintf("%s@%s:%d", pm.Target.User, pm.Target.Host, pm.Target.Port), HostKey: hostKey, DeclaredAt: pm.DeclaredAt,
+	rec := &state.Machine{Target: pm.Target.String(), HostKey: hostKey, DeclaredAt: pm.DeclaredAt,
 		Keys: map[string]string{}}
 	if prev != nil {
 		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
 		rec.LastRollback, rec.BootID = prev.LastRollback, prev.BootID
+		rec.Status, rec.StatusReason, rec.StatusAt = prev.Status, prev.StatusReason, prev.StatusAt
 		// Keys no longer configured are forgotten (and left on the host,
 		// as NixOps does): only configured destinations stay.
 		for _, k := range pm.Keys {

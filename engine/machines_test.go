@@ -459,6 +459,7 @@ func TestMachinesDeploy(t *testing.T) {
 				Target: fmt.Sprintf("root@%s:%d", h.Addr, h.Port), HostKey: h.HostKey,
 				Drv: pm.Drv, Path: pm.Path, Activation: "switch", Generation: 1,
 				DeployedAt: rec.DeployedAt, DeclaredAt: rec.DeclaredAt,
+				Status: state.StatusVerified, StatusAt: rec.StatusAt,
 			}
 			if d := cmp.Diff(want, *rec); d != "" {
 				t.Errorf("state record of %s (-want +got):\n%s", name, d)
@@ -628,9 +629,18 @@ func TestMachinesActivationFailure(t *testing.T) {
 		"switch-to-configuration switch", "exited with status 1",
 		"ferry stub: activation of storage failed as requested by ferry.test.failActivation")
 
+	// The record keeps the system storage runs and says the deploy did
+	// not finish verified: the next plan deploys it again.
 	after := m.state()
-	if d := cmp.Diff(before.Machines["machine.storage"], after.Machines["machine.storage"]); d != "" {
-		t.Errorf("state record of the failed machine changed (-before +after):\n%s", d)
+	want := *before.Machines["machine.storage"]
+	got := after.Machines["machine.storage"]
+	want.Status, want.StatusAt = state.StatusUnverified, got.StatusAt
+	want.StatusReason = got.StatusReason
+	if d := cmp.Diff(&want, got); d != "" {
+		t.Errorf("state record of the failed machine (-want +got):\n%s", d)
+	}
+	if !strings.Contains(got.StatusReason, "activate (switch)") {
+		t.Errorf("status reason %q, want the failed activation", got.StatusReason)
 	}
 	if got, want := m.current("storage"), plannedMachine(t, first, "storage").Path; got != want {
 		t.Errorf("storage runs %s, want the system it ran before, %s", got, want)
@@ -741,20 +751,12 @@ func TestMachinesUnreachableHost(t *testing.T) {
 }
 
 // TestMachinesHostKeyMismatch: a machine whose configured host key is
-// another host's is refused before anything runs on it, naming both
-// fingerprints; the others deploy.
+// another host's fails the plan, naming both fingerprints, before
+// anything runs on it.
 func TestMachinesHostKeyMismatch(t *testing.T) {
 	m := newMachineEnv(t, threeMachines...)
 	wrong := m.host("gitServer").HostKey
 	m.vars["storage_host_key"] = wrong
-	p := m.plan(engine.PlanOptions{})
-	pm := plannedMachine(t, p, "storage")
-	if pm.Action != plan.Deploy || pm.CurrentRead || pm.Target.HostKey != wrong {
-		t.Errorf("storage planned as %s (current read %v, host key %q), want deploy, unread, pinned to the configured key", pm.Action, pm.CurrentRead, pm.Target.HostKey)
-	}
-	if w := warningsByAddr(m.takeEvents()); len(w[pm.Addr]) != 1 || !strings.Contains(w[pm.Addr][0], "host key mismatch") {
-		t.Errorf("plan warnings: %q, want a host key mismatch for %s", w, pm.Addr)
-	}
 	wantFP, err := remote.Fingerprint(wrong)
 	if err != nil {
 		t.Fatal(err)
@@ -764,18 +766,24 @@ func TestMachinesHostKeyMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	logins := m.logins()
-	res, ae := m.applyFailing(p)
-	wantOnlyFailed(t, res, ae, pm.Addr, 2, "host key mismatch for "+m.host("storage").Address(), "pinned "+wantFP, "presented "+gotFP)
+	_, err = m.tryPlan(engine.PlanOptions{})
+	if err == nil {
+		t.Fatal("plan with a wrong configured host key succeeded")
+	}
+	var hk *engine.HostKeyError
+	if !errors.As(err, &hk) || len(hk.Messages) != 1 {
+		t.Errorf("plan error %T %v, want one *engine.HostKeyError", err, err)
+	}
+	for _, want := range []string{"machine.storage (" + m.host("storage").Address() + ")", "presented key " + gotFP, "pinned " + wantFP} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("plan error %q does not contain %q", err, want)
+		}
+	}
 	if n := loginDelta(logins, m.logins())["storage"]; n != 0 {
 		t.Errorf("storage accepted %d logins, want none: the key must be refused before authenticating", n)
 	}
 	if got := m.current("storage"); got != "" {
 		t.Errorf("storage runs %s, want nothing", got)
-	}
-	for _, name := range []string{"gitServer", "proxy"} {
-		if got, want := m.current(name), plannedMachine(t, p, name).Path; got != want {
-			t.Errorf("%s runs %q, want %s", name, got, want)
-		}
 	}
 }
 
@@ -873,7 +881,7 @@ func TestMachinesActivate(t *testing.T) {
 		apply(s3)
 		got := observe()
 		want.Profile, want.LastActivation = s3.Path, "boot "+s3.Path
-		want.Record.Drv, want.Record.Path, want.Record.Activation, want.Record.Generation, want.Record.DeployedAt = s3.Drv, s3.Path, "boot", 2, got.Record.DeployedAt
+		want.Record.Drv, want.Record.Path, want.Record.Activation, want.Record.Generation, want.Record.DeployedAt, want.Record.StatusAt = s3.Drv, s3.Path, "boot", 2, got.Record.DeployedAt, got.Record.StatusAt
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("after boot (-want +got):\n%s", d)
 		}
@@ -886,7 +894,7 @@ func TestMachinesActivate(t *testing.T) {
 		apply(s4)
 		got := observe()
 		want.Current, want.LastActivation = s4.Path, "test "+s4.Path
-		want.Record.Drv, want.Record.Path, want.Record.Activation, want.Record.DeployedAt = s4.Drv, s4.Path, "test", got.Record.DeployedAt
+		want.Record.Drv, want.Record.Path, want.Record.Activation, want.Record.DeployedAt, want.Record.StatusAt = s4.Drv, s4.Path, "test", got.Record.DeployedAt, got.Record.StatusAt
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("after test (-want +got):\n%s", d)
 		}
@@ -901,7 +909,7 @@ func TestMachinesActivate(t *testing.T) {
 		apply(s4)
 		got := observe()
 		want.Profile, want.LastActivation = s4.Path, "switch "+s4.Path
-		want.Record.Activation, want.Record.Generation, want.Record.DeployedAt = "switch", 3, got.Record.DeployedAt
+		want.Record.Activation, want.Record.Generation, want.Record.DeployedAt, want.Record.StatusAt = "switch", 3, got.Record.DeployedAt, got.Record.StatusAt
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("after switch (-want +got):\n%s", d)
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -18,23 +19,29 @@ import (
 	"github.com/nixferry/ferry/providers"
 )
 
-// PlanOptions tune a plan.
+// PlanOptions tune a plan. Every option that changes what apply does is
+// recorded in the plan (plan.Options); the rest only shape how planning
+// runs.
 type PlanOptions struct {
-	Deployment  string   // required
-	Destroy     bool     // plan the deletion of everything (in scope)
-	Targets     []string // limit to these resources and their dependencies
-	Replace     []string // force replacement of these resources
-	NoRefresh   bool     // skip reading real objects for drift
-	LockTimeout time.Duration
-	// Parallelism bounds concurrent provider reads during refresh.
-	Parallelism int
-	// On selects machines by name or @tag (empty: all).
-	On []string
+	Deployment string   // required
+	Destroy    bool     // plan the deletion of everything (in scope)
+	Targets    []string // limit to these resources or machines and their dependencies
+	Replace    []string // force replacement of these resources, redeploy of these machines
+	NoRefresh  bool     // skip reading real objects and hosts for drift
+	// On selects machines (NAME, machine.NAME, @TAG, globs; empty: all),
+	// Exclude removes some of them (same forms).
+	On      []string
+	Exclude []string
 	// Activate is the switch-to-configuration action: switch (default),
 	// boot, test or dry-activate.
 	Activate string
 	// Reboot is the reboot policy: never (default), if-needed or always.
 	Reboot string
+	// Vars names the variables set on the command line, for the record.
+	Vars        []string
+	LockTimeout time.Duration
+	// Parallelism bounds concurrent provider reads during refresh.
+	Parallelism int
 	// EvalMemory, in bytes, bounds the memory of one Nix evaluation pass:
 	// a large fleet is then evaluated in several passes, one after the
 	// other, each sized from what the earlier ones measured. Zero: one pass.
@@ -43,23 +50,95 @@ type PlanOptions struct {
 	ShowTrace bool
 }
 
+// options checks the plan-time options and returns them as the plan
+// records them, defaults filled in.
+func (o PlanOptions) options() (plan.Options, error) {
+	out := plan.Options{
+		Destroy: o.Destroy, Targets: o.Targets, Replace: o.Replace, On: o.On, Exclude: o.Exclude,
+		Activate: o.Activate, Reboot: o.Reboot, Refresh: !o.NoRefresh, Vars: o.Vars,
+	}
+	if out.Activate == "" {
+		out.Activate = "switch"
+	}
+	if !activations[out.Activate] {
+		return out, fmt.Errorf("--activate %s: want switch, boot, test or dry-activate", out.Activate)
+	}
+	if out.Reboot == "" {
+		out.Reboot = RebootNever
+	}
+	if out.Reboot != RebootNever && out.Reboot != RebootIfNeeded && out.Reboot != RebootAlways {
+		return out, fmt.Errorf("--reboot %s: want never, if-needed or always", out.Reboot)
+	}
+	for _, l := range [][]string{out.Targets, out.Replace, out.On, out.Exclude, out.Vars} {
+		sort.Strings(l)
+	}
+	return out, nil
+}
+
 // Plan computes the plan that takes the deployment's state to cfg. It holds
 // the state lock while it reads, and folds the journal of an interrupted
 // apply into a new snapshot first so the plan starts from settled state.
+// The plan is signed with the deployment's plan key.
 func (e *Engine) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) (*plan.Plan, error) {
-	if opts.Deployment == "" {
-		return nil, fmt.Errorf("plan: no deployment name")
-	}
-	lock, err := e.lock(ctx, opts.Deployment, "plan", opts.LockTimeout)
+	s, err := e.Begin(ctx, opts.Deployment, "plan", opts.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Release(context.WithoutCancel(ctx))
-	st, err := e.readSettled(ctx, lock, opts.Deployment)
+	defer s.Close()
+	return s.Plan(ctx, cfg, opts)
+}
+
+// Session holds a deployment's state lock across several steps: a
+// plan-less `ferry apply` plans and applies under one lock, so that no
+// other run can move the state in between (and a held lock is waited for,
+// with --lock-timeout, before planning rather than failing the apply).
+type Session struct {
+	e    *Engine
+	dep  string
+	lock *statestore.Lock
+}
+
+// Begin takes the deployment's lock for op, waiting up to timeout.
+func (e *Engine) Begin(ctx context.Context, deployment, op string, timeout time.Duration) (*Session, error) {
+	if deployment == "" {
+		return nil, fmt.Errorf("%s: no deployment name", op)
+	}
+	lock, err := e.lock(ctx, deployment, op, timeout)
 	if err != nil {
 		return nil, err
 	}
-	return e.BuildPlan(ctx, cfg, st, opts)
+	return &Session{e: e, dep: deployment, lock: lock}, nil
+}
+
+// Close releases the lock, also when ctx was cancelled.
+func (s *Session) Close() { _ = s.lock.Release(context.Background()) }
+
+// Plan plans cfg against the deployment's state under the session's lock
+// and signs the plan.
+func (s *Session) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) (*plan.Plan, error) {
+	if opts.Deployment != s.dep {
+		return nil, fmt.Errorf("plan: deployment %q, but the session holds %q", opts.Deployment, s.dep)
+	}
+	e := s.e
+	st, err := e.readSettled(ctx, s.lock, s.dep)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.buildPlan(ctx, cfg, st, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The key is taken (made, for a new deployment) only for a plan that
+	// exists: a configuration error leaves the store as it was.
+	key, err := e.Store.PlanKey(context.WithoutCancel(ctx), s.lock, s.dep)
+	if err != nil {
+		return nil, err
+	}
+	p.Inputs = planInputs(cfg.Inputs, key)
+	if err := plan.Sign(p, key); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // readSettled reads the state and, when an interrupted apply left journal
@@ -81,9 +160,21 @@ func (e *Engine) readSettled(ctx context.Context, lock *statestore.Lock, dep str
 }
 
 // BuildPlan computes a plan from cfg and an already-read state, without
-// touching the store. Exported for benchmarks and tests.
+// touching the store; the plan is not signed (apply refuses it). Exported
+// for validation, benchmarks and tests.
 func (e *Engine) BuildPlan(ctx context.Context, cfg *spec.Config, st *state.State, opts PlanOptions) (*plan.Plan, error) {
-	b := &planBuilder{e: e, cfg: cfg, st: st, opts: opts, planned: map[string]map[string]any{}}
+	return e.buildPlan(ctx, cfg, st, opts)
+}
+
+func (e *Engine) buildPlan(ctx context.Context, cfg *spec.Config, st *state.State, opts PlanOptions) (*plan.Plan, error) {
+	if opts.Deployment == "" {
+		return nil, fmt.Errorf("plan: no deployment name")
+	}
+	po, err := opts.options()
+	if err != nil {
+		return nil, err
+	}
+	b := &planBuilder{e: e, cfg: cfg, st: st, opts: opts, po: po, planned: map[string]map[string]any{}}
 	return b.build(ctx)
 }
 
@@ -92,8 +183,11 @@ type planBuilder struct {
 	cfg  *spec.Config
 	st   *state.State
 	opts PlanOptions
+	po   plan.Options // opts as the plan records them
 
-	g       *graph.Graph[string] // config dependency graph: dep -> dependent
+	replace map[string]bool // --replace addresses (resources and machines)
+
+	g       *graph.Graph[string] // config dependency graph (resources and machines): dep -> dependent
 	deps    map[string][]string  // direct dependencies per configured address
 	scope   map[string]bool      // nil: everything
 	prior   map[string]map[string]any
@@ -102,9 +196,11 @@ type planBuilder struct {
 }
 
 func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
-	if err := b.configGraph(); err != nil {
+	cg, err := BuildConfigGraph(b.cfg)
+	if err != nil {
 		return nil, err
 	}
+	b.g, b.deps = cg.Graph, cg.Deps
 	if err := b.targetScope(); err != nil {
 		return nil, err
 	}
@@ -116,18 +212,18 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 		FerryVersion:  b.e.Version,
 		Deployment:    b.opts.Deployment,
 		CreatedAt:     b.e.now().UTC().Truncate(time.Second),
-		Destroy:       b.opts.Destroy,
-		Targets:       b.opts.Targets,
+		Options:       b.po,
 		State:         plan.StateRef{Lineage: b.st.Lineage, Serial: b.st.Serial},
-		Inputs:        planInputs(b.cfg.Inputs),
+		Inputs:        planInputs(b.cfg.Inputs, nil), // keyed by Session.Plan
 	}
 	replace := map[string]bool{}
 	for _, a := range b.opts.Replace {
-		if b.cfg.ResourceByAddr(a) == nil {
-			return nil, fmt.Errorf("--replace %s: no such resource in the configuration", a)
+		if b.cfg.ResourceByAddr(a) == nil && !b.configuredMachine(a) {
+			return nil, b.noSuchAddr("--replace", a, "in the configuration")
 		}
 		replace[a] = true
 	}
+	b.replace = replace
 	order, err := b.g.TopoOrder()
 	if err != nil {
 		return nil, err // configGraph already reported cycles
@@ -138,8 +234,8 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	}
 	for _, addr := range order {
 		r := configured[addr]
-		if !b.inScope(addr) {
-			continue
+		if r == nil || !b.inScope(addr) {
+			continue // machines are planned by planMachines
 		}
 		var rc *plan.Resource
 		if b.opts.Destroy {
@@ -180,59 +276,6 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	return p, nil
 }
 
-// configGraph builds the dependency graph of the configuration and rejects
-// references to undeclared resources and cycles, naming every member.
-func (b *planBuilder) configGraph() error {
-	b.g = graph.New[string]()
-	b.deps = make(map[string][]string, len(b.cfg.Resources))
-	pos := map[string]spec.Pos{}
-	for _, r := range b.cfg.Resources {
-		b.g.Add(r.Addr)
-		pos[r.Addr] = r.Pos
-	}
-	var diags spec.Diagnostics
-	for _, r := range b.cfg.Resources {
-		seen := map[string]bool{}
-		var deps []string
-		add := func(d string) {
-			if !seen[d] {
-				seen[d] = true
-				deps = append(deps, d)
-			}
-		}
-		for _, ref := range spec.Refs(r.Args) {
-			add(ref.Addr)
-		}
-		for _, d := range r.DependsOn {
-			add(d)
-		}
-		sort.Strings(deps)
-		for _, d := range deps {
-			if _, ok := pos[d]; !ok {
-				diags = append(diags, spec.Errorf(r.Pos, fmt.Sprintf("%s refers to %s, which is not declared", r.Addr, d)))
-				continue
-			}
-			if d == r.Addr {
-				diags = append(diags, spec.Errorf(r.Pos, fmt.Sprintf("reference cycle: %s refers to itself", r.Addr)))
-				continue
-			}
-			b.g.Connect(d, r.Addr)
-		}
-		b.deps[r.Addr] = deps
-	}
-	if err := diags.Err(); err != nil {
-		return err
-	}
-	if cyc := b.g.Cycle(); cyc != nil {
-		parts := make([]string, 0, len(cyc)+1)
-		for _, a := range append(cyc, cyc[0]) {
-			parts = append(parts, fmt.Sprintf("%s (%s)", a, pos[a]))
-		}
-		return spec.Errorf(pos[cyc[0]], "reference cycle: "+strings.Join(parts, " -> "))
-	}
-	return nil
-}
-
 // targetScope limits the plan to the targets: with their dependencies when
 // creating or updating, with their dependents when destroying.
 func (b *planBuilder) targetScope() error {
@@ -245,10 +288,20 @@ func (b *planBuilder) targetScope() error {
 		switch {
 		case b.cfg.ResourceByAddr(t) != nil:
 			inConfig = append(inConfig, t)
-		case b.st.Resources[t] != nil:
+		case b.configuredMachine(t):
+			// A machine and what it depends on: its resources and the
+			// machines it is deployed after.
+			for _, a := range b.machineAncestors(t) {
+				if state.IsMachineAddr(a) {
+					b.scope[a] = true
+				} else {
+					inConfig = append(inConfig, a)
+				}
+			}
+		case b.st.Resources[t] != nil || b.st.Machines[t] != nil:
 			b.scope[t] = true
 		default:
-			return fmt.Errorf("--target %s: no such resource in the configuration or the state", t)
+			return b.noSuchAddr("--target", t, "in the configuration or the state")
 		}
 	}
 	var set map[string]bool
@@ -269,6 +322,39 @@ func (b *planBuilder) targetScope() error {
 }
 
 func (b *planBuilder) inScope(addr string) bool { return b.scope == nil || b.scope[addr] }
+
+// configuredMachine reports whether addr is a machine of the configuration.
+func (b *planBuilder) configuredMachine(addr string) bool {
+	name, ok := strings.CutPrefix(addr, "machine.")
+	return ok && b.cfg.MachineByName(name) != nil
+}
+
+// machineAncestors returns the machine at addr and every resource and
+// machine it depends on, directly or through others.
+func (b *planBuilder) machineAncestors(addr string) []string {
+	return keys(b.g.Ancestors(addr))
+}
+
+// noSuchAddr is the error for an address on the command line that names
+// nothing, with the nearest address there is.
+func (b *planBuilder) noSuchAddr(flag, addr, where string) error {
+	var all []string
+	for _, r := range b.cfg.Resources {
+		all = append(all, r.Addr)
+	}
+	for _, m := range b.cfg.Machines {
+		all = append(all, m.Addr)
+	}
+	all = append(all, b.st.Addrs()...)
+	for a := range b.st.Machines {
+		all = append(all, a)
+	}
+	msg := fmt.Sprintf("%s %s: no such resource or machine %s", flag, addr, where)
+	if near := spec.Nearest(addr, all); near != "" {
+		msg += fmt.Sprintf("; did you mean %s?", near)
+	}
+	return errors.New(msg)
+}
 
 // refresh reads every existing resource in scope to detect drift.
 func (b *planBuilder) refresh(ctx context.Context) error {

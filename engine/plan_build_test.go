@@ -337,12 +337,12 @@ func TestPlanOptionErrors(t *testing.T) {
 		{
 			name: "unknown target",
 			opts: engine.PlanOptions{Targets: []string{"null.resource.nope"}},
-			want: []string{"--target null.resource.nope", "no such resource in the configuration or the state"},
+			want: []string{"--target null.resource.nope", "no such resource or machine in the configuration or the state"},
 		},
 		{
 			name: "unknown replace",
 			opts: engine.PlanOptions{Replace: []string{"null.resource.nope"}},
-			want: []string{"--replace null.resource.nope", "no such resource in the configuration"},
+			want: []string{"--replace null.resource.nope", "no such resource or machine in the configuration"},
 		},
 	}
 	for _, tt := range tests {
@@ -437,7 +437,7 @@ func TestPlanDestroyCarriesOutputs(t *testing.T) {
 	e := newEnv(t, memStore)
 	e.planApply(baseConfig)
 	p := e.plan(engine.PlanOptions{Destroy: true})
-	if len(p.Outputs) != 1 || !p.Destroy {
-		t.Errorf("destroy plan: Destroy=%v outputs=%v, want a destroy plan with the output a_id", p.Destroy, p.Outputs)
+	if len(p.Outputs) != 1 || !p.Options.Destroy {
+		t.Errorf("destroy plan: Destroy=%v outputs=%v, want a destroy plan with the output a_id", p.Options.Destroy, p.Outputs)
 	}
 }

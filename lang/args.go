@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
+
+	"github.com/nixferry/ferry/engine/spec"
 )
 
 // This file holds what the builtins other than resource calls share:
@@ -83,7 +85,7 @@ func unpack(p *callProblems, params []param, args starlark.Tuple, kwargs []starl
 		switch {
 		case !known[key]:
 			msg := fmt.Sprintf("unexpected argument %q", key)
-			if s := nearest(key, names); s != "" {
+			if s := spec.Nearest(key, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			p.add("%s", msg)

@@ -276,24 +276,3 @@ func passedItself(v starlark.Value) (msg string, ok bool) {
 	}
 	return "", false
 }
-
-// cloneValue copies the maps and lists of a value in the value model, so
-// that the copy shares nothing mutable with v.
-func cloneValue(v any) any {
-	switch v := v.(type) {
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = cloneValue(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = cloneValue(e)
-		}
-		return out
-	default:
-		return v
-	}
-}

@@ -140,7 +140,7 @@ func (r *run) suggestName(msg string) string {
 		return msg
 	}
 	candidates := append(r.predeclared.Keys(), starlark.Universe.Keys()...)
-	if s := nearest(name, candidates); s != "" {
+	if s := spec.Nearest(name, candidates); s != "" {
 		return fmt.Sprintf("%s (did you mean %s?)", msg, s)
 	}
 	return msg

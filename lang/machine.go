@@ -267,7 +267,7 @@ func (v *machineValue) Attr(name string) (starlark.Value, error) {
 		return v.target, nil
 	}
 	msg := fmt.Sprintf("%s has no attribute %q", v.addr, name)
-	if s := nearest(name, machineAttrs); s != "" {
+	if s := spec.Nearest(name, machineAttrs); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return nil, fmt.Errorf("%s; valid attributes: %s", msg, strings.Join(machineAttrs, ", "))

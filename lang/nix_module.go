@@ -301,7 +301,7 @@ func (v *moduleValue) AttrNames() []string { return []string{"path"} }
 func (v *moduleValue) spec() spec.Module {
 	m := v.m
 	if m.Args != nil {
-		m.Args = cloneValue(m.Args).(map[string]any)
+		m.Args = spec.Clone(m.Args).(map[string]any)
 	}
 	return m
 }

@@ -160,7 +160,7 @@ func (rt *resourceType) call(thread *starlark.Thread, _ *starlark.Builtin, args 
 		i, ok := rt.attrs[key]
 		if !ok {
 			msg := fmt.Sprintf("unexpected argument %q", key)
-			if s := nearest(key, rt.argNames); s != "" {
+			if s := spec.Nearest(key, rt.argNames); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			fail("%s", msg)

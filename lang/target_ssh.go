@@ -264,7 +264,7 @@ func (t *targetValue) Attr(name string) (starlark.Value, error) {
 		return starlark.Bool(t.t.Sudo), nil
 	}
 	msg := fmt.Sprintf("target has no attribute %q", name)
-	if s := nearest(name, targetAttrs); s != "" {
+	if s := spec.Nearest(name, targetAttrs); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return nil, fmt.Errorf("%s; valid attributes: %s", msg, strings.Join(targetAttrs, ", "))

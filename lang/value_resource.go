@@ -7,6 +7,8 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/nixferry/ferry/engine/spec"
 )
 
 // resourceValue is what a resource builtin such as null.resource returns.
@@ -51,7 +53,7 @@ func (v *resourceValue) Attr(name string) (starlark.Value, error) {
 		return newReference(v.address(), name, v.typ.schema.Attrs[i].Kind), nil
 	}
 	msg := fmt.Sprintf("%s has no attribute %q", v.address(), name)
-	if s := nearest(name, v.AttrNames()); s != "" {
+	if s := spec.Nearest(name, v.AttrNames()); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return nil, fmt.Errorf("%s; valid attributes: %s", msg, strings.Join(v.AttrNames(), ", "))

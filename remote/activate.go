@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -67,65 +65,14 @@ func CurrentGeneration(gens []Generation) (Generation, bool) {
 	return Generation{}, false
 }
 
-// generationsScript prints "LINK<TAB>TARGET<TAB>MTIME" per generation link
-// and "current<TAB>LINK" for the profile, in one round trip.
-const generationsScript = `p=` + SystemProfile + `
-for l in "$p"-*-link; do
-  [ -L "$l" ] || continue
-  printf '%s\t%s\t%s\n' "${l##*/}" "$(readlink "$l")" "$(stat -c %Y "$l")"
-done
-if [ -L "$p" ]; then printf 'current\t%s\n' "$(readlink "$p")"; fi`
-
 // Generations lists the generations of the host's system profile, oldest
-// first.
+// first, the one the profile points to marked Current.
 func Generations(ctx context.Context, conn *Conn) ([]Generation, error) {
-	out, err := conn.Output(ctx, generationsScript)
+	r, err := probe(ctx, conn, probeGenerations, probeProfile)
 	if err != nil {
 		return nil, fmt.Errorf("list system generations of %s: %w", conn.target.Name(), err)
 	}
-	gens, err := parseGenerations(out)
-	if err != nil {
-		return nil, fmt.Errorf("list system generations of %s: %w", conn.target.Name(), err)
-	}
-	return gens, nil
-}
-
-func parseGenerations(out string) ([]Generation, error) {
-	profileName := path.Base(SystemProfile)
-	var (
-		gens    []Generation
-		current string
-	)
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) == 2 && f[0] == "current" {
-			current = path.Base(f[1])
-			continue
-		}
-		if len(f) != 3 {
-			return nil, fmt.Errorf("unexpected line %q", line)
-		}
-		num, ok := strings.CutPrefix(f[0], profileName+"-")
-		num, ok2 := strings.CutSuffix(num, "-link")
-		n, err := strconv.Atoi(num)
-		if !ok || !ok2 || err != nil {
-			continue // another profile whose name starts with "system-"
-		}
-		secs, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("unexpected date in %q", line)
-		}
-		gens = append(gens, Generation{Number: n, Path: f[1], Date: time.Unix(secs, 0).UTC()})
-	}
-	// Mark current after the loop: the "current" line comes last.
-	for i := range gens {
-		gens[i].Current = fmt.Sprintf("%s-%d-link", profileName, gens[i].Number) == current
-	}
-	sort.Slice(gens, func(i, j int) bool { return gens[i].Number < gens[j].Number })
-	return gens, nil
+	return r.generations, nil
 }
 
 // Rollback points the system profile at generation gen (0 means the one

@@ -4,7 +4,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/nixferry/ferry/remote"
 	"github.com/nixferry/ferry/remote/testhosts"
@@ -107,6 +111,69 @@ func BenchmarkCopyClosureNixCopyBaseline(b *testing.B) {
 		deleteFromHost(b, conn, splitLines(closure))
 		b.StartTimer()
 	}
+}
+
+// BenchmarkProbe compares Probe, one command, with what plan ran before it:
+// CurrentSystem, Generations and BootedFiles, one after the other and (as
+// the engine did) at the same time over the one connection, on a host with
+// a profile, a booted system and a pending watchdog.
+func BenchmarkProbe(b *testing.B) {
+	fleet, h, sys := benchHost(b)
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	conn, err := d.Dial(ctx, h.Target())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"good", "alt"} {
+		if _, err := remote.CopyClosure(ctx, conn, []string{sys[name]}, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := remote.Activate(ctx, conn, sys[name], remote.ActionSwitch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.Symlink(sys["good"], filepath.Join(h.Root, "run", "booted-system")); err != nil {
+		b.Fatal(err)
+	}
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: time.Hour, Action: remote.ActionTest, System: sys["alt"]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Disarm(ctx, conn)
+
+	b.Run("probe", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := remote.Probe(ctx, conn); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("three-calls", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := remote.CurrentSystem(ctx, conn); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := remote.Generations(ctx, conn); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := remote.BootedFiles(ctx, conn); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("three-calls-concurrent", func(b *testing.B) {
+		for b.Loop() {
+			var g errgroup.Group
+			g.Go(func() error { _, err := remote.CurrentSystem(ctx, conn); return err })
+			g.Go(func() error { _, err := remote.Generations(ctx, conn); return err })
+			g.Go(func() error { _, _, err := remote.BootedFiles(ctx, conn); return err })
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func splitLines(b []byte) []string {

@@ -2,8 +2,8 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -11,15 +11,14 @@ import (
 // changes at every boot: it tells a host that rebooted from one that only
 // dropped the connection.
 func BootID(ctx context.Context, conn *Conn) (string, error) {
-	out, err := conn.Output(ctx, "cat /proc/sys/kernel/random/boot_id")
+	r, err := probe(ctx, conn, probeBootID)
 	if err != nil {
 		return "", fmt.Errorf("read boot ID of %s: %w", conn.target.Name(), err)
 	}
-	id := strings.TrimSpace(out)
-	if id == "" {
-		return "", fmt.Errorf("read boot ID of %s: /proc/sys/kernel/random/boot_id is empty", conn.target.Name())
+	if r.facts.BootID == "" {
+		return "", fmt.Errorf("read boot ID of %s: /proc/sys/kernel/random/boot_id is missing or empty", conn.target.Name())
 	}
-	return id, nil
+	return r.facts.BootID, nil
 }
 
 // BootFiles are what a boot loads, as fully resolved store paths (readlink -f
@@ -29,32 +28,16 @@ type BootFiles struct {
 	Kernel, Initrd, Modules string
 }
 
-// bootFilesScript prints "booted" and the three files of /run/booted-system,
-// one a line, or "none" when the host has no booted system.
-const bootFilesScript = `s=/run/booted-system
-if [ ! -e "$s" ]; then echo none; exit 0; fi
-echo booted
-for f in kernel initrd kernel-modules; do
-  if [ -e "$s/$f" ]; then readlink -f "$s/$f"; else echo; fi
-done`
-
 // BootedFiles returns the boot files of the system the host booted
 // (/run/booted-system); false when the host has none (not NixOS, or a
 // container). Comparing them with the files of the system being deployed
 // (BootFiles.Changes) says whether a reboot is needed.
 func BootedFiles(ctx context.Context, conn *Conn) (BootFiles, bool, error) {
-	out, err := conn.Output(ctx, bootFilesScript)
+	r, err := probe(ctx, conn, probeBooted)
 	if err != nil {
 		return BootFiles{}, false, fmt.Errorf("read booted system of %s: %w", conn.target.Name(), err)
 	}
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if lines[0] == "none" {
-		return BootFiles{}, false, nil
-	}
-	if lines[0] != "booted" || len(lines) != 4 {
-		return BootFiles{}, false, fmt.Errorf("read booted system of %s: unexpected output %q", conn.target.Name(), out)
-	}
-	return BootFiles{Kernel: lines[1], Initrd: lines[2], Modules: lines[3]}, true, nil
+	return r.facts.Booted, r.facts.BootedKnown, nil
 }
 
 // Changes lists, for people, what differs between b (booted) and next:
@@ -91,7 +74,8 @@ setsid nohup sh -c 'sleep 1; exec "$@"' ferry-reboot "$@" </dev/null >/dev/null 
 // `reboot`), then opens fresh connections every Poll until one reports
 // another boot ID. That connection replaces the pool's (dead) one for t, so
 // later Dials work; Conns handed out before the reboot stop working. The host
-// key is checked against the same pins as before the reboot.
+// key is checked against the same pins as before the reboot: a host that
+// comes back with another key ends the wait with *HostKeyMismatchError.
 func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Conn, error) {
 	t = t.withDefaults()
 	if opts.Timeout <= 0 {
@@ -134,6 +118,12 @@ func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Con
 			}
 			c.ssh.Close()
 		} else {
+			// A host that comes back with another key is not waited for:
+			// only a person can tell a reinstall from an attack.
+			var mm *HostKeyMismatchError
+			if errors.As(err, &mm) {
+				return nil, fmt.Errorf("reboot %s: %w", host, err)
+			}
 			lastErr = err
 		}
 		select {

@@ -146,6 +146,12 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (*Conn, error) {
 		return nil, fmt.Errorf("connect to %s: %w", t, ctx.Err())
 	}
 	if c.err != nil {
+		var mm *HostKeyMismatchError
+		if !owner && errors.As(c.err, &mm) && mm.Host == t.Address() {
+			// The attempt was made for a Target of the same host that pins
+			// another key: judge the key seen by this Target's own pin.
+			return d.redialAfterMismatch(ctx, t, mm)
+		}
 		return nil, c.err
 	}
 	// The connection may have been made for a Target with another (or no)
@@ -156,6 +162,20 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (*Conn, error) {
 		}
 	}
 	return &Conn{c: c, target: t}, nil
+}
+
+// redialAfterMismatch answers a Dial that shared the failed attempt of a
+// Target pinning another key: a mismatch for this Target's pin too, or, when
+// its pin accepts the key seen, a new attempt of its own.
+func (d *Dialer) redialAfterMismatch(ctx context.Context, t Target, mm *HostKeyMismatchError) (*Conn, error) {
+	want := d.pinnedKey(t)
+	if want == "" {
+		return d.Dial(ctx, t)
+	}
+	if err := checkPinned(t.Address(), want, mm.Got); err != nil {
+		return nil, err
+	}
+	return d.Dial(ctx, t)
 }
 
 // DialFresh opens a new SSH connection to t that the pool does not share:
@@ -284,11 +304,11 @@ func (d *Dialer) pinnedKey(t Target) string {
 }
 
 func checkPinned(addr, want, got string) error {
-	wantKey, err := parseAuthorizedKey(want)
+	wantKey, err := parseHostKey(want)
 	if err != nil {
 		return fmt.Errorf("pinned host key of %s: %w", addr, err)
 	}
-	gotKey, err := parseAuthorizedKey(got)
+	gotKey, err := parseHostKey(got)
 	if err != nil {
 		return fmt.Errorf("host key of %s: %w", addr, err)
 	}
@@ -326,35 +346,21 @@ func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, 
 	defer cancel()
 
 	addr := t.Address()
-	var (
-		raw net.Conn
-		err error
-	)
-	if t.Jump != nil {
-		jump, jerr := d.Dial(hctx, *t.Jump)
-		if jerr != nil {
-			return nil, "", fmt.Errorf("connect to %s: jump host: %w", t, jerr)
+	want := d.pinnedKey(t)
+	var wantKey ssh.PublicKey
+	if want != "" {
+		var err error
+		if wantKey, err = parseHostKey(want); err != nil {
+			return nil, "", fmt.Errorf("pinned host key of %s: %w", addr, err)
 		}
-		raw, err = jump.c.ssh.DialContext(hctx, "tcp", addr)
-	} else {
-		var nd net.Dialer
-		raw, err = nd.DialContext(hctx, "tcp", addr)
 	}
+	raw, err := d.dialTCP(hctx, t)
 	if err != nil {
 		return nil, "", fmt.Errorf("connect to %s: %w", t, err)
 	}
 	// The handshake takes no context: closing the connection interrupts it.
 	stop := context.AfterFunc(hctx, func() { raw.Close() })
 
-	want := d.pinnedKey(t)
-	var wantKey ssh.PublicKey
-	if want != "" {
-		if wantKey, err = parseAuthorizedKey(want); err != nil {
-			stop()
-			raw.Close()
-			return nil, "", fmt.Errorf("pinned host key of %s: %w", addr, err)
-		}
-	}
 	var (
 		seen     string
 		mismatch *HostKeyMismatchError
@@ -370,20 +376,24 @@ func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, 
 			}
 			return nil
 		},
-	}
-	if wantKey != nil {
-		cfg.HostKeyAlgorithms = hostKeyAlgorithms(wantKey)
+		HostKeyAlgorithms: hostKeyAlgorithms(wantKey),
 	}
 	conn, chans, reqs, err := ssh.NewClientConn(raw, addr, cfg)
-	if !stop() {
+	stopped := stop()
+	// A key that does not match is the answer, whatever else went wrong
+	// after it was seen (the deadline, the connection closing).
+	if mismatch != nil {
+		if err == nil {
+			conn.Close()
+		}
+		raw.Close()
+		return nil, "", mismatch
+	}
+	if !stopped {
 		if err == nil {
 			conn.Close()
 		}
 		return nil, "", fmt.Errorf("connect to %s: %w", t, context.Cause(hctx))
-	}
-	if mismatch != nil {
-		raw.Close()
-		return nil, "", mismatch
 	}
 	if err != nil {
 		raw.Close()
@@ -400,6 +410,82 @@ func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, 
 	}
 	d.mu.Unlock()
 	return ssh.NewClient(conn, chans, reqs), seen, nil
+}
+
+// dialTCP opens the TCP connection to t's SSH server: directly, or through
+// the pooled connection to its jump host (whose pin Dial enforces).
+func (d *Dialer) dialTCP(ctx context.Context, t Target) (net.Conn, error) {
+	if t.Jump != nil {
+		jump, err := d.Dial(ctx, *t.Jump)
+		if err != nil {
+			return nil, fmt.Errorf("jump host: %w", err)
+		}
+		return jump.c.ssh.DialContext(ctx, "tcp", t.Address())
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", t.Address())
+}
+
+// errKeySeen ends a ScanHostKey handshake once the host presented its key.
+var errKeySeen = errors.New("host key seen")
+
+// ScanHostKey returns the key t's host presents, in authorized_keys form
+// ("TYPE BASE64"), as ssh-keyscan does: a handshake that accepts any key and
+// closes before authenticating (the host logs no login, and no SSH key is
+// needed unless t has a jump host). The key is of the type Dial asks for:
+// the pinned key's (Target.HostKey, Options.KnownHostKeys, else the key this
+// run saw first) when the host has one, else the host's preferred plain
+// key, so that after a *HostKeyMismatchError it returns the key Dial saw.
+// It does not check or record the key: compare its fingerprint out of band
+// before pinning it. A jump host is reached with Dial, so its own pin must
+// match.
+func (d *Dialer) ScanHostKey(ctx context.Context, t Target) (string, error) {
+	t = t.withDefaults()
+	d.mu.Lock()
+	closed := d.closed
+	d.mu.Unlock()
+	if closed {
+		return "", fmt.Errorf("scan host key of %s: dialer is closed", t)
+	}
+	addr := t.Address()
+	var pinned ssh.PublicKey
+	if want := d.pinnedKey(t); want != "" {
+		k, err := parseHostKey(want)
+		if err != nil {
+			return "", fmt.Errorf("pinned host key of %s: %w", addr, err)
+		}
+		pinned = k
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, d.opts.ConnectTimeout)
+	defer cancel()
+	raw, err := d.dialTCP(hctx, t)
+	if err != nil {
+		return "", fmt.Errorf("scan host key of %s: %w", t, err)
+	}
+	defer raw.Close()
+	stop := context.AfterFunc(hctx, func() { raw.Close() })
+	defer stop()
+	var seen string
+	cfg := &ssh.ClientConfig{
+		User: t.User,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			seen = authorizedKey(key)
+			return errKeySeen
+		},
+		HostKeyAlgorithms: hostKeyAlgorithms(pinned),
+	}
+	conn, _, _, err := ssh.NewClientConn(raw, addr, cfg)
+	if err == nil {
+		conn.Close() // not reached: the callback always refuses
+	}
+	if seen != "" {
+		return seen, nil
+	}
+	if hctx.Err() != nil {
+		return "", fmt.Errorf("scan host key of %s: %w", t, context.Cause(hctx))
+	}
+	return "", fmt.Errorf("scan host key of %s: %w", t, err)
 }
 
 // keepAlive sends OpenSSH keepalive requests so idle connections survive NAT

@@ -18,7 +18,7 @@ import (
 var shared struct {
 	once    sync.Once
 	fleet   *testhosts.Fleet
-	systems map[string]string // good, alt, spare, broken, boot1, boot2, halting -> store path
+	systems map[string]string // good, alt, spare, broken, holding, boot1, boot2, halting -> store path
 	err     error
 }
 
@@ -54,7 +54,7 @@ func buildSystems() (map[string]string, error) {
 	if err := testhosts.Check(); err != nil {
 		return nil, err
 	}
-	names := []string{"good", "alt", "spare", "broken", "boot1", "boot2", "halting"}
+	names := []string{"good", "alt", "spare", "broken", "holding", "boot1", "boot2", "halting"}
 	args := []string{"--no-out-link", "--option", "substituters", "", "testdata/systems.nix"}
 	for _, n := range names {
 		args = append(args, "-A", n)

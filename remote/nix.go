@@ -59,12 +59,13 @@ func asNotFound(err error, tool string) error {
 	return err
 }
 
-// CurrentSystem returns the store path /run/current-system points to, or ""
-// when the host has none (not NixOS, or never activated).
+// CurrentSystem returns the store path /run/current-system points to
+// (readlink -f), or "" when the host has none (not NixOS, or never
+// activated). Probe reads it along with the rest of what plan needs.
 func CurrentSystem(ctx context.Context, conn *Conn) (string, error) {
-	out, err := conn.Output(ctx, `if [ -L /run/current-system ]; then readlink /run/current-system; fi`)
+	r, err := probe(ctx, conn, probeCurrent)
 	if err != nil {
 		return "", fmt.Errorf("read current system of %s: %w", conn.target.Name(), err)
 	}
-	return strings.TrimSpace(out), nil
+	return r.facts.Current, nil
 }

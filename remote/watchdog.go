@@ -28,6 +28,10 @@ type WatchdogOptions struct {
 	// StartTimeout rolls back as if it had timed out (the activation cut
 	// ferry off before it could say it was done). 0 means 10 minutes.
 	StartTimeout time.Duration
+	// System is the system being activated. It is recorded on the host
+	// with the watchdog, so that Probe can tell what an activation left
+	// unconfirmed by an interrupted run was to; "" records none.
+	System string
 }
 
 // Watchdog is a "magic rollback" (as in deploy-rs) armed on one host: a
@@ -38,6 +42,10 @@ type Watchdog struct {
 	ID                 string // random, names the files under WatchdogDir
 	Previous           string // the system the host ran before (readlink /run/current-system), "" if none
 	PreviousGeneration int    // system profile generation before (0 if none)
+	// Superseded are the older watchdogs, left pending by interrupted runs,
+	// that ArmWatchdog disarmed so that they cannot roll the host back
+	// after this deploy.
+	Superseded []PendingWatchdog
 
 	host    string
 	timeout time.Duration
@@ -52,7 +60,7 @@ const (
 	WatchdogConfirmed      WatchdogState = "confirmed"       // Confirm won: the new system stays
 	WatchdogRolledBack     WatchdogState = "rolled-back"     // the previous system is active again
 	WatchdogRollbackFailed WatchdogState = "rollback-failed" // the rollback itself failed: see Output
-	WatchdogDisarmed       WatchdogState = "disarmed"        // stopped by Disarm, nothing done
+	WatchdogDisarmed       WatchdogState = "disarmed"        // stopped by Disarm, or superseded by a later watchdog: nothing done
 	WatchdogNoPrevious     WatchdogState = "no-previous"     // it would have rolled back, but there was nothing to go back to
 )
 
@@ -66,6 +74,9 @@ type WatchdogOutcome struct {
 // Decisions: the first of Confirm, Disarm, Trigger and the timeout to create
 // the decision link wins, because symlink(2) fails when the name exists.
 // The link's target is the decision itself, so everyone reads who won.
+// A watchdog superseded by a later one (ArmWatchdog, DisarmPending) is
+// disarmed, a decision that watchdogs armed by older ferry versions also
+// read as "keep the new system", and its log says by whom.
 const (
 	decideConfirm = "confirmed"
 	decideDisarm  = "disarmed"
@@ -84,7 +95,7 @@ const watchdogPoll = 100 * time.Millisecond
 const watchdogScript = `P=$1 ticks=$2 prev=$3 link=$4 action=$5 nixenv=${6:-nix-env} startticks=${7:-6000}
 profile=` + SystemProfile + `
 if [ -n "$prev" ] && [ -d "$prev/sw/bin" ]; then PATH=$prev/sw/bin:$PATH; export PATH; fi
-echo $$ > "$P.pid"
+echo $$ > "$P.pid.tmp" && mv -f "$P.pid.tmp" "$P.pid"
 state() { echo "$1" > "$P.state.tmp" && mv -f "$P.state.tmp" "$P.state"; }
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*"; }
 log "armed: waiting for the activation to finish (at most $startticks polls)"
@@ -130,36 +141,149 @@ if [ $rc -ne 0 ]; then log "switch-to-configuration failed with status $rc"; sta
 log "rolled back to $prev"
 state rolled-back`
 
-// armScript records the previous system and starts the watchdog detached:
-// its own session (setsid), deaf to SIGHUP (nohup), stdin from /dev/null and
-// output to its log, so that the SSH session can end without taking it
-// along. $1 file prefix, $2 watchdog script, $3 polls, $4 action, $5 polls
-// to wait for Start.
-const armScript = `set -e
+// supersedeFunc defines supersede, which disarms every pending watchdog
+// but the one with prefix $2 through its decision link, as Disarm does,
+// appending $1 to its log, and describes each it disarmed. A watchdog
+// whose process died is marked disarmed too, since no one else will. It
+// returns rollingBackStatus, after describing it, at a watchdog that
+// decided to roll back and is still running: an activation now would race
+// with its rollback.
+const supersedeFunc = `supersede() {
+  for s in ` + WatchdogDir + `/watchdog-*.state; do
+    [ -f "$s" ] || continue
+    o=${s%.state}
+    [ "$o" != "$2" ] || continue
+    st=
+    read -r st 2>/dev/null < "$s" || :
+    [ "$st" = pending ] || continue
+    if ln -sn ` + decideDisarm + ` "$o.decision" 2>/dev/null; then
+      echo "$(date '+%Y-%m-%d %H:%M:%S') $1" >> "$o.log"
+      describe ` + recSuperseded + ` "$o"
+      if ! alive "$o"; then echo ` + decideDisarm + ` > "$o.state.tmp" && mv -f "$o.state.tmp" "$o.state"; fi
+      continue
+    fi
+    case $(readlink "$o.decision") in
+    ` + decideConfirm + `|` + decideDisarm + `) ;;
+    *) if alive "$o"; then describe ` + recRollingBack + ` "$o"; return ` + rollingBackStatusText + `; fi ;;
+    esac
+  done
+}
+`
+
+// rollingBackStatus is the exit status of the watchdog scripts when an
+// older watchdog is rolling the host back.
+const (
+	rollingBackStatus     = 4
+	rollingBackStatusText = "4"
+)
+
+// armScript supersedes older pending watchdogs, records the previous
+// system, writes the watchdog's .info (the watchdog.* records Probe
+// reports) and starts the watchdog detached: its own session (setsid),
+// deaf to SIGHUP (nohup), stdin from /dev/null and output to its log, so
+// that the SSH session can end without taking it along. It returns once
+// the watchdog wrote its pid, then prints the records of the watchdog it
+// armed. $1 file prefix, $2 watchdog script, $3 polls, $4 action, $5 polls
+// to wait for Start, $6 system being activated, $7 timeout and $8 start
+// timeout in milliseconds.
+const armScript = watchdogShellFuncs + supersedeFunc + `set -e
 umask 077
 mkdir -p ` + WatchdogDir + `
 P=$1
-if [ -e "$P.state" ]; then echo "watchdog $P exists" >&2; exit 1; fi
+` + printProbeMarker + `if [ -e "$P.state" ]; then echo "watchdog $P exists" >&2; exit 1; fi
+supersede "superseded by watchdog ${P##*/watchdog-} of a later ferry run: it decides from now on" "$P" || exit $?
 prev=; if [ -L /run/current-system ]; then prev=$(readlink /run/current-system); fi
 link=; if [ -L ` + SystemProfile + ` ]; then link=$(readlink ` + SystemProfile + `); fi
 nixenv=$(command -v nix-env 2>/dev/null || true)
 # Resolve the folder, not the file: nix-env is a link to nix, which acts by
 # the name it was called with; the store folder outlives the next switch.
 if [ -n "$nixenv" ]; then nixenv=$(readlink -f "${nixenv%/*}")/nix-env; fi
+{
+  rec watchdog.previous "$prev"
+  rec watchdog.profile "$link"
+  rec watchdog.action "$4"
+  rec watchdog.system "$6"
+  rec watchdog.armed "$(date +%s)"
+  rec watchdog.timeout "$7"
+  rec watchdog.start-timeout "$8"
+} > "$P.info.tmp"
+mv -f "$P.info.tmp" "$P.info"
 echo pending > "$P.state"
 : > "$P.log"
 setsid nohup sh -c "$2" ferry-watchdog "$P" "$3" "$prev" "$link" "$4" "$nixenv" "$5" </dev/null >>"$P.log" 2>&1 &
-printf 'previous\t%s\nprofile\t%s\n' "$prev" "$link"`
+i=0
+while [ ! -s "$P.pid" ]; do
+  i=$((i+1))
+  if [ "$i" -gt 2000 ]; then echo "the watchdog did not start; see $P.log" >&2; exit 1; fi
+  sleep 0.01
+done
+rec ` + recArmedWatchdog + ` "${P##*/watchdog-}"
+cat "$P.info"`
+
+// disarmPendingScript supersedes every pending watchdog.
+const disarmPendingScript = watchdogShellFuncs + supersedeFunc + printProbeMarker + `supersede "disarmed by a later ferry run" "" || exit $?
+exit 0`
+
+// ErrWatchdogRollingBack is wrapped by the errors of ArmWatchdog and
+// DisarmPending when an older watchdog is rolling the host back right now:
+// an activation would race with it. Wait until its log says it finished,
+// then read the host again.
+var ErrWatchdogRollingBack = errors.New("an earlier watchdog is rolling the host back right now")
+
+// supersedeOutcome reads the output of armScript or disarmPendingScript.
+func supersedeOutcome(host, out string, runErr error) (probeOutput, error) {
+	r, perr := parseProbe(out)
+	var exit *ExitError
+	if errors.As(runErr, &exit) && exit.Code == rollingBackStatus && perr == nil && len(r.rollingBack) > 0 {
+		w := r.rollingBack[0]
+		prev := w.Previous
+		if prev == "" {
+			prev = "its previous system"
+		}
+		return r, fmt.Errorf("watchdog %s of an interrupted ferry run decided to roll %s back and is switching it to %s now; "+
+			"wait until it finished (see %s/watchdog-%s.log on the host), then plan again: %w",
+			w.ID, host, prev, WatchdogDir, w.ID, ErrWatchdogRollingBack)
+	}
+	if runErr != nil {
+		return r, runErr
+	}
+	return r, perr
+}
+
+// DisarmPending disarms every pending watchdog on the host (those Probe
+// lists as PendingWatchdogs, left by interrupted runs) through the same
+// decision link as Disarm, so that none of them can roll the host back any
+// more, and returns those it disarmed. ArmWatchdog does the same before
+// arming; call DisarmPending before an activation that arms no watchdog
+// (boot, or no watchdog wanted), which a pending watchdog would otherwise
+// undo. Over a working connection, the system the host runs evidently
+// accepts logins, which is what those watchdogs waited to hear. It fails
+// with ErrWatchdogRollingBack when an older watchdog is rolling back right
+// now. Runs on one host must not overlap (the state lock sees to that): a
+// watchdog another run armed a moment ago is pending too.
+func DisarmPending(ctx context.Context, conn *Conn) ([]PendingWatchdog, error) {
+	host := conn.target.Name()
+	out, err := conn.Output(ctx, Command("sh", "-c", disarmPendingScript, "ferry-disarm-pending"))
+	r, err := supersedeOutcome(host, out, err)
+	if err != nil {
+		return r.superseded, fmt.Errorf("disarm pending watchdogs on %s: %w", host, err)
+	}
+	return r.superseded, nil
+}
 
 // ArmWatchdog starts a watchdog on the host, before activation, over the
-// main connection. It records the system the host runs now (Previous) and
-// its system profile generation, then starts a detached process that, unless
-// Confirm or Disarm comes first, within Timeout or as soon as Trigger is
-// called: points the system profile back to PreviousGeneration when the
-// profile changed since arming (after a switch), and runs
-// Previous/bin/switch-to-configuration Action. Without a previous system it
-// ends in WatchdogNoPrevious instead. The watchdog's files are
-// WatchdogDir/watchdog-ID.{state,log,decision,pid}.
+// main connection. It first disarms the older watchdogs still pending on the
+// host (as DisarmPending does; Superseded lists them), so that none rolls
+// the host back after this deploy, and fails with ErrWatchdogRollingBack
+// when one is rolling back right now. It records the system the host runs
+// now (Previous) and its system profile generation, then starts a detached
+// process that, unless Confirm or Disarm comes first, within Timeout or as
+// soon as Trigger is called: points the system profile back to
+// PreviousGeneration when the profile changed since arming (after a
+// switch), and runs Previous/bin/switch-to-configuration Action. Without a
+// previous system it ends in WatchdogNoPrevious instead. The watchdog's
+// files are WatchdogDir/watchdog-ID.{info,state,log,decision,pid,started};
+// it returns once the watchdog process runs.
 func ArmWatchdog(ctx context.Context, conn *Conn, opts WatchdogOptions) (*Watchdog, error) {
 	host := conn.target.Name()
 	switch opts.Action {
@@ -181,22 +305,18 @@ func ArmWatchdog(ctx context.Context, conn *Conn, opts WatchdogOptions) (*Watchd
 	polls := int((opts.Timeout + watchdogPoll - 1) / watchdogPoll)
 	startPolls := int((opts.StartTimeout + watchdogPoll - 1) / watchdogPoll)
 	cmd := systemPath + Command("sh", "-c", armScript, "ferry-arm-watchdog",
-		w.prefix(), watchdogScript, strconv.Itoa(polls), opts.Action, strconv.Itoa(startPolls))
+		w.prefix(), watchdogScript, strconv.Itoa(polls), opts.Action, strconv.Itoa(startPolls), opts.System,
+		strconv.FormatInt(opts.Timeout.Milliseconds(), 10), strconv.FormatInt(opts.StartTimeout.Milliseconds(), 10))
 	out, err := conn.Output(ctx, cmd)
+	r, err := supersedeOutcome(host, out, err)
+	w.Superseded = r.superseded
 	if err != nil {
 		return nil, fmt.Errorf("arm rollback watchdog on %s: %w", host, err)
 	}
-	for _, line := range strings.Split(out, "\n") {
-		key, value, _ := strings.Cut(line, "\t")
-		switch key {
-		case "previous":
-			w.Previous = value
-		case "profile":
-			n, _ := strings.CutPrefix(value, "system-")
-			n, _ = strings.CutSuffix(n, "-link")
-			w.PreviousGeneration, _ = strconv.Atoi(n)
-		}
+	if len(r.armed) != 1 || r.armed[0].ID != w.ID {
+		return nil, fmt.Errorf("arm rollback watchdog on %s: unexpected output %s", host, shorten(out))
 	}
+	w.Previous, w.PreviousGeneration = r.armed[0].Previous, r.armed[0].PreviousGeneration
 	return w, nil
 }
 
@@ -306,10 +426,10 @@ func (w *Watchdog) Disarm(ctx context.Context, conn *Conn) error {
 // waitScript prints the state (or "missing", or "dead" when the watchdog
 // process is gone without a final state), the current system and the log's
 // tail. $1 file prefix.
-const waitScript = `P=$1
+const waitScript = watchdogShellFuncs + `P=$1
 if [ ! -e "$P.state" ]; then echo missing; exit 0; fi
 s=$(cat "$P.state")
-if [ "$s" = pending ] && [ -s "$P.pid" ] && ! kill -0 "$(cat "$P.pid")" 2>/dev/null; then
+if [ "$s" = pending ] && [ -s "$P.pid" ] && ! alive "$P"; then
   s=$(cat "$P.state")
   if [ "$s" = pending ]; then s=dead; fi
 fi

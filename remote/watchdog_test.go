@@ -319,3 +319,172 @@ func TestWatchdogTimerStartsAfterTheActivation(t *testing.T) {
 		t.Errorf("confirm after the rollback: %v, want ErrWatchdogDecided", err)
 	}
 }
+
+// waitForFile waits until path exists on this machine (a host's file seen
+// from outside), polling: the event tests wait for.
+func waitForFile(t *testing.T, path string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if _, err := os.Lstat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within %v", path, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchdogLeftPendingIsSupersededByTheNextDeploy: a run killed between
+// activation and confirmation leaves its watchdog pending; the next deploy
+// arms its own, which disarms the old one through its decision link first,
+// so that the old one never rolls the new deploy back.
+func TestWatchdogLeftPendingIsSupersededByTheNextDeploy(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[0]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	conn := dial(t, d, h)
+	switchTo(t, conn, sys["good"])
+	copyTo(t, conn, sys["alt"])
+	copyTo(t, conn, sys["spare"])
+
+	// The interrupted run: its connection is cut after the activation,
+	// before the confirmation.
+	cut, closeCut, err := d.DialFresh(ctx, h.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := remote.ArmWatchdog(ctx, cut, remote.WatchdogOptions{Timeout: time.Minute, Action: remote.ActionSwitch, System: sys["alt"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Activate(ctx, cut, sys["alt"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Start(ctx, cut); err != nil {
+		t.Fatal(err)
+	}
+	closeCut()
+	if p := probe(t, conn).PendingWatchdogs; len(p) != 1 || p[0].ID != old.ID || !p[0].Alive || !p[0].Started || p[0].Previous != sys["good"] {
+		t.Fatalf("pending watchdogs %+v, want the interrupted run's", p)
+	}
+
+	// The next run arms, activates, confirms.
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: 30 * time.Second, Action: remote.ActionSwitch, System: sys["spare"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Superseded) != 1 || w.Superseded[0].ID != old.ID || w.Superseded[0].System != sys["alt"] || w.Superseded[0].Previous != sys["good"] {
+		t.Errorf("Superseded = %+v, want the interrupted run's watchdog", w.Superseded)
+	}
+	if w.Previous != sys["alt"] {
+		t.Errorf("Previous = %q, want alt, what the host runs", w.Previous)
+	}
+	decision, err := os.Readlink(filepath.Join(h.Root, remote.WatchdogDir, "watchdog-"+old.ID+".decision"))
+	if err != nil || decision != "disarmed" {
+		t.Errorf("the old watchdog's decision link: %q, %v; want disarmed", decision, err)
+	}
+	if err := remote.Activate(ctx, conn, sys["spare"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	fresh, closeFresh, err := d.DialFresh(ctx, h.Target())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFresh()
+	if err := w.Confirm(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if out := wait(t, w, conn); out.State != remote.WatchdogConfirmed || out.System != sys["spare"] {
+		t.Errorf("outcome %+v, want spare confirmed", out)
+	}
+
+	// The old watchdog read its decision and ended: nothing is left that
+	// could roll the host back.
+	out := wait(t, old, conn)
+	if out.State != remote.WatchdogDisarmed || out.System != sys["spare"] || !strings.Contains(out.Output, "superseded by watchdog "+w.ID) {
+		t.Errorf("old watchdog's outcome %+v, want disarmed, superseded by %s, spare running", out, w.ID)
+	}
+	if err := old.Trigger(ctx, conn); !errors.Is(err, remote.ErrWatchdogKept) {
+		t.Errorf("Trigger of the old watchdog: %v, want ErrWatchdogKept", err)
+	}
+	if p := probe(t, conn).PendingWatchdogs; len(p) != 0 {
+		t.Errorf("pending watchdogs %+v, want none", p)
+	}
+	if current, profile := hostState(t, h); current != sys["spare"] || profile != sys["spare"] {
+		t.Errorf("current %q, profile %q; want spare", current, profile)
+	}
+	if got := actions(t, h); got[len(got)-1] != "switch spare" {
+		t.Errorf("last action %q, want the second run's switch spare", got[len(got)-1])
+	}
+}
+
+// TestArmWaitsForAnOlderRollback: a watchdog of an interrupted run that is
+// rolling back right now makes ArmWatchdog and DisarmPending fail, rather
+// than race with the rollback; once it finished, arming works.
+func TestArmWaitsForAnOlderRollback(t *testing.T) {
+	fleet, sys := fixture(t)
+	h := fleet.Hosts[1]
+	d := remote.NewDialer(fleet.DialerOptions())
+	defer d.Close()
+	ctx := context.Background()
+	conn := dial(t, d, h)
+	switchTo(t, conn, sys["holding"])
+	copyTo(t, conn, sys["alt"])
+	old, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: time.Minute, Action: remote.ActionSwitch, System: sys["alt"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Activate(ctx, conn, sys["alt"], remote.ActionSwitch); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the rollback to "holding" in its switch-to-configuration.
+	hold := filepath.Join(h.Root, "run", "ferry-test", "hold")
+	if err := os.WriteFile(hold, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			os.Remove(hold)
+		}
+	}
+	defer release()
+	if err := old.Trigger(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, filepath.Join(h.Root, "run", "ferry-test", "holding"), 15*time.Second)
+
+	_, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Action: remote.ActionSwitch})
+	if !errors.Is(err, remote.ErrWatchdogRollingBack) || !strings.Contains(err.Error(), old.ID) || !strings.Contains(err.Error(), sys["holding"]) {
+		t.Errorf("ArmWatchdog during a rollback: %v, want ErrWatchdogRollingBack naming %s", err, old.ID)
+	}
+	if _, err := remote.DisarmPending(ctx, conn); !errors.Is(err, remote.ErrWatchdogRollingBack) {
+		t.Errorf("DisarmPending during a rollback: %v, want ErrWatchdogRollingBack", err)
+	}
+	if p := probe(t, conn).PendingWatchdogs; len(p) != 0 {
+		t.Errorf("pending watchdogs %+v: a watchdog that decided is not pending", p)
+	}
+
+	release()
+	if out := wait(t, old, conn); out.State != remote.WatchdogRolledBack || out.System != sys["holding"] {
+		t.Errorf("outcome %+v, want rolled back to holding", out)
+	}
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Action: remote.ActionSwitch})
+	if err != nil {
+		t.Fatalf("ArmWatchdog after the rollback: %v", err)
+	}
+	if len(w.Superseded) != 0 {
+		t.Errorf("Superseded = %+v, want none", w.Superseded)
+	}
+	if err := w.Disarm(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"exitcode": cmdExitcode,
 			"waitfile": cmdWaitfile,
 			"replace":  cmdReplace,
+			"maskplan": cmdMaskPlan,
 		},
 	})
 }
@@ -136,4 +137,35 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("replace: %s has no match for %s", args[0], args[1])
 	}
 	ts.Check(os.WriteFile(name, re.ReplaceAll(data, []byte(args[2])), 0o666))
+}
+
+// Masks of what differs between two plans of the same configuration and
+// state: the creation time, and what the deployment's random plan key
+// decides (the signature, the keyed var digests and the inputs digest
+// over them).
+var (
+	planTimeRe      = regexp.MustCompile(`"created_at": "[^"]*"`)
+	planSignatureRe = regexp.MustCompile(`"signature": "hmac-sha256:[0-9a-f]{64}"`)
+	planDigestRe    = regexp.MustCompile(`"digest": "sha256:[0-9a-f]{64}"`)
+	planVarsRe      = regexp.MustCompile(`"vars": \{[^}]*\}`)
+	hex64Re         = regexp.MustCompile(`"[0-9a-f]{64}"`)
+)
+
+// cmdMaskPlan masks, in a plan file, what changes from plan to plan of
+// the same configuration and state, so that plans can be compared with
+// `cmp`:
+//
+//	maskplan plan.json
+func cmdMaskPlan(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: maskplan FILE")
+	}
+	name := ts.MkAbs(args[0])
+	data, err := os.ReadFile(name)
+	ts.Check(err)
+	data = planTimeRe.ReplaceAll(data, []byte(`"created_at": "TIME"`))
+	data = planSignatureRe.ReplaceAll(data, []byte(`"signature": "SIGNATURE"`))
+	data = planDigestRe.ReplaceAll(data, []byte(`"digest": "DIGEST"`))
+	data = planVarsRe.ReplaceAllFunc(data, func(b []byte) []byte { return hex64Re.ReplaceAll(b, []byte(`"KEYED-DIGEST"`)) })
+	ts.Check(os.WriteFile(name, data, 0o666))
 }

@@ -52,12 +52,18 @@ func Decode(name string, data []byte) (*Plan, error) {
 	if *head.FormatVersion > FormatVersion {
 		return nil, fmt.Errorf("plan %s has format version %d, newer than this ferry understands (%d); apply it with the ferry that wrote it, or upgrade ferry", name, *head.FormatVersion, FormatVersion)
 	}
+	if *head.FormatVersion < FormatVersion {
+		return nil, fmt.Errorf("plan %s has format version %d, written by an older ferry that did not record plan-time options or sign plans; run `ferry plan --out %s` to write a new one", name, *head.FormatVersion, name)
+	}
 	var p Plan
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("plan %s is corrupted (%v); run `ferry plan --out %s` to write a new one", name, err, name)
+	}
+	if err := p.Options.check(); err != nil {
+		return nil, fmt.Errorf("plan %s is corrupted: options: %v; run `ferry plan` again", name, err)
 	}
 	for _, r := range p.Resources {
 		if r == nil || r.Addr == "" || r.Type == "" {
@@ -98,6 +104,21 @@ func Decode(name string, data []byte) (*Plan, error) {
 		}
 	}
 	return &p, nil
+}
+
+// check verifies the options apply acts on.
+func (o Options) check() error {
+	switch o.Activate {
+	case "switch", "boot", "test", "dry-activate":
+	default:
+		return fmt.Errorf("activation %q is not switch, boot, test or dry-activate", o.Activate)
+	}
+	switch o.Reboot {
+	case "never", "if-needed", "always":
+	default:
+		return fmt.Errorf("reboot %q is not never, if-needed or always", o.Reboot)
+	}
+	return nil
 }
 
 // check verifies what apply parses from a planned machine.

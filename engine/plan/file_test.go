@@ -26,6 +26,7 @@ func smallPlan() *plan.Plan {
 		FerryVersion:  "0.1.0",
 		Deployment:    "staging",
 		CreatedAt:     time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC),
+		Options:       plan.Options{Targets: []string{"null.resource.a"}, Activate: "switch", Reboot: "never", Refresh: true, Vars: []string{"env"}},
 		State:         plan.StateRef{Lineage: "0b5c3f4e-1d2a-4c3b-9e8f-7a6b5c4d3e2f", Serial: 7},
 		Inputs: plan.Inputs{
 			Digest: "sha256:placeholder",
@@ -191,11 +192,11 @@ func TestDecodeRoundTrip(t *testing.T) {
 // TestEncodeEmpty checks that an empty plan still lists its (empty)
 // resources and edges, so readers never meet null.
 func TestEncodeEmpty(t *testing.T) {
-	data, err := plan.Encode(&plan.Plan{Deployment: "d"})
+	data, err := plan.Encode(&plan.Plan{Deployment: "d", Options: plan.Options{Activate: "switch", Reboot: "never"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, frag := range []string{`"resources": []`, `"edges": []`, `"format_version": 1`} {
+	for _, frag := range []string{`"resources": []`, `"edges": []`, `"format_version": 2`} {
 		if !strings.Contains(string(data), frag) {
 			t.Errorf("empty plan %s lacks %s", data, frag)
 		}
@@ -227,8 +228,18 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{
 			name: "newer format version",
-			data: edit(`"format_version": 1`, `"format_version": 2`),
-			want: []string{"plan p.json has format version 2, newer than this ferry understands (1)", "upgrade ferry"},
+			data: edit(`"format_version": 2`, `"format_version": 3`),
+			want: []string{"plan p.json has format version 3, newer than this ferry understands (2)", "upgrade ferry"},
+		},
+		{
+			name: "older format version",
+			data: edit(`"format_version": 2`, `"format_version": 1`),
+			want: []string{"plan p.json has format version 1, written by an older ferry", "run `ferry plan --out p.json`"},
+		},
+		{
+			name: "bad reboot option",
+			data: edit(`"reboot": "never"`, `"reboot": "sometimes"`),
+			want: []string{`plan p.json is corrupted: options: reboot "sometimes"`},
 		},
 		{
 			name: "truncated",

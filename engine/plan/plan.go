@@ -2,13 +2,15 @@ package plan
 
 import (
 	"fmt"
+	"github.com/nixferry/ferry/engine/spec"
 	"sort"
 	"strings"
 	"time"
 )
 
 // FormatVersion is the version of the plan file format this ferry writes.
-const FormatVersion = 1
+// Version 2 records the plan-time options and signs the plan body.
+const FormatVersion = 2
 
 // Action is what apply does to one resource.
 type Action string
@@ -27,8 +29,9 @@ type Plan struct {
 	FerryVersion  string    `json:"ferry_version"`
 	Deployment    string    `json:"deployment"`
 	CreatedAt     time.Time `json:"created_at"`
-	Destroy       bool      `json:"destroy,omitempty"`
-	Targets       []string  `json:"targets,omitempty"`
+	// Options are the choices made at plan time that change what apply
+	// does; apply takes them from here and nowhere else.
+	Options Options `json:"options"`
 
 	// State is the snapshot the plan was computed against; apply refuses
 	// the plan when the state has moved on.
@@ -41,13 +44,66 @@ type Plan struct {
 	// Nixpkgs is the nixpkgs the machines were evaluated with.
 	Nixpkgs string `json:"nixpkgs,omitempty"`
 	// Rollout is the rolling policy with the batches apply follows.
-	Rollout *Rollout `json:"rollout,omitempty"`
-	// RebootPolicy is --reboot: never, if-needed or always.
-	RebootPolicy string    `json:"reboot_policy,omitempty"`
-	Outputs      []*Output `json:"outputs,omitempty"`
+	Rollout *Rollout  `json:"rollout,omitempty"`
+	Outputs []*Output `json:"outputs,omitempty"`
 	// Edges are execution edges between resource addresses: [from, to]
 	// means from completes before to starts. Sorted.
 	Edges [][2]string `json:"edges"`
+	// Signature is "hmac-sha256:<hex>" over the plan body (the file with
+	// an empty signature), keyed by the deployment's plan key, which is
+	// kept in the state store and never in a plan. Apply refuses a plan
+	// whose signature does not match: an edited plan is never applied.
+	Signature string `json:"signature,omitempty"`
+}
+
+// Options are the plan-time choices (command-line flags) that change what
+// apply does. Flags that only shape how apply runs (--parallelism, the
+// concurrency limits, the output format) are not here: apply takes those.
+type Options struct {
+	Destroy bool     `json:"destroy,omitempty"`
+	Targets []string `json:"targets,omitempty"`
+	Replace []string `json:"replace,omitempty"`
+	// On and Exclude select machines (NAME, machine.NAME, @TAG, globs).
+	On      []string `json:"on,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
+	// Activate is switch-to-configuration's action for every deployed
+	// machine: switch, boot, test or dry-activate.
+	Activate string `json:"activate"`
+	// Reboot is the reboot policy: never, if-needed or always.
+	Reboot string `json:"reboot"`
+	// Refresh says whether real objects and hosts were read for drift.
+	Refresh bool `json:"refresh"`
+	// Vars names the variables given on the command line (their values
+	// are in Inputs.Vars, as keyed digests).
+	Vars []string `json:"vars,omitempty"`
+}
+
+// Describe renders the options that differ from the defaults, as the plan
+// shows them: "activation: dry-activate, on: web1". "" when all are
+// defaults.
+func (o Options) Describe() string {
+	var parts []string
+	if o.Destroy {
+		parts = append(parts, "destroy")
+	}
+	if o.Activate != "" && o.Activate != "switch" {
+		parts = append(parts, "activation: "+o.Activate)
+	}
+	if o.Reboot != "" && o.Reboot != "never" {
+		parts = append(parts, "reboot: "+o.Reboot)
+	}
+	for _, l := range []struct {
+		name string
+		vals []string
+	}{{"on", o.On}, {"exclude", o.Exclude}, {"target", o.Targets}, {"replace", o.Replace}, {"vars", o.Vars}} {
+		if len(l.vals) > 0 {
+			parts = append(parts, l.name+": "+strings.Join(l.vals, ", "))
+		}
+	}
+	if !o.Refresh {
+		parts = append(parts, "refresh: false")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // StateRef identifies a state snapshot.
@@ -120,8 +176,12 @@ type Machine struct {
 	Current  string `json:"current,omitempty"`
 	// CurrentRead tells whether Current was read from the host; apply
 	// refuses the host when it has changed since.
-	CurrentRead bool   `json:"current_read,omitempty"`
-	Activate    string `json:"activate,omitempty"` // switch, boot, test, dry-activate
+	CurrentRead bool `json:"current_read,omitempty"`
+	// Pending explains a switch that an interrupted ferry run left
+	// unconfirmed on the host (its rollback watchdog still waits): the
+	// deploy settles it.
+	Pending  string `json:"pending,omitempty"`
+	Activate string `json:"activate,omitempty"` // switch, boot, test, dry-activate
 	// Packages is the package-level difference from Previous (or Current).
 	Packages      *PackageDiff `json:"packages,omitempty"`
 	BuildOnTarget bool         `json:"build_on_target,omitempty"`
@@ -155,6 +215,9 @@ type Target struct {
 	Sudo    bool    `json:"sudo,omitempty"`
 }
 
+// String is user@host:port, as state records a machine's target.
+func (t Target) String() string { return fmt.Sprintf("%s@%s:%d", t.User, t.Host, t.Port) }
+
 // Key is a planned key upload. The secret never appears here: Hash is
 // "sha256:..." of the destination and content, "" for a key from a
 // command (its output is only known at apply).
@@ -184,12 +247,7 @@ type Check struct {
 }
 
 // Describe is how plans and messages name the check.
-func (c *Check) Describe() string {
-	if c.Kind == "http" {
-		return fmt.Sprintf("http %s (status %d)", c.URL, c.Status)
-	}
-	return "cmd " + c.Cmd
-}
+func (c *Check) Describe() string { return spec.DescribeCheck(c.Kind, c.Cmd, c.URL, c.Status) }
 
 // Reboot is what the plan knows about rebooting a machine.
 type Reboot struct {
@@ -235,7 +293,7 @@ type Package struct {
 
 // Counts tallies the actions of a plan the way Terraform's summary does:
 // a replacement counts as one add and one destroy.
-type Counts struct{ Add, Change, Destroy, Noop, Deploy, Unchanged int }
+type Counts struct{ Add, Change, Destroy, Noop, Deploy, Unchanged, Forget int }
 
 // Count returns the plan's action counts.
 func (p *Plan) Count() Counts {
@@ -256,9 +314,12 @@ func (p *Plan) Count() Counts {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action == Deploy || m.Action == UploadKeys {
+		switch m.Action {
+		case Deploy, UploadKeys:
 			c.Deploy++
-		} else {
+		case Forget:
+			c.Forget++
+		default:
 			c.Unchanged++
 		}
 	}
@@ -268,15 +329,7 @@ func (p *Plan) Count() Counts {
 // HasChanges reports whether applying p would change anything.
 func (p *Plan) HasChanges() bool {
 	c := p.Count()
-	if c.Add+c.Change+c.Destroy+c.Deploy > 0 {
-		return true
-	}
-	for _, m := range p.Machines {
-		if m.Action == Forget {
-			return true
-		}
-	}
-	return false
+	return c.Add+c.Change+c.Destroy+c.Deploy+c.Forget > 0
 }
 
 // Machine finds a planned machine by address.

@@ -112,11 +112,15 @@ type Check struct {
 }
 
 // Describe is how plans and messages name the check.
-func (c *Check) Describe() string {
-	if c.Kind == "http" {
-		return fmt.Sprintf("http %s (status %d)", c.URL, c.Status)
+func (c *Check) Describe() string { return DescribeCheck(c.Kind, c.Cmd, c.URL, c.Status) }
+
+// DescribeCheck names a health check the one way ferry names it, in
+// configurations, plans and messages alike.
+func DescribeCheck(kind, cmd, url string, status int) string {
+	if kind == "http" {
+		return fmt.Sprintf("http %s (status %d)", url, status)
 	}
-	return "cmd " + c.Cmd
+	return "cmd " + cmd
 }
 
 // Rollout is a rolling deployment policy: machines (all, or those with

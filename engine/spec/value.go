@@ -254,3 +254,40 @@ func render(b *strings.Builder, v any) {
 		fmt.Fprint(b, v)
 	}
 }
+
+// Clone deep-copies a value tree (maps and lists; leaves are immutable),
+// so that the copy shares nothing mutable with v. A nil map or list stays
+// nil. Every package that hands values across a boundary (providers,
+// lang, the engine) copies with it.
+func Clone(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if v == nil {
+			return map[string]any(nil)
+		}
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = Clone(e)
+		}
+		return out
+	case []any:
+		if v == nil {
+			return []any(nil)
+		}
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = Clone(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// CloneMap is Clone for an attribute map.
+func CloneMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	return Clone(m).(map[string]any)
+}

@@ -45,7 +45,26 @@ type Machine struct {
 	LastRollback *Rollback `json:"last_rollback,omitempty"`
 	// BootID is the host's boot ID after the last reboot ferry made.
 	BootID string `json:"boot_id,omitempty"`
+	// Status says whether the last deploy finished verified: the
+	// activation done, the health checks passed and the watchdog
+	// confirmed (StatusVerified), or not (StatusUnverified: interrupted,
+	// a check failed, a rollback did not finish), with StatusReason. The
+	// next plan redeploys an unverified machine. "" is a record written
+	// before ferry kept a status: treated as verified.
+	Status       string    `json:"status,omitempty"`
+	StatusReason string    `json:"status_reason,omitempty"`
+	StatusAt     time.Time `json:"status_at,omitzero"`
 }
+
+// Machine statuses.
+const (
+	StatusVerified   = "verified"
+	StatusUnverified = "unverified"
+)
+
+// Unverified reports whether the machine's last deploy did not finish
+// verified.
+func (m *Machine) Unverified() bool { return m != nil && m.Status == StatusUnverified }
 
 // Rollback is a switch back to the previous system.
 type Rollback struct {

@@ -45,6 +45,10 @@ type backend interface {
 	probe(ctx context.Context) error
 	// objectURL names an object in errors and in ReadInfo.
 	objectURL(key string) string
+	// sweep removes, best effort, what dead processes left under the
+	// deployment's folder and no live process may still need: temporary
+	// files and empty folders (file://). Buckets have neither.
+	sweep(ctx context.Context, deployment string)
 	// mutexDir is a local folder for host-local mutex files, "" for the
 	// system temporary folder.
 	mutexDir() string

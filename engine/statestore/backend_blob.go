@@ -159,6 +159,10 @@ func (bb *blobBackend) probe(ctx context.Context) error {
 	return nil
 }
 
+// sweep has nothing to do: a bucket write is atomic (no temporary
+// objects) and a bucket has no empty folders.
+func (bb *blobBackend) sweep(context.Context, string) {}
+
 func (bb *blobBackend) objectURL(key string) string { return bb.base + "/" + key }
 func (bb *blobBackend) mutexDir() string            { return "" }
 func (bb *blobBackend) close() error                { return bb.b.Close() }

@@ -20,13 +20,19 @@ type dirBackend struct {
 	// link is os.Link; tests replace it to exercise the fallback for
 	// filesystems without hard links.
 	link func(oldname, newname string) error
+	// writer names this process in temporary files (see leftovers.go).
+	writer writerID
 }
 
-// tempPrefix marks temporary files; list skips every name starting with '.'.
-const tempPrefix = ".tmp-"
+// Modes of everything the file:// backend writes: state holds resource
+// attributes and digests of secrets, so only its owner may read it.
+const (
+	fileMode fs.FileMode = 0o600
+	dirMode  fs.FileMode = 0o700
+)
 
 func newDirBackend(root string) *dirBackend {
-	return &dirBackend{root: root, link: os.Link}
+	return &dirBackend{root: root, link: os.Link, writer: thisWriter()}
 }
 
 func (d *dirBackend) path(key string) string {
@@ -70,16 +76,20 @@ func (d *dirBackend) exists(_ context.Context, key string) (bool, error) {
 	return false, err
 }
 
-// writeTemp writes data to a new temporary file in dir, creating dir.
-func writeTemp(dir string, data []byte, durable bool) (string, error) {
+// writeTemp writes data to a new temporary file for key. Every temporary
+// file of a deployment lives in the deployment's folder, whatever folder
+// key is in, so that one listing finds what a killed run left (see
+// sweep); it is named after this process (tempName).
+func (d *dirBackend) writeTemp(key string, data []byte, durable bool) (string, error) {
+	dir := d.tempDir(key)
 	var f *os.File
 	var err error
-	// A concurrent remove may prune dir between MkdirAll and CreateTemp.
+	// A concurrent remove may prune dir between MkdirAll and the create.
 	for range 5 {
-		if err = os.MkdirAll(dir, 0o755); err != nil {
+		if err = os.MkdirAll(dir, dirMode); err != nil {
 			return "", err
 		}
-		if f, err = os.CreateTemp(dir, tempPrefix+"*"); !errors.Is(err, fs.ErrNotExist) {
+		if f, err = d.writer.createTemp(dir); !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 	}
@@ -100,14 +110,38 @@ func writeTemp(dir string, data []byte, durable bool) (string, error) {
 	return f.Name(), nil
 }
 
+// tempDir is the folder of key's deployment (the first element of key).
+func (d *dirBackend) tempDir(key string) string {
+	first, _, ok := strings.Cut(key, "/")
+	if !ok {
+		return d.root
+	}
+	return d.path(first)
+}
+
+// place gives the temporary file tmp the name p with op (link or rename),
+// creating p's folder. A concurrent remove may prune that folder between
+// MkdirAll and op: then it tries again.
+func place(op func(oldname, newname string) error, tmp, p string) error {
+	var err error
+	for range 5 {
+		if err = os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
+			return err
+		}
+		if err = op(tmp, p); !errors.Is(err, fs.ErrNotExist) || !fileExists(tmp) {
+			return err
+		}
+	}
+	return err
+}
+
 func (d *dirBackend) create(_ context.Context, key string, data []byte, durable bool) error {
 	p := d.path(key)
-	dir := filepath.Dir(p)
-	tmp, err := writeTemp(dir, data, durable)
+	tmp, err := d.writeTemp(key, data, durable)
 	if err != nil {
 		return err
 	}
-	err = d.link(tmp, p)
+	err = place(d.link, tmp, p)
 	_ = os.Remove(tmp)
 	switch {
 	case err == nil:
@@ -138,7 +172,10 @@ func (d *dirBackend) create(_ context.Context, key string, data []byte, durable 
 }
 
 func createExclusive(p string, data []byte, durable bool) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err := os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if errors.Is(err, fs.ErrExist) {
 		return errExists
 	}
@@ -172,11 +209,11 @@ func syncDir(dir string) error {
 
 func (d *dirBackend) put(_ context.Context, key string, data []byte) error {
 	p := d.path(key)
-	tmp, err := writeTemp(filepath.Dir(p), data, false)
+	tmp, err := d.writeTemp(key, data, false)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := place(os.Rename, tmp, p); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
@@ -273,10 +310,18 @@ type dirLog struct {
 // createLog creates key, which must not exist (errExists), for appends.
 func (d *dirBackend) createLog(key string) (*dirLog, error) {
 	p := d.path(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, err
+	var f *os.File
+	var err error
+	// sweep may remove the empty folder between MkdirAll and the create.
+	for range 5 {
+		if err = os.MkdirAll(filepath.Dir(p), dirMode); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, fileMode)
+		if !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, errExists
 	}

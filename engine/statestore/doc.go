@@ -16,10 +16,20 @@
 //	NAME/state/<serial %020d>.json      immutable snapshots (state.Encode)
 //	NAME/latest.json                    {"serial": N}: a hint, never trusted
 //	NAME/lock.json                      the lock (LockInfo as JSON)
+//	NAME/plan-key.json                  {"format_version": 1, "key": base64,
+//	                                    "created": time}: the plan key
 //	NAME/journal/<lineage>-<serial %020d>/<seq %010d>.json
 //	                                    journal segments on top of that base
 //	                                    snapshot ("none" and serial 0 before
 //	                                    the first snapshot)
+//	NAME/.tmp-<pid>-<tag>-<random>      file:// only: an object being
+//	                                    written (see "file://" below)
+//	.lock-NAME                          file:// only, beside the
+//	                                    deployments: the host-local mutex
+//	                                    that breaking a stale lock takes; it
+//	                                    holds nothing and outlives
+//	                                    DeleteDeployment (removing a flock
+//	                                    file races with its users)
 //
 // # Consistency
 //
@@ -38,14 +48,27 @@
 // before it crashed. A segment holds one record ({"changes": [...]}, see
 // state.EncodeChanges) per line: on a bucket each Append is its own
 // segment; on file:// the Appends of one Journal share a segment file.
-// Segments of older bases are stale; Read ignores them and Write deletes
-// them (best effort).
+// ReadInfo reports what Read replayed, down to the addresses it touched,
+// so that `ferry state push` can refuse to drop unfolded work and say
+// which.
+//
+// A journal whose base is superseded (a lower serial than the latest
+// snapshot's, or the latest serial in another lineage) is stale: Read
+// ignores it, and Write and OpenJournal delete it (best effort), so that
+// one a killed run left goes at the next apply. The latest snapshot's
+// journal is the record of a killed apply, which the next plan folds into
+// a snapshot: only that Write retires it. A journal of a newer base than
+// the caller has seen belongs to another run and stays too.
 //
 // # Locks
 //
 // The lock object is created if absent and holds who, where, which process,
 // operation and ID. It is advisory: compare-and-swap is what keeps state
-// consistent. Lock polls until its wait runs out. A lock left by a process
+// consistent. Lock polls until its wait runs out or its context ends,
+// pausing 50 ms, doubling up to a second, between attempts, whatever the
+// reason to try again: a lock object that keeps appearing and
+// disappearing gets an error saying so, never a busy loop.
+// LockOptions.Waiting tells a caller whom it waits for. A lock left by a process
 // that no longer exists on this machine (same host name, same boot and PID
 // namespace, signal 0 says ESRCH) is broken by the next Lock, which reports
 // it in Lock.BrokeStale; any other lock is broken only by Unlock with its ID.
@@ -53,13 +76,45 @@
 // blob store; the window is a few milliseconds and only matters when
 // someone unlocks a live run.
 //
+// # Plan key
+//
+// PlanKey is a per-deployment secret of 32 random bytes that signs plan
+// files and keys digests of secrets. It is created with create-if-absent
+// under the lock (two racing runs end with one key) and read without a
+// lock to check a plan. An unreadable key object is an error: deleting it
+// makes a new key, after which outstanding plans must be made again.
+//
+// # Deleting a deployment
+//
+// DeleteDeployment removes a locked deployment's objects in an order that
+// keeps what is left readable: plan key, hint, stale journals, older
+// snapshots, then the latest snapshot (after which the deployment reads
+// as empty), the rest, and the lock last. A run killed midway leaves the
+// deployment as it was or nothing, never an older state as the current
+// one; deleting again finishes the job.
+//
 // # file:// and durability
 //
 // file:///abs/dir maps keys to files under dir, created on first write; no
 // gocloud driver is involved. Objects are written to a temporary file in the
-// target directory and hard-linked to their name, which fails if the name
-// exists (exclusive and atomic: readers never see half an object); on a
-// filesystem without hard links the fallback is O_CREATE|O_EXCL.
+// deployment's folder and hard-linked to their name, which fails if the
+// name exists (exclusive and atomic: readers never see half an object); on
+// a filesystem without hard links the fallback is O_CREATE|O_EXCL. Files
+// are 0600 and folders 0700 (state holds resource attributes and digests
+// of secrets); folders made by an older ferry keep their mode.
+//
+// A temporary file is named after its writer: .tmp-<pid>-<tag>-<random>,
+// where tag digests the host name and the process scope (boot and PID
+// namespace, as for locks). A run killed with SIGKILL leaves its temporary
+// files, and empty folders (a journal folder before its first record).
+// Each Lock that takes a lock, and DeleteDeployment, removes from the
+// deployment's folder (one listing, and one of journal/) the temporary
+// files whose writer is a process of this host and scope that no longer
+// exists, temporary files without a writer (".tmp-<digits>", written by
+// an older ferry) unchanged for a day, and empty folders: never a live
+// run's file, and an empty folder only, which writers recreate when it
+// vanishes under them. Where the scope is unknown (no /proc), temporary
+// files are never judged.
 //
 // A Journal on file:// creates its segment file exclusively at the first
 // Append and then appends one line per Append with a single write(2);

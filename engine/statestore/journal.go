@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/nixferry/ferry/engine/state"
@@ -35,6 +37,10 @@ type Journal struct {
 // its serial and lineage must be the latest snapshot's, else a
 // *ConflictError. It needs the deployment's lock. Close the Journal when
 // the apply is done.
+//
+// It deletes the journals of superseded bases that a killed run left
+// behind (see dropSupersededJournals), so that they do not wait for the
+// apply's final Write, which a failing apply never makes.
 func (s *Store) OpenJournal(ctx context.Context, l *Lock, base *state.State) (*Journal, error) {
 	dep, err := l.owned(s)
 	if err != nil {
@@ -47,6 +53,7 @@ func (s *Store) OpenJournal(ctx context.Context, l *Lock, base *state.State) (*J
 	if serial != base.Serial || (serial > 0 && lineage != base.Lineage) {
 		return nil, &ConflictError{Deployment: dep, LatestSerial: serial, LatestLineage: lineage, ReadSerial: base.Serial, ReadLineage: base.Lineage}
 	}
+	s.dropSupersededJournals(ctx, dep, lineage, serial)
 	dir := journalBaseDir(dep, lineage, serial)
 	es, err := s.b.list(ctx, dir)
 	if err != nil {
@@ -174,6 +181,7 @@ func (s *Store) replay(ctx context.Context, deployment string, st *state.State, 
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	addrs := map[string]bool{}
 	for i, data := range segs {
 		// A segment holds one record per line (many on file://).
 		for rec := range bytes.Lines(data) {
@@ -186,10 +194,14 @@ func (s *Store) replay(ctx context.Context, deployment string, st *state.State, 
 			}
 			for _, c := range changes {
 				st.ApplyChange(c)
+				addrs[c.Addr] = true
 			}
 			info.JournalChanges += len(changes)
 			info.JournalSegments++
 		}
+	}
+	if len(addrs) > 0 {
+		info.JournalAddrs = slices.Sorted(maps.Keys(addrs))
 	}
 	return nil
 }

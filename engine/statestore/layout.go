@@ -12,6 +12,7 @@ const (
 	journalDir  = "journal/"
 	lockName    = "lock.json"
 	hintName    = "latest.json"
+	planKeyName = "plan-key.json"
 	jsonSuffix  = ".json"
 	noneLineage = "none" // journal base before the first snapshot
 )
@@ -33,6 +34,9 @@ func LockKey(deployment string) string { return deployment + "/" + lockName }
 
 func hintKey(deployment string) string { return deployment + "/" + hintName }
 
+// PlanKeyKey is the object key of a deployment's plan key.
+func PlanKeyKey(deployment string) string { return deployment + "/" + planKeyName }
+
 func journalBaseDir(deployment, lineage string, serial uint64) string {
 	return deployment + "/" + journalDir + journalBaseName(lineage, serial) + "/"
 }
@@ -42,6 +46,16 @@ func journalBaseName(lineage string, serial uint64) string {
 		lineage = noneLineage
 	}
 	return fmt.Sprintf("%s-%020d", lineage, serial)
+}
+
+// parseJournalBaseName splits "<lineage>-<serial %020d>".
+func parseJournalBaseName(name string) (lineage string, serial uint64, ok bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || len(name)-i-1 != 20 {
+		return "", 0, false
+	}
+	serial, err := strconv.ParseUint(name[i+1:], 10, 64)
+	return name[:i], serial, err == nil
 }
 
 func segmentName(seq uint64) string { return fmt.Sprintf("%010d%s", seq, jsonSuffix) }

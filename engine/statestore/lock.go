@@ -66,11 +66,44 @@ func (e *LockedError) Error() string {
 		e.Deployment, e.Info.Who, e.Info.PID, op, time.Since(e.Info.Created).Round(time.Second), e.Info.ID, e.Info.ID)
 }
 
-// Lock polls, until wait has passed, to take the deployment's lock. When
-// the holder is a process of this machine that no longer exists, Lock
-// breaks its lock and reports it in Lock.BrokeStale. Otherwise, when wait
-// runs out, the error is a *LockedError.
+// LockOptions tune LockWith.
+type LockOptions struct {
+	// Wait is how long to keep trying while another run holds the lock; 0
+	// tries once.
+	Wait time.Duration
+	// Waiting, when set, is called with the holder each time LockWith
+	// finds the lock held by a live run and is about to pause before it
+	// tries again: callers tell the user whom they wait for, and tests
+	// act on a waiter that is known to wait instead of sleeping. It runs
+	// on LockWith's goroutine and should return quickly.
+	Waiting func(holder LockInfo)
+}
+
+// Lock is LockWith with only a wait.
 func (s *Store) Lock(ctx context.Context, deployment string, info LockInfo, wait time.Duration) (*Lock, error) {
+	return s.LockWith(ctx, deployment, info, LockOptions{Wait: wait})
+}
+
+// Lock pauses between attempts, from firstPause doubling up to maxPause:
+// quick enough for a run that ends in a moment, a request a second at most
+// on a long wait.
+const (
+	firstPause = 50 * time.Millisecond
+	maxPause   = time.Second
+)
+
+// LockWith polls, until opts.Wait has passed or ctx ends, to take the
+// deployment's lock. When the holder is a process of this machine that
+// no longer exists, it breaks that lock and reports it in
+// Lock.BrokeStale. Otherwise, when the wait runs out, the error is a
+// *LockedError.
+//
+// Every retry but one between two pauses waits for the next pause (the
+// one is for a lock released between this run's create and read), so
+// that a lock object that keeps appearing and disappearing costs a few
+// requests a second, not a busy loop. Once the lock is taken, LockWith
+// removes what dead runs left in the deployment's folder (see sweep).
+func (s *Store) LockWith(ctx context.Context, deployment string, info LockInfo, opts LockOptions) (*Lock, error) {
 	if err := checkDeployment(deployment); err != nil {
 		return nil, err
 	}
@@ -84,25 +117,28 @@ func (s *Store) Lock(ctx context.Context, deployment string, info LockInfo, wait
 	}
 	data = append(data, '\n')
 	key := LockKey(deployment)
-	deadline := time.Now().Add(wait)
-	delay := 50 * time.Millisecond
+	start := time.Now()
+	deadline := start.Add(opts.Wait)
+	pause := firstPause
+	scope := processScope()
 	var broke *LockInfo
-	for {
+	quick := true // the next retry may go without a pause
+	for attempts := 1; ; attempts++ {
 		err := s.create(ctx, key, data, false)
 		if err == nil {
+			s.b.sweep(ctx, deployment)
 			return &Lock{Info: info, BrokeStale: broke, s: s, deployment: deployment}, nil
 		}
 		if !errors.Is(err, errExists) {
 			return nil, fmt.Errorf("lock deployment %q at %s: %w", deployment, s.b.objectURL(key), err)
 		}
 		holder, err := s.readLock(ctx, deployment)
-		if errors.Is(err, errNotFound) {
-			continue // released in between
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, errNotFound):
+			holder = nil // released in between
+		case err != nil:
 			return nil, err
-		}
-		if isStale(holder, processScope()) {
+		case isStale(holder, scope):
 			broken, err := s.breakStale(ctx, deployment, holder)
 			if err != nil {
 				return nil, err
@@ -110,20 +146,48 @@ func (s *Store) Lock(ctx context.Context, deployment string, info LockInfo, wait
 			if broken {
 				broke = holder
 			}
+			holder = nil
+		}
+		if holder == nil && quick {
+			quick = false
 			continue
+		}
+		// Why this run cannot have the lock yet.
+		blocked := func() error {
+			if holder != nil {
+				return &LockedError{Deployment: deployment, Info: *holder}
+			}
+			return fmt.Errorf("lock deployment %q: the lock object %s keeps appearing and disappearing (%d attempts in %v): another process creates and deletes it over and over; stop the other ferry runs on this deployment and try again, and if there are none, check that the state bucket returns an object right after it was written",
+				deployment, s.b.objectURL(key), attempts, time.Since(start).Round(time.Millisecond))
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return nil, &LockedError{Deployment: deployment, Info: *holder}
+			return nil, blocked()
 		}
-		t := time.NewTimer(min(delay, remaining))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w while waiting: %w", &LockedError{Deployment: deployment, Info: *holder}, ctx.Err())
-		case <-t.C:
+		if holder != nil && opts.Waiting != nil {
+			opts.Waiting(*holder)
 		}
-		delay = min(2*delay, time.Second)
+		if err := sleep(ctx, min(pause, remaining)); err != nil {
+			return nil, fmt.Errorf("%w while waiting: %w", blocked(), err)
+		}
+		pause = min(2*pause, maxPause)
+		quick = true
+	}
+}
+
+// sleep waits for d or until ctx ends, whichever comes first; an ended ctx
+// wins even when d is also over.
+func sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -30,9 +30,10 @@ func processScope() string {
 	return strings.TrimSpace(string(boot)) + "/" + ns
 }
 
-// hostMutex takes an exclusive flock on path, creating the file.
+// hostMutex takes an exclusive flock on path, creating the file (private:
+// it sits in the state folder, see fileMode).
 func hostMutex(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ type ReadInfo struct {
 	// writes the state back (serial+1) to compact them.
 	JournalSegments int
 	JournalChanges  int
+	// JournalAddrs are the addresses those changes touch, sorted, each
+	// once (nil without a journal): what a `ferry state push` would drop,
+	// which it must name when it refuses to run over unfolded work.
+	JournalAddrs []string
 }
 
 // HistoryEntry is one snapshot of a deployment.

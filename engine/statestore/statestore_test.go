@@ -247,6 +247,9 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// TestOpenUnreachableS3: a closed endpoint fails at the dial, before the
+// SDK and its retries are involved ("cannot connect to endpoint" says so;
+// the time it took is not asserted, it depends on the machine's load).
 func TestOpenUnreachableS3(t *testing.T) {
 	u := s3URL("state", "http://"+closedPort(t))
 	start := time.Now()
@@ -259,9 +262,6 @@ func TestOpenUnreachableS3(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err, w)
 		}
-	}
-	if took > 3*time.Second {
-		t.Errorf("Open took %v to fail", took)
 	}
 	t.Logf("failed after %v: %v", took, err)
 }
@@ -319,32 +319,43 @@ func TestOpenBucketOwnsBucket(t *testing.T) {
 }
 
 // TestOpenSilentEndpoint: a server that accepts connections and never
-// answers must not hang Open past its context.
+// answers must not hang Open past its context. The context ends once the
+// server holds the SDK's connection (the second: the first is Open's own
+// dial check), so the probe is known to be waiting for an answer.
 func TestOpenSilentEndpoint(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
-		for {
+		for n := 1; ; n++ {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			if n == 2 {
+				cancel()
+			}
 			go func() { <-done; c.Close() }()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err = statestore.Open(ctx, s3URL("state", "http://"+l.Addr().String()))
-	if err == nil || !strings.Contains(err.Error(), "not reachable") {
-		t.Errorf("Open of a silent endpoint: %v, want a not reachable error", err)
+	result := make(chan error, 1)
+	go func() {
+		_, err := statestore.Open(ctx, s3URL("state", "http://"+l.Addr().String()))
+		result <- err
+	}()
+	// Only a guard against a hang: Open returns as soon as ctx ends.
+	select {
+	case err = <-result:
+	case <-time.After(time.Minute):
+		t.Fatal("Open of a silent endpoint still runs a minute after its context ended")
 	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("Open took %v with a 300ms context", took)
+	if err == nil || !strings.Contains(err.Error(), "not reachable") || !errors.Is(err, context.Canceled) {
+		t.Errorf("Open of a silent endpoint: %v, want a not reachable error from the ended context", err)
 	}
 }

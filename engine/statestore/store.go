@@ -153,7 +153,7 @@ func (s *Store) Close() error { return s.b.close() }
 func (s *Store) URL() string { return s.url }
 
 // BytesWritten is the number of bytes this Store has written: snapshots,
-// journal segments, locks and hints.
+// journal segments, locks, hints and plan keys.
 func (s *Store) BytesWritten() int64 { return s.written.Load() }
 
 // ObjectURL names the object under key, as error messages do.

@@ -103,7 +103,7 @@ func (s *Store) Write(ctx context.Context, l *Lock, st *state.State) (err error)
 		return fmt.Errorf("write state %s: %w", s.b.objectURL(key), err)
 	}
 	_ = s.writeHint(ctx, dep, st.Serial)
-	s.dropStaleJournals(ctx, dep, journalBaseName(st.Lineage, st.Serial))
+	s.dropSupersededJournals(ctx, dep, st.Lineage, st.Serial)
 	return nil
 }
 
@@ -120,15 +120,24 @@ func (s *Store) latest(ctx context.Context, deployment string) (uint64, string, 
 	return serial, h.lineage, err
 }
 
-// dropStaleJournals deletes every journal of the deployment except keep's.
-// Failures leave stale segments behind, which Read ignores.
-func (s *Store) dropStaleJournals(ctx context.Context, deployment, keep string) {
+// dropSupersededJournals deletes, best effort, the journals whose base
+// is older than the latest snapshot (lineage, serial): bases of a lower
+// serial, and bases of that serial in another lineage, which can never
+// be a snapshot. Read ignores them; the apply that wrote them was folded
+// into a later snapshot, or replaced by a push. The latest snapshot's
+// journal holds work no snapshot has (the next plan folds it in), and a
+// journal of a newer base belongs to a run whose snapshot the caller has
+// not seen: both stay. Failures leave journals behind for the next Write
+// or OpenJournal.
+func (s *Store) dropSupersededJournals(ctx context.Context, deployment, lineage string, serial uint64) {
 	es, err := s.b.list(ctx, deployment+"/"+journalDir)
 	if err != nil {
 		return
 	}
+	keep := journalBaseName(lineage, serial)
 	for _, e := range es {
-		if e.dir && e.name != keep {
+		_, base, ok := parseJournalBaseName(e.name)
+		if e.dir && ok && base <= serial && e.name != keep {
 			_ = s.b.removeAll(ctx, deployment+"/"+journalDir+e.name+"/")
 		}
 	}

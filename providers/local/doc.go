@@ -4,6 +4,16 @@
 // a file. Relative paths resolve against the configuration directory given
 // to New, never against the process's working directory.
 //
+// The temporary file, ".NAME.ferry-<pid>-<tag>-<random>" beside the target,
+// allows nothing the final mode does not (its owner bits at most) until
+// the final mode is set, and names its writer: a PID and a tag of the host
+// and process scope (boot and PID namespace). The first create, update,
+// read or delete of a file in a run removes from its folder the temporary
+// files of writers of this host and scope that no longer exist, and the
+// file's own temporary files without a writer (".NAME.ferry-<digits>",
+// from an older ferry) unchanged for a day: what a killed run left, never
+// what a live run is writing.
+//
 // Read looks at the real file, so an edit or removal outside ferry shows up
 // as drift in the next plan: a removed file is created again, edited
 // content or mode is written back.

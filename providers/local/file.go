@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/providers"
@@ -24,10 +25,26 @@ const DefaultMode = "0644"
 
 // New returns the local.file implementation. Relative paths resolve
 // against dir, the configuration directory. It is safe for concurrent use.
-func New(dir string) providers.Resource { return &file{dir: dir} }
+func New(dir string) providers.Resource { return &file{dir: dir, writer: thisWriter()} }
 
 type file struct {
 	dir string
+	// writer names this process in temporary files.
+	writer writerID
+	// swept holds the paths whose folder this instance (one per run) has
+	// swept of dead runs' temporary files: once is enough, since later
+	// leftovers would be this run's own.
+	swept sync.Map
+	// tempCreated, when set, sees each temporary file as soon as it
+	// exists (tests).
+	tempCreated func(tmp string)
+}
+
+// sweepOnce removes what dead runs left beside path, once per run.
+func (f *file) sweepOnce(path string) {
+	if _, done := f.swept.LoadOrStore(path, true); !done {
+		f.writer.sweep(path)
+	}
 }
 
 func (*file) Schema() spec.Schema {
@@ -177,7 +194,9 @@ func (f *file) Apply(_ context.Context, req providers.ApplyRequest) (providers.A
 		if err != nil {
 			return providers.ApplyResponse{}, err
 		}
-		if err := writeAtomic(f.resolve(p), []byte(content), mode); err != nil {
+		full := f.resolve(p)
+		f.sweepOnce(full)
+		if err := f.writeAtomic(full, []byte(content), mode); err != nil {
 			return providers.ApplyResponse{}, fmt.Errorf("%s %s: %w", req.Action, req.Addr, err)
 		}
 		return providers.ApplyResponse{State: a.attrs(req.Addr)}, nil
@@ -186,7 +205,9 @@ func (f *file) Apply(_ context.Context, req providers.ApplyRequest) (providers.A
 		if !ok || p == "" {
 			return providers.ApplyResponse{}, fmt.Errorf("delete %s: prior state has no path; remove it from state with `ferry state rm %s`", req.Addr, req.Addr)
 		}
-		if err := os.Remove(f.resolve(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		full := f.resolve(p)
+		f.sweepOnce(full)
+		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return providers.ApplyResponse{}, fmt.Errorf("delete %s: %w", req.Addr, err)
 		}
 		return providers.ApplyResponse{}, nil
@@ -203,6 +224,7 @@ func (f *file) Read(_ context.Context, req providers.ReadRequest) (providers.Rea
 		return providers.ReadResponse{}, fmt.Errorf("read %s: prior state has no path; remove it from state with `ferry state rm %s`", req.Addr, req.Addr)
 	}
 	full := f.resolve(p)
+	f.sweepOnce(full)
 	content, err := os.ReadFile(full)
 	if errors.Is(err, fs.ErrNotExist) {
 		return providers.ReadResponse{}, nil

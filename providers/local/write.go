@@ -11,12 +11,18 @@ import (
 // temporary file in the same folder (creating missing folders), syncs it,
 // sets the mode and renames it over path. Readers see the old file or the
 // new one, never a mix; a failure leaves the old file in place.
-func writeAtomic(path string, content []byte, mode fs.FileMode) error {
+//
+// The temporary file is created with mode's permissions less group and
+// other bits (and whatever the umask removes), so that while it is being
+// written nobody can read what the final file would not let them read,
+// and its writer's name (leftovers.go) lets a later run remove it if this
+// one is killed.
+func (f *file) writeAtomic(path string, content []byte, mode fs.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create folder for %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".ferry-*")
+	tmp, err := f.writer.createTemp(path, mode.Perm()&0o600)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -27,6 +33,9 @@ func writeAtomic(path string, content []byte, mode fs.FileMode) error {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if f.tempCreated != nil {
+		f.tempCreated(tmp.Name())
+	}
 	if _, err := tmp.Write(content); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

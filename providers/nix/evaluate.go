@@ -82,34 +82,12 @@ type Evaluated struct {
 // threw (an option used but not defined), or the system has no such link
 // (boot.kernel.enable or boot.initrd.enable false, boot.isContainer).
 // Compare them with `readlink -f /run/booted-system/{kernel,initrd,kernel-modules}`
-// on the host to tell whether activating the system needs a reboot (see
-// Changed).
+// on the host to tell whether activating the system needs a reboot (the
+// engine compares them with remote.BootFiles.Changes: one rule).
 type BootFiles struct {
 	Kernel  string `json:"kernel,omitempty"`
 	Initrd  string `json:"initrd,omitempty"`
 	Modules string `json:"modules,omitempty"`
-}
-
-// Changed names the boot files of b ("kernel", "initrd", "kernel-modules",
-// as the system's links are named) that differ from booted, usually read
-// from the host's /run/booted-system with readlink -f. Unknown (empty)
-// fields of b are not compared; an empty field of booted (the host has no
-// such link) differs from a known one. A nil b changes nothing.
-func (b *BootFiles) Changed(booted BootFiles) []string {
-	if b == nil {
-		return nil
-	}
-	var changed []string
-	for _, f := range []struct{ name, want, got string }{
-		{"kernel", b.Kernel, booted.Kernel},
-		{"initrd", b.Initrd, booted.Initrd},
-		{"kernel-modules", b.Modules, booted.Modules},
-	} {
-		if f.want != "" && f.want != f.got {
-			changed = append(changed, f.name)
-		}
-	}
-	return changed
 }
 
 // IsZero reports whether no boot file is known.

@@ -59,7 +59,7 @@ func (resource) Plan(_ context.Context, req providers.PlanRequest) (providers.Pl
 			RequiresReplace: []string{"triggers"},
 		}, nil
 	}
-	return providers.PlanResponse{Planned: cloneMap(req.Prior)}, nil
+	return providers.PlanResponse{Planned: spec.CloneMap(req.Prior)}, nil
 }
 
 func (resource) Apply(_ context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
@@ -79,7 +79,7 @@ func (resource) Apply(_ context.Context, req providers.ApplyRequest) (providers.
 	case providers.Update:
 		// Nothing updates in place: the only argument forces a new
 		// resource. An update is a no-op that keeps the prior state.
-		return providers.ApplyResponse{State: cloneMap(req.Prior)}, nil
+		return providers.ApplyResponse{State: spec.CloneMap(req.Prior)}, nil
 	case providers.Delete:
 		return providers.ApplyResponse{}, nil
 	default:
@@ -89,7 +89,7 @@ func (resource) Apply(_ context.Context, req providers.ApplyRequest) (providers.
 
 // Read returns the prior state: there is nothing outside ferry to look at.
 func (resource) Read(_ context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	return providers.ReadResponse{State: cloneMap(req.Prior)}, nil
+	return providers.ReadResponse{State: spec.CloneMap(req.Prior)}, nil
 }
 
 // triggersArg returns a copy of the "triggers" argument: a map, or an
@@ -99,7 +99,7 @@ func triggersArg(addr string, args map[string]any) (any, error) {
 	case nil:
 		return map[string]any{}, nil
 	case map[string]any:
-		return clone(v), nil
+		return spec.Clone(v), nil
 	case spec.Unknown:
 		return v, nil
 	default:
@@ -112,31 +112,4 @@ func priorTriggers(prior map[string]any) any {
 		return t
 	}
 	return map[string]any{}
-}
-
-func cloneMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	return clone(m).(map[string]any)
-}
-
-// clone deep-copies a value tree so that callers never share our maps.
-func clone(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = clone(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = clone(e)
-		}
-		return out
-	default:
-		return v
-	}
 }

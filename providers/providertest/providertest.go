@@ -59,12 +59,12 @@ func Config(s spec.Schema, args ...map[string]any) map[string]any {
 	out := map[string]any{}
 	for _, a := range args {
 		for k, v := range a {
-			out[k] = clone(v)
+			out[k] = spec.Clone(v)
 		}
 	}
 	for _, a := range s.Attrs {
 		if _, set := out[a.Name]; !set && a.Optional && a.Default != nil {
-			out[a.Name] = clone(a.Default)
+			out[a.Name] = spec.Clone(a.Default)
 		}
 	}
 	return out
@@ -206,7 +206,7 @@ func newHarness(t *testing.T, c Case) *harness {
 // plan calls Plan and checks what every plan must satisfy.
 func (h *harness) plan(step string, prior, config map[string]any) providers.PlanResponse {
 	h.t.Helper()
-	resp, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Prior: clone(prior).(map[string]any), Config: clone(config).(map[string]any)})
+	resp, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Prior: spec.Clone(prior).(map[string]any), Config: spec.Clone(config).(map[string]any)})
 	if err != nil {
 		h.t.Fatalf("%s: Plan: %v", step, err)
 	}
@@ -241,7 +241,7 @@ func (h *harness) plan(step string, prior, config map[string]any) providers.Plan
 // apply calls Apply for a create or update and checks the new state.
 func (h *harness) apply(step string, action providers.Action, prior, planned map[string]any) map[string]any {
 	h.t.Helper()
-	resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: action, Prior: clone(prior).(map[string]any), Planned: clone(planned).(map[string]any)})
+	resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: action, Prior: spec.Clone(prior).(map[string]any), Planned: spec.Clone(planned).(map[string]any)})
 	if err != nil {
 		h.t.Fatalf("%s: Apply(%s): %v", step, action, err)
 	}
@@ -298,7 +298,7 @@ func (h *harness) roundTrip(step string, st map[string]any) {
 
 func (h *harness) read(step string, prior map[string]any) map[string]any {
 	h.t.Helper()
-	resp, err := h.r.Read(h.ctx, providers.ReadRequest{Addr: h.addr, Prior: clone(prior).(map[string]any)})
+	resp, err := h.r.Read(h.ctx, providers.ReadRequest{Addr: h.addr, Prior: spec.Clone(prior).(map[string]any)})
 	if err != nil {
 		h.t.Fatalf("%s: Read: %v", step, err)
 	}
@@ -307,7 +307,7 @@ func (h *harness) read(step string, prior map[string]any) map[string]any {
 
 func (h *harness) delete(step string, prior map[string]any) {
 	h.t.Helper()
-	resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: providers.Delete, Prior: clone(prior).(map[string]any)})
+	resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: providers.Delete, Prior: spec.Clone(prior).(map[string]any)})
 	if err != nil {
 		h.t.Fatalf("%s: Apply(delete): %v", step, err)
 	}
@@ -407,7 +407,7 @@ func concurrentCreates(t *testing.T, c Case) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			p, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Config: clone(cfg).(map[string]any)})
+			p, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Config: spec.Clone(cfg).(map[string]any)})
 			if err != nil {
 				t.Errorf("create %d: Plan: %v", i, err)
 				return
@@ -438,31 +438,4 @@ func concurrentCreates(t *testing.T, c Case) {
 		})
 	}
 	wg.Wait()
-}
-
-// clone deep-copies a value tree so that the provider under test cannot
-// share maps with the suite. clone(nil map) stays a nil map.
-func clone(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		if v == nil {
-			return map[string]any(nil)
-		}
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = clone(e)
-		}
-		return out
-	case []any:
-		if v == nil {
-			return []any(nil)
-		}
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = clone(e)
-		}
-		return out
-	default:
-		return v
-	}
 }

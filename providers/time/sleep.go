@@ -105,7 +105,7 @@ func (sleep) Apply(ctx context.Context, req providers.ApplyRequest) (providers.A
 		if _, err := knownDuration(req.Addr, req.Planned); err != nil {
 			return providers.ApplyResponse{}, err
 		}
-		st := cloneMap(req.Prior)
+		st := spec.CloneMap(req.Prior)
 		if st == nil {
 			return providers.ApplyResponse{}, fmt.Errorf("update %s: no prior state to update; run plan again", req.Addr)
 		}
@@ -127,7 +127,7 @@ func (sleep) Apply(ctx context.Context, req providers.ApplyRequest) (providers.A
 
 // Read returns the prior state: a sleep leaves nothing behind to observe.
 func (sleep) Read(_ context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	return providers.ReadResponse{State: cloneMap(req.Prior)}, nil
+	return providers.ReadResponse{State: spec.CloneMap(req.Prior)}, nil
 }
 
 // wait sleeps for d, or until ctx is done.
@@ -194,37 +194,10 @@ func triggersArg(addr string, args map[string]any) (any, error) {
 	case nil:
 		return map[string]any{}, nil
 	case map[string]any:
-		return clone(v), nil
+		return spec.Clone(v), nil
 	case spec.Unknown:
 		return v, nil
 	default:
 		return nil, fmt.Errorf("%s: attribute \"triggers\" must be a dict, got %s", addr, spec.Render(v))
-	}
-}
-
-func cloneMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	return clone(m).(map[string]any)
-}
-
-// clone deep-copies a value tree so that callers never share our maps.
-func clone(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = clone(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = clone(e)
-		}
-		return out
-	default:
-		return v
 	}
 }

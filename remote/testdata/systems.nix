@@ -6,6 +6,9 @@
 # the boot entry (/run/ferry-test/boot-system, which the test hosts boot on
 # reboot) for switch and boot.
 #
+# The holding system's switch-to-configuration can be held in progress (see
+# below).
+#
 # The boot* and halting systems also have kernel, initrd and kernel-modules
 # links (boot1 and halting: Linux 6.1.0, boot2: 6.6.8) and sw/bin/reboot,
 # which asks the test host to reboot (or, for halting, to stop for good)
@@ -88,6 +91,16 @@ in
     echo "error: unit broken.service failed to start" >&2
     exit 4
   '');
+  # Its switch-to-configuration waits while /run/ferry-test/hold exists,
+  # after creating /run/ferry-test/holding: an activation (or a rollback to
+  # it) that a test holds in progress.
+  holding = system "ferry-test-system-holding" (''
+    if [ -e /run/ferry-test/hold ]; then
+      : > /run/ferry-test/holding
+      while [ -e /run/ferry-test/hold ]; do sleep 0.02; done
+      rm -f /run/ferry-test/holding
+    fi
+  '' + recordAction);
   boot1 = bootable "ferry-test-system-boot1" "6.1.0" "reboot";
   boot2 = bootable "ferry-test-system-boot2" "6.6.8" "reboot";
   halting = bootable "ferry-test-system-halting" "6.1.0" "halt";

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
@@ -15,49 +19,78 @@ type ApplyCmd struct {
 	AutoApprove bool   `name:"auto-approve" help:"Apply without asking (when no plan file is given)."`
 	Parallelism int    `name:"parallelism" default:"10" help:"Operations running at once."`
 	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
-	Machines
+	PlanFlags
+	EvalFlags
 	MaxConcurrentCopy     int           `name:"max-concurrent-copy" default:"5" help:"Closure copies running at once."`
 	MaxConcurrentActivate int           `name:"max-concurrent-activate" default:"10" help:"Activations running at once."`
 	RebootTimeout         time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
 }
 
-// Run applies.
-func (c *ApplyCmd) Run(a *App) error {
+// Run applies a saved plan exactly, or plans and applies under one lock.
+func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 	if err := checkParallelism(c.Parallelism); err != nil {
 		return err
 	}
-	var p *plan.Plan
-	var err error
+	opts := engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy,
+		MaxConcurrentActivate: c.MaxConcurrentActivate, RebootTimeout: c.RebootTimeout}
 	if c.PlanFile != "" {
-		if p, err = readPlanFile(c.PlanFile); err != nil {
+		if err := refusePlanTimeFlags(kctx, c.PlanFlags, a.Var, c.PlanFile); err != nil {
 			return err
 		}
-	} else {
-		if p, err = a.makePlan(planRequest{refresh: true, parallelism: c.Parallelism, machines: c.Machines}); err != nil {
+		p, err := readPlanFile(c.PlanFile)
+		if err != nil {
 			return err
 		}
-		if !c.JSON {
-			renderPlan(a.Stdout, p, a.colors())
-		}
-		if !p.HasChanges() {
-			return nil
-		}
-		if !c.AutoApprove {
-			ok, err := a.confirm("Do you want to perform these actions?")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("apply cancelled")
-			}
-		}
+		return a.applySaved(p, opts, c.JSON)
 	}
-	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy,
-		MaxConcurrentActivate: c.MaxConcurrentActivate, RebootTimeout: c.RebootTimeout}, c.JSON)
+	r, err := a.startRun()
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	popts, err := a.planOptions(r.cfg, c.PlanFlags, c.EvalFlags, c.Parallelism)
+	if err != nil {
+		return err
+	}
+	return a.planAndApply(r, popts, opts, c.JSON, c.AutoApprove, "Do you want to perform these actions?", "apply cancelled")
 }
 
-// applyPlan executes p and prints progress and a summary.
-func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) error {
+// planAndApply plans and applies under one hold of the deployment's lock:
+// with --lock-timeout it waits for another run before planning, and no
+// run can change the state between the plan shown and its apply.
+func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOptions, asJSON, autoApprove bool, question, cancelled string) error {
+	r.to(a.Stderr, false)
+	s, err := r.eng.Begin(a.ctx, popts.Deployment, "apply", a.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	p, err := s.Plan(a.ctx, r.cfg, popts)
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		renderPlan(a.Stdout, p, a.colors())
+	}
+	if !p.HasChanges() {
+		return nil
+	}
+	if !autoApprove {
+		ok, err := a.confirm(question)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s", cancelled)
+		}
+	}
+	opts.Config = r.cfg
+	return a.execute(r, p, opts, asJSON, s.Apply)
+}
+
+// applySaved applies a plan file: exactly that plan, or a refusal.
+func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) error {
+	cfg, cfgErr := a.LoadConfig()
 	dir, err := a.Dir()
 	if err != nil {
 		return err
@@ -66,28 +99,48 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	r := &run{cfg: cfg, store: store}
+	r.eng, r.done, err = a.Engine(store, dir, r.event)
+	if err != nil {
+		_ = store.Close()
+		return err
+	}
+	defer r.close()
+	// The deployment this configuration (or -d) names: a plan made for
+	// another one is refused by name.
+	opts.Deployment = a.Deployment
+	if opts.Deployment == "" && cfgErr == nil {
+		opts.Deployment = a.DeploymentFor(cfg)
+	}
+	if planUploadsKeys(p) {
+		// The secrets are not in the plan: they come from the
+		// configuration, whose inputs apply checks against the plan.
+		if cfgErr != nil {
+			return cfgErr
+		}
+		opts.Config = cfg
+	}
+	return a.execute(r, p, opts, asJSON, r.eng.Apply)
+}
+
+// execute runs apply (a session's or the engine's) with progress and a
+// summary.
+func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON bool,
+	apply func(context.Context, *plan.Plan, engine.ApplyOptions) (*engine.ApplyResult, error)) error {
+	dir, err := a.Dir()
+	if err != nil {
+		return err
+	}
 	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors()}
 	if a.Interactive && !asJSON {
 		printer.live = newLiveStatus(p, a.Width)
 	}
-	eng, done, err := a.Engine(store, dir, printer.event)
-	if err != nil {
-		return err
-	}
-	defer done()
-	opts.Dir, opts.Deployment, opts.LockTimeout, opts.OpContext = dir, a.Deployment, a.LockTimeout, a.opCtx
-	if planUploadsKeys(p) {
-		// The secrets are not in the plan: read them from the
-		// configuration, whose inputs apply checks against the plan.
-		if opts.Config, err = a.LoadConfig(); err != nil {
-			return err
-		}
-	}
-	res, err := eng.Apply(a.ctx, p, opts)
+	r.use(printer)
+	opts.Dir, opts.LockTimeout, opts.OpContext = dir, a.LockTimeout, a.opCtx
+	res, err := apply(a.ctx, p, opts)
 	printer.finish()
 	if _, ok := a.LookupEnv("FERRY_STATS"); ok {
-		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", store.BytesWritten())
+		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", r.store.BytesWritten())
 	}
 	if err != nil {
 		return err
@@ -98,12 +151,74 @@ func (a *App) applyPlan(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) err
 		c := a.colors()
 		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.", c.green+c.bold, c.reset, res.Added, res.Changed, res.Destroyed)
 		if len(p.Machines) > 0 {
-			fmt.Fprintf(a.Stdout, " Machines: %d deployed.", res.Deployed)
+			fmt.Fprintf(a.Stdout, " Machines: %d deployed", res.Deployed)
+			if res.Forgotten > 0 {
+				fmt.Fprintf(a.Stdout, ", %d forgotten", res.Forgotten)
+			}
+			fmt.Fprint(a.Stdout, ".")
 		}
 		fmt.Fprintln(a.Stdout)
 		renderOutputs(a, res.Outputs)
 	}
 	return res.Err()
+}
+
+// refusePlanTimeFlags fails when a plan-time flag was given with a plan
+// file: the plan already holds that choice, and apply never decides it
+// anew. The error says how to make the plan that does what was asked.
+func refusePlanTimeFlags(kctx *kong.Context, f PlanFlags, vars map[string]string, file string) error {
+	given := map[string]bool{}
+	for _, p := range kctx.Path {
+		if p.Flag != nil {
+			given[p.Flag.Name] = true
+		}
+	}
+	var first string
+	var redo []string
+	for _, name := range planTimeFlags {
+		if !given[name] {
+			continue
+		}
+		if first == "" {
+			first = name
+		}
+		switch name {
+		case "destroy":
+			redo = append(redo, "--destroy")
+		case "refresh":
+			redo = append(redo, fmt.Sprintf("--refresh=%t", f.Refresh))
+		case "activate":
+			redo = append(redo, "--activate "+f.Activate)
+		case "reboot":
+			redo = append(redo, "--reboot "+f.Reboot)
+		case "var":
+			// Values may be secret: name them only.
+			for _, k := range sortedKeys(vars) {
+				redo = append(redo, "--var "+k+"=...")
+			}
+		default:
+			vals := map[string][]string{"target": f.Target, "replace": f.Replace, "on": f.On, "exclude": f.Exclude}[name]
+			for _, v := range vals {
+				redo = append(redo, "--"+name+" "+shellWord(v))
+			}
+		}
+	}
+	if first == "" {
+		return nil
+	}
+	return fmt.Errorf("--%s is chosen at plan time, and %s holds the choices it was made with; run `ferry plan %s --out %s` and review it (variables for keys can come from FERRY_VAR_<name>)",
+		first, file, strings.Join(redo, " "), file)
+}
+
+// shellWord quotes s for a command the user may paste.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == '@' || r == ':' || r == '=' || r == ',' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func planUploadsKeys(p *plan.Plan) bool {
@@ -133,31 +248,23 @@ type DestroyCmd struct {
 	JSON        bool     `name:"json" help:"Print progress events as JSON lines."`
 }
 
-// Run destroys.
+// Run plans the deletion of everything (machines are forgotten) and
+// applies it under one lock.
 func (c *DestroyCmd) Run(a *App) error {
 	if err := checkParallelism(c.Parallelism); err != nil {
 		return err
 	}
-	p, err := a.makePlan(planRequest{destroy: true, targets: c.Target, refresh: true, parallelism: c.Parallelism})
+	r, err := a.startRun()
 	if err != nil {
 		return err
 	}
-	if !c.JSON {
-		renderPlan(a.Stdout, p, a.colors())
+	defer r.close()
+	popts, err := a.planOptions(r.cfg, PlanFlags{Destroy: true, Target: c.Target, Refresh: true, Activate: "switch", Reboot: "never"}, EvalFlags{}, c.Parallelism)
+	if err != nil {
+		return err
 	}
-	if !p.HasChanges() {
-		return nil
-	}
-	if !c.AutoApprove {
-		ok, err := a.confirm(fmt.Sprintf("Do you really want to destroy everything in deployment %q?", p.Deployment))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("destroy cancelled")
-		}
-	}
-	return a.applyPlan(p, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON)
+	return a.planAndApply(r, popts, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON, c.AutoApprove,
+		fmt.Sprintf("Do you really want to destroy everything in deployment %q?", popts.Deployment), "destroy cancelled")
 }
 
 // checkParallelism rejects a --parallelism that would silently mean

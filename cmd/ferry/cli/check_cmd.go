@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/remote"
 )
@@ -26,6 +27,11 @@ type machineCheck struct {
 	Current     string `json:"current,omitempty"`
 	Drift       bool   `json:"drift"`
 	NotDeployed bool   `json:"not_deployed,omitempty"`
+	// Unverified is why the last deploy did not finish verified.
+	Unverified string `json:"unverified,omitempty"`
+	// Unconfirmed describes a switch an interrupted run left unconfirmed
+	// (its watchdog will switch the host back).
+	Unconfirmed string `json:"unconfirmed,omitempty"`
 	// UnitsChecked is false where systemd does not run (no systemctl, or
 	// not booted with systemd): failed units were not looked for.
 	UnitsChecked bool     `json:"units_checked"`
@@ -89,6 +95,12 @@ func renderChecks(a *App, checks []machineCheck) {
 		case ch.NotDeployed:
 			fmt.Fprintf(a.Stdout, "%s: not deployed by ferry (running %s)\n", ch.Name, orNone(ch.Current))
 		}
+		if ch.Unverified != "" {
+			fmt.Fprintf(a.Stdout, "%s: %sunverified%s: %s (the next plan deploys it again)\n", ch.Name, col.yellow, col.reset, ch.Unverified)
+		}
+		if ch.Unconfirmed != "" {
+			fmt.Fprintf(a.Stdout, "%s: %sunconfirmed%s: %s\n", ch.Name, col.yellow, col.reset, ch.Unconfirmed)
+		}
 		if len(ch.FailedUnits) > 0 {
 			fmt.Fprintf(a.Stdout, "%s: %sfailed units%s: %s\n", ch.Name, col.red, col.reset, strings.Join(ch.FailedUnits, ", "))
 		}
@@ -98,15 +110,14 @@ func renderChecks(a *App, checks []machineCheck) {
 	}
 }
 
-// check reads m's current system and failed units over one connection.
+// check reads m's standing (engine.JudgeMachine, as plan judges it) and
+// failed units over one connection.
 func (f *fleet) check(ctx context.Context, m *spec.Machine) machineCheck {
 	ch := machineCheck{Name: m.Name, FailedUnits: []string{}}
-	if rec := f.record(m); rec != nil {
-		ch.Deployed = rec.Path
-	}
 	conn, err := f.dial(ctx, m)
+	var facts remote.HostFacts
 	if err == nil {
-		ch.Current, err = remote.CurrentSystem(ctx, conn)
+		facts, err = remote.Probe(ctx, conn)
 	}
 	var units string
 	if err == nil {
@@ -119,10 +130,14 @@ func (f *fleet) check(ctx context.Context, m *spec.Machine) machineCheck {
 		ch.Error = errorLine(err)
 		return ch
 	}
-	ch.NotDeployed = ch.Deployed == ""
-	ch.Drift = !ch.NotDeployed && ch.Current != ch.Deployed
+	st := engine.JudgeMachine(f.record(m), facts)
+	ch.Deployed, ch.Current, ch.NotDeployed, ch.Drift = st.Deployed, st.Observed, st.NotDeployed, st.Drift
+	ch.Unverified = st.Unverified
+	if len(st.Pending) > 0 {
+		ch.Unconfirmed = st.Pending[0].String()
+	}
 	ch.UnitsChecked, ch.FailedUnits = parseFailedUnits(units)
-	ch.OK = !ch.Drift && len(ch.FailedUnits) == 0
+	ch.OK = st.OK() && len(ch.FailedUnits) == 0
 	return ch
 }
 

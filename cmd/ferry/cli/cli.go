@@ -28,6 +28,7 @@ type CLI struct {
 	Apply    ApplyCmd    `cmd:"" help:"Apply a saved plan, or plan and ask."`
 	Show     ShowCmd     `cmd:"" help:"Render a plan file or the current state."`
 	Destroy  DestroyCmd  `cmd:"" help:"Plan and apply the deletion of everything."`
+	Delete   DeleteCmd   `cmd:"" help:"Delete a deployment without resources or machines from the state store."`
 	Graph    GraphCmd    `cmd:"" help:"Print the dependency graph (DOT)."`
 	State    StateCmd    `cmd:"" help:"Inspect and repair state."`
 	Unlock   UnlockCmd   `cmd:"" help:"Break a state lock held by a run that is gone."`
@@ -42,6 +43,7 @@ type CLI struct {
 	Rollback    RollbackCmd    `cmd:"" help:"Switch a machine to an earlier system generation and record it."`
 	Keys        KeysCmd        `cmd:"" help:"Upload the machines' keys (secrets)."`
 	CheckHealth CheckHealthCmd `cmd:"" name:"check-health" help:"Run the machines' health checks now."`
+	HostKey     HostKeyCmd     `cmd:"" name:"host-key" help:"Pin machines' SSH host keys."`
 }
 
 // Globals are the flags every command takes.

@@ -17,7 +17,6 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/providers/nix/nixtest"
 	"github.com/nixferry/ferry/remote"
@@ -100,23 +99,6 @@ func TestOpenSSHArgs(t *testing.T) {
 	}
 }
 
-func TestKnownHostsLine(t *testing.T) {
-	tests := []struct {
-		host string
-		port int
-		want string
-	}{
-		{"web.example.com", 0, "web.example.com ssh-ed25519 AAAA"},
-		{"web.example.com", 22, "web.example.com ssh-ed25519 AAAA"},
-		{"127.0.0.2", 2222, "[127.0.0.2]:2222 ssh-ed25519 AAAA"},
-	}
-	for _, tt := range tests {
-		if got := knownHostsLine(tt.host, tt.port, "ssh-ed25519 AAAA\n"); got != tt.want {
-			t.Errorf("knownHostsLine(%q, %d) = %q, want %q", tt.host, tt.port, got, tt.want)
-		}
-	}
-}
-
 func TestPrefixWriter(t *testing.T) {
 	var out bytes.Buffer
 	var mu sync.Mutex
@@ -196,43 +178,6 @@ func TestRollbackTarget(t *testing.T) {
 				t.Errorf("from %d to %d, want from %d to %d", from.Number, to.Number, tt.from, tt.to)
 			}
 		})
-	}
-}
-
-func TestSelectMachines(t *testing.T) {
-	cfg := &spec.Config{Machines: []*spec.Machine{
-		{Name: "web1", Tags: []string{"web"}}, {Name: "db", Tags: []string{"db"}}, {Name: "web2", Tags: []string{"web"}},
-	}}
-	tests := []struct {
-		on   []string
-		want []string
-		err  string
-	}{
-		{nil, []string{"web1", "db", "web2"}, ""},
-		{[]string{"@web"}, []string{"web1", "web2"}, ""},
-		{[]string{"web2", "machine.db"}, []string{"db", "web2"}, ""},
-		{[]string{"@web", "web1"}, []string{"web1", "web2"}, ""},
-		{[]string{"@cache"}, nil, `--on @cache: no machine has the tag "cache"; tags in the configuration: @db, @web`},
-		{[]string{"mail"}, nil, "mail: no such machine in the configuration; machines: web1, db, web2"},
-	}
-	for _, tt := range tests {
-		ms, err := selectMachines(cfg, tt.on)
-		if tt.err != "" {
-			if err == nil || err.Error() != tt.err {
-				t.Errorf("selectMachines(%q) error = %v, want %q", tt.on, err, tt.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, m := range ms {
-			got = append(got, m.Name)
-		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("selectMachines(%q) (-want +got):\n%s", tt.on, diff)
-		}
 	}
 }
 

@@ -18,7 +18,7 @@ func TestEvalMemory(t *testing.T) {
 		{"lots", 0, true},
 		{"-1G", 0, true},
 	} {
-		got, err := Machines{EvalMemory: tt.in}.evalMemory()
+		got, err := EvalFlags{EvalMemory: tt.in}.evalMemory()
 		if (err != nil) != tt.bad || got != tt.want {
 			t.Errorf("evalMemory(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.bad)
 		}

@@ -1,54 +1,31 @@
 package cli
 
 import (
-	"github.com/nixferry/ferry/engine/spec"
-	"github.com/nixferry/ferry/graph"
+	"github.com/nixferry/ferry/engine"
 )
 
 // GraphCmd is `ferry graph`.
 type GraphCmd struct {
-	Plan string `name:"plan" placeholder:"FILE" help:"Draw the execution graph of a plan file instead of the configuration."`
+	Plan string `name:"plan" placeholder:"FILE" help:"Draw the execution graph of a plan file (with its rollout batches) instead of the configuration."`
 }
 
-// Run prints DOT.
+// Run prints DOT: the configuration's resources and machines with their
+// references and depends_on, or a plan's actions, edges and rollout gates.
 func (c *GraphCmd) Run(a *App) error {
-	g := graph.New[string]()
-	labels := map[string]string{}
 	if c.Plan != "" {
 		p, err := readPlanFile(c.Plan)
 		if err != nil {
 			return err
 		}
-		for _, r := range p.Resources {
-			if r.Action != "noop" {
-				g.Add(r.Addr)
-				labels[r.Addr] = string(r.Action) + " " + r.Addr
-			}
-		}
-		for _, e := range p.Edges {
-			g.Connect(e[0], e[1])
-		}
-	} else {
-		cfg, err := a.LoadConfig()
-		if err != nil {
-			return err
-		}
-		for _, r := range cfg.Resources {
-			g.Add(r.Addr)
-		}
-		for _, r := range cfg.Resources {
-			for _, ref := range spec.Refs(r.Args) {
-				g.Connect(ref.Addr, r.Addr)
-			}
-			for _, d := range r.DependsOn {
-				g.Connect(d, r.Addr)
-			}
-		}
+		return engine.WritePlanDOT(a.Stdout, p)
 	}
-	return g.WriteDOT(a.Stdout, "ferry", func(k string) string {
-		if l, ok := labels[k]; ok {
-			return l
-		}
-		return k
-	})
+	cfg, err := a.LoadConfig()
+	if err != nil {
+		return err
+	}
+	cg, err := engine.BuildConfigGraph(cfg)
+	if err != nil {
+		return err
+	}
+	return cg.WriteDOT(a.Stdout)
 }

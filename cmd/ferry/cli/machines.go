@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nixferry/ferry/engine"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -47,6 +47,11 @@ type fleet struct {
 // openFleet loads the configuration, reads the deployment's state and
 // resolves --on (empty: every machine). Close the fleet when done.
 func (a *App) openFleet(on []string) (*fleet, error) {
+	return a.openSelected(func(cfg *spec.Config) ([]*spec.Machine, error) { return engine.SelectMachines(cfg, on, nil) })
+}
+
+// openSelected is openFleet with the machines chosen by sel.
+func (a *App) openSelected(sel func(*spec.Config) ([]*spec.Machine, error)) (*fleet, error) {
 	cfg, err := a.LoadConfig()
 	if err != nil {
 		return nil, err
@@ -54,7 +59,7 @@ func (a *App) openFleet(on []string) (*fleet, error) {
 	if len(cfg.Machines) == 0 {
 		return nil, fmt.Errorf("the configuration in %s declares no machine: add one with machine(name=..., target=ssh(...))", cfg.Dir)
 	}
-	ms, err := selectMachines(cfg, on)
+	ms, err := sel(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +83,10 @@ func (a *App) openFleet(on []string) (*fleet, error) {
 // openMachine is openFleet for commands about one machine, named as in
 // the configuration (NAME or machine.NAME).
 func (a *App) openMachine(name string) (*fleet, *spec.Machine, error) {
-	if strings.HasPrefix(name, "@") {
-		return nil, nil, fmt.Errorf("%s: this command works on one machine: name it (tags select several machines only with exec, info and check)", name)
-	}
-	f, err := a.openFleet([]string{name})
+	f, err := a.openSelected(func(cfg *spec.Config) ([]*spec.Machine, error) {
+		m, err := engine.MachineNamed(cfg, name)
+		return []*spec.Machine{m}, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,19 +99,13 @@ func (f *fleet) Close() { _ = f.dialer.Close() }
 // record is what the state says about m, nil when ferry never deployed it.
 func (f *fleet) record(m *spec.Machine) *state.Machine { return f.st.Machines[m.Addr] }
 
-// target is how m is reached: the configuration's target, with the host
-// key from the configuration or, failing that, the key pinned in state
-// when the state's record is for the same user, host and port (a key
-// recorded for another address belongs to another host). Without either,
-// the Dialer trusts the key it sees first, as plan does.
+// target is how m is reached, with the host key ferry holds it to
+// (engine.PinnedHostKey; without one the Dialer trusts the key it sees
+// first, as plan does).
 func (f *fleet) target(m *spec.Machine) remote.Target {
-	t := remoteTarget(m.Target)
-	if t.HostKey == "" {
-		if rec := f.record(m); rec != nil && rec.HostKey != "" && rec.Target == targetString(m.Target) {
-			t.HostKey = rec.HostKey
-		}
-	}
-	return t
+	t := engine.ResolveTarget(m.Target)
+	t.HostKey = engine.PinnedHostKey(m.Target, f.record(m))
+	return engine.RemoteTarget(t)
 }
 
 // dial connects to m over the run's Dialer.
@@ -128,101 +127,9 @@ func (f *fleet) each(ctx context.Context, parallelism int, fn func(ctx context.C
 	_ = g.Wait()
 }
 
-// selectMachines resolves --on NAME|machine.NAME|@TAG (empty: all), in
-// declaration order.
-func selectMachines(cfg *spec.Config, on []string) ([]*spec.Machine, error) {
-	if len(on) == 0 {
-		return cfg.Machines, nil
-	}
-	sel := map[string]bool{}
-	for _, o := range on {
-		if tag, ok := strings.CutPrefix(o, "@"); ok {
-			n := 0
-			for _, m := range cfg.Machines {
-				for _, t := range m.Tags {
-					if t == tag {
-						sel[m.Name] = true
-						n++
-					}
-				}
-			}
-			if n == 0 {
-				return nil, fmt.Errorf("--on %s: no machine has the tag %q; tags in the configuration: %s", o, tag, orNone(strings.Join(allTags(cfg), ", ")))
-			}
-			continue
-		}
-		name := strings.TrimPrefix(o, "machine.")
-		if cfg.MachineByName(name) == nil {
-			return nil, fmt.Errorf("%s: no such machine in the configuration; machines: %s", o, machineNames(cfg))
-		}
-		sel[name] = true
-	}
-	var out []*spec.Machine
-	for _, m := range cfg.Machines {
-		if sel[m.Name] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-
-func machineNames(cfg *spec.Config) string {
-	names := make([]string, len(cfg.Machines))
-	for i, m := range cfg.Machines {
-		names[i] = m.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-func allTags(cfg *spec.Config) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, m := range cfg.Machines {
-		for _, t := range m.Tags {
-			if !seen[t] {
-				seen[t] = true
-				out = append(out, "@"+t)
-			}
-		}
-	}
-	sortStrings(out)
-	return out
-}
-
-// remoteTarget converts a configured target for the SSH layer.
-func remoteTarget(t spec.Target) remote.Target {
-	out := remote.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
-	if t.Jump != nil {
-		j := remoteTarget(*t.Jump)
-		out.Jump = &j
-	}
-	return out
-}
-
 // targetString is user@host:port with defaults, as apply records it in
 // state.Machine.Target.
-func targetString(t spec.Target) string {
-	port, user := t.Port, t.User
-	if port == 0 {
-		port = remote.DefaultPort
-	}
-	if user == "" {
-		user = remote.DefaultUser
-	}
-	return fmt.Sprintf("%s@%s:%d", user, t.Host, port)
-}
-
-// knownHostsLine is an OpenSSH known_hosts line pinning key for host:port.
-func knownHostsLine(host string, port int, key string) string {
-	if port == 0 {
-		port = remote.DefaultPort
-	}
-	name := host
-	if port != remote.DefaultPort {
-		name = "[" + host + "]:" + strconv.Itoa(port)
-	}
-	return name + " " + strings.TrimSpace(key)
-}
+func targetString(t spec.Target) string { return engine.ResolveTarget(t).String() }
 
 // userCommand turns the words after -- into the shell command run on the
 // host. Like OpenSSH, the words are joined with spaces and the host's shell

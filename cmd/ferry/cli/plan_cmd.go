@@ -2,40 +2,56 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/statestore"
 )
 
 // PlanCmd is `ferry plan`.
 type PlanCmd struct {
-	Out              string   `name:"out" short:"o" placeholder:"FILE" help:"Write the plan to FILE for a later 'ferry apply FILE'."`
-	Destroy          bool     `name:"destroy" help:"Plan the deletion of everything."`
-	Target           []string `name:"target" placeholder:"ADDR" help:"Limit to ADDR and its dependencies (repeatable)."`
-	Replace          []string `name:"replace" placeholder:"ADDR" help:"Force replacement of ADDR (repeatable)."`
-	Refresh          bool     `name:"refresh" default:"true" negatable:"" help:"Read real objects to detect drift (default true)."`
-	DetailedExitcode bool     `name:"detailed-exitcode" help:"Exit 0 with no changes, 2 with changes, 1 on error."`
-	JSON             bool     `name:"json" help:"Print the plan as JSON."`
-	Parallelism      int      `name:"parallelism" default:"10" help:"Concurrent provider reads."`
-	Machines
+	Out              string `name:"out" short:"o" placeholder:"FILE" help:"Write the plan to FILE for a later 'ferry apply FILE'."`
+	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 0 with no changes, 2 with changes, 1 on error."`
+	JSON             bool   `name:"json" help:"Print the plan as JSON."`
+	Parallelism      int    `name:"parallelism" default:"10" help:"Concurrent provider reads."`
+	PlanFlags
+	EvalFlags
 }
 
-// Machines are the flags that select and activate machines.
-type Machines struct {
-	On       []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable)."`
+// PlanFlags are the choices that change what apply does. They are made at
+// plan time and recorded in the plan; `ferry apply PLAN` refuses them
+// (planTimeFlags), a plan-less `ferry apply` takes them for its plan.
+type PlanFlags struct {
+	Destroy  bool     `name:"destroy" help:"Plan the deletion of everything (machines are forgotten; their hosts are left as they are)."`
+	Target   []string `name:"target" placeholder:"ADDR" help:"Limit to ADDR (a resource, or machine.NAME) and its dependencies (repeatable)."`
+	Replace  []string `name:"replace" placeholder:"ADDR" help:"Force replacement of a resource, or redeploy machine.NAME although it is up to date (repeatable)."`
+	Refresh  bool     `name:"refresh" default:"true" negatable:"" help:"Read real objects and hosts to detect drift (default true)."`
+	On       []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines: names, machine.NAME, @tag, globs such as 'web-*' (repeatable)."`
+	Exclude  []string `name:"exclude" placeholder:"NAME|@TAG" help:"Leave out these machines (same forms as --on; repeatable)."`
 	Activate string   `name:"activate" default:"switch" enum:"switch,boot,test,dry-activate" help:"switch-to-configuration action: switch, boot, test or dry-activate."`
 	Reboot   string   `name:"reboot" default:"never" enum:"never,if-needed,always" help:"Reboot machines: never, if-needed (kernel, initrd or kernel modules changed) or always."`
+}
+
+// planTimeFlags are the flag names of PlanFlags and the global --var:
+// what `ferry apply PLAN` refuses.
+var planTimeFlags = []string{"destroy", "target", "replace", "refresh", "on", "exclude", "activate", "reboot", "var"}
+
+// EvalFlags shape how machines are evaluated; they do not change the plan.
+type EvalFlags struct {
+	ShowTrace bool `name:"show-trace" help:"Show Nix's evaluation trace when a machine fails to evaluate."`
 	// EvalMemory bounds one Nix evaluation pass (e.g. 4GiB); empty: one pass.
-	ShowTrace  bool   `name:"show-trace" help:"Show Nix's evaluation trace when a machine fails to evaluate."`
 	EvalMemory string `name:"eval-memory" placeholder:"SIZE" help:"Memory budget of one Nix evaluation pass (e.g. 4GiB): big fleets are evaluated in several passes."`
 }
 
 // evalMemory parses --eval-memory: a number of bytes with an optional
 // unit (K, M, G, T as KiB, MiB, GiB, TiB; KB, MB, GB, TB decimal).
-func (m Machines) evalMemory() (int64, error) {
+func (m EvalFlags) evalMemory() (int64, error) {
 	s := strings.TrimSpace(m.EvalMemory)
 	if s == "" {
 		return 0, nil
@@ -67,7 +83,17 @@ func (c *PlanCmd) Run(a *App) error {
 	if err := checkParallelism(c.Parallelism); err != nil {
 		return err
 	}
-	p, err := a.makePlan(planRequest{destroy: c.Destroy, targets: c.Target, replace: c.Replace, refresh: c.Refresh, parallelism: c.Parallelism, quiet: c.JSON, machines: c.Machines})
+	r, err := a.startRun()
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	r.to(a.Stderr, false)
+	opts, err := a.planOptions(r.cfg, c.PlanFlags, c.EvalFlags, c.Parallelism)
+	if err != nil {
+		return err
+	}
+	p, err := r.eng.Plan(a.ctx, r.cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -96,17 +122,21 @@ func (c *PlanCmd) Run(a *App) error {
 	return nil
 }
 
-type planRequest struct {
-	destroy          bool
-	targets, replace []string
-	refresh          bool
-	parallelism      int
-	quiet            bool
-	machines         Machines
+// run is one command's wiring: the configuration, the state store and an
+// engine whose events go to a printer that the command can switch (a
+// plan-less apply prints planning to stderr and applying to stdout).
+type run struct {
+	cfg   *spec.Config
+	store *statestore.Store
+	eng   *engine.Engine
+	done  func()
+
+	mu      sync.Mutex
+	printer *eventPrinter
 }
 
-// makePlan loads the configuration and plans it against the state.
-func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
+// startRun loads the configuration, opens the store and wires an engine.
+func (a *App) startRun() (*run, error) {
 	cfg, err := a.LoadConfig()
 	if err != nil {
 		return nil, err
@@ -115,31 +145,63 @@ func (a *App) makePlan(r planRequest) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
-	printer := &eventPrinter{w: a.Stderr, c: a.colors()}
-	eng, done, err := a.Engine(store, cfg.Dir, printer.event)
+	r := &run{cfg: cfg, store: store}
+	r.eng, r.done, err = a.Engine(store, cfg.Dir, r.event)
 	if err != nil {
+		_ = store.Close()
 		return nil, err
 	}
-	defer done()
-	evalMemory, err := r.machines.evalMemory()
-	if err != nil {
-		return nil, err
+	return r, nil
+}
+
+func (r *run) event(ev engine.Event) {
+	r.mu.Lock()
+	p := r.printer
+	r.mu.Unlock()
+	if p != nil {
+		p.event(ev)
 	}
-	return eng.Plan(a.ctx, cfg, engine.PlanOptions{
-		EvalMemory:  evalMemory,
-		ShowTrace:   r.machines.ShowTrace,
-		On:          r.machines.On,
-		Activate:    r.machines.Activate,
-		Reboot:      r.machines.Reboot,
+}
+
+// to sends the run's events to w from now on.
+func (r *run) to(w io.Writer, asJSON bool) *eventPrinter {
+	return r.use(&eventPrinter{w: w, json: asJSON})
+}
+
+func (r *run) use(p *eventPrinter) *eventPrinter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.printer = p
+	return p
+}
+
+func (r *run) close() {
+	r.done()
+	_ = r.store.Close()
+}
+
+// planOptions turns the plan-time flags into the engine's options.
+func (a *App) planOptions(cfg *spec.Config, f PlanFlags, ev EvalFlags, parallelism int) (engine.PlanOptions, error) {
+	evalMemory, err := ev.evalMemory()
+	if err != nil {
+		return engine.PlanOptions{}, err
+	}
+	return engine.PlanOptions{
 		Deployment:  a.DeploymentFor(cfg),
-		Destroy:     r.destroy,
-		Targets:     r.targets,
-		Replace:     r.replace,
-		NoRefresh:   !r.refresh,
+		Destroy:     f.Destroy,
+		Targets:     f.Target,
+		Replace:     f.Replace,
+		NoRefresh:   !f.Refresh,
+		On:          f.On,
+		Exclude:     f.Exclude,
+		Activate:    f.Activate,
+		Reboot:      f.Reboot,
+		Vars:        sortedKeys(a.Var),
 		LockTimeout: a.LockTimeout,
-		Parallelism: r.parallelism,
-	})
+		Parallelism: parallelism,
+		EvalMemory:  evalMemory,
+		ShowTrace:   ev.ShowTrace,
+	}, nil
 }
 
 // writePlanFile writes atomically so a reviewer never sees half a plan.
@@ -149,7 +211,8 @@ func writePlanFile(path string, p *plan.Plan) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	// A plan holds state values: readable by its owner only, like state.
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("write plan %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -67,10 +67,17 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 		}
 		fmt.Fprintln(w, ".")
 	}
+	if o := p.Options.Describe(); o != "" {
+		fmt.Fprintf(w, "Options: %s.\n", o)
+	}
 	n := p.Count()
 	fmt.Fprintf(w, "%sPlan:%s %d to add, %d to change, %d to destroy.", c.bold, c.reset, n.Add, n.Change, n.Destroy)
 	if len(p.Machines) > 0 {
-		fmt.Fprintf(w, " %d machines to deploy, %d unchanged.", n.Deploy, n.Unchanged)
+		fmt.Fprintf(w, " %d machines to deploy, %d unchanged", n.Deploy, n.Unchanged)
+		if n.Forget > 0 {
+			fmt.Fprintf(w, ", %d to forget", n.Forget)
+		}
+		fmt.Fprint(w, ".")
 	}
 	fmt.Fprintln(w)
 }
@@ -117,6 +124,9 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	}
 	if m.Reason != "" {
 		fmt.Fprintf(w, "      %snote:%s %s\n", c.yellow, c.reset, m.Reason)
+	}
+	if m.Pending != "" {
+		fmt.Fprintf(w, "      %sunconfirmed:%s %s\n", c.yellow, c.reset, m.Pending)
 	}
 	if r := m.Reboot; r != nil {
 		switch {

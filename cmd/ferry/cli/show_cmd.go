@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +105,9 @@ func renderStateMachine(a *App, addr string, m *state.Machine) {
 			fmt.Fprintf(a.Stdout, "    host key   = %s\n", fp)
 		}
 	}
+	if m.Unverified() {
+		fmt.Fprintf(a.Stdout, "    status     = %s\n", machineStatus(m))
+	}
 	if len(m.Keys) > 0 {
 		fmt.Fprintf(a.Stdout, "    keys       = %s (hashes only)\n", strings.Join(sortedKeys(m.Keys), ", "))
 	}
@@ -108,20 +116,100 @@ func renderStateMachine(a *App, addr string, m *state.Machine) {
 	}
 }
 
+// renderStateMachineDetail shows everything state records about one
+// machine (`ferry state show machine.NAME`): the pinned host key in full,
+// and each key's hash, never a secret (state holds none).
+func renderStateMachineDetail(a *App, addr string, m *state.Machine) {
+	w := a.Stdout
+	fmt.Fprintf(w, "\n# %s", addr)
+	if m.DeclaredAt != "" {
+		fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
+	}
+	fmt.Fprintln(w)
+	line := func(k, v string) {
+		if k == "" { // a continuation of the line above
+			fmt.Fprintf(w, "    %-13s   %s\n", "", v)
+			return
+		}
+		fmt.Fprintf(w, "    %-13s = %s\n", k, v)
+	}
+	line("target", m.Target)
+	switch fp, err := remote.Fingerprint(m.HostKey); {
+	case m.HostKey == "":
+		line("host key", "(none pinned: the next plan trusts the key the host presents, and apply enforces it)")
+	case err != nil:
+		line("host key", m.HostKey+" (unreadable: "+err.Error()+")")
+	default:
+		line("host key", fp)
+		line("", m.HostKey)
+	}
+	line("system", orNone(m.Path))
+	if m.Drv != "" {
+		line("derivation", m.Drv)
+	}
+	if m.Generation > 0 {
+		line("generation", strconv.Itoa(m.Generation))
+	}
+	if m.Activation != "" {
+		line("activation", m.Activation)
+	}
+	if !m.DeployedAt.IsZero() {
+		line("deployed", m.DeployedAt.UTC().Format(time.RFC3339))
+	}
+	line("status", machineStatus(m))
+	if m.BootID != "" {
+		line("boot id", m.BootID)
+	}
+	if r := m.LastRollback; r != nil {
+		line("last rollback", fmt.Sprintf("%s: from %s to %s (%s)", r.At.UTC().Format(time.RFC3339), orNone(r.From), orNone(r.To), firstLine(r.Reason)))
+	}
+	if len(m.Keys) == 0 {
+		line("keys", "(none uploaded)")
+	}
+	for i, dest := range sortedKeys(m.Keys) {
+		k := ""
+		if i == 0 {
+			k = "keys"
+		}
+		line(k, dest+" "+m.Keys[dest]+" (hash only)")
+	}
+}
+
+// machineStatus renders a machine's recorded status with its reason and
+// time.
+func machineStatus(m *state.Machine) string {
+	s := m.Status
+	if s == "" {
+		return state.StatusVerified + " (no status recorded: treated as verified)"
+	}
+	if !m.StatusAt.IsZero() {
+		s += " at " + m.StatusAt.UTC().Format(time.RFC3339)
+	}
+	if m.StatusReason != "" {
+		s += ": " + firstLine(m.StatusReason)
+	}
+	if m.Unverified() {
+		s += "; the next plan deploys it again"
+	}
+	return s
+}
+
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
 
-// readState reads the deployment's state (the config, if present, names
-// the deployment).
+// readState reads the deployment's current state (see deploymentName).
 func (a *App) readState() (*state.State, error) {
+	dep, err := a.deploymentName()
+	if err != nil {
+		return nil, err
+	}
 	store, err := a.OpenStore()
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	dep := a.deploymentNoEval()
 	st, _, err := store.Read(a.ctx, dep)
 	if err != nil {
 		return nil, err
@@ -135,26 +223,41 @@ func (a *App) readState() (*state.State, error) {
 // readSerial reads one earlier snapshot of the deployment, without the
 // journal.
 func (a *App) readSerial(serial uint64) (*state.State, error) {
+	dep, err := a.deploymentName()
+	if err != nil {
+		return nil, err
+	}
 	store, err := a.OpenStore()
 	if err != nil {
 		return nil, err
 	}
 	defer store.Close()
-	return store.ReadSerial(a.ctx, a.deploymentNoEval(), serial)
+	return store.ReadSerial(a.ctx, dep, serial)
 }
 
-// deploymentNoEval names the deployment for commands that must work even
-// when the configuration is broken: -d, else the config's if it loads,
-// else "default".
-func (a *App) deploymentNoEval() string {
+// deploymentName names the deployment for the commands that work on state
+// without planning (state, show, unlock, delete): -d; else
+// deployment(name=...) of the configuration; else "default" when there is
+// no configuration file at all (the entry file is missing), which lets
+// these commands work from any directory with --state. A configuration
+// that exists but does not load is an error, never "default": guessing
+// would show an empty state, or write into a new deployment.
+func (a *App) deploymentName() (string, error) {
 	if a.Deployment != "" {
-		return a.Deployment
+		return a.Deployment, nil
+	}
+	dir, err := a.Dir()
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, a.File)); errors.Is(err, fs.ErrNotExist) {
+		return "default", nil
 	}
 	cfg, err := a.LoadConfig()
 	if err != nil {
-		return "default"
+		return "", fmt.Errorf("%w\npass -d NAME to name the deployment without loading the configuration", err)
 	}
-	return a.DeploymentFor(cfg)
+	return a.DeploymentFor(cfg), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -85,7 +85,12 @@ func (c *SSHCmd) shell(a *App, f *fleet, m *spec.Machine) error {
 	defer os.Remove(known.Name())
 	var lines strings.Builder
 	for h := &t; h != nil; h = h.Jump {
-		lines.WriteString(knownHostsLine(h.Host, h.Port, h.HostKey) + "\n")
+		line, err := remote.KnownHostsLine(h.Host, h.Port, h.HostKey)
+		if err != nil {
+			_ = known.Close()
+			return fmt.Errorf("ssh %s: %w", name, err)
+		}
+		lines.WriteString(line + "\n")
 	}
 	_, err = known.WriteString(lines.String())
 	if cerr := known.Close(); err == nil {

@@ -1,24 +1,26 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/state"
-	"github.com/nixferry/ferry/engine/statestore"
 )
 
-// StateCmd groups the state subcommands.
+// StateCmd groups the state subcommands. Resources and machines
+// ("machine.NAME") are addressed alike; none of them touches a real
+// object or host.
 type StateCmd struct {
-	List    StateListCmd    `cmd:"" help:"List resource addresses in state."`
-	Show    StateShowCmd    `cmd:"" help:"Show one resource's recorded attributes."`
+	List    StateListCmd    `cmd:"" help:"List the resources and machines in state."`
+	Show    StateShowCmd    `cmd:"" help:"Show what state records for one resource or machine."`
 	Pull    StatePullCmd    `cmd:"" help:"Print the current state snapshot (JSON)."`
 	Push    StatePushCmd    `cmd:"" help:"Replace the state with a snapshot file (for repairs)."`
-	Rm      StateRmCmd      `cmd:"" help:"Forget resources without destroying them."`
-	Mv      StateMvCmd      `cmd:"" help:"Rename a resource in state."`
+	Rm      StateRmCmd      `cmd:"" help:"Forget resources or machines without destroying them."`
+	Mv      StateMvCmd      `cmd:"" help:"Rename a resource or machine in state."`
 	History StateHistoryCmd `cmd:"" help:"List the state snapshots."`
 }
 
@@ -27,16 +29,17 @@ type StateListCmd struct {
 	JSON bool `name:"json" help:"Print JSON."`
 }
 
-// Run lists addresses.
+// Run lists addresses: resources, then machines.
 func (c *StateListCmd) Run(a *App) error {
 	st, err := a.readState()
 	if err != nil {
 		return err
 	}
+	addrs := engine.StateAddrs(st)
 	if c.JSON {
-		return writeJSON(a.Stdout, st.Addrs())
+		return writeJSON(a.Stdout, addrs)
 	}
-	for _, addr := range st.Addrs() {
+	for _, addr := range addrs {
 		fmt.Fprintln(a.Stdout, addr)
 	}
 	return nil
@@ -44,24 +47,30 @@ func (c *StateListCmd) Run(a *App) error {
 
 // StateShowCmd is `ferry state show ADDR`.
 type StateShowCmd struct {
-	Addr string `arg:"" help:"Resource address."`
+	Addr string `arg:"" help:"Resource address, or machine.NAME."`
 	JSON bool   `name:"json" help:"Print JSON."`
 }
 
-// Run shows one resource.
+// Run shows one resource or machine.
 func (c *StateShowCmd) Run(a *App) error {
 	st, err := a.readState()
 	if err != nil {
 		return err
 	}
-	r := st.Resources[c.Addr]
-	if r == nil {
-		return fmt.Errorf("%s is not in the state of deployment %q; see `ferry state list`", c.Addr, st.Deployment)
+	r, m, err := engine.LookupAddr(st, c.Addr)
+	if err != nil {
+		return err
 	}
-	if c.JSON {
+	switch {
+	case c.JSON && m != nil:
+		return writeJSON(a.Stdout, m)
+	case c.JSON:
 		return writeJSON(a.Stdout, r)
+	case m != nil:
+		renderStateMachineDetail(a, c.Addr, m)
+	default:
+		renderStateResource(a, c.Addr, r)
 	}
-	renderStateResource(a, c.Addr, r)
 	return nil
 }
 
@@ -93,7 +102,7 @@ func (c *StatePullCmd) Run(a *App) error {
 // StatePushCmd is `ferry state push FILE`.
 type StatePushCmd struct {
 	File  string `arg:"" type:"existingfile" help:"A state file (as written by 'ferry state pull')."`
-	Force bool   `name:"force" help:"Push even if the lineage differs from the current state's."`
+	Force bool   `name:"force" help:"Push even over an interrupted apply's journal, another deployment's or lineage's snapshot, or resource types this ferry does not know."`
 }
 
 // Run replaces the state.
@@ -106,123 +115,126 @@ func (c *StatePushCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
-	return a.repairState("state push", func(st *state.State) (*state.State, error) {
-		if st.Lineage != "" && pushed.Lineage != st.Lineage && !c.Force {
-			return nil, fmt.Errorf("%s has lineage %s but the deployment's state has %s: it belongs to another state; pass --force to push it anyway", c.File, pushed.Lineage, st.Lineage)
-		}
-		if st.Lineage != "" && pushed.Lineage == st.Lineage && pushed.Serial < st.Serial && !c.Force {
-			fmt.Fprintf(a.Stderr, "note: %s has serial %d, older than the current %d; pushing it as a new snapshot\n", c.File, pushed.Serial, st.Serial)
-		}
-		out := pushed.Clone()
-		out.Lineage = st.Lineage
-		if out.Lineage == "" {
-			out.Lineage = pushed.Lineage
-		}
-		return out, nil
-	})
+	dep, err := a.deploymentName()
+	if err != nil {
+		return err
+	}
+	eng, closeStore, err := a.stateEngine()
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	res, err := eng.PushState(a.ctx, dep, pushed, engine.PushOptions{Source: displayPath(c.File), Force: c.Force, LockTimeout: a.LockTimeout})
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(a.Stderr, "note: %s\n", n)
+	}
+	for _, o := range res.Overridden {
+		fmt.Fprintf(a.Stderr, "note: --force overrode: %s\n", o)
+	}
+	fmt.Fprintf(a.Stdout, "State of %q saved as serial %d.\n", dep, res.State.Serial)
+	return nil
+}
+
+// displayPath is p relative to the working directory when it lies below
+// it (kong makes file arguments absolute), else p.
+func displayPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	rel, err := filepath.Rel(wd, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return rel
 }
 
 // StateRmCmd is `ferry state rm ADDR...`.
 type StateRmCmd struct {
-	Addrs []string `arg:"" name:"addr" help:"Resource addresses."`
+	Addrs []string `arg:"" name:"addr" help:"Resource addresses, or machine.NAME."`
 }
 
-// Run forgets resources.
+// Run forgets resources and machines.
 func (c *StateRmCmd) Run(a *App) error {
-	return a.modifyState("state rm", func(st *state.State) (*state.State, error) {
-		out := st.Clone()
+	err := a.modifyState("state rm", func(st *state.State) (*state.State, error) {
+		return engine.RemoveAddrs(st, c.Addrs)
+	}, func() {
 		for _, addr := range c.Addrs {
-			if out.Resources[addr] == nil {
-				return nil, fmt.Errorf("%s is not in state; see `ferry state list`", addr)
+			if state.IsMachineAddr(addr) {
+				fmt.Fprintf(a.Stdout, "Removed %s (the host was not touched)\n", addr)
+			} else {
+				fmt.Fprintf(a.Stdout, "Removed %s (the real object was not touched)\n", addr)
 			}
-			delete(out.Resources, addr)
-			fmt.Fprintf(a.Stdout, "Removed %s (the real object was not touched)\n", addr)
 		}
-		return out, nil
 	})
+	return err
 }
 
 // StateMvCmd is `ferry state mv FROM TO`.
 type StateMvCmd struct {
 	From string `arg:"" help:"Current address."`
-	To   string `arg:"" help:"New address."`
+	To   string `arg:"" help:"New address (same resource type, or machine.NAME for a machine)."`
 }
 
-// Run renames a resource.
+// Run renames a resource or machine.
 func (c *StateMvCmd) Run(a *App) error {
 	return a.modifyState("state mv", func(st *state.State) (*state.State, error) {
-		r := st.Resources[c.From]
-		if r == nil {
-			return nil, fmt.Errorf("%s is not in state; see `ferry state list`", c.From)
-		}
-		if st.Resources[c.To] != nil {
-			return nil, fmt.Errorf("%s already exists in state", c.To)
-		}
-		out := st.Clone()
-		delete(out.Resources, c.From)
-		out.Resources[c.To] = r
-		for addr, other := range out.Resources {
-			for i, d := range other.Deps {
-				if d == c.From {
-					cp := *other
-					cp.Deps = append([]string(nil), other.Deps...)
-					cp.Deps[i] = c.To
-					out.Resources[addr] = &cp
-				}
-			}
-		}
+		return engine.MoveAddr(st, c.From, c.To)
+	}, func() {
 		fmt.Fprintf(a.Stdout, "Moved %s to %s\n", c.From, c.To)
-		return out, nil
 	})
 }
 
-// modifyState applies fn to the current state under the lock and writes
-// the result as a new snapshot.
-func (a *App) modifyState(op string, fn func(*state.State) (*state.State, error)) error {
-	return a.changeState(op, false, fn)
-}
-
-// repairState is modifyState for which a damaged latest snapshot is no
-// obstacle: fn gets an empty state with that serial and no lineage, and
-// its result is written on top of it (how `ferry state push` restores an
-// earlier snapshot).
-func (a *App) repairState(op string, fn func(*state.State) (*state.State, error)) error {
-	return a.changeState(op, true, fn)
-}
-
-func (a *App) changeState(op string, repair bool, fn func(*state.State) (*state.State, error)) error {
-	store, err := a.OpenStore()
+// modifyState applies fn to the current state under the lock
+// (engine.ModifyState), then calls each of done and says which serial was
+// saved. fn returning nil, nil writes and prints nothing.
+func (a *App) modifyState(op string, fn func(*state.State) (*state.State, error), done ...func()) error {
+	dep, err := a.deploymentName()
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	dep := a.deploymentNoEval()
-	lock, err := store.Lock(a.ctx, dep, engine.NewLockInfo(op, Version, time.Now()), a.LockTimeout)
+	eng, closeStore, err := a.stateEngine()
 	if err != nil {
 		return err
 	}
-	defer lock.Release(context.WithoutCancel(a.ctx))
-	st, _, err := store.Read(a.ctx, dep)
-	if err != nil && repair {
-		if serial, why, ok := damagedLatest(a.ctx, store, dep); ok {
-			fmt.Fprintf(a.Stderr, "note: the latest snapshot of %q (serial %d) cannot be read (%s); writing serial %d on top of it\n", dep, serial, why, serial+1)
-			st, err = &state.State{FormatVersion: state.FormatVersion, Deployment: dep, Serial: serial, Resources: map[string]*state.Resource{}}, nil
-		}
-	}
-	if err != nil {
+	defer closeStore()
+	out, err := eng.ModifyState(a.ctx, dep, op, a.LockTimeout, fn)
+	if err != nil || out == nil {
 		return err
 	}
-	out, err := fn(st)
-	if err != nil {
-		return err
-	}
-	out.Serial = st.Serial + 1
-	out.Deployment = dep
-	if err := store.Write(context.WithoutCancel(a.ctx), lock, out); err != nil {
-		return err
+	for _, d := range done {
+		d()
 	}
 	fmt.Fprintf(a.Stdout, "State of %q saved as serial %d.\n", dep, out.Serial)
 	return nil
+}
+
+// stateEngine wires an engine for state commands: the store, the
+// providers (push checks resource types) and notes on stderr. Call the
+// returned func when done.
+func (a *App) stateEngine() (*engine.Engine, func(), error) {
+	dir, err := a.Dir()
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, err := a.Registry(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := a.OpenStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	eng := &engine.Engine{Providers: reg, Store: store, Version: Version, Events: func(ev engine.Event) {
+		switch ev.Kind {
+		case engine.EventRecovered, engine.EventLockBroken, engine.EventWarning:
+			fmt.Fprintf(a.Stderr, "note: %s\n", ev.Message)
+		}
+	}}
+	return eng, func() { _ = store.Close() }, nil
 }
 
 // StateHistoryCmd is `ferry state history`.
@@ -232,12 +244,15 @@ type StateHistoryCmd struct {
 
 // Run lists snapshots.
 func (c *StateHistoryCmd) Run(a *App) error {
+	dep, err := a.deploymentName()
+	if err != nil {
+		return err
+	}
 	store, err := a.OpenStore()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	dep := a.deploymentNoEval()
 	hist, err := store.History(a.ctx, dep)
 	if err != nil {
 		return err
@@ -282,12 +297,15 @@ type UnlockCmd struct {
 
 // Run breaks a lock.
 func (c *UnlockCmd) Run(a *App) error {
+	dep, err := a.deploymentName()
+	if err != nil {
+		return err
+	}
 	store, err := a.OpenStore()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	dep := a.deploymentNoEval()
 	if err := store.Unlock(a.ctx, dep, c.ID); err != nil {
 		return err
 	}
@@ -324,24 +342,4 @@ func (c *ListCmd) Run(a *App) error {
 		fmt.Fprintln(a.Stdout, d)
 	}
 	return nil
-}
-
-// damagedLatest returns the serial of the deployment's latest snapshot and
-// why it cannot be read, or ok false when it can (then the problem is
-// elsewhere and no repair should paper over it). Write still checks the
-// lineage when the damaged snapshot's header is readable, and refuses to
-// write on top of a snapshot of a newer format.
-func damagedLatest(ctx context.Context, store *statestore.Store, dep string) (serial uint64, why string, ok bool) {
-	hist, err := store.History(ctx, dep)
-	if err != nil || len(hist) == 0 {
-		return 0, "", false
-	}
-	last := hist[len(hist)-1]
-	if last.Problem != "" {
-		return last.Serial, last.Problem, true
-	}
-	if _, err := store.ReadSerial(ctx, dep, last.Serial); err != nil {
-		return last.Serial, err.Error(), true
-	}
-	return 0, "", false
 }

@@ -5,8 +5,7 @@ import (
 	"sort"
 
 	"github.com/nixferry/ferry/engine"
-	"github.com/nixferry/ferry/engine/spec"
-	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/providers"
 )
 
 // ValidateCmd is `ferry validate`.
@@ -14,11 +13,18 @@ type ValidateCmd struct {
 	JSON bool `name:"json" help:"Print the result as JSON."`
 }
 
-// Run validates.
+// Run loads the configuration and checks it as plan would (engine.Validate:
+// references and depends_on of resources and machines, cycles, each
+// resource's arguments), without state and without Nix.
 func (c *ValidateCmd) Run(a *App) error {
 	cfg, err := a.LoadConfig()
 	if err == nil {
-		err = a.checkConfig(cfg)
+		var reg *providers.Registry
+		reg, err = a.Registry(cfg.Dir)
+		if err == nil {
+			eng := &engine.Engine{Providers: reg, Version: Version}
+			err = eng.Validate(a.ctx, cfg)
+		}
 	}
 	if c.JSON {
 		out := map[string]any{"valid": err == nil}
@@ -27,6 +33,7 @@ func (c *ValidateCmd) Run(a *App) error {
 		} else {
 			out["deployment"] = a.DeploymentFor(cfg)
 			out["resources"] = len(cfg.Resources)
+			out["machines"] = len(cfg.Machines)
 			out["outputs"] = len(cfg.Outputs)
 		}
 		if werr := writeJSON(a.Stdout, out); werr != nil {
@@ -40,25 +47,8 @@ func (c *ValidateCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Stdout, "Configuration is valid: deployment %q, %d resources, %d outputs.\n", a.DeploymentFor(cfg), len(cfg.Resources), len(cfg.Outputs))
+	fmt.Fprintf(a.Stdout, "Configuration is valid: deployment %q, %d resources, %d machines, %d outputs.\n", a.DeploymentFor(cfg), len(cfg.Resources), len(cfg.Machines), len(cfg.Outputs))
 	return nil
-}
-
-// checkConfig runs the checks plan makes of the resources (undeclared
-// references, reference cycles, each provider's argument checks) against
-// an empty state: no state access, no refresh. Machines are left out: they
-// need Nix evaluation, which is plan's job.
-func (a *App) checkConfig(cfg *spec.Config) error {
-	reg, err := a.Registry(cfg.Dir)
-	if err != nil {
-		return err
-	}
-	resourcesOnly := *cfg
-	resourcesOnly.Machines = nil
-	eng := &engine.Engine{Providers: reg, Version: Version}
-	empty := &state.State{FormatVersion: state.FormatVersion, Resources: map[string]*state.Resource{}}
-	_, err = eng.BuildPlan(a.ctx, &resourcesOnly, empty, engine.PlanOptions{Deployment: a.DeploymentFor(cfg), NoRefresh: true})
-	return err
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

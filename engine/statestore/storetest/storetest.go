@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,12 @@ func Run(t *testing.T, open Opener) {
 		{"CorruptedSnapshot", testCorruptedSnapshot},
 		{"CorruptedSegment", testCorruptedSegment},
 		{"BytesWritten", testBytesWritten},
+		{"PlanKey", testPlanKey},
+		{"PlanKeyRace", testPlanKeyRace},
+		{"CorruptedPlanKey", testCorruptedPlanKey},
+		{"DeleteDeployment", testDeleteDeployment},
+		{"DeleteDeploymentWithoutSnapshot", testDeleteDeploymentWithoutSnapshot},
+		{"DeleteDeploymentNeedsItsLock", testDeleteDeploymentNeedsItsLock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +170,9 @@ func testEmptyDeployment(t *testing.T, a, _ *statestore.Store) {
 	if _, err := a.ReadSerial(t.Context(), dep, 1); err == nil {
 		t.Errorf("ReadSerial(1) of an empty deployment succeeded")
 	}
+	if key, ok, err := a.ReadPlanKey(t.Context(), dep); key != nil || ok || err != nil {
+		t.Errorf("ReadPlanKey of an empty deployment = %d bytes, %v, %v; want none", len(key), ok, err)
+	}
 }
 
 func testInvalidDeploymentName(t *testing.T, a, _ *statestore.Store) {
@@ -257,39 +267,61 @@ func testLockRace(t *testing.T, a, b *statestore.Store) {
 	}
 }
 
+// testLockWait orders its steps on events, never on time: a waiter that
+// must see the holder is known to wait through LockOptions.Waiting.
 func testLockWait(t *testing.T, a, b *statestore.Store) {
 	la, err := a.Lock(t.Context(), dep, statestore.LockInfo{Operation: "apply"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A wait that runs out: however slow the bucket, the result is the
+	// holder's *LockedError, and never before the wait is over.
 	start := time.Now()
 	_, err = b.Lock(t.Context(), dep, statestore.LockInfo{Operation: "plan"}, 300*time.Millisecond)
-	if waited := time.Since(start); waited < 300*time.Millisecond || waited > 5*time.Second {
-		t.Errorf("Lock with a 300ms wait returned after %v", waited)
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Errorf("Lock with a 300ms wait gave up after %v", waited)
 	}
 	var le *statestore.LockedError
 	if !errors.As(err, &le) || le.Info.ID != la.Info.ID {
 		t.Fatalf("Lock after waiting: %v, want a *LockedError naming %s", err, la.Info.ID)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	// The context ends while the waiter waits for a holder it has read.
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	if _, err := b.Lock(ctx, dep, statestore.LockInfo{}, time.Minute); !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &le) {
-		t.Errorf("Lock with a cancelled context: %v, want the context's error and the holder", err)
+	var seen []string
+	_, err = b.LockWith(ctx, dep, statestore.LockInfo{}, statestore.LockOptions{
+		Wait: time.Hour,
+		Waiting: func(holder statestore.LockInfo) {
+			seen = append(seen, holder.ID)
+			cancel()
+		},
+	})
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &le) || le.Info.ID != la.Info.ID {
+		t.Errorf("Lock whose context ended while it waited: %v, want the context's error and the holder", err)
+	}
+	if d := cmp.Diff([]string{la.Info.ID}, seen); d != "" {
+		t.Errorf("Waiting saw holders (-want +got):\n%s", d)
 	}
 
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		_ = la.Release(context.Background())
-	}()
-	start = time.Now()
-	lb, err := b.Lock(t.Context(), dep, statestore.LockInfo{Operation: "plan"}, 10*time.Second)
+	// The holder releases once the waiter waits: the waiter gets the lock.
+	var release sync.Once
+	lb, err := b.LockWith(t.Context(), dep, statestore.LockInfo{Operation: "plan"}, statestore.LockOptions{
+		Wait: time.Hour,
+		Waiting: func(statestore.LockInfo) {
+			release.Do(func() {
+				if err := la.Release(context.Background()); err != nil {
+					t.Errorf("Release: %v", err)
+				}
+			})
+		},
+	})
 	if err != nil {
 		t.Fatalf("Lock while the holder releases: %v", err)
 	}
 	defer lb.Release(context.Background())
-	if waited := time.Since(start); waited > 5*time.Second {
-		t.Errorf("Lock took %v after a release at 200ms", waited)
+	if got, err := a.LockInfo(t.Context(), dep); err != nil || got == nil || got.ID != lb.Info.ID {
+		t.Errorf("LockInfo after the waiter got the lock = %+v, %v; want %s", got, err, lb.Info.ID)
 	}
 }
 
@@ -536,6 +568,10 @@ func testJournalReplay(t *testing.T, a, b *statestore.Store) {
 	if info.JournalSegments != 3 || info.JournalChanges != 4 {
 		t.Errorf("ReadInfo = %+v, want 3 group commits (an empty batch writes none) and 4 changes", info)
 	}
+	// Sorted, each once (x is written twice), deletions included.
+	if d := cmp.Diff([]string{"null.resource.r1", "null.resource.x", "null.resource.y"}, info.JournalAddrs); d != "" {
+		t.Errorf("JournalAddrs (-want +got):\n%s", d)
+	}
 	// The apply ends by writing the final snapshot, which retires the journal.
 	final := next(got)
 	if err := a.Write(t.Context(), l, final); err != nil {
@@ -545,8 +581,8 @@ func testJournalReplay(t *testing.T, a, b *statestore.Store) {
 	if d := cmp.Diff(final, got); d != "" {
 		t.Errorf("Read after the final Write (-want +got):\n%s", d)
 	}
-	if info.JournalSegments != 0 {
-		t.Errorf("after the final Write Read replayed %d segments", info.JournalSegments)
+	if info.JournalSegments != 0 || info.JournalAddrs != nil {
+		t.Errorf("after the final Write Read replayed %d segments touching %q", info.JournalSegments, info.JournalAddrs)
 	}
 }
 
@@ -563,7 +599,7 @@ func testJournalOnEmptyDeployment(t *testing.T, a, b *statestore.Store) {
 		}
 	}
 	got, info := read(t, b)
-	if got.Serial != 0 || got.Lineage != "" || len(got.Resources) != 2 || info.JournalSegments != 2 || info.Snapshot != "" {
+	if got.Serial != 0 || got.Lineage != "" || len(got.Resources) != 2 || info.JournalSegments != 2 || info.Snapshot != "" || len(info.JournalAddrs) != 2 {
 		t.Fatalf("Read after a crashed first apply: %+v, %+v; want serial 0, no lineage, 2 resources from 2 segments", got, info)
 	}
 	// A plan compacts: it writes serial 1, which assigns the lineage.
@@ -819,5 +855,261 @@ func testBytesWritten(t *testing.T, a, _ *statestore.Store) {
 	}
 	if got := a.BytesWritten() - before; got < int64(len(data)) || got > int64(len(data))+1024 {
 		t.Errorf("Write of a %d-byte snapshot counted %d bytes", len(data), got)
+	}
+}
+
+func testPlanKey(t *testing.T, a, b *statestore.Store) {
+	if _, err := a.PlanKey(t.Context(), nil, dep); err == nil {
+		t.Errorf("PlanKey without a lock succeeded")
+	}
+	l := lock(t, a, "plan")
+	key, err := a.PlanKey(t.Context(), l, dep)
+	if err != nil {
+		t.Fatalf("PlanKey: %v", err)
+	}
+	if len(key) != statestore.PlanKeySize || bytes.Equal(key, make([]byte, statestore.PlanKeySize)) {
+		t.Fatalf("PlanKey returned %d bytes (all zero: %v), want %d random ones", len(key), bytes.Equal(key, make([]byte, len(key))), statestore.PlanKeySize)
+	}
+	again, err := a.PlanKey(t.Context(), l, dep)
+	if err != nil || !bytes.Equal(again, key) {
+		t.Errorf("second PlanKey: a different key (%v)", err)
+	}
+	read, ok, err := b.ReadPlanKey(t.Context(), dep)
+	if err != nil || !ok || !bytes.Equal(read, key) {
+		t.Errorf("ReadPlanKey from the other client: ok %v, %v, same key %v", ok, err, bytes.Equal(read, key))
+	}
+	if _, err := a.PlanKey(t.Context(), l, "other"); err == nil {
+		t.Errorf("PlanKey of another deployment under this one's lock succeeded")
+	}
+	lo, err := a.Lock(t.Context(), "other", statestore.LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lo.Release(context.Background())
+	other, err := a.PlanKey(t.Context(), lo, "other")
+	if err != nil || bytes.Equal(other, key) {
+		t.Errorf("PlanKey of another deployment: %v, same key %v; want its own", err, bytes.Equal(other, key))
+	}
+	if err := l.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PlanKey(t.Context(), l, dep); err == nil {
+		t.Errorf("PlanKey with a released lock succeeded")
+	}
+}
+
+// testPlanKeyRace: two runs that both find no key create one each; both
+// must end up with the same.
+func testPlanKeyRace(t *testing.T, a, b *statestore.Store) {
+	for round := range 3 {
+		d := fmt.Sprintf("race%d", round)
+		la, err := a.Lock(t.Context(), d, statestore.LockInfo{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Unlock(t.Context(), d, la.Info.ID); err != nil {
+			t.Fatal(err)
+		}
+		lb, err := b.Lock(t.Context(), d, statestore.LockInfo{}, 0) // both now believe they hold it
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := make([][]byte, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, w := range []struct {
+			s *statestore.Store
+			l *statestore.Lock
+		}{{a, la}, {b, lb}} {
+			wg.Go(func() {
+				<-start
+				keys[i], errs[i] = w.s.PlanKey(t.Context(), w.l, d)
+			})
+		}
+		close(start)
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("round %d: PlanKey: %v; %v", round, errs[0], errs[1])
+		}
+		if !bytes.Equal(keys[0], keys[1]) || len(keys[0]) != statestore.PlanKeySize {
+			t.Errorf("round %d: racing PlanKey calls returned different keys", round)
+		}
+		_ = lb.Release(context.Background())
+	}
+}
+
+func testCorruptedPlanKey(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "plan")
+	key := statestore.PlanKeyKey(dep)
+	url := a.ObjectURL(key)
+	// "c2VjcmV0LXNob3J0" is base64 of a short secret: errors must not show it.
+	for _, bad := range []string{
+		`{garbage c2VjcmV0LXNob3J0`,
+		`{"format_version": 1, "key": "c2VjcmV0LXNob3J0"}`,
+		`{"format_version": 1, "key": "!!c2VjcmV0LXNob3J0"}`,
+		`{"key": "c2VjcmV0LXNob3J0"}`,
+		``,
+	} {
+		if err := a.PutObjectForTesting(t.Context(), key, []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := b.ReadPlanKey(t.Context(), dep)
+		wantContains(t, err, url, "delete it", "ferry plan")
+		_, err = a.PlanKey(t.Context(), l, dep)
+		wantContains(t, err, url, "delete it")
+		if err != nil && strings.Contains(err.Error(), "c2VjcmV0") {
+			t.Errorf("error %q shows the key object's content", err)
+		}
+	}
+	if err := a.PutObjectForTesting(t.Context(), key, []byte(`{"format_version": 2, "key": "c2VjcmV0LXNob3J0"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := b.ReadPlanKey(t.Context(), dep)
+	wantContains(t, err, url, "upgrade ferry")
+}
+
+// fullDeployment gives dep three snapshots, a journal with unfolded work,
+// a hint and a plan key.
+func fullDeployment(t *testing.T, s *statestore.Store, l *statestore.Lock) {
+	t.Helper()
+	base := written(t, s, l, 3)
+	j, err := s.OpenJournal(t.Context(), l, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []state.Change{put("null.resource.x", "X"), del("null.resource.r1")} {
+		if err := j.Append(t.Context(), []state.Change{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PlanKey(t.Context(), l, dep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantGone(t *testing.T, s *statestore.Store, d string) {
+	t.Helper()
+	st, info, err := s.Read(t.Context(), d)
+	if err != nil || st.Serial != 0 || len(st.Resources) != 0 || info.Snapshot != "" || info.JournalSegments != 0 {
+		t.Errorf("Read of deleted deployment %q: serial %d, %d resources, %+v, %v; want an empty deployment", d, st.Serial, len(st.Resources), info, err)
+	}
+	if h, err := s.History(t.Context(), d); err != nil || len(h) != 0 {
+		t.Errorf("History of deleted deployment %q = %+v, %v", d, h, err)
+	}
+	if li, err := s.LockInfo(t.Context(), d); li != nil || err != nil {
+		t.Errorf("LockInfo of deleted deployment %q = %+v, %v; want no lock", d, li, err)
+	}
+	if _, ok, err := s.ReadPlanKey(t.Context(), d); ok || err != nil {
+		t.Errorf("ReadPlanKey of deleted deployment %q: ok %v, %v; want none", d, ok, err)
+	}
+}
+
+func testDeleteDeployment(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	fullDeployment(t, a, l)
+	lk, err := a.Lock(t.Context(), "keep", statestore.LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := &state.State{FormatVersion: state.FormatVersion, Serial: 1, Resources: map[string]*state.Resource{"null.resource.k": res("K")}}
+	if err := a.Write(t.Context(), lk, kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := lk.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	keepKey := func() []byte {
+		l, err := a.Lock(t.Context(), "keep", statestore.LockInfo{}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Release(context.Background())
+		k, err := a.PlanKey(t.Context(), l, "keep")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}()
+
+	if err := a.DeleteDeployment(t.Context(), l); err != nil {
+		t.Fatalf("DeleteDeployment: %v", err)
+	}
+	got, err := b.Deployments(t.Context())
+	if d := cmp.Diff([]string{"keep"}, got); err != nil || d != "" {
+		t.Errorf("Deployments after the delete: %v (-want +got):\n%s", err, d)
+	}
+	wantGone(t, b, dep)
+	if err := l.Release(t.Context()); err != nil {
+		t.Errorf("Release after DeleteDeployment: %v, want a no-op", err)
+	}
+	if err := a.Write(t.Context(), l, &state.State{Serial: 1, Resources: map[string]*state.Resource{}}); err == nil {
+		t.Errorf("Write with the lock DeleteDeployment released succeeded")
+	}
+	// The other deployment is untouched.
+	st, _, err := b.Read(t.Context(), "keep")
+	if d := cmp.Diff(kept, st); err != nil || d != "" {
+		t.Errorf("Read of the other deployment: %v (-want +got):\n%s", err, d)
+	}
+	if k, ok, err := b.ReadPlanKey(t.Context(), "keep"); err != nil || !ok || !bytes.Equal(k, keepKey) {
+		t.Errorf("the other deployment's plan key changed: ok %v, %v", ok, err)
+	}
+	// The name can be used again, from scratch.
+	l2 := lock(t, b, "apply")
+	st, _ = read(t, b)
+	if err := b.Write(t.Context(), l2, next(st)); err != nil {
+		t.Errorf("first Write after the delete: %v", err)
+	}
+	if k, err := b.PlanKey(t.Context(), l2, dep); err != nil || len(k) != statestore.PlanKeySize {
+		t.Errorf("PlanKey after the delete: %v", err)
+	}
+}
+
+// testDeleteDeploymentWithoutSnapshot: a deployment whose first apply
+// crashed is only a journal.
+func testDeleteDeploymentWithoutSnapshot(t *testing.T, a, b *statestore.Store) {
+	l := lock(t, a, "apply")
+	base, _ := read(t, a)
+	j, err := a.OpenJournal(t.Context(), l, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []state.Change{put("null.resource.a", "A"), put("null.resource.b", "B")} {
+		if err := j.Append(t.Context(), []state.Change{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = j.Close()
+	if err := a.DeleteDeployment(t.Context(), l); err != nil {
+		t.Fatalf("DeleteDeployment: %v", err)
+	}
+	if got, err := b.Deployments(t.Context()); err != nil || len(got) != 0 {
+		t.Errorf("Deployments after the delete = %q, %v; want none", got, err)
+	}
+	wantGone(t, b, dep)
+}
+
+func testDeleteDeploymentNeedsItsLock(t *testing.T, a, b *statestore.Store) {
+	if err := a.DeleteDeployment(t.Context(), nil); err == nil {
+		t.Errorf("DeleteDeployment without a lock succeeded")
+	}
+	la := lock(t, a, "apply")
+	fullDeployment(t, a, la)
+	before, _ := read(t, b)
+	lb := breakAndTake(t, b, la)
+	err := a.DeleteDeployment(t.Context(), la)
+	wantContains(t, err, "nothing deleted", lb.Info.ID)
+	after, _ := read(t, b)
+	if d := cmp.Diff(before, after); d != "" {
+		t.Errorf("a DeleteDeployment with a broken lock changed the state (-before +after):\n%s", d)
+	}
+	if k, ok, err := b.ReadPlanKey(t.Context(), dep); err != nil || !ok || len(k) != statestore.PlanKeySize {
+		t.Errorf("a DeleteDeployment with a broken lock removed the plan key: ok %v, %v", ok, err)
+	}
+	if li, _ := b.LockInfo(t.Context(), dep); li == nil || li.ID != lb.Info.ID {
+		t.Errorf("a DeleteDeployment with a broken lock changed the lock: %+v", li)
 	}
 }

@@ -1,19 +1,20 @@
-package lang
+package spec
 
-// nearest returns the candidate closest to name by edit distance when it
-// is close enough to be a likely typo, else "".
-func nearest(name string, candidates []string) string {
+// Nearest returns the candidate closest to name by edit distance when it
+// is close enough to be a likely typo, else "". Every "did you mean"
+// suggestion (configuration errors, addresses on the command line) uses it.
+func Nearest(name string, candidates []string) string {
 	best, bestDist := "", max(1, len(name)/3)+1
 	for _, c := range candidates {
-		if d := editDistance(name, c); d > 0 && d < bestDist {
+		if d := EditDistance(name, c); d > 0 && d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
