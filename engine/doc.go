@@ -3,6 +3,30 @@
 // place (edges.go); apply executes the plan's actions and edges and never
 // re-evaluates the configuration.
 //
+// The review contract: every option that changes what apply does is made
+// at plan time and recorded in plan.Options; a plan is signed with the
+// deployment's plan key (plan/sign.go, kept in the state store) and apply
+// verifies it, so an edited plan is refused. Apply takes each resource's
+// action and prior attributes from the plan (the refreshed "before"), and
+// when it resolves values unknown at plan time it plans the resource again
+// and compares with the reviewed "after" (apply_check.go): a change stops
+// that resource and its dependents. A plan-less apply plans and applies in
+// one Session, under one hold of the lock.
+//
+// One implementation of each rule, shared by plan and the day-2 commands:
+// machine selection (selection.go), a machine's standing against state
+// (drift.go: plan and check agree), the dependency graph of resources and
+// machines (graphview.go), state surgery (surgery.go), pinned host keys
+// (PinnedHostKey, hostkey.go) and targets (ResolveTarget, RemoteTarget).
+//
+// Verified status: before a machine's activation starts, apply records it
+// as unverified; when the deploy is activated, checked and confirmed, as
+// verified. A killed run, a failed check without rollback or an
+// interrupted rollback leaves it unverified, and the next plan deploys it
+// again. Plan reads every host once (remote.Probe) while Nix evaluates,
+// including the rollback watchdogs an interrupted run left pending, which
+// the next deploy settles.
+//
 // Sub-packages: spec (shared vocabulary), state (state model and file
 // format), statestore (state in any gocloud.dev bucket: locks, CAS
 // snapshots, journal), plan (plan model and file format).

@@ -35,6 +35,7 @@ type EventKind string
 
 const (
 	EventLockBroken EventKind = "lock_broken" // a stale lock of a dead local process was broken
+	EventLockWait   EventKind = "lock_wait"   // another run holds the lock: waiting for it (--lock-timeout)
 	EventRecovered  EventKind = "recovered"   // an interrupted apply's journal was folded into state
 	EventRefreshed  EventKind = "refreshed"   // a resource was read (drift detection)
 	EventStart      EventKind = "start"       // an operation started

@@ -24,20 +24,9 @@ func (e *Engine) PinHostKey(ctx context.Context, deployment string, m *spec.Mach
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", m.Addr, err)
 	}
-	target := ResolveTarget(m.Target).String()
 	_, err = e.ModifyState(ctx, deployment, "host-key pin", lockTimeout, func(st *state.State) (*state.State, error) {
-		old := st.Machines[m.Addr]
-		before = PinnedHostKey(m.Target, old)
-		next := &state.Machine{Target: target, DeclaredAt: m.Pos.String()}
-		if old != nil {
-			cp := *old
-			next = &cp
-		}
-		if next.Target != target {
-			// A record for another address: what it says about the
-			// system belongs to that host.
-			next = &state.Machine{Target: target, DeclaredAt: m.Pos.String()}
-		}
+		before = PinnedHostKey(m.Target, st.Machines[m.Addr])
+		next := RecordFor(st, m)
 		next.HostKey = key
 		out := st.Clone()
 		if out.Machines == nil {

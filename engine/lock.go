@@ -15,7 +15,16 @@ import (
 // lock takes the deployment's state lock for op, waiting up to timeout,
 // and reports a stale lock of a crashed run that it broke on the way.
 func (e *Engine) lock(ctx context.Context, dep, op string, timeout time.Duration) (*statestore.Lock, error) {
-	l, err := e.Store.Lock(ctx, dep, NewLockInfo(op, e.Version, e.now()), timeout)
+	said := false
+	l, err := e.Store.LockWith(ctx, dep, NewLockInfo(op, e.Version, e.now()), statestore.LockOptions{
+		Wait: timeout,
+		Waiting: func(h statestore.LockInfo) {
+			if !said {
+				said = true
+				e.emit(Event{Kind: EventLockWait, Message: fmt.Sprintf("waiting up to %s for the lock of deployment %q, held by %s (pid %d) for %s", timeout, dep, h.Who, h.PID, h.Operation)})
+			}
+		},
+	})
 	if err == nil && l.BrokeStale != nil {
 		b := l.BrokeStale
 		e.emit(Event{Kind: EventLockBroken, Message: fmt.Sprintf("broke lock %s of deployment %q: its holder %s (pid %d, %s) is no longer running", b.ID, dep, b.Who, b.PID, b.Operation)})

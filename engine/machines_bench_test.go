@@ -161,3 +161,45 @@ func slowestHost(b *testing.B, p *plan.Plan, evs []engine.Event) time.Duration {
 	}
 	return worst
 }
+
+// BenchmarkPlanHosts measures what reading the hosts adds to a plan: at 10
+// and 100 hosts that already run their systems, `ferry plan` reads every
+// host (one connection and one round trip each) while Nix evaluates.
+// Metrics: eval-ms (the evaluation pass), plan-minus-eval-ms (everything
+// else: state, the host reads that outlast evaluation, diffs, the plan
+// file) and, for comparison, norefresh-minus-eval-ms (the same plan with
+// --refresh=false, which reads no host). Targets: plan-minus-eval ≤ 100 ms
+// at 10 hosts, ≤ 300 ms at 100.
+//
+//	go test ./engine -run '^$' -bench PlanHosts -benchtime 5x
+func BenchmarkPlanHosts(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			m := newBenchFleet(b, n, "planhosts")
+			m.applyOK(m.plan(engine.PlanOptions{}))
+			var planTime, evalTime, noRefresh, noRefreshEval time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.takeEvents()
+				start := time.Now()
+				p := m.plan(engine.PlanOptions{})
+				planTime += time.Since(start)
+				evalTime += eventDuration(b, m.takeEvents(), "evaluated ")
+				if c := p.Count(); c.Deploy != 0 || c.Unchanged != n {
+					b.Fatalf("plan deploys %d, leaves %d unchanged: want nothing to do on %d hosts", c.Deploy, c.Unchanged, n)
+				}
+				b.StopTimer()
+				start = time.Now()
+				m.plan(engine.PlanOptions{NoRefresh: true})
+				noRefresh += time.Since(start)
+				noRefreshEval += eventDuration(b, m.takeEvents(), "evaluated ")
+				b.StartTimer()
+			}
+			b.StopTimer()
+			per := func(d time.Duration) float64 { return ms(d) / float64(b.N) }
+			b.ReportMetric(per(evalTime), "eval-ms/op")
+			b.ReportMetric(per(planTime-evalTime), "plan-minus-eval-ms/op")
+			b.ReportMetric(per(noRefresh-noRefreshEval), "norefresh-minus-eval-ms/op")
+		})
+	}
+}

@@ -64,6 +64,8 @@ type machineEnv struct {
 
 	mu     sync.Mutex
 	events []engine.Event
+	// onEvent, when set, sees every event as it happens.
+	onEvent func(engine.Event)
 }
 
 // newMachineEnv starts one test host per name and points the NAME_host
@@ -104,7 +106,11 @@ func newMachineEnv(t testing.TB, names ...string) *machineEnv {
 		Events: func(ev engine.Event) {
 			m.mu.Lock()
 			m.events = append(m.events, ev)
+			hook := m.onEvent
 			m.mu.Unlock()
+			if hook != nil {
+				hook(ev)
+			}
 		},
 	}
 	for _, h := range fleet.Hosts {

@@ -16,7 +16,8 @@ import (
 
 // The machine table: the speed targets of the machines issue, measured by
 // Go benchmarks (providers/nix BenchmarkEvaluate, engine
-// BenchmarkNoChange20Hosts and BenchmarkFromScratch10Hosts).
+// BenchmarkNoChange20Hosts, BenchmarkFromScratch10Hosts and
+// BenchmarkPlanHosts).
 
 const modulePath = "github.com/nixferry/ferry"
 
@@ -39,6 +40,7 @@ var machineParts = []machinePart{
 	{name: "machines/evaluate", pkg: "./providers/nix", bench: "BenchmarkEvaluate", benchtime: "10x", rows: evaluateRows},
 	{name: "machines/no-change", pkg: "./engine", bench: "BenchmarkNoChange20Hosts", benchtime: "5x", rows: noChangeRows},
 	{name: "machines/from-scratch", pkg: "./engine", bench: "BenchmarkFromScratch10Hosts", benchtime: "5x", rows: fromScratchRows},
+	{name: "machines/plan-hosts", pkg: "./engine", bench: "BenchmarkPlanHosts", benchtime: "3x", rows: planHostsRows},
 }
 
 // runMachines runs the parts' benchmarks (one go test per package and
@@ -304,4 +306,26 @@ func fromScratchRows(b benchResults) ([]machineRow, error) {
 			detail: fmt.Sprintf("apply %.0f ms, build %.0f ms, slowest host %.0f ms (means, %d runs)", apply, build, slowest, b[name].iters),
 			ok:     ratio <= 1.3, target: "≤ 1.3"},
 	}, nil
+}
+
+// planHostsRows: what reading the hosts adds to a plan beyond evaluation,
+// at 10 and 100 hosts (the review-contract issue's targets).
+func planHostsRows(b benchResults) ([]machineRow, error) {
+	var rows []machineRow
+	for _, t := range []struct {
+		n      int
+		target float64
+	}{{10, 100}, {100, 300}} {
+		name := fmt.Sprintf("BenchmarkPlanHosts/%d", t.n)
+		v, err := b.metrics(name, "eval-ms/op", "plan-minus-eval-ms/op", "norefresh-minus-eval-ms/op")
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, machineRow{
+			shape: "plan, hosts read", n: strconv.Itoa(t.n), measure: "plan beyond evaluation", value: msStr(v[1]),
+			detail: fmt.Sprintf("eval %.0f ms; with --refresh=false %.0f ms beyond eval (means, %d runs)", v[0], v[2], b[name].iters),
+			ok:     v[1] <= t.target, target: fmt.Sprintf("≤ %.0f ms", t.target),
+		})
+	}
+	return rows, nil
 }

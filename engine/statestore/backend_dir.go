@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 )
 
 // dirBackend stores objects as files under root (the file:// scheme).
@@ -20,8 +22,6 @@ type dirBackend struct {
 	// link is os.Link; tests replace it to exercise the fallback for
 	// filesystems without hard links.
 	link func(oldname, newname string) error
-	// writer names this process in temporary files (see leftovers.go).
-	writer writerID
 }
 
 // Modes of everything the file:// backend writes: state holds resource
@@ -32,7 +32,7 @@ const (
 )
 
 func newDirBackend(root string) *dirBackend {
-	return &dirBackend{root: root, link: os.Link, writer: thisWriter()}
+	return &dirBackend{root: root, link: os.Link}
 }
 
 func (d *dirBackend) path(key string) string {
@@ -79,7 +79,7 @@ func (d *dirBackend) exists(_ context.Context, key string) (bool, error) {
 // writeTemp writes data to a new temporary file for key. Every temporary
 // file of a deployment lives in the deployment's folder, whatever folder
 // key is in, so that one listing finds what a killed run left (see
-// sweep); it is named after this process (tempName).
+// sweep); it is named after this process (tempNames).
 func (d *dirBackend) writeTemp(key string, data []byte, durable bool) (string, error) {
 	dir := d.tempDir(key)
 	var f *os.File
@@ -89,7 +89,7 @@ func (d *dirBackend) writeTemp(key string, data []byte, durable bool) (string, e
 		if err = os.MkdirAll(dir, dirMode); err != nil {
 			return "", err
 		}
-		if f, err = d.writer.createTemp(dir); !errors.Is(err, fs.ErrNotExist) {
+		if f, err = tempNames.CreateTemp(dir, "", fileMode); !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 	}
@@ -160,7 +160,7 @@ func (d *dirBackend) create(_ context.Context, key string, data []byte, durable 
 		// The name must survive too: sync the folders up to root, which
 		// MkdirAll may just have created.
 		for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
-			if err := syncDir(dir); err != nil {
+			if err := atomicfile.SyncDir(dir); err != nil {
 				return err
 			}
 			if dir == d.root || len(dir) <= len(d.root) {
@@ -191,18 +191,6 @@ func createExclusive(p string, data []byte, durable bool) error {
 	}
 	if err != nil {
 		_ = os.Remove(p)
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 	"github.com/nixferry/ferry/engine/state"
 	"gocloud.dev/blob/memblob"
 )
@@ -153,9 +154,9 @@ func TestStaleLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scope := processScope()
+	scope := atomicfile.ProcessScope()
 	if scope == "" {
-		t.Fatal("processScope is empty: /proc/sys/kernel/random/boot_id or /proc/self/ns/pid is unreadable")
+		t.Fatal("ProcessScope is empty: /proc/sys/kernel/random/boot_id or /proc/self/ns/pid is unreadable")
 	}
 	dead := deadPID(t)
 	tests := []struct {
@@ -212,7 +213,7 @@ func TestStaleLockBreakRace(t *testing.T) {
 			ctx := context.Background()
 			for round := range 5 {
 				dep := fmt.Sprintf("r%d", round)
-				if _, err := open().Lock(ctx, dep, LockInfo{Host: host, PID: dead, Scope: processScope()}, 0); err != nil {
+				if _, err := open().Lock(ctx, dep, LockInfo{Host: host, PID: dead, Scope: atomicfile.ProcessScope()}, 0); err != nil {
 					t.Fatal(err)
 				}
 				const n = 6

@@ -4,12 +4,14 @@ package statestore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 	"github.com/nixferry/ferry/engine/state"
 )
 
@@ -47,8 +49,9 @@ func exists(root, rel string) bool {
 // empty folders, and nothing else: not a live run's temporary file, not
 // one of another host or container, and no journal that holds records.
 func TestSweepOnLock(t *testing.T) {
-	if processScope() == "" {
-		t.Fatal("processScope is empty: /proc/sys/kernel/random/boot_id or /proc/self/ns/pid is unreadable")
+	me := atomicfile.Self()
+	if me.Tag == "" {
+		t.Fatal("this process has no writer tag: /proc/sys/kernel/random/boot_id or /proc/self/ns/pid is unreadable")
 	}
 	ctx := context.Background()
 	root := filepath.Join(t.TempDir(), ".ferry")
@@ -73,23 +76,21 @@ func TestSweepOnLock(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	me := thisWriter()
-	dead := writerID{pid: deadPID(t), tag: me.tag}
-	live := writerID{pid: os.Getpid(), tag: me.tag}
-	otherScope := writerID{pid: dead.pid, tag: writerTag("elsewhere", processScope())}
-	noScope := writerID{pid: dead.pid}
+	// tempName is the name a writer of pid and tag gives a temporary file.
+	tempName := func(pid int, tag string) string { return fmt.Sprintf(".tmp-%d-%s-a1b2c3", pid, tag) }
+	dead := deadPID(t)
 	old := time.Now().Add(-2 * legacyTempAge)
 	segment := JournalSegmentKey("d", st.Lineage, 1, 1)
 	removed := []string{
-		"d/" + dead.tempName("a1b2c3"),
+		"d/" + tempName(dead, me.Tag),
 		"d/.tmp-123456789",                     // an older ferry's, two days old
 		"d/journal/none-00000000000000000000/", // a run killed before its first record
 	}
 	kept := []string{
-		"d/" + live.tempName("a1b2c3"),
-		"d/" + otherScope.tempName("a1b2c3"),
-		"d/" + noScope.tempName("a1b2c3"),
-		"d/.tmp-987654321", // an older ferry's, fresh: maybe still writing
+		"d/" + tempName(os.Getpid(), me.Tag),      // a live run's
+		"d/" + tempName(dead, "0123456789abcdef"), // of another host or container
+		"d/" + tempName(dead, "x"),                // of a writer whose scope is unknown
+		"d/.tmp-987654321",                        // an older ferry's, fresh: maybe still writing
 		"d/.tmp-not-ours",
 		segment, // unfolded work
 	}

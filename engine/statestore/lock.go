@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 )
 
 // LockInfo says who holds a deployment's lock. It is stored as JSON in the
@@ -120,7 +122,7 @@ func (s *Store) LockWith(ctx context.Context, deployment string, info LockInfo, 
 	start := time.Now()
 	deadline := start.Add(opts.Wait)
 	pause := firstPause
-	scope := processScope()
+	scope := atomicfile.ProcessScope()
 	var broke *LockInfo
 	quick := true // the next retry may go without a pause
 	for attempts := 1; ; attempts++ {
@@ -217,7 +219,7 @@ func fillLockInfo(info LockInfo) (LockInfo, error) {
 		info.PID = os.Getpid()
 	}
 	if info.PID == os.Getpid() && info.Scope == "" {
-		info.Scope = processScope()
+		info.Scope = atomicfile.ProcessScope()
 	}
 	if info.Created.IsZero() {
 		info.Created = time.Now().UTC().Truncate(time.Millisecond)
@@ -232,7 +234,7 @@ func isStale(holder *LockInfo, scope string) bool {
 	if err != nil || holder.Host != host || holder.PID <= 0 || holder.Scope != scope {
 		return false
 	}
-	return !processAlive(holder.PID)
+	return !atomicfile.ProcessAlive(holder.PID)
 }
 
 // breakStale deletes the stale lock holder, if it is still the lock. Only

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 	"github.com/nixferry/ferry/engine/state"
 )
 
@@ -70,7 +71,7 @@ func TestDirModes(t *testing.T) {
 	ctx := context.Background()
 	host, _ := os.Hostname()
 	// A dead run's lock, broken by the next Lock (creates the host mutex).
-	if _, err := s.Lock(ctx, "d", LockInfo{Host: host, PID: deadPID(t), Scope: processScope()}, 0); err != nil {
+	if _, err := s.Lock(ctx, "d", LockInfo{Host: host, PID: deadPID(t), Scope: atomicfile.ProcessScope()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.Lock(ctx, "d", LockInfo{}, 0)

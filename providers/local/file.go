@@ -25,12 +25,10 @@ const DefaultMode = "0644"
 
 // New returns the local.file implementation. Relative paths resolve
 // against dir, the configuration directory. It is safe for concurrent use.
-func New(dir string) providers.Resource { return &file{dir: dir, writer: thisWriter()} }
+func New(dir string) providers.Resource { return &file{dir: dir} }
 
 type file struct {
 	dir string
-	// writer names this process in temporary files.
-	writer writerID
 	// swept holds the paths whose folder this instance (one per run) has
 	// swept of dead runs' temporary files: once is enough, since later
 	// leftovers would be this run's own.
@@ -43,7 +41,7 @@ type file struct {
 // sweepOnce removes what dead runs left beside path, once per run.
 func (f *file) sweepOnce(path string) {
 	if _, done := f.swept.LoadOrStore(path, true); !done {
-		f.writer.sweep(path)
+		sweep(path)
 	}
 }
 

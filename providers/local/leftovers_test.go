@@ -3,6 +3,7 @@
 package local
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 	"github.com/nixferry/ferry/providers"
 )
 
@@ -66,27 +68,29 @@ func TestTempFileNoWiderThanFinalMode(t *testing.T) {
 // file (and what a live one is writing), then checks that create, update,
 // read and delete of the file remove the dead run's and nothing else.
 func TestSweepsDeadRunsTempFiles(t *testing.T) {
-	if processScope() == "" {
-		t.Fatal("processScope is empty: /proc/sys/kernel/random/boot_id or /proc/self/ns/pid is unreadable")
+	me := atomicfile.Self()
+	if me.Tag == "" {
+		t.Fatal("this process has no writer tag: /proc/sys/kernel/random/boot_id or /proc/self/ns/pid is unreadable")
 	}
-	me := thisWriter()
-	dead := writerID{pid: deadPID(t), tag: me.tag}
-	live := writerID{pid: os.Getpid(), tag: me.tag}
-	otherScope := writerID{pid: dead.pid, tag: writerTag("elsewhere", processScope())}
-	noScope := writerID{pid: dead.pid}
+	// tempName is the name a writer of pid and tag gives a temporary file
+	// of target.
+	tempName := func(target string, pid int, tag string) string {
+		return fmt.Sprintf(".%s.ferry-%d-%s-a1b2c3", target, pid, tag)
+	}
+	dead := deadPID(t)
 	removed := []string{
-		dead.tempName("motd", "a1b2c3"),
-		dead.tempName("other.conf", "a1b2c3"), // another file's, same folder
-		".motd.ferry-123456789",               // an older ferry's, two days old
+		tempName("motd", dead, me.Tag),
+		tempName("other.conf", dead, me.Tag), // another file's, same folder
+		".motd.ferry-123456789",              // an older ferry's, two days old
 	}
 	kept := []string{
-		"motd", // the target, when there is one
-		live.tempName("motd", "a1b2c3"),
-		otherScope.tempName("motd", "a1b2c3"),
-		noScope.tempName("motd", "a1b2c3"),
-		".motd.ferry-987654321",      // an older ferry's, fresh: maybe still writing
-		".other.conf.ferry-12345678", // an older ferry's, two days old, of a file this resource does not own
-		".motd.ferry-notes",          // the user's
+		"motd",                                // the target, when there is one
+		tempName("motd", os.Getpid(), me.Tag), // a live run's
+		tempName("motd", dead, "0123456789abcdef"), // of another host or container
+		tempName("motd", dead, "x"),                // of a writer whose scope is unknown
+		".motd.ferry-987654321",                    // an older ferry's, fresh: maybe still writing
+		".other.conf.ferry-12345678",               // an older ferry's, two days old, of a file this resource does not own
+		".motd.ferry-notes",                        // the user's
 		"notes.txt",
 	}
 	oldTime := time.Now().Add(-2 * legacyTempAge)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/nixferry/ferry/engine"
 	"net"
 	"os"
 	"path/filepath"
@@ -164,7 +165,7 @@ func TestRollbackTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			from, to, err := rollbackTarget(tt.gens, tt.want)
+			from, to, err := engine.RollbackTarget(tt.gens, tt.want)
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
 					t.Fatalf("error = %v, want %q", err, tt.err)

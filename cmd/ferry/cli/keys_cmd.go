@@ -56,10 +56,9 @@ func (c *KeysUploadCmd) Run(a *App) error {
 				failedAt[i] = true
 				return
 			}
-			rec := &state.Machine{Target: targetString(m.Target), HostKey: conn.HostKey(), DeclaredAt: m.Pos.String()}
-			if prev := st.Machines[m.Addr]; prev != nil {
-				cp := *prev
-				rec = &cp
+			rec := engine.RecordFor(st, m)
+			if rec.HostKey == "" {
+				rec.HostKey = conn.HostKey()
 			}
 			var names []string
 			rec.Keys, names, err = engine.UploadMachineKeys(ctx, conn, m, rec.Keys)

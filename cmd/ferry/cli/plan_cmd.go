@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/spec/atomicfile"
 	"github.com/nixferry/ferry/engine/statestore"
 )
 
@@ -204,18 +206,17 @@ func (a *App) planOptions(cfg *spec.Config, f PlanFlags, ev EvalFlags, paralleli
 	}, nil
 }
 
-// writePlanFile writes atomically so a reviewer never sees half a plan.
+// writePlanFile writes atomically so a reviewer never sees half a plan,
+// through a temporary file named after this process, and first removes
+// the ones killed runs left in that folder. A plan holds state values: it
+// is readable by its owner only, like state, whatever file was there.
 func writePlanFile(path string, p *plan.Plan) error {
 	data, err := plan.Encode(p)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	// A plan holds state values: readable by its owner only, like state.
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write plan %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	atomicfile.Sweep(filepath.Dir(path), atomicfile.Legacy{})
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("write plan %s: %w", path, err)
 	}
 	return nil

@@ -291,7 +291,7 @@ func (p *eventPrinter) event(ev engine.Event) {
 			break
 		}
 		fmt.Fprintf(p.w, "%s: skipped (%s failed)\n", ev.Addr, ev.Cause)
-	case engine.EventRecovered, engine.EventLockBroken:
+	case engine.EventRecovered, engine.EventLockBroken, engine.EventLockWait:
 		fmt.Fprintf(p.w, "note: %s\n", ev.Message)
 	case engine.EventWarning:
 		fmt.Fprintf(p.w, "%swarning%s: %s: %s\n", p.c.yellow, p.c.reset, ev.Addr, ev.Message)

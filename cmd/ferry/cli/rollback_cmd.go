@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/remote"
 )
@@ -43,7 +44,7 @@ func (c *RollbackCmd) Run(a *App) error {
 		if err != nil {
 			return nil, fmt.Errorf("machine %s: %w", m.Name, err)
 		}
-		from, to, err := rollbackTarget(gens, c.Generation)
+		from, to, err := engine.RollbackTarget(gens, c.Generation)
 		if err != nil {
 			return nil, fmt.Errorf("machine %s: %w; see `ferry generations %s`", m.Name, err, m.Name)
 		}
@@ -64,19 +65,12 @@ func (c *RollbackCmd) Run(a *App) error {
 			fmt.Fprintf(a.Stdout, "%s: switched to generation %d (%s)\n", m.Name, to.Number, to.Path)
 		}
 
-		rec := &state.Machine{Target: targetString(m.Target), DeclaredAt: m.Pos.String()}
-		if prev := st.Machines[m.Addr]; prev != nil {
-			cp := *prev
-			rec = &cp
-			if rec.Target != targetString(m.Target) {
-				rec.Target, rec.HostKey = targetString(m.Target), ""
-			}
-		}
+		rec := engine.RecordFor(st, m)
 		if rec.HostKey == "" {
 			rec.HostKey = conn.HostKey()
 		}
 		rec.Path, rec.Generation, rec.Activation, rec.DeployedAt = to.Path, to.Number, remote.ActionSwitch, time.Now().UTC()
-		rec.Drv = deriverOn(a, conn, to.Path)
+		rec.Drv = engine.DeriverOn(a.opCtx, conn, to.Path)
 		out := st.Clone()
 		if out.Machines == nil {
 			out.Machines = map[string]*state.Machine{}
@@ -88,51 +82,4 @@ func (c *RollbackCmd) Run(a *App) error {
 		return nil
 	}
 	return err
-}
-
-// rollbackTarget picks the generation to switch to: want, or (want 0) the
-// newest one older than the current one. from is the current generation,
-// nil when the profile points to none of them.
-func rollbackTarget(gens []remote.Generation, want int) (from, to *remote.Generation, err error) {
-	for i := range gens {
-		if gens[i].Current {
-			from = &gens[i]
-		}
-	}
-	if len(gens) == 0 {
-		return nil, nil, errors.New("the host has no system generations to roll back to")
-	}
-	if want > 0 {
-		for i := range gens {
-			if gens[i].Number == want {
-				return from, &gens[i], nil
-			}
-		}
-		nums := make([]string, len(gens))
-		for i, g := range gens {
-			nums[i] = fmt.Sprint(g.Number)
-		}
-		return nil, nil, fmt.Errorf("generation %d does not exist on the host (it has %s)", want, strings.Join(nums, ", "))
-	}
-	if from == nil {
-		return nil, nil, errors.New("the system profile points to none of its generations: name the generation to switch to")
-	}
-	for i := len(gens) - 1; i >= 0; i-- {
-		if gens[i].Number < from.Number {
-			return from, &gens[i], nil
-		}
-	}
-	return nil, nil, fmt.Errorf("no generation older than the current one (%d) exists", from.Number)
-}
-
-// deriverOn is the derivation that built path, as the host's store records
-// it; "" when unknown, so that the next plan shows no package diff rather
-// than a wrong one.
-func deriverOn(a *App, conn *remote.Conn, path string) string {
-	out, err := conn.Output(a.opCtx, remote.Command("nix-store", "--query", "--deriver", path))
-	drv := strings.TrimSpace(out)
-	if err != nil || !strings.HasPrefix(drv, "/nix/store/") || !strings.HasSuffix(drv, ".drv") {
-		return ""
-	}
-	return drv
 }
