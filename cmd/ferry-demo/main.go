@@ -52,6 +52,7 @@ func main() {
 	)
 	fmt.Printf("\n== examples/staging-git in %s (state: file://%s/.ferry)\n", staging, staging)
 	step(bin, staging, env, "plan and save the plan for review", "plan", "--out", "plan.json")
+	stepFails(bin, staging, env, "a plan-time choice with a saved plan is refused: the plan holds them", "apply", "plan.json", "--on", "gitServer")
 	step(bin, staging, env, "apply exactly the reviewed plan", "apply", "plan.json")
 	fmt.Println("\n== what the hosts run now")
 	showSystems(fleet)
@@ -60,6 +61,8 @@ func main() {
 	}
 	step(bin, staging, env, "re-plan: nothing left to do", "plan", "--detailed-exitcode")
 	step(bin, staging, env, "what ferry recorded", "show")
+	step(bin, staging, env, "machines are addresses like any other", "state", "list")
+	step(bin, staging, env, "redeploy one machine although it is up to date (NixOps --force)", "apply", "--auto-approve", "--replace", "machine.gitServer")
 
 	rollingWeb(bin, dir)
 
