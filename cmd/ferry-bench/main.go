@@ -221,14 +221,6 @@ func runShape(bin string, s shape, runs int) ([]result, error) {
 	var stats string
 	planBase := filepath.Join(dir, ".ferry-plan-base")
 	for _, st := range s.steps {
-		if !st.isApply {
-			// plan.json is planned against the state as it is now: apply
-			// steps restore exactly this state before every run.
-			_ = os.RemoveAll(planBase)
-			if err := copyTree(filepath.Join(dir, ".ferry"), planBase); err != nil {
-				return nil, err
-			}
-		}
 		var walls []time.Duration
 		var peak float64
 		for i := 0; i < runs; i++ {
@@ -246,6 +238,15 @@ func runShape(bin string, s shape, runs int) ([]result, error) {
 			peak = max(peak, mib)
 			if st.isApply {
 				stats = stderr
+			}
+		}
+		if !st.isApply {
+			// plan.json is planned against the state as the plan left it
+			// (with the deployment's plan key, which signs it): apply
+			// steps restore exactly this state before every run.
+			_ = os.RemoveAll(planBase)
+			if err := copyTree(filepath.Join(dir, ".ferry"), planBase); err != nil {
+				return nil, err
 			}
 		}
 		sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
