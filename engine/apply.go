@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -13,7 +14,6 @@ import (
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
-	"github.com/nixferry/ferry/graph"
 	"github.com/nixferry/ferry/providers"
 )
 
@@ -137,7 +137,7 @@ func (e *Engine) checkPlan(p *plan.Plan, opts ApplyOptions) error {
 		}
 	}
 	for _, r := range p.Resources {
-		if _, ok := e.Providers.Get(r.Type); !ok {
+		if _, ok := e.Providers.Schema(r.Type); !ok {
 			return fmt.Errorf("plan has %s of type %q, which this ferry does not know", r.Addr, r.Type)
 		}
 	}
@@ -181,7 +181,14 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	case st.Serial != p.State.Serial:
 		return nil, &StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
 	}
-	secrets, err := resolveSecrets(p, opts.Config)
+	if err := plan.Unseal(ctx, p, e.Store.Secrets()); err != nil {
+		return nil, err
+	}
+	planKey, _, err := e.Store.ReadPlanKey(ctx, p.Deployment)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := resolveSecrets(p, opts.Config, planKey)
 	if err != nil {
 		return nil, err
 	}
@@ -194,20 +201,12 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		opCtx = context.WithoutCancel(ctx)
 	}
 	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx,
-		secrets: secrets, rebootTimeout: opts.RebootTimeout, machineDone: map[string]bool{}}
+		secrets: secrets, rebootTimeout: opts.RebootTimeout, machineDone: map[string]bool{},
+		ps: newProviderSet(e.Providers, p.Providers)}
 	x.com = newCommitter(journal, st)
 
-	g := graph.New[string]()
-	for _, r := range p.Resources {
-		if r.Action != plan.Noop {
-			g.Add(r.Addr)
-		}
-	}
-	for _, m := range p.Machines {
-		if m.Action != plan.Noop {
-			g.Add(m.Addr)
-		}
-	}
+	g, gates := PlanGraph(p)
+	x.gates = gates
 	if opts.MaxConcurrentCopy <= 0 {
 		opts.MaxConcurrentCopy = 5
 	}
@@ -215,10 +214,6 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		opts.MaxConcurrentActivate = 10
 	}
 	x.startMachines(opts)
-	for _, edge := range p.Edges {
-		g.Connect(edge[0], edge[1])
-	}
-	x.gates = addRolloutGates(g, p.Rollout)
 	par := opts.Parallelism
 	if par <= 0 {
 		par = 10
@@ -317,6 +312,8 @@ type executor struct {
 	rebootTimeout time.Duration
 	gates         map[string]int // rollout gate -> the batch it follows
 
+	ps *providerSet // the plan's provider configurations, configured on first use
+
 	mu          sync.Mutex
 	results     map[string]map[string]any // attributes produced by this apply
 	machineDone map[string]bool           // machines deployed, for rollout gates
@@ -346,18 +343,15 @@ func (x *executor) run(ctx context.Context, addr string, release func()) error {
 		return x.runGate(ctx, addr)
 	}
 	r := x.p.Resource(addr)
-	prov, _ := x.e.Providers.Get(r.Type)
 	start := time.Now()
 	x.e.emit(Event{Kind: EventStart, Addr: addr, Action: r.Action})
-	attrs, err := x.perform(r, prov)
-	release() // recording is not work: let the next operation start
+	var err error
+	prov, err := x.ps.resource(x.opCtx, r.ProviderKey(), r.Type)
+	var attrs map[string]any
 	if err == nil {
-		var rec *state.Resource
-		if attrs != nil {
-			rec = &state.Resource{Type: r.Type, Attrs: attrs, Deps: r.Deps, DeclaredAt: r.DeclaredAt}
-		}
-		err = x.com.commit(state.Change{Addr: addr, Resource: rec})
+		attrs, err = x.perform(r, prov)
 	}
+	release() // recording is not work: let the next operation start
 	if err != nil {
 		x.e.emit(Event{Kind: EventFailed, Addr: addr, Action: r.Action, Duration: time.Since(start), Message: err.Error()})
 		return err
@@ -367,18 +361,83 @@ func (x *executor) run(ctx context.Context, addr string, release func()) error {
 	return nil
 }
 
-// perform carries out r's planned action: the action and the prior
-// attributes are the plan's (the refreshed "before" the plan recorded),
-// never decided again from state. Apply resolves the references the plan
-// could not know, plans the resource again with them and checks the
-// result against the reviewed "after" (checkFinalPlan) before the
-// provider changes anything.
-func (x *executor) perform(r *plan.Resource, prov providers.Resource) (map[string]any, error) {
-	ctx := x.opCtx
+// record is what state keeps of r with attributes attrs.
+func (x *executor) record(r *plan.Resource, attrs map[string]any) *state.Resource {
+	return &state.Resource{Type: r.Type, Attrs: attrs, Deps: r.Deps, DeclaredAt: r.DeclaredAt,
+		Provider: r.Provider, SchemaVersion: r.SchemaVersion}
+}
+
+// commit records addr's new record (nil: gone) durably.
+func (x *executor) commit(addr string, rec *state.Resource) error {
+	return x.com.commit(state.Change{Addr: addr, Resource: rec})
+}
+
+// opContext bounds one provider call by the resource's timeout for it.
+func (x *executor) opContext(r *plan.Resource, op string) (context.Context, context.CancelFunc) {
+	var d string
+	if t := r.Timeouts; t != nil {
+		d = map[string]string{"create": t.Create, "update": t.Update, "delete": t.Delete}[op]
+	}
+	if v, err := time.ParseDuration(d); err == nil && v > 0 {
+		return context.WithTimeout(x.opCtx, v)
+	}
+	return context.WithCancel(x.opCtx)
+}
+
+// call runs one provider Apply under the resource's timeout; an error
+// after a timeout says so.
+func (x *executor) call(prov *boundResource, r *plan.Resource, op string, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	ctx, cancel := x.opContext(r, op)
+	defer cancel()
+	resp, err := prov.Apply(ctx, req)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && x.opCtx.Err() == nil {
+		err = fmt.Errorf("%s timed out (timeouts = {%q: ...}): %w", op, op, err)
+	}
+	return resp, err
+}
+
+// perform carries out r's planned action and records each step before the
+// next: the action and the prior attributes are the plan's (the refreshed
+// "before" the plan recorded), never decided again from state. Apply
+// resolves the references the plan could not know, plans the resource
+// again with them and checks the result against the reviewed "after"
+// (checkFinalPlan) before the provider changes anything. A create is
+// journalled with its idempotency token before the call; an object that
+// exists after a failed call is recorded as tainted.
+func (x *executor) perform(r *plan.Resource, prov *boundResource) (map[string]any, error) {
+	if r.DeleteDeposed != nil {
+		if _, err := x.call(prov, r, "delete", providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: r.DeleteDeposed}); err != nil {
+			return nil, fmt.Errorf("delete the old object a create-before-destroy replacement left: %w", err)
+		}
+		if rec := x.st.Resources[r.Addr]; rec != nil && r.Action != plan.Delete {
+			cp := *rec
+			cp.Deposed = nil
+			if err := x.commit(r.Addr, &cp); err != nil {
+				return nil, err
+			}
+			if r.Action == plan.Noop {
+				return cp.Attrs, nil
+			}
+		}
+	}
 	prior := r.Before
 	if r.Action == plan.Delete {
-		_, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior})
-		return nil, err
+		if _, err := x.call(prov, r, "delete", providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
+			return nil, err
+		}
+		return nil, x.commit(r.Addr, nil)
+	}
+	if r.Action == plan.Import {
+		ctx, cancel := x.opContext(r, "create")
+		resp, err := prov.importObject(ctx, providers.ImportRequest{Addr: r.Addr, ID: r.ImportID})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("import %q: %w", r.ImportID, err)
+		}
+		prior = resp.State
+		if err := x.commit(r.Addr, x.record(r, prior)); err != nil {
+			return nil, err
+		}
 	}
 	args, err := x.resolve(r)
 	if err != nil {
@@ -390,39 +449,133 @@ func (x *executor) perform(r *plan.Resource, prov providers.Resource) (map[strin
 	if r.Action == plan.Replace {
 		planPrior = nil
 	}
-	planned, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Prior: planPrior, Config: args})
+	planned, err := prov.Plan(x.opCtx, providers.PlanRequest{Addr: r.Addr, Prior: planPrior, Config: args})
 	if err != nil {
 		return nil, err
 	}
 	if err := checkFinalPlan(r, planned); err != nil {
 		return nil, err
 	}
-	if r.Action == plan.Replace && prior != nil {
-		if _, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
+	if r.Action == plan.Import {
+		if reflect.DeepEqual(planned.Planned, prior) {
+			x.setResult(r.Addr, prior)
+			return prior, nil
+		}
+		return x.update(r, prov, prior, planned.Planned)
+	}
+	if r.Action == plan.Replace && prior != nil && !r.CreateBeforeDestroy {
+		if _, err := x.call(prov, r, "delete", providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
 			return nil, fmt.Errorf("delete before replace: %w", err)
 		}
 		// The old object is gone: record that before creating the new
 		// one, so a crash in between cannot leave a record of it.
-		if err := x.com.commit(state.Change{Addr: r.Addr}); err != nil {
+		if err := x.commit(r.Addr, nil); err != nil {
 			return nil, err
 		}
 	}
-	prior = planPrior
-	action := providers.Create
 	if r.Action == plan.Update {
-		action = providers.Update
+		return x.update(r, prov, prior, planned.Planned)
 	}
-	resp, err := prov.Apply(ctx, providers.ApplyRequest{Addr: r.Addr, Action: action, Prior: prior, Planned: planned.Planned})
+	attrs, err := x.create(r, prov, planned.Planned)
 	if err != nil {
 		return nil, err
 	}
-	if spec.HasUnknown(resp.State) {
-		return nil, fmt.Errorf("provider %s returned unknown values after apply (a provider bug)", r.Type)
+	if r.Action == plan.Replace && prior != nil && r.CreateBeforeDestroy {
+		// The new object exists and is recorded with the old one as
+		// deposed: a crash now leaves both known, and the next apply
+		// deletes the old one.
+		rec := x.record(r, attrs)
+		rec.Deposed = prior
+		if err := x.commit(r.Addr, rec); err != nil {
+			return nil, err
+		}
+		if _, err := x.call(prov, r, "delete", providers.ApplyRequest{Addr: r.Addr, Action: providers.Delete, Prior: prior}); err != nil {
+			return nil, fmt.Errorf("delete the replaced object (the new one is created and recorded; the next apply deletes the old one): %w", err)
+		}
+		if err := x.commit(r.Addr, x.record(r, attrs)); err != nil {
+			return nil, err
+		}
 	}
-	x.mu.Lock()
-	x.results[r.Addr] = resp.State
-	x.mu.Unlock()
+	return attrs, nil
+}
+
+// create journals the create's intent with its token, calls the provider
+// and records the outcome: the object, or the part of it that exists
+// (tainted) when the call failed.
+func (x *executor) create(r *plan.Resource, prov *boundResource, planned map[string]any) (map[string]any, error) {
+	// Only a type that can find its objects by token has use for an
+	// intent: its objects live outside ferry (a cloud), and the next plan
+	// adopts the object of a create whose outcome was not recorded.
+	// Other types (null, time, local.file) create again.
+	if _, adopts := prov.Resource.(providers.Adopter); adopts {
+		intent := &state.Intent{Type: r.Type, Provider: r.Provider, Token: r.Token, Planned: planned, Deps: r.Deps, DeclaredAt: r.DeclaredAt, At: time.Now().UTC()}
+		if err := x.com.commit(state.Change{Addr: r.Addr, Intent: intent}); err != nil {
+			return nil, fmt.Errorf("record the create before it starts (nothing was created): %w", err)
+		}
+	}
+	resp, err := x.call(prov, r, "create", providers.ApplyRequest{Addr: r.Addr, Action: providers.Create, Planned: planned, Token: r.Token})
+	return x.outcome(r, resp, err)
+}
+
+// update calls the provider's update and records the outcome.
+func (x *executor) update(r *plan.Resource, prov *boundResource, prior, planned map[string]any) (map[string]any, error) {
+	resp, err := x.call(prov, r, "update", providers.ApplyRequest{Addr: r.Addr, Action: providers.Update, Prior: prior, Planned: planned})
+	return x.outcome(r, resp, err)
+}
+
+// outcome records what a create or update left: on success the object;
+// on failure, when the provider says part of the object exists, that part
+// as tainted (the next plan replaces it), or, for a failed create that
+// left nothing, no record (which also settles its intent).
+func (x *executor) outcome(r *plan.Resource, resp providers.ApplyResponse, err error) (map[string]any, error) {
+	if err != nil {
+		if resp.State != nil && !spec.HasUnknown(resp.State) {
+			rec := x.record(r, resp.State)
+			rec.Tainted = true
+			if cerr := x.commit(r.Addr, rec); cerr != nil {
+				return nil, fmt.Errorf("%w; and recording what exists failed: %v", err, cerr)
+			}
+			return nil, fmt.Errorf("%w; what exists of it is recorded as tainted: the next plan replaces it", err)
+		}
+		// A create that failed and made nothing settles its intent: the
+		// record is what it was before the create (none, or, before a
+		// create-before-destroy replacement, the old object).
+		var settle *state.Resource
+		switch {
+		case !x.hasIntent(r.Addr):
+			return nil, err
+		case r.Action == plan.Create:
+		case r.Action == plan.Replace && r.CreateBeforeDestroy:
+			settle = x.st.Resources[r.Addr]
+		case r.Action == plan.Replace:
+		default:
+			return nil, err // an update: no intent, the record stands
+		}
+		if cerr := x.commit(r.Addr, settle); cerr != nil {
+			return nil, fmt.Errorf("%w; and recording it failed: %v", err, cerr)
+		}
+		return nil, err
+	}
+	if spec.HasUnknown(resp.State) {
+		return nil, fmt.Errorf("provider fault: %s returned unknown values after apply (a bug in the provider)", r.Type)
+	}
+	if err := x.commit(r.Addr, x.record(r, resp.State)); err != nil {
+		return nil, err
+	}
+	x.setResult(r.Addr, resp.State)
 	return resp.State, nil
+}
+
+// hasIntent reports whether a create intent of addr was journalled in
+// this apply.
+func (x *executor) hasIntent(addr string) bool {
+	return x.com.current(func(st *state.State) bool { return st.Intents[addr] != nil })
+}
+
+func (x *executor) setResult(addr string, attrs map[string]any) {
+	x.mu.Lock()
+	x.results[addr] = attrs
+	x.mu.Unlock()
 }
 
 // resolve fills the references in r's arguments from what this apply

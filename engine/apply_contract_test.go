@@ -177,7 +177,7 @@ func newContractEnv(t *testing.T) *contractEnv {
 	bkt := memblob.OpenBucket(nil)
 	t.Cleanup(func() { _ = bkt.Close() })
 	cloud := newFakeCloud()
-	reg, err := providers.NewRegistry(cloud)
+	reg, err := providers.NewRegistry(&providers.Static{Namespace: "fake", Types: []providers.Resource{cloud}})
 	if err != nil {
 		t.Fatal(err)
 	}

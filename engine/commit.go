@@ -92,3 +92,11 @@ func (c *committer) close() (*state.State, error) {
 	_ = c.journal.Close()
 	return c.cur, c.err
 }
+
+// current runs f on the state as recorded so far, under the committer's
+// lock.
+func (c *committer) current(f func(*state.State) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f(c.cur)
+}

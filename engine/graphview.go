@@ -150,7 +150,7 @@ func machineShape(addr string) string {
 func PlanGraph(p *plan.Plan) (*graph.Graph[string], map[string]int) {
 	g := graph.New[string]()
 	for _, r := range p.Resources {
-		if r.Action != plan.Noop {
+		if r.Action != plan.Noop || r.DeleteDeposed != nil {
 			g.Add(r.Addr)
 		}
 	}

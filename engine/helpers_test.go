@@ -77,7 +77,7 @@ func newEnv(t testing.TB, kind storeKind) *env {
 		e.store = s
 		t.Cleanup(func() { _ = s.Close() })
 	}
-	reg, err := providers.NewRegistry(null.New(), timeprovider.New(), local.New(dir))
+	reg, err := providers.NewRegistry(null.Provider(), timeprovider.Provider(), local.Provider(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,14 @@ package engine
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
@@ -20,7 +21,7 @@ import (
 // key (which is never in a plan) and domain-separated by the var's name,
 // so a leaked plan cannot be used to guess a short secret offline, and
 // equal values of two vars do not look equal. Without a key (a plan that
-// is never written) it is a plain domain-separated sha256.
+// is never written) it is keyed by a random key of this process.
 func planInputs(in spec.Inputs, key []byte) plan.Inputs {
 	out := plan.Inputs{Files: map[string]string{}, Vars: map[string]string{}}
 	for f, h := range in.Files {
@@ -33,19 +34,30 @@ func planInputs(in spec.Inputs, key []byte) plan.Inputs {
 	return out
 }
 
-// keyedDigest is hex HMAC-SHA256(key, domain || data), or sha256 of the
-// same when key is nil.
+// keyedDigest is hex HMAC-SHA256(key, domain || data). Digests of secrets
+// are never unkeyed: an empty key (a plan built without the deployment's
+// plan key, which is never written or applied) is replaced by
+// processKey, so that nothing computed here can be used to test guesses
+// of a secret.
 func keyedDigest(key []byte, domain string, data []byte) string {
-	var h hash.Hash
-	if key != nil {
-		h = hmac.New(sha256.New, key)
-	} else {
-		h = sha256.New()
+	if len(key) == 0 {
+		key = processKey()
 	}
+	h := hmac.New(sha256.New, key)
 	h.Write([]byte(domain))
 	h.Write(data)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// processKey is a random key of this process, for digests that are only
+// ever compared within it.
+var processKey = sync.OnceValue(func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return k
+})
 
 func inputsDigest(in plan.Inputs) string {
 	h := sha256.New()

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,14 +23,27 @@ import (
 )
 
 // Keys (secrets) never enter a plan, the state, an event or an error in
-// clear. The plan and the state hold keyHash of each: a sha256 over a
-// domain tag, the destination and the content, so that equal secrets at
-// different destinations do not look equal. Text and file keys are read at
-// plan time (a missing file fails the plan before anything is touched) and
-// again at apply, where a content that no longer matches the planned hash
-// makes the plan stale. Command keys run on the deployer at apply time,
-// when their machine deploys (or with `ferry keys upload`): their hash is
-// recorded after the upload.
+// clear. The plan and the state hold keyHash of each: an HMAC-SHA256,
+// keyed by the deployment's plan key (statestore.Store.PlanKey, which is
+// never in a plan and is sealed in the state store when state encryption
+// is on), over a domain tag, the destination and the content. Keyed, a
+// leaked plan or state cannot be used to guess a short secret offline
+// (an unkeyed sha256 of a weak key text gave it back in milliseconds);
+// with the destination in it, equal secrets at different destinations do
+// not look equal. Text and file keys are read at plan time (a missing
+// file fails the plan before anything is touched) and again at apply,
+// where a content that no longer matches the planned hash makes the plan
+// stale. Command keys run on the deployer at apply time, when their
+// machine deploys (or with `ferry keys upload`): their hash is recorded
+// after the upload.
+//
+// Hashes recorded by an older ferry ("sha256:...") are still compared,
+// the old way, so that upgrading does not make every key look changed
+// (and every machine upload its keys again); each is replaced by a keyed
+// hash the next time its key is uploaded (a deploy of its machine, or
+// `ferry keys upload`). A new plan key (one deleted, or a deployment
+// deleted and made again) makes every recorded keyed hash look changed:
+// the next apply uploads the keys again, which is harmless.
 
 // When keys are uploaded (key(upload_at = ...)).
 const (
@@ -42,11 +56,39 @@ const keyCommandTimeout = 2 * time.Minute
 
 func keyDest(k *spec.Key) string { return path.Join(k.DestDir, k.Name) }
 
-func keyHash(dest string, content []byte) string {
+// Prefixes of key hashes: keyed (this ferry), and plain (older ones).
+const (
+	keyHashPrefix       = "hmac-sha256:"
+	legacyKeyHashPrefix = "sha256:"
+)
+
+// keyHash is what plans and state record of a key's content: an
+// HMAC-SHA256 keyed by the deployment's plan key over the domain tag, the
+// destination and the content. A nil planKey (a plan that is never
+// written or applied: BuildPlan) keys it with a random key of this
+// process: never comparable with state, never a digest to guess from.
+func keyHash(planKey []byte, dest string, content []byte) string {
+	return keyHashPrefix + keyedDigest(planKey, "ferry key\x00"+dest+"\x00", content)
+}
+
+// legacyKeyHash is keyHash as older ferry versions computed it: a plain
+// sha256, kept only to compare the hashes they recorded.
+func legacyKeyHash(dest string, content []byte) string {
 	h := sha256.New()
 	h.Write([]byte("ferry key\x00" + dest + "\x00"))
 	h.Write(content)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return legacyKeyHashPrefix + hex.EncodeToString(h.Sum(nil))
+}
+
+// keyHashMatches reports whether recorded (in state or a plan) is the
+// hash of content at dest: a keyed hash with planKey, an older ferry's
+// plain one the old way.
+func keyHashMatches(planKey []byte, recorded, dest string, content []byte) bool {
+	want := keyHash(planKey, dest, content)
+	if strings.HasPrefix(recorded, legacyKeyHashPrefix) {
+		want = legacyKeyHash(dest, content)
+	}
+	return hmac.Equal([]byte(recorded), []byte(want))
 }
 
 // readKey returns a text or file key's content; ok is false for a command
@@ -102,9 +144,10 @@ func runKeyCommandWithin(ctx context.Context, m string, k *spec.Key, timeout tim
 	return stdout.Bytes(), nil
 }
 
-// planKeys lists m's keys with their hashes and whether they change
-// compared with what state says was uploaded.
-func planKeys(m *spec.Machine, rec *state.Machine) ([]*plan.Key, error) {
+// planKeys lists m's keys with their hashes (keyed by planKey, the
+// deployment's plan key) and whether they change compared with what state
+// says was uploaded.
+func planKeys(m *spec.Machine, rec *state.Machine, planKey []byte) ([]*plan.Key, error) {
 	var out []*plan.Key
 	for _, k := range m.Keys {
 		pk := &plan.Key{Name: k.Name, Dest: keyDest(k), User: k.User, Group: k.Group, Permissions: k.Permissions,
@@ -117,15 +160,15 @@ func planKeys(m *spec.Machine, rec *state.Machine) ([]*plan.Key, error) {
 		case !known:
 			pk.Change = "at apply"
 		default:
-			pk.Hash = keyHash(pk.Dest, content)
+			pk.Hash = keyHash(planKey, pk.Dest, content)
 			prev := ""
 			if rec != nil {
 				prev = rec.Keys[pk.Dest]
 			}
-			switch prev {
-			case "":
+			switch {
+			case prev == "":
 				pk.Change = "new"
-			case pk.Hash:
+			case keyHashMatches(planKey, prev, pk.Dest, content):
 				pk.Change = "unchanged"
 			default:
 				pk.Change = "changed"
@@ -151,12 +194,16 @@ func keysChanged(keys []*plan.Key) bool {
 type secret struct {
 	spec    *spec.Key
 	content []byte // nil for a command key until it ran
+	// planKey keys the hash recorded after the upload.
+	planKey []byte
 }
 
 // resolveSecrets reads, for every machine apply touches, the content of
 // its text and file keys from the configuration and checks them against
-// the planned hashes; it refuses the plan when one changed.
-func resolveSecrets(p *plan.Plan, cfg *spec.Config) (map[string][]*secret, error) {
+// the planned hashes (keyed by planKey, the deployment's plan key, which
+// also keys the hashes recorded after the uploads); it refuses the plan
+// when one changed.
+func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string][]*secret, error) {
 	out := map[string][]*secret{}
 	for _, pm := range p.Machines {
 		if len(pm.Keys) == 0 || (pm.Action != plan.Deploy && pm.Action != plan.UploadKeys) {
@@ -178,13 +225,13 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config) (map[string][]*secret, error
 			if k == nil {
 				return nil, &StaleError{What: fmt.Sprintf("key %s of %s is no longer in the configuration", pk.Name, pm.Addr)}
 			}
-			s := &secret{spec: k}
+			s := &secret{spec: k, planKey: planKey}
 			content, known, err := readKey(m, k)
 			if err != nil {
 				return nil, err
 			}
 			if known {
-				if keyHash(pk.Dest, content) != pk.Hash {
+				if !keyHashMatches(planKey, pk.Hash, pk.Dest, content) {
 					return nil, &StaleError{What: fmt.Sprintf("key %s of %s (%s) changed since the plan", pk.Name, pm.Addr, pk.Source)}
 				}
 				s.content = content
@@ -214,7 +261,7 @@ func uploadKeys(ctx context.Context, conn *remote.Conn, addr string, secrets []*
 		if err := remote.UploadKey(ctx, conn, k); err != nil {
 			return fmt.Errorf("upload key %s: %w", s.spec.Name, err)
 		}
-		hashes[keyDest(s.spec)] = keyHash(keyDest(s.spec), content)
+		hashes[keyDest(s.spec)] = keyHash(s.planKey, keyDest(s.spec), content)
 		names = append(names, s.spec.Name)
 	}
 	if len(names) > 0 && progress != nil {
@@ -226,9 +273,13 @@ func uploadKeys(ctx context.Context, conn *remote.Conn, addr string, secrets []*
 // UploadMachineKeys uploads every configured key of m now (`ferry keys
 // upload`), text and file keys read from the configuration and command
 // keys run on the deployer. It returns the hashes to record in state by
-// destination (those of prev for keys it could not upload) and the names
-// of the keys uploaded.
-func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, prev map[string]string) (map[string]string, []string, error) {
+// destination, keyed by planKey, the deployment's plan key (see
+// Engine.PlanKey) (those of prev for keys it could not upload), and the
+// names of the keys uploaded.
+func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, prev map[string]string, planKey []byte) (map[string]string, []string, error) {
+	if len(planKey) == 0 {
+		return nil, nil, fmt.Errorf("upload keys of %s: no plan key to hash them with", m.Addr)
+	}
 	hashes := map[string]string{}
 	for _, k := range m.Keys {
 		if h, ok := prev[keyDest(k)]; ok {
@@ -241,7 +292,7 @@ func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, 
 		if err != nil {
 			return hashes, uploaded, err
 		}
-		s := &secret{spec: k}
+		s := &secret{spec: k, planKey: planKey}
 		if known {
 			s.content = content
 		}
@@ -251,4 +302,21 @@ func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, 
 		uploaded = append(uploaded, k.Name)
 	}
 	return hashes, uploaded, nil
+}
+
+// PlanKey returns the deployment's plan key, which keys the hashes of
+// uploaded keys: for `ferry keys upload`, which records them outside a
+// plan. A deployment that has none yet gets one, under its lock (waiting
+// up to lockTimeout for it).
+func (e *Engine) PlanKey(ctx context.Context, deployment string, lockTimeout time.Duration) ([]byte, error) {
+	key, ok, err := e.Store.ReadPlanKey(ctx, deployment)
+	if err != nil || ok {
+		return key, err
+	}
+	l, err := e.lock(ctx, deployment, "plan key", lockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Release(context.WithoutCancel(ctx))
+	return e.Store.PlanKey(context.WithoutCancel(ctx), l, deployment)
 }

@@ -21,6 +21,7 @@ type machineRun struct {
 	buildDone chan struct{}
 	copies    chan struct{} // --max-concurrent-copy
 	activates chan struct{} // --max-concurrent-activate
+	roots     *planRoots    // gcroots.go: the plan's derivations and their GC roots
 }
 
 // startMachines builds every machine system that is built locally in one
@@ -32,13 +33,14 @@ func (x *executor) startMachines(opts ApplyOptions) {
 		activates: make(chan struct{}, max(opts.MaxConcurrentActivate, 1)),
 	}
 	x.mr = mr
+	mr.roots = x.startRoots(opts.Dir) // gcroots.go: checks this machine has the plan's derivations
 	var drvs []string
 	for _, m := range x.p.Machines {
 		if m.Action == plan.Deploy && !m.BuildOnTarget {
 			drvs = append(drvs, m.Drv)
 		}
 	}
-	if len(drvs) == 0 {
+	if len(drvs) == 0 || mr.roots.refused() != nil { // gcroots.go: nothing is built for a refused plan
 		close(mr.buildDone)
 		return
 	}
@@ -47,6 +49,7 @@ func (x *executor) startMachines(opts ApplyOptions) {
 		x.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("building %d system(s) in one nix-store --realise", len(drvs))})
 		start := time.Now()
 		mr.builds, mr.buildErr = x.e.Nix.Build(x.opCtx, drvs, nix.BuildOptions{Jobs: opts.BuildJobs})
+		mr.roots.built(mr.builds) // gcroots.go: release the roots of what built
 		built := 0
 		for _, r := range mr.builds {
 			if r.Err == nil {
@@ -66,6 +69,9 @@ func (x *executor) startMachines(opts ApplyOptions) {
 func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	ctx := x.opCtx
 	prev := x.st.Machines[m.Addr]
+	if err := x.mr.roots.refused(); err != nil { // gcroots.go: the plan's derivations are missing here
+		return nil, err
+	}
 	if m.Action == plan.Forget {
 		return nil, nil
 	}
@@ -541,6 +547,7 @@ func (x *executor) buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan
 	if err := x.copyClosure(ctx, conn, m, m.Drv, "derivation ", progress); err != nil {
 		return fmt.Errorf("copy derivation to the target: %w", err)
 	}
+	x.mr.roots.done(m.Drv) // gcroots.go: the target has the derivation now
 	progress("building on the target")
 	if err := conn.Run(ctx, remote.Command("nix-store", "--realise", m.Drv), remote.RunOptions{}); err != nil {
 		return fmt.Errorf("build on the target: %w", err)

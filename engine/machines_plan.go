@@ -145,7 +145,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		if rec != nil {
 			pm.Previous = rec.Path
 		}
-		if err := planSafety(pm, m, rec); err != nil {
+		if err := planSafety(pm, m, rec, b.planKey); err != nil {
 			return err
 		}
 		if ev.Boot != nil {
@@ -206,6 +206,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		planReboot(pm, policy, boots, read)
 	}
 	p.Machines = append(p.Machines, planned...)
+	b.pinRoots(ctx, p) // gcroots.go: GC roots for the derivations apply builds
 	return nil
 }
 
@@ -264,8 +265,8 @@ func planReboot(pm *plan.Machine, policy string, boots map[string]remote.BootFil
 }
 
 // planSafety copies m's keys, checks and rollback settings into pm.
-func planSafety(pm *plan.Machine, m *spec.Machine, rec *state.Machine) error {
-	keys, err := planKeys(m, rec)
+func planSafety(pm *plan.Machine, m *spec.Machine, rec *state.Machine, planKey []byte) error {
+	keys, err := planKeys(m, rec, planKey)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func newMachineEnv(t testing.TB, names ...string) *machineEnv {
 		t.Fatalf("open state store: %v", err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	reg, err := providers.NewRegistry(null.New(), timeprovider.New(), local.New(dir))
+	reg, err := providers.NewRegistry(null.Provider(), timeprovider.Provider(), local.Provider(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,19 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -124,21 +131,55 @@ func (s *Session) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) 
 	if err != nil {
 		return nil, err
 	}
-	p, err := e.buildPlan(ctx, cfg, st, opts)
+	configs, err := planProviders(e.Providers, cfg)
 	if err != nil {
 		return nil, err
 	}
-	// The key is taken (made, for a new deployment) only for a plan that
-	// exists: a configuration error leaves the store as it was.
-	key, err := e.Store.PlanKey(context.WithoutCancel(ctx), s.lock, s.dep)
+	ps := newProviderSet(e.Providers, slices.Collect(maps.Values(configs)))
+	if st, err = e.adoptIntents(ctx, s.lock, st, ps); err != nil {
+		return nil, err
+	}
+	// The plan key keys the digests of secrets in the plan; a new
+	// deployment's is stored only for a plan that exists: a configuration
+	// error leaves the store as it was.
+	key, ok, err := e.Store.ReadPlanKey(ctx, s.dep)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if key, err = statestore.NewPlanKey(); err != nil {
+			return nil, err
+		}
+	}
+	p, err := e.buildPlan(ctx, cfg, st, opts, ps, key)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := e.Store.StorePlanKey(context.WithoutCancel(ctx), s.lock, s.dep, key)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(stored, key) {
+		return nil, fmt.Errorf("the plan key of deployment %q was created by another run while this one planned (was its lock broken?); run `ferry plan` again", s.dep)
 	}
 	p.Inputs = planInputs(cfg.Inputs, key)
+	if err := plan.Seal(ctx, p, e.sensitiveAttrs, e.Store.Secrets()); err != nil {
+		return nil, err
+	}
 	if err := plan.Sign(p, key); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// sensitiveAttrs names a resource type's sensitive attributes, for
+// plan.Seal.
+func (e *Engine) sensitiveAttrs(typ string) []string {
+	s, ok := e.Providers.Schema(typ)
+	if !ok {
+		return nil
+	}
+	return s.Sensitive()
 }
 
 // readSettled reads the state and, when an interrupted apply left journal
@@ -163,10 +204,12 @@ func (e *Engine) readSettled(ctx context.Context, lock *statestore.Lock, dep str
 // touching the store; the plan is not signed (apply refuses it). Exported
 // for validation, benchmarks and tests.
 func (e *Engine) BuildPlan(ctx context.Context, cfg *spec.Config, st *state.State, opts PlanOptions) (*plan.Plan, error) {
-	return e.buildPlan(ctx, cfg, st, opts)
+	return e.buildPlan(ctx, cfg, st, opts, nil, nil)
 }
 
-func (e *Engine) buildPlan(ctx context.Context, cfg *spec.Config, st *state.State, opts PlanOptions) (*plan.Plan, error) {
+// buildPlan plans cfg against st; ps holds the provider configurations
+// (nil: made from cfg).
+func (e *Engine) buildPlan(ctx context.Context, cfg *spec.Config, st *state.State, opts PlanOptions, ps *providerSet, planKey []byte) (*plan.Plan, error) {
 	if opts.Deployment == "" {
 		return nil, fmt.Errorf("plan: no deployment name")
 	}
@@ -174,7 +217,17 @@ func (e *Engine) buildPlan(ctx context.Context, cfg *spec.Config, st *state.Stat
 	if err != nil {
 		return nil, err
 	}
-	b := &planBuilder{e: e, cfg: cfg, st: st, opts: opts, po: po, planned: map[string]map[string]any{}}
+	if ps == nil {
+		configs, err := planProviders(e.Providers, cfg)
+		if err != nil {
+			return nil, err
+		}
+		ps = newProviderSet(e.Providers, slices.Collect(maps.Values(configs)))
+	}
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:])
+	b := &planBuilder{e: e, cfg: cfg, st: st, opts: opts, po: po, planned: map[string]map[string]any{},
+		ps: ps, nonce: hex.EncodeToString(nonce[:]), planKey: planKey}
 	return b.build(ctx)
 }
 
@@ -184,8 +237,12 @@ type planBuilder struct {
 	st   *state.State
 	opts PlanOptions
 	po   plan.Options // opts as the plan records them
+	// planKey keys the digests of secrets (nil: BuildPlan, never applied).
+	planKey []byte
 
 	replace map[string]bool // --replace addresses (resources and machines)
+	ps      *providerSet    // provider configurations, configured on first use
+	nonce   string          // random per plan: idempotency tokens are unique to it
 
 	g       *graph.Graph[string] // config dependency graph (resources and machines): dep -> dependent
 	deps    map[string][]string  // direct dependencies per configured address
@@ -239,7 +296,7 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 		}
 		var rc *plan.Resource
 		if b.opts.Destroy {
-			rc = b.planDestroy(addr)
+			rc, err = b.planDestroy(addr)
 		} else {
 			rc, err = b.planResource(ctx, r, replace[addr])
 		}
@@ -255,7 +312,11 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 		if configured[addr] != nil || !b.inScope(addr) {
 			continue
 		}
-		if rc := b.planDestroy(addr); rc != nil {
+		rc, err := b.planDestroy(addr)
+		if err != nil {
+			return nil, err
+		}
+		if rc != nil {
 			rc.Reason = "not in configuration"
 			p.Resources = append(p.Resources, rc)
 		}
@@ -267,6 +328,9 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	// what is left, so a targeted destroy keeps the ones still valid.
 	for _, o := range b.cfg.Outputs {
 		p.Outputs = append(p.Outputs, &plan.Output{Name: o.Name, Value: o.Value, DeclaredAt: o.Pos.String()})
+	}
+	if err := b.recordProviders(p); err != nil {
+		return nil, err
 	}
 	p.Normalize()
 	p.Edges = executionEdges(p, b.st)
@@ -356,57 +420,88 @@ func (b *planBuilder) noSuchAddr(flag, addr, where string) error {
 	return errors.New(msg)
 }
 
-// refresh reads every existing resource in scope to detect drift.
+// refresh reads every existing resource in scope to detect drift: the
+// resources of one type under one provider configuration in one batch
+// (BatchReader: a few calls for thousands of objects), batches
+// concurrently. State written with an older schema version is upgraded
+// first.
 func (b *planBuilder) refresh(ctx context.Context) error {
 	b.prior = make(map[string]map[string]any, len(b.st.Resources))
 	b.gone = map[string]bool{}
-	addrs := make([]string, 0, len(b.st.Resources))
+	type batchKey struct{ provider, typ string }
+	batches := map[batchKey][]string{}
+	var order []batchKey
 	for _, a := range b.st.Addrs() {
-		if b.inScope(a) {
-			addrs = append(addrs, a)
-			b.prior[a] = b.st.Resources[a].Attrs
+		if !b.inScope(a) {
+			continue
 		}
-	}
-	if b.opts.NoRefresh {
-		return nil
-	}
-	results := make([]map[string]any, len(addrs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(b.opts.Parallelism, 1))
-	for i, a := range addrs {
 		rec := b.st.Resources[a]
-		prov, ok := b.e.Providers.Get(rec.Type)
-		if !ok {
+		b.prior[a] = rec.Attrs
+		if _, ok := b.e.Providers.Schema(rec.Type); !ok {
 			return fmt.Errorf("state has %s of type %q, which this ferry does not know; upgrade ferry or remove it with `ferry state rm %s`", a, rec.Type, a)
 		}
+		k := batchKey{rec.ProviderKey(), rec.Type}
+		if batches[k] == nil {
+			order = append(order, k)
+		}
+		batches[k] = append(batches[k], a)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(b.opts.Parallelism, 1))
+	for _, k := range order {
+		addrs := batches[k]
 		g.Go(func() error {
-			resp, err := prov.Read(gctx, providers.ReadRequest{Addr: a, Prior: rec.Attrs})
+			res, err := b.ps.resource(gctx, k.provider, k.typ)
 			if err != nil {
-				return fmt.Errorf("refresh %s: %w", a, err)
+				return fmt.Errorf("refresh %s: %w", addrs[0], err)
 			}
-			results[i] = resp.State
+			reqs := make([]providers.ReadRequest, len(addrs))
+			for i, a := range addrs {
+				rec := b.st.Resources[a]
+				attrs, err := res.upgrade(gctx, a, rec.SchemaVersion, rec.Attrs)
+				if err != nil {
+					return err
+				}
+				reqs[i] = providers.ReadRequest{Addr: a, Prior: attrs}
+			}
+			if b.opts.NoRefresh {
+				mu.Lock()
+				for i, a := range addrs {
+					b.prior[a] = reqs[i].Prior
+				}
+				mu.Unlock()
+				return nil
+			}
+			resps, err := res.readMany(gctx, reqs, b.opts.Parallelism)
+			if err != nil {
+				return fmt.Errorf("refresh %s: %w", k.typ, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, a := range addrs {
+				if resps[i].State == nil {
+					b.gone[a] = true
+					delete(b.prior, a)
+				} else {
+					b.prior[a] = resps[i].State
+				}
+			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for i, a := range addrs {
-		if results[i] == nil {
-			b.gone[a] = true
-			delete(b.prior, a)
-		} else {
-			b.prior[a] = results[i]
-		}
-	}
-	return nil
+	return g.Wait()
 }
 
 func (b *planBuilder) planResource(ctx context.Context, r *spec.Resource, forceReplace bool) (*plan.Resource, error) {
-	prov, ok := b.e.Providers.Get(r.Type)
-	if !ok {
+	if _, ok := b.e.Providers.Schema(r.Type); !ok {
 		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: unknown resource type %q", r.Addr, r.Type))
 	}
+	prov, err := b.ps.resource(ctx, r.ProviderKey(), r.Type)
+	if err != nil {
+		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, err))
+	}
+	schema := prov.Schema()
 	var refErr error
 	args := spec.Resolve(r.Args, func(ref spec.Ref) (any, bool) {
 		v, ok, err := b.lookup(ref)
@@ -419,22 +514,57 @@ func (b *planBuilder) planResource(ctx context.Context, r *spec.Resource, forceR
 		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, refErr))
 	}
 	prior := b.prior[r.Addr]
+	rec := b.st.Resources[r.Addr]
+	rc := &plan.Resource{
+		Addr: r.Addr, Type: r.Type, Args: r.Args, Deps: b.deps[r.Addr], DeclaredAt: r.Pos.String(),
+		Provider: r.Provider, Sensitive: schema.Sensitive(), SchemaVersion: schema.Version,
+		CreateBeforeDestroy: r.Lifecycle.CreateBeforeDestroy, Timeouts: planTimeouts(r.Timeouts),
+	}
+	if rec != nil && rec.Deposed != nil {
+		rc.DeleteDeposed = rec.Deposed
+	}
+	if prior == nil && r.ImportID != "" && !b.gone[r.Addr] {
+		// Adopt the existing object: it is read now, shown, and recorded
+		// by apply (then updated if the configuration differs).
+		resp, err := prov.importObject(ctx, providers.ImportRequest{Addr: r.Addr, ID: r.ImportID})
+		if err != nil {
+			return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: import %q: %v", r.Addr, r.ImportID, err))
+		}
+		prior = resp.State
+		rc.ImportID = r.ImportID
+	}
+	// ignore_changes: what the configuration says of these attributes is
+	// what the object has, so that changes made outside ferry stay.
+	if prior != nil {
+		for _, a := range r.Lifecycle.IgnoreChanges {
+			if v, ok := prior[a]; ok {
+				args[a] = v
+			}
+		}
+	}
 	resp, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Prior: prior, Config: args})
 	if err != nil {
 		return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, err))
 	}
-	rc := &plan.Resource{
-		Addr: r.Addr, Type: r.Type, Args: r.Args, Deps: b.deps[r.Addr], DeclaredAt: r.Pos.String(),
-	}
+	tainted := rec != nil && rec.Tainted && prior != nil && rc.ImportID == ""
 	switch {
+	case rc.ImportID != "":
+		rc.Action = plan.Import
+		rc.Reason = "import_id " + r.ImportID
+		if len(resp.RequiresReplace) > 0 {
+			return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: the object imported as %q differs from the configuration in %s, which would replace it; make the configuration match it first", r.Addr, r.ImportID, strings.Join(resp.RequiresReplace, ", ")))
+		}
 	case prior == nil:
 		rc.Action = plan.Create
 		if b.gone[r.Addr] {
 			rc.Reason = "drift: deleted outside ferry"
 		}
-	case forceReplace:
+	case forceReplace || tainted:
 		rc.Action = plan.Replace
 		rc.Reason = "requested with --replace"
+		if tainted {
+			rc.Reason = "tainted: an earlier create or update failed after the object existed, or `ferry taint` marked it"
+		}
 		resp2, err := prov.Plan(ctx, providers.PlanRequest{Addr: r.Addr, Config: args})
 		if err != nil {
 			return nil, spec.Errorf(r.Pos, fmt.Sprintf("%s: %v", r.Addr, err))
@@ -447,13 +577,20 @@ func (b *planBuilder) planResource(ctx context.Context, r *spec.Resource, forceR
 		rc.Action = plan.Noop
 	default:
 		rc.Action = plan.Update
-		if st := b.st.Resources[r.Addr]; st != nil && !reflect.DeepEqual(st.Attrs, prior) {
+		if rec != nil && !reflect.DeepEqual(rec.Attrs, prior) {
 			rc.Reason = "drift: changed outside ferry"
 		}
 	}
+	if rc.Action == plan.Replace && r.Lifecycle.PreventDestroy {
+		return nil, b.preventDestroy(r.Addr, r.Pos.String(), "replace")
+	}
+	if _, adopts := prov.Resource.(providers.Adopter); adopts && (rc.Action == plan.Create || rc.Action == plan.Replace) {
+		rc.Token = b.token(r.Addr)
+	}
 	if rc.Action == plan.Noop {
+		// Apply has nothing to do but, maybe, delete a deposed object.
 		b.planned[r.Addr] = prior
-		rc.Args = nil // apply has nothing to do; keep the file small
+		rc.Args = nil
 		return rc, nil
 	}
 	b.planned[r.Addr] = resp.Planned
@@ -462,10 +599,65 @@ func (b *planBuilder) planResource(ctx context.Context, r *spec.Resource, forceR
 	return rc, nil
 }
 
-func (b *planBuilder) planDestroy(addr string) *plan.Resource {
+// recordProviders records the provider configurations that apply needs:
+// those of every resource it acts on.
+func (b *planBuilder) recordProviders(p *plan.Plan) error {
+	seen := map[string]bool{}
+	for _, r := range p.Resources {
+		if r.Action == plan.Noop && r.DeleteDeposed == nil {
+			continue
+		}
+		key := r.ProviderKey()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if p, ok := b.e.Providers.Provider(spec.ProviderName(key)); ok && p.ConfigSchema() == nil {
+			continue // nothing to record: configured the same everywhere
+		}
+		b.ps.mu.Lock()
+		c, err := b.ps.config(key)
+		b.ps.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Addr, err)
+		}
+		p.Providers = append(p.Providers, c)
+	}
+	return nil
+}
+
+// planTimeouts records a resource's timeouts in its plan form.
+func planTimeouts(t spec.Timeouts) *plan.Timeouts {
+	if t == (spec.Timeouts{}) {
+		return nil
+	}
+	str := func(d time.Duration) string {
+		if d == 0 {
+			return ""
+		}
+		return d.String()
+	}
+	return &plan.Timeouts{Create: str(t.Create), Update: str(t.Update), Delete: str(t.Delete)}
+}
+
+// token is the idempotency token of addr's planned create: unique to this
+// plan (its nonce) and address, stable for it, at most 64 characters
+// (EC2's ClientToken).
+func (b *planBuilder) token(addr string) string {
+	sum := sha256.Sum256([]byte(b.nonce + "\x00" + addr))
+	return "ferry-" + hex.EncodeToString(sum[:20])
+}
+
+// preventDestroy is the error of a plan that would destroy a resource
+// whose lifecycle forbids it.
+func (b *planBuilder) preventDestroy(addr, declared, what string) error {
+	return fmt.Errorf("%s has lifecycle(prevent_destroy = True) (declared at %s), but this plan would %s it; change the configuration so it need not, or remove prevent_destroy first if destroying it is really intended", addr, declared, what)
+}
+
+func (b *planBuilder) planDestroy(addr string) (*plan.Resource, error) {
 	rec := b.st.Resources[addr]
 	if rec == nil || b.gone[addr] {
-		return nil
+		return nil, nil
 	}
 	deps := rec.Deps
 	if d, configured := b.deps[addr]; configured {
@@ -473,10 +665,20 @@ func (b *planBuilder) planDestroy(addr string) *plan.Resource {
 		// dependencies, even those no apply has recorded yet.
 		deps = d
 	}
-	return &plan.Resource{
-		Addr: addr, Type: rec.Type, Action: plan.Delete,
-		Before: b.prior[addr], Deps: deps, DeclaredAt: rec.DeclaredAt,
+	if r := b.cfg.ResourceByAddr(addr); r != nil && r.Lifecycle.PreventDestroy {
+		return nil, b.preventDestroy(addr, r.Pos.String(), "destroy")
 	}
+	rc := &plan.Resource{
+		Addr: addr, Type: rec.Type, Action: plan.Delete, Provider: rec.Provider,
+		Before: b.prior[addr], Deps: deps, DeclaredAt: rec.DeclaredAt, DeleteDeposed: rec.Deposed,
+	}
+	if s, ok := b.e.Providers.Schema(rec.Type); ok {
+		rc.Sensitive = s.Sensitive()
+	}
+	if r := b.cfg.ResourceByAddr(addr); r != nil {
+		rc.Timeouts = planTimeouts(r.Timeouts)
+	}
+	return rc, nil
 }
 
 // lookup resolves a reference against the planned values of resources

@@ -115,8 +115,8 @@ func TestKeys(t *testing.T) {
 			if k.Name == "token" {
 				want = "at apply"
 			}
-			if k.Change != want || (k.Name != "token" && !strings.HasPrefix(k.Hash, "sha256:")) {
-				t.Errorf("%s key %s: change %q hash %q, want %q with a sha256", pm.Addr, k.Name, k.Change, k.Hash, want)
+			if k.Change != want || (k.Name != "token" && !strings.HasPrefix(k.Hash, "hmac-sha256:")) {
+				t.Errorf("%s key %s: change %q hash %q, want %q with a keyed hash", pm.Addr, k.Name, k.Change, k.Hash, want)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/engine/statestore/sealed"
 )
 
 // State surgery (`ferry state rm`, `mv`, `push`, `ferry delete`): pure
@@ -108,6 +109,11 @@ func damagedLatest(ctx context.Context, store *statestore.Store, dep string) (se
 		return last.Serial, last.Problem, true
 	}
 	if _, err := store.ReadSerial(ctx, dep, last.Serial); err != nil {
+		// An encrypted snapshot this run has no key for is not damaged:
+		// repairing would write over a good snapshot.
+		if r := sealed.ReasonOf(err); r != 0 && r != sealed.Damaged {
+			return 0, "", false
+		}
 		return last.Serial, err.Error(), true
 	}
 	return 0, "", false
@@ -454,7 +460,7 @@ func (e *Engine) pushProblems(cur *state.State, info statestore.ReadInfo, pushed
 }
 
 func (e *Engine) knowsType(typ string) bool {
-	_, ok := e.Providers.Get(typ)
+	_, ok := e.Providers.Schema(typ)
 	return ok
 }
 

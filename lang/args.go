@@ -106,17 +106,20 @@ func unpack(p *callProblems, params []param, args starlark.Tuple, kwargs []starl
 	return out
 }
 
-// wantString reads a string argument. A reference, or a string built
-// from one, is refused: the builtins that call this need the value now.
+// wantString reads a string argument. A reference or a format() value,
+// or a string built from one, is refused: the builtins that call this
+// need the value now.
 func wantString(v starlark.Value) (string, *convertError) {
 	switch v := v.(type) {
 	case starlark.String:
-		if ref, ok := formattedRef(string(v)); ok {
-			return "", &convertError{msg: fmt.Sprintf("a string was built from the reference %s, whose value is only known after apply; pass a plain string", ref)}
+		if what, ok := formattedOpaque(string(v)); ok {
+			return "", &convertError{msg: fmt.Sprintf("a string was built from %s, whose value is only known after apply; pass a plain string", what)}
 		}
 		return string(v), nil
 	case *reference:
 		return "", &convertError{msg: fmt.Sprintf("got the reference %s, whose value is only known after apply; pass a plain string", v.ref)}
+	case *formatValue:
+		return "", &convertError{msg: fmt.Sprintf("got %s, whose value is only known after apply; pass a plain string", v.f)}
 	}
 	return "", &convertError{msg: fmt.Sprintf("got %s, want string", v.Type())}
 }

@@ -37,7 +37,7 @@ func (e *convertError) under(step string) *convertError {
 }
 
 // toValue converts a Starlark value into ferry's value model: nil, bool,
-// json.Number, string, []any, map[string]any and spec.Ref.
+// json.Number, string, []any, map[string]any, spec.Ref and spec.Format.
 func toValue(v starlark.Value) (any, *convertError) {
 	return convert(v, 0)
 }
@@ -63,13 +63,15 @@ func convert(v starlark.Value, depth int) (any, *convertError) {
 		}
 		return spec.Float(f), nil
 	case starlark.String:
-		if ref, ok := formattedRef(string(v)); ok {
-			return nil, &convertError{msg: fmt.Sprintf("a string was built from the reference %s; references are opaque until apply, so pass the reference itself, not a string made from it", ref)}
+		if what, ok := formattedOpaque(string(v)); ok {
+			return nil, &convertError{msg: builtFromOpaque(what)}
 		}
 		return string(v), nil
 	case *reference:
 		return v.ref, nil
-	case *resourceValue, *machineValue, *targetValue, *moduleValue, *keyValue, *checkValue:
+	case *formatValue:
+		return spec.Clone(v.f), nil
+	case *resourceValue, *machineValue, *targetValue, *moduleValue, *keyValue, *checkValue, *providerValue, *lifecycleValue:
 		msg, _ := passedItself(v)
 		return nil, &convertError{msg: msg}
 	case *starlark.List:
@@ -102,6 +104,9 @@ func convert(v starlark.Value, depth int) (any, *convertError) {
 			if strings.HasPrefix(string(k), "$") {
 				return nil, &convertError{msg: fmt.Sprintf("dict key %q starts with \"$\", which ferry reserves", string(k))}
 			}
+			if what, ok := formattedOpaque(string(k)); ok {
+				return nil, &convertError{msg: fmt.Sprintf("dict key %q was built from %s, whose value is only known after apply; keys must be known when the configuration loads", string(k), what)}
+			}
 			x, err := convert(val, depth+1)
 			if err != nil {
 				return nil, err.under(fmt.Sprintf("[%q]", string(k)))
@@ -110,8 +115,35 @@ func convert(v starlark.Value, depth int) (any, *convertError) {
 		}
 		return out, nil
 	default:
-		return nil, &convertError{msg: fmt.Sprintf("got %s; want None, bool, int, float, string, list, tuple, dict or a reference such as a.id", v.Type())}
+		return nil, &convertError{msg: fmt.Sprintf("got %s; want None, bool, int, float, string, list, tuple, dict, a reference such as a.id or a format() value", v.Type())}
 	}
+}
+
+// builtFromOpaque is the message about a string built (with str(), % or
+// "".format()) from what, a value known only after apply.
+func builtFromOpaque(what string) string {
+	if ref, ok := strings.CutPrefix(what, "the reference "); ok {
+		return fmt.Sprintf("a string was built from the reference %s; references are opaque until apply, so pass the reference itself, or build the string with format(\"...{}...\", reference)", ref)
+	}
+	return fmt.Sprintf("a string was built from %s, whose value is only known after apply: pass the format() value itself, or nest it in another: format(\"{}/path\", f)", what)
+}
+
+// formattedOpaque finds in s the text of a value known only after apply
+// (a reference or a format value) turned into a string, and describes
+// it: "the reference null.resource.a.id" or "format(...)".
+func formattedOpaque(s string) (string, bool) {
+	if ref, ok := formattedRef(s); ok {
+		return "the reference " + ref, true
+	}
+	i := strings.Index(s, formatMarker)
+	if i < 0 {
+		return "", false
+	}
+	rest := s[i+1:]
+	if j := strings.Index(rest, ")>"); j >= 0 {
+		return rest[:j+1], true
+	}
+	return "a format() value", true
 }
 
 // formattedRef finds the text a reference's String method produces inside
@@ -155,6 +187,12 @@ func checkKind(want spec.Kind, v starlark.Value) string {
 		}
 		return fmt.Sprintf("got reference %s (%s), want %s", ref.ref, kindName(ref.kind), kindName(want))
 	}
+	if f, ok := v.(*formatValue); ok {
+		if kindsCompatible(spec.KindString, want) {
+			return ""
+		}
+		return fmt.Sprintf("got %s (string), want %s", f.f, kindName(want))
+	}
 	ok := false
 	switch want {
 	case spec.KindAny:
@@ -171,7 +209,7 @@ func checkKind(want spec.Kind, v starlark.Value) string {
 	case spec.KindDuration:
 		s, isString := v.(starlark.String)
 		if isString {
-			if _, isRef := formattedRef(string(s)); isRef {
+			if _, isOpaque := formattedOpaque(string(s)); isOpaque {
 				return "" // toValue explains this better than a failed parse
 			}
 			if _, err := time.ParseDuration(string(s)); err != nil {
@@ -272,6 +310,10 @@ func passedItself(v starlark.Value) (msg string, ok bool) {
 	case *keyValue:
 		return v.passedItself(), true
 	case *checkValue:
+		return v.passedItself(), true
+	case *providerValue:
+		return v.passedItself(), true
+	case *lifecycleValue:
 		return v.passedItself(), true
 	}
 	return "", false

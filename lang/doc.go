@@ -8,11 +8,12 @@
 //     executed once, cycles and escapes reported at the load statement;
 //   - the dialect (top-level control flow, set, global reassignment) and
 //     the execution step limit;
-//   - the builtins: deployment(), var(), output(), one module per
-//     resource provider built from spec.Schema ("null.resource" becomes
-//     null.resource(name, **attrs)), the machine builtins machine(),
-//     ssh(), nix.module(), nix.inline(), defaults() and nixpkgs(), and
-//     key(), cmd_check(), http_check() and rollout();
+//   - the builtins: deployment(), var(), output(), format(), one module
+//     per provider built from spec.Schema ("null.resource" becomes
+//     null.resource(name, **attrs)) with NAME.provider(...) for a
+//     provider that takes a configuration, lifecycle(), the machine
+//     builtins machine(), ssh(), nix.module(), nix.inline(), defaults()
+//     and nixpkgs(), and key(), cmd_check(), http_check() and rollout();
 //   - the values those builtins return (resources, references, machines,
 //     targets, modules) and the conversion of Starlark values into spec
 //     values;
@@ -35,8 +36,52 @@
 // outputs and diagnostics about calls are the start of the call
 // expression (`null.resource(` at ferry.star:3:5), not its parenthesis.
 // r.<attr> is a reference (spec.Ref); a reference turned into a string
-// (str, %, format) is detected when passed and refused with an
-// explanation, since its value is only known after apply.
+// (str, %, "".format) is detected when passed and refused with an
+// explanation, since its value is only known after apply: format() is
+// the way to build a string from one.
+//
+// Providers, meta-arguments and strings known at apply (provider.go,
+// resource_meta.go, lifecycle.go, format.go):
+//
+//   - Options.Providers lists the providers; one with a Config schema
+//     offers NAME.provider(alias = None, **config), keyword arguments only,
+//     bound to the schema as resource arguments are (defaults, errors,
+//     suggestions), and appends a spec.ProviderConfig to
+//     Config.Providers. Its arguments must be known at load time (no
+//     references). Two declarations with one NAME and alias are an error
+//     at the second naming the first. It returns a provider value (str
+//     "<provider aws.eu>", p.name, p.alias: None for the default). For a
+//     provider without a Config, NAME.provider does not exist and using
+//     it says the provider takes no configuration. Resources that use the
+//     default configuration of a provider with required arguments need a
+//     declaration of it, somewhere in the configuration.
+//   - Every resource builtin takes, besides name and depends_on:
+//     provider = p (a configuration of its own provider; Resource.Provider
+//     is p's key, "" without it), lifecycle = lifecycle(...) or a dict with
+//     its keys, timeouts = {"create": "20m", "update": "5m", "delete":
+//     "10m"} (positive durations) and import_id = "..." (a non-empty
+//     plain string: the plan needs it). None counts as not passed. No
+//     schema may have attributes by these names.
+//   - lifecycle(create_before_destroy = False, prevent_destroy = False,
+//     ignore_changes = []) takes keywords only; ignore_changes names
+//     arguments (not computed attributes) of the schema of each resource
+//     it is passed to, checked there, with the nearest name suggested.
+//     Repeated names count once.
+//   - format(template, *values): "{}" placeholders filled in order, "{{"
+//     and "}}" literal braces. Values are strings, ints and floats
+//     (written as JSON writes them), references and format() values
+//     (spliced in). With every value known the result is a string;
+//     otherwise a format value (spec.Format: the known text in its
+//     template, the references as its arguments), which resolves at
+//     apply and is accepted wherever a reference is: resource arguments
+//     of string (or duration, or any) kind, module args, outputs, and
+//     ssh(host, user, host_key). It has no attributes and cannot be
+//     computed with; made into a string (str, %), it is detected and
+//     refused like a reference. A mistake in a format() call stops
+//     evaluation, like a failing str.format.
+//   - ssh(host, port, user, host_key) may be references or format
+//     values: spec.Target.Refs records them by argument name and their
+//     plain fields stay zero; t.host returns what was passed.
 //
 // Machines (machine.go, target_ssh.go, nix_module.go, defaults.go,
 // nixpkgs.go):
@@ -49,9 +94,10 @@
 //     (m.target.host). depends_on takes resources, machines and address
 //     strings, for machines as for resources. Repeated tags count once.
 //   - ssh(host, port = 22, user = "root", host_key = None, jump = None,
-//     sudo = False) returns a target whose attributes are plain values, so
-//     git.target.host can go into another machine's module args or an
-//     output: the NixOps "nodes" cross reference, known at load time.
+//     sudo = False) returns a target whose attributes are the values
+//     passed, so git.target.host can go into another machine's module
+//     args or an output: the NixOps "nodes" cross reference, known at
+//     load time (or, for a host given as a reference, at apply).
 //     host_key must be an authorized_keys line ("ssh-ed25519 AAAA...",
 //     parsed with x/crypto/ssh) and is kept as "TYPE BASE64" without its
 //     comment; a known_hosts line (host first) is refused with a hint.

@@ -38,6 +38,11 @@ type Options struct {
 	// Schemas are the resource types to expose: type "null.resource"
 	// becomes the builtin null.resource(name, **attrs).
 	Schemas []spec.Schema
+	// Providers describes the providers of those types. One with a
+	// Config offers NAME.provider(alias = None, **config), whose value
+	// its resources take as provider = ...; a provider not listed, or
+	// listed without a Config, takes no configuration.
+	Providers []ProviderSchema
 	// MaxSteps bounds Starlark execution; DefaultMaxSteps when zero.
 	MaxSteps uint64
 	// Print receives the output of print(); nil writes
@@ -135,6 +140,9 @@ func (r *run) load(ctx context.Context) (*spec.Config, error) {
 	}
 	r.execModule(thread, r.opts.File, src)
 	r.finishMachines()
+	if len(r.diags) == 0 { // else evaluation may have stopped before a declaration
+		r.finishProviders()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("load %s: %w", r.opts.File, context.Cause(ctx))
 	}

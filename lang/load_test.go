@@ -338,7 +338,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "var default not a value",
 			files: map[string]string{"ferry.star": "r = var(\"a\", default = {\"f\": len})\n"},
-			want:  `ferry.star:1:5: var "a": default["f"]: got builtin_function_or_method; want None, bool, int, float, string, list, tuple, dict or a reference such as a.id`,
+			want:  `ferry.star:1:5: var "a": default["f"]: got builtin_function_or_method; want None, bool, int, float, string, list, tuple, dict, a reference such as a.id or a format() value`,
 		},
 		{
 			name:  "unexpected argument",
@@ -446,7 +446,7 @@ local.file("f", path = "p", content = a.triggers)
 		{
 			name:  "reference concatenated",
 			files: map[string]string{"ferry.star": "a = null.resource(\"a\")\nx = \"id-\" + a.id\n"},
-			want:  "ferry.star:2:11: cannot use the reference null.resource.a.id with +: references are opaque until apply; pass the reference itself as an argument",
+			want:  "ferry.star:2:11: cannot use the reference null.resource.a.id with +: references are opaque until apply; pass the reference itself as an argument, or build a string with format(\"...{}...\", reference)",
 		},
 		{
 			name: "reference formatted",
@@ -455,9 +455,9 @@ null.resource("b", triggers = {"x": "id-%s" % a.id})
 null.resource("c", triggers = {"x": "{}".format(a.triggers["k"])})
 local.file("f", path = str(a.id), content = "")
 `},
-			want: "ferry.star:2:1: null.resource: argument \"triggers\"[\"x\"]: a string was built from the reference null.resource.a.id; references are opaque until apply, so pass the reference itself, not a string made from it\n" +
-				"ferry.star:3:1: null.resource: argument \"triggers\"[\"x\"]: a string was built from the reference null.resource.a.triggers.k; references are opaque until apply, so pass the reference itself, not a string made from it\n" +
-				"ferry.star:4:1: local.file: argument \"path\": a string was built from the reference null.resource.a.id; references are opaque until apply, so pass the reference itself, not a string made from it",
+			want: "ferry.star:2:1: null.resource: argument \"triggers\"[\"x\"]: a string was built from the reference null.resource.a.id; references are opaque until apply, so pass the reference itself, or build the string with format(\"...{}...\", reference)\n" +
+				"ferry.star:3:1: null.resource: argument \"triggers\"[\"x\"]: a string was built from the reference null.resource.a.triggers.k; references are opaque until apply, so pass the reference itself, or build the string with format(\"...{}...\", reference)\n" +
+				"ferry.star:4:1: local.file: argument \"path\": a string was built from the reference null.resource.a.id; references are opaque until apply, so pass the reference itself, or build the string with format(\"...{}...\", reference)",
 		},
 		{
 			name:  "unknown attribute",
@@ -485,8 +485,8 @@ null.resource("a", triggers = {"f": f})
 null.resource("b", triggers = {"s": set([1])})
 null.resource("c", triggers = {"n": float("nan")})
 `},
-			want: "ferry.star:3:1: null.resource: argument \"triggers\"[\"f\"]: got function; want None, bool, int, float, string, list, tuple, dict or a reference such as a.id\n" +
-				"ferry.star:4:1: null.resource: argument \"triggers\"[\"s\"]: got set; want None, bool, int, float, string, list, tuple, dict or a reference such as a.id\n" +
+			want: "ferry.star:3:1: null.resource: argument \"triggers\"[\"f\"]: got function; want None, bool, int, float, string, list, tuple, dict, a reference such as a.id or a format() value\n" +
+				"ferry.star:4:1: null.resource: argument \"triggers\"[\"s\"]: got set; want None, bool, int, float, string, list, tuple, dict, a reference such as a.id or a format() value\n" +
 				"ferry.star:5:1: null.resource: argument \"triggers\"[\"n\"]: got float nan; only finite numbers can be stored",
 		},
 		{
@@ -565,10 +565,10 @@ func TestLoadOptionErrors(t *testing.T) {
 		{"bad attribute name", Options{Dir: "/x", Schemas: schema("a.b", spec.Attr{Name: "a-b", Kind: spec.KindString})}, `lang: a.b: attribute name "a-b" is not a Starlark identifier`},
 		{"unknown kind", Options{Dir: "/x", Schemas: schema("a.b", spec.Attr{Name: "x", Kind: "text"})}, `lang: a.b: attribute "x" has unknown kind "text"`},
 		{"bad default", Options{Dir: "/x", Schemas: schema("a.b", spec.Attr{Name: "x", Kind: spec.KindAny, Optional: true, Default: struct{}{}})}, `lang: a.b: default of "x": unsupported Go type struct {}`},
-		{"clash with a builtin", Options{Dir: "/x", Schemas: schema("output.x")}, `lang: output() and resource types (Options.Schemas) both define "output"`},
-		{"clash with Starlark", Options{Dir: "/x", Schemas: schema("len.x")}, `lang: resource types (Options.Schemas) redefines the Starlark builtin "len"`},
+		{"clash with a builtin", Options{Dir: "/x", Schemas: schema("output.x")}, `lang: output() and providers and resource types (Options.Providers, Options.Schemas) both define "output"`},
+		{"clash with Starlark", Options{Dir: "/x", Schemas: schema("len.x")}, `lang: providers and resource types (Options.Providers, Options.Schemas) redefines the Starlark builtin "len"`},
 		{"provider named nix", Options{Dir: "/x", Schemas: schema("nix.store")}, `lang: resource type "nix.store": the prefix "nix" is ferry's own module (nix.module, nix.inline); register the provider under another name`},
-		{"clash with machine()", Options{Dir: "/x", Schemas: schema("machine.x")}, `lang: machine() and resource types (Options.Schemas) both define "machine"`},
+		{"clash with machine()", Options{Dir: "/x", Schemas: schema("machine.x")}, `lang: machine() and providers and resource types (Options.Providers, Options.Schemas) both define "machine"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -627,7 +627,7 @@ func TestPredeclared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cmd_check", "defaults", "deployment", "http_check", "key", "local", "machine", "nix", "nixpkgs", "null", "output", "rollout", "ssh", "time", "var"}
+	want := []string{"cloud", "cmd_check", "defaults", "deployment", "format", "http_check", "key", "lifecycle", "local", "machine", "nix", "nixpkgs", "null", "output", "rollout", "ssh", "time", "var"}
 	if diff := cmp.Diff(want, r.predeclared.Keys()); diff != "" {
 		t.Errorf("predeclared (-want +got):\n%s", diff)
 	}

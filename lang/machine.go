@@ -62,7 +62,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 	if v, ok := a["target"]; ok {
 		switch t := v.(type) {
 		case *targetValue:
-			mv.target, m.Target = t, t.t
+			mv.target, m.Target = t, t.spec()
 		case *machineValue:
 			p.add("argument \"target\": got the machine %s; pass a target such as ssh(host = \"10.0.0.2\"), or %s.target to reach it the same way", t.addr, t.name)
 		default:

@@ -29,7 +29,9 @@ func builtinModules() []builtinModule {
 		{name: "key()", members: keyBuiltins},
 		{name: "cmd_check() and http_check()", members: checkBuiltins},
 		{name: "rollout()", members: rolloutBuiltins},
-		{name: "resource types (Options.Schemas)", members: resourceModules},
+		{name: "lifecycle()", members: lifecycleBuiltins},
+		{name: "format()", members: formatBuiltins},
+		{name: "providers and resource types (Options.Providers, Options.Schemas)", members: resourceModules},
 	}
 }
 

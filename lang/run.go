@@ -33,9 +33,11 @@ type run struct {
 	loading    []string           // files being executed, outermost first
 	callStarts map[string]map[lineCol]lineCol
 
-	resources      map[string]spec.Pos // address → where first declared
-	outputs        map[string]spec.Pos // name → where first declared
-	machines       map[string]spec.Pos // address → where first declared
+	resources      map[string]spec.Pos      // address → where first declared
+	outputs        map[string]spec.Pos      // name → where first declared
+	machines       map[string]spec.Pos      // address → where first declared
+	providers      map[string]spec.Pos      // provider configuration key → where first declared
+	providerTypes  map[string]*providerType // providers that take a configuration, by name
 	deploymentPos  spec.Pos
 	deploymentSeen bool
 
@@ -85,6 +87,7 @@ func newRun(opts Options, extra []builtinModule) (*run, error) {
 		resources:  map[string]spec.Pos{},
 		outputs:    map[string]spec.Pos{},
 		machines:   map[string]spec.Pos{},
+		providers:  map[string]spec.Pos{},
 		nixFiles:   map[string]nixFile{},
 		hashedDirs: map[string]bool{},
 	}

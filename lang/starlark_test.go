@@ -31,14 +31,15 @@ import (
 //     different lines, or on one line as "### re1 ### re2"), and every
 //     error must be expected.
 //
-// Both see the test schemas, --var region=eu-west-1 and the environment
-// FERRY_VAR_zone=b.
+// Both see the test schemas and providers, --var region=eu-west-1 and the
+// environment FERRY_VAR_zone=b.
 
 func starlarkTestOptions(dir, file string) Options {
 	return Options{
 		Dir:       dir,
 		File:      file,
 		Schemas:   testSchemas(),
+		Providers: testProviders(),
 		Vars:      map[string]string{"region": "eu-west-1"},
 		LookupEnv: env(map[string]string{"FERRY_VAR_zone": "b"}),
 		Print:     func(spec.Pos, string) {},

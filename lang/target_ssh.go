@@ -14,7 +14,11 @@ import (
 
 // sshBuiltins provides ssh(host, port = 22, user = "root", host_key =
 // None, jump = None, sudo = False): the target of a machine that already
-// runs NixOS and is reached over SSH (NixOps targetEnv "none").
+// runs NixOS and is reached over SSH (NixOps targetEnv "none"). host,
+// port, user and host_key may be known only after apply (a reference
+// such as web.public_ip, or a format() value): they are recorded as
+// written in spec.Target.Refs, their plain fields left zero, and checked
+// when they resolve.
 func sshBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"ssh": starlark.NewBuiltin("ssh", sshTarget)}, nil
 }
@@ -61,7 +65,26 @@ func sshTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 		User: defaultSSHUser,
 		Pos:  r.callerPos(thread, 1),
 	}}
-	if v, ok := a["host"]; ok {
+	// deferred records argument name when v is known only after apply,
+	// and reports whether it is.
+	deferred := func(name string, want spec.Kind, v starlark.Value) bool {
+		var x any
+		switch v := v.(type) {
+		case *reference:
+			x = v.ref
+		case *formatValue:
+			x = spec.Clone(v.f)
+		default:
+			return false
+		}
+		if msg := checkKind(want, v); msg != "" {
+			p.add("argument %q: %s", name, msg)
+			return true
+		}
+		t.deferArg(name, v, x)
+		return true
+	}
+	if v, ok := a["host"]; ok && !deferred("host", spec.KindString, v) {
 		if host, err := wantString(v); err != nil {
 			p.addArg("host", err)
 		} else if msg := checkHost(host); msg != "" {
@@ -70,7 +93,7 @@ func sshTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 			t.t.Host = host
 		}
 	}
-	if v, ok := a["port"]; ok {
+	if v, ok := a["port"]; ok && !deferred("port", spec.KindNumber, v) {
 		if port, err := wantInt(v); err != nil {
 			p.addArg("port", err)
 		} else if port < 1 || port > 65535 {
@@ -79,7 +102,7 @@ func sshTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 			t.t.Port = int(port)
 		}
 	}
-	if v, ok := a["user"]; ok {
+	if v, ok := a["user"]; ok && !deferred("user", spec.KindString, v) {
 		if user, err := wantString(v); err != nil {
 			p.addArg("user", err)
 		} else if msg := checkUser(user); msg != "" {
@@ -88,7 +111,7 @@ func sshTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 			t.t.User = user
 		}
 	}
-	if v, ok := a["host_key"]; ok {
+	if v, ok := a["host_key"]; ok && !deferred("host_key", spec.KindString, v) {
 		if key, err := wantString(v); err != nil {
 			p.addArg("host_key", err)
 		} else if norm, msg := checkHostKey(key); msg != "" {
@@ -101,7 +124,7 @@ func sshTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 		switch j := v.(type) {
 		case *targetValue:
 			t.jump = j
-			jump := j.t
+			jump := j.spec()
 			t.t.Jump = &jump
 		case *machineValue:
 			p.add("argument \"jump\": got the machine %s; pass its target: %s.target", j.addr, j.name)
@@ -217,17 +240,64 @@ func abbrev(s string) string {
 }
 
 // targetValue is what ssh() returns: where and how a machine is reached.
-// Its attributes are plain values (known when the configuration loads),
-// so git.target.host can be passed to another machine's modules.
+// Its attributes are the values passed (plain values, or references and
+// format() values for those known only after apply), so git.target.host
+// can be passed to another machine's modules.
 type targetValue struct {
 	t    spec.Target
 	jump *targetValue // nil without a jump host
+	// deferred holds the arguments known only after apply as they were
+	// passed, by name; t.Refs holds them in the value model.
+	deferred map[string]starlark.Value
 }
 
 var _ starlark.HasAttrs = (*targetValue)(nil)
 
+// deferArg records argument name, known only after apply: v as passed, x
+// in the value model. Its plain field is left zero.
+func (t *targetValue) deferArg(name string, v starlark.Value, x any) {
+	if t.deferred == nil {
+		t.deferred = map[string]starlark.Value{}
+		t.t.Refs = map[string]any{}
+	}
+	t.deferred[name] = v
+	t.t.Refs[name] = x
+	switch name {
+	case "host":
+		t.t.Host = ""
+	case "port":
+		t.t.Port = 0
+	case "user":
+		t.t.User = ""
+	case "host_key":
+		t.t.HostKey = ""
+	}
+}
+
+// spec returns the target for one machine (or jump), sharing no maps
+// with t or with other machines.
+func (t *targetValue) spec() spec.Target {
+	out := t.t
+	out.Refs = spec.CloneMap(t.t.Refs)
+	if t.jump != nil {
+		j := t.jump.spec()
+		out.Jump = &j
+	}
+	return out
+}
+
+// show is how String writes argument name: what was passed when it is
+// known only after apply, else plain.
+func (t *targetValue) show(name, plain string) string {
+	if x, ok := t.t.Refs[name]; ok {
+		return spec.Render(x)
+	}
+	return plain
+}
+
 func (t *targetValue) String() string {
-	s := fmt.Sprintf("ssh(host = %q, port = %d, user = %q", t.t.Host, t.t.Port, t.t.User)
+	s := fmt.Sprintf("ssh(host = %s, port = %s, user = %s", t.show("host", strconv.Quote(t.t.Host)),
+		t.show("port", strconv.Itoa(t.t.Port)), t.show("user", strconv.Quote(t.t.User)))
 	if t.jump != nil {
 		s += ", jump = " + t.jump.String()
 	}
@@ -243,6 +313,9 @@ var targetAttrs = []string{"host", "host_key", "jump", "port", "sudo", "user"}
 // Attr returns t.host, t.port, t.user, t.host_key (None when not
 // given), t.jump (None without a jump host) and t.sudo.
 func (t *targetValue) Attr(name string) (starlark.Value, error) {
+	if v, ok := t.deferred[name]; ok {
+		return v, nil
+	}
 	switch name {
 	case "host":
 		return starlark.String(t.t.Host), nil

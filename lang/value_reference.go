@@ -58,9 +58,14 @@ func (r *reference) Get(k starlark.Value) (starlark.Value, bool, error) {
 	return newReference(r.ref.Addr, r.ref.Attr+"."+string(key), spec.KindAny), true, nil
 }
 
-// Binary refuses arithmetic and concatenation with a reference.
+// Binary refuses arithmetic and concatenation with a reference; for
+// concatenation it points at format().
 func (r *reference) Binary(op syntax.Token, y starlark.Value, side starlark.Side) (starlark.Value, error) {
-	return nil, fmt.Errorf("cannot use the reference %s with %s: references are opaque until apply; pass the reference itself as an argument", r.ref, op)
+	hint := ""
+	if op == syntax.PLUS {
+		hint = `, or build a string with format("...{}...", reference)`
+	}
+	return nil, fmt.Errorf("cannot use the reference %s with %s: references are opaque until apply; pass the reference itself as an argument%s", r.ref, op, hint)
 }
 
 // compareByIdentity implements == and != for values that stand for a

@@ -49,7 +49,7 @@ func (v *resourceValue) Attr(name string) (starlark.Value, error) {
 	case "name":
 		return starlark.String(v.name), nil
 	}
-	if i, ok := v.typ.attrs[name]; ok {
+	if i, ok := v.typ.args.attrs[name]; ok {
 		return newReference(v.address(), name, v.typ.schema.Attrs[i].Kind), nil
 	}
 	msg := fmt.Sprintf("%s has no attribute %q", v.address(), name)
@@ -60,7 +60,7 @@ func (v *resourceValue) Attr(name string) (starlark.Value, error) {
 }
 
 func (v *resourceValue) AttrNames() []string {
-	names := append([]string{"address", "name"}, v.typ.attrNames...)
+	names := append([]string{"address", "name"}, v.typ.args.attrNames...)
 	sort.Strings(names)
 	return names
 }

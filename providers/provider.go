@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/nixferry/ferry/engine/spec"
 )
@@ -20,8 +21,55 @@ const (
 	Read    Action = "read" // refresh only, never planned
 )
 
+// Provider is one namespace of resource types ("null", "local", "aws"),
+// as the configuration calls them ("aws.instance"). A provider that takes
+// a configuration (credentials, a region) offers NAME.provider(...) in
+// Starlark; the engine calls Configure once per configuration that a plan
+// or an apply uses, before the first resource of it, and uses the
+// resources of the Configured it returns.
+type Provider interface {
+	// Name is the namespace: the part before the dot of every type.
+	Name() string
+	// ConfigSchema describes the arguments of NAME.provider(...); nil when
+	// the provider takes no configuration. The attribute "alias" is
+	// reserved: it names a configuration other than the default one.
+	ConfigSchema() *spec.Schema
+	// Configure returns the provider configured with req.Config. Secrets
+	// (credentials) come from the environment and the SDK's standard
+	// chains, never from the configuration, so they never reach a plan,
+	// the state or a log. A failure says what was looked for and how to
+	// fix it ("no AWS credentials for profile prod: run aws sso login").
+	Configure(ctx context.Context, req ConfigureRequest) (Configured, error)
+}
+
+// ConfigureRequest is the input of Provider.Configure.
+type ConfigureRequest struct {
+	// Alias is the configuration's alias, "" for the default one.
+	Alias string
+	// Config holds the arguments of NAME.provider(...), defaults applied;
+	// empty for a provider without ConfigSchema.
+	Config map[string]any
+}
+
+// Configured is a configured provider: its resource types, bound to the
+// configuration, and the limit on its calls.
+type Configured interface {
+	// Resources returns the implementations of every type of the provider,
+	// keyed by type ("aws.instance").
+	Resources() map[string]Resource
+	// Limit is how many calls to this configuration's resources may run
+	// at once (an API's rate limits), on top of --parallelism; 0 means no
+	// limit of its own.
+	Limit() int
+}
+
 // Resource is one resource type. Implementations must be safe for
 // concurrent use: apply calls them from many goroutines at once.
+//
+// Optional abilities are further interfaces a Resource may implement:
+// BatchReader (refresh many objects per call), Importer (adopt an object
+// by its ID), Adopter (find the object a create with a given idempotency
+// token made), StateUpgrader (state of an older schema version).
 type Resource interface {
 	// Schema describes the type's arguments and attributes.
 	Schema() spec.Schema
@@ -34,6 +82,13 @@ type Resource interface {
 	// Apply performs Create, Update or Delete. For Create and Update,
 	// req.Planned is fully known except computed attributes; the response
 	// carries the new attributes. For Delete the response is empty.
+	//
+	// An Apply that fails after the object came into being (a create whose
+	// second step failed) returns the error together with the partial
+	// State of what exists: the engine records it as tainted, and the next
+	// plan replaces it. A create passes req.Token to the cloud (EC2's
+	// ClientToken, a tag, a deterministic name), so that a run killed
+	// during the create finds the object again (Adopter).
 	Apply(ctx context.Context, req ApplyRequest) (ApplyResponse, error)
 	// Read refreshes the prior attributes from the real world; State is nil
 	// when the object no longer exists.
@@ -59,10 +114,17 @@ type ApplyRequest struct {
 	Action  Action // Create, Update or Delete
 	Prior   map[string]any
 	Planned map[string]any
+	// Token is the idempotency token of a Create, stable for that planned
+	// create and journalled before the call: the provider passes it to
+	// the cloud so that the object can be found by it (Adopter) and a
+	// retried create does not make a second one. "" for Update and Delete.
+	Token string
 }
 
 // ApplyResponse is the output of Resource.Apply.
 type ApplyResponse struct {
+	// State is the object's attributes; on an error, what exists of it (nil
+	// when nothing does).
 	State map[string]any
 }
 
@@ -77,37 +139,183 @@ type ReadResponse struct {
 	State map[string]any // nil: the object is gone
 }
 
-// Registry maps resource type names ("null.resource") to implementations.
-// It is filled explicitly by the CLI wiring.
-type Registry struct {
-	types map[string]Resource
+// BatchReader reads many objects of one type in few calls (one
+// DescribeInstances with a list of IDs), so that refreshing N objects
+// costs O(N / page size) calls, not N.
+type BatchReader interface {
+	// ReadMany returns one response per request, in order.
+	ReadMany(ctx context.Context, reqs []ReadRequest) ([]ReadResponse, error)
 }
 
-// NewRegistry returns a registry holding rs, keyed by their schema's type.
-func NewRegistry(rs ...Resource) (*Registry, error) {
-	reg := &Registry{types: make(map[string]Resource, len(rs))}
-	for _, r := range rs {
-		t := r.Schema().Type
-		if _, dup := reg.types[t]; dup {
-			return nil, fmt.Errorf("provider registry: resource type %q registered twice", t)
+// Importer adopts an existing object by its ID (`ferry import ADDR ID`,
+// import_id = "..." on a declaration).
+type Importer interface {
+	// Import returns the object's attributes; an ID that names nothing is
+	// an error that says so.
+	Import(ctx context.Context, req ImportRequest) (ImportResponse, error)
+}
+
+// ImportRequest is the input of Importer.Import.
+type ImportRequest struct {
+	Addr string
+	ID   string
+}
+
+// ImportResponse is the output of Importer.Import.
+type ImportResponse struct {
+	State map[string]any
+}
+
+// Adopter finds the object a create with a given idempotency token made,
+// after a run was killed between the create call and its record.
+type Adopter interface {
+	// Adopt returns the attributes of the object the create with
+	// req.Token made, nil when it made none.
+	Adopt(ctx context.Context, req AdoptRequest) (ReadResponse, error)
+}
+
+// AdoptRequest is the input of Adopter.Adopt.
+type AdoptRequest struct {
+	Addr  string
+	Token string
+	// Planned is what the create was planned to make.
+	Planned map[string]any
+}
+
+// StateUpgrader turns state written by an older version of the type's
+// schema (spec.Schema.Version) into the current shape.
+type StateUpgrader interface {
+	UpgradeState(ctx context.Context, req UpgradeRequest) (map[string]any, error)
+}
+
+// UpgradeRequest is the input of StateUpgrader.UpgradeState.
+type UpgradeRequest struct {
+	Addr    string
+	Version int // the schema version the state was written with
+	State   map[string]any
+}
+
+// Registry holds the providers the CLI wires explicitly (no init() side
+// effects), by name.
+type Registry struct {
+	providers map[string]Provider
+	schemas   map[string]spec.Schema // resource type -> schema, from the default configuration's resources
+}
+
+// NewRegistry returns a registry of ps. Each provider's resource types
+// must be in its namespace and unique.
+func NewRegistry(ps ...Provider) (*Registry, error) {
+	reg := &Registry{providers: map[string]Provider{}, schemas: map[string]spec.Schema{}}
+	for _, p := range ps {
+		name := p.Name()
+		if _, dup := reg.providers[name]; dup {
+			return nil, fmt.Errorf("provider registry: provider %q registered twice", name)
 		}
-		reg.types[t] = r
+		reg.providers[name] = p
+		types, err := describe(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range types {
+			if ns, _, _ := strings.Cut(s.Type, "."); ns != name {
+				return nil, fmt.Errorf("provider registry: provider %q offers type %q outside its namespace", name, s.Type)
+			}
+			reg.schemas[s.Type] = s
+		}
 	}
 	return reg, nil
 }
 
-// Get returns the implementation of a type.
-func (r *Registry) Get(typ string) (Resource, bool) {
-	res, ok := r.types[typ]
-	return res, ok
+// describe lists a provider's resource types without configuring it: a
+// provider whose schemas need a configuration offers them through
+// Describer.
+func describe(p Provider) ([]spec.Schema, error) {
+	if d, ok := p.(Describer); ok {
+		return d.Schemas(), nil
+	}
+	if p.ConfigSchema() != nil {
+		return nil, fmt.Errorf("provider registry: provider %q takes a configuration, so it must implement Describer to list its schemas", p.Name())
+	}
+	c, err := p.Configure(context.Background(), ConfigureRequest{Config: map[string]any{}})
+	if err != nil {
+		return nil, fmt.Errorf("provider registry: provider %q: %w", p.Name(), err)
+	}
+	var out []spec.Schema
+	for _, r := range c.Resources() {
+		out = append(out, r.Schema())
+	}
+	return out, nil
+}
+
+// Describer lists a provider's resource types without a configuration.
+type Describer interface {
+	Schemas() []spec.Schema
+}
+
+// Provider returns a provider by name.
+func (r *Registry) Provider(name string) (Provider, bool) {
+	p, ok := r.providers[name]
+	return p, ok
+}
+
+// Providers returns every provider, sorted by name.
+func (r *Registry) Providers() []Provider {
+	out := make([]Provider, 0, len(r.providers))
+	for _, p := range r.providers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+// Schema returns the schema of a resource type.
+func (r *Registry) Schema(typ string) (spec.Schema, bool) {
+	s, ok := r.schemas[typ]
+	return s, ok
 }
 
 // Schemas lists every registered type's schema, sorted by type.
 func (r *Registry) Schemas() []spec.Schema {
-	out := make([]spec.Schema, 0, len(r.types))
-	for _, res := range r.types {
-		out = append(out, res.Schema())
+	out := make([]spec.Schema, 0, len(r.schemas))
+	for _, s := range r.schemas {
+		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
 	return out
 }
+
+// Static is a Provider without a configuration whose resources need none
+// (null, time, local): Configure returns them as they are.
+type Static struct {
+	Namespace string
+	Types     []Resource
+}
+
+// Name is the namespace.
+func (s *Static) Name() string { return s.Namespace }
+
+// ConfigSchema is nil: a static provider takes no configuration.
+func (s *Static) ConfigSchema() *spec.Schema { return nil }
+
+// Schemas lists the types.
+func (s *Static) Schemas() []spec.Schema {
+	out := make([]spec.Schema, len(s.Types))
+	for i, r := range s.Types {
+		out[i] = r.Schema()
+	}
+	return out
+}
+
+// Configure returns the resources as they are.
+func (s *Static) Configure(context.Context, ConfigureRequest) (Configured, error) {
+	m := make(map[string]Resource, len(s.Types))
+	for _, r := range s.Types {
+		m[r.Schema().Type] = r
+	}
+	return staticConfigured(m), nil
+}
+
+type staticConfigured map[string]Resource
+
+func (c staticConfigured) Resources() map[string]Resource { return c }
+func (c staticConfigured) Limit() int                     { return 0 }

@@ -16,6 +16,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/nixferry/ferry/cmd/ferry/cli"
+	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/fakecloud"
 )
 
 // update rewrites the expected output that scripts compare with `cmp`:
@@ -32,7 +34,11 @@ var update = flag.Bool("update", false, "rewrite the expected files of testdata/
 // its own signals, exit status and locks, like the released binary.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ferry": func() { os.Exit(cli.Main(context.Background(), os.Args[1:], cli.StdIO())) },
+		// The test binary's ferry also has the fake cloud provider
+		// (providers/fakecloud), for scripts of the provider contract.
+		"ferry": func() {
+			os.Exit(cli.MainWith(context.Background(), os.Args[1:], cli.StdIO(), cli.Options{Providers: []providers.Provider{fakecloud.New()}}))
+		},
 	})
 }
 

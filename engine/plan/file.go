@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/statestore/sealed"
 )
 
 // Encode writes p in its file form: indented JSON, sorted, trailing newline.
@@ -20,6 +21,7 @@ func Encode(p *Plan) ([]byte, error) {
 		c.Before = spec.EncodeMap(r.Before)
 		c.After = spec.EncodeMap(r.After)
 		c.Args = spec.EncodeMap(r.Args)
+		c.DeleteDeposed = spec.EncodeMap(r.DeleteDeposed)
 		out.Resources[i] = &c
 	}
 	out.Outputs = make([]*Output, len(p.Outputs))
@@ -70,13 +72,33 @@ func Decode(name string, data []byte) (*Plan, error) {
 			return nil, fmt.Errorf("plan %s is corrupted: a resource without address or type; run `ferry plan` again", name)
 		}
 		switch r.Action {
-		case Create, Update, Replace, Delete, Noop:
+		case Create, Update, Replace, Delete, Noop, Import:
 		default:
 			return nil, fmt.Errorf("plan %s is corrupted: %s has unknown action %q; run `ferry plan` again", name, r.Addr, r.Action)
 		}
 		r.Before = spec.DecodeMap(r.Before)
 		r.After = spec.DecodeMap(r.After)
 		r.Args = spec.DecodeMap(r.Args)
+		r.DeleteDeposed = spec.DecodeMap(r.DeleteDeposed)
+		if err := r.checkSealed(); err != nil {
+			return nil, fmt.Errorf("plan %s is corrupted: %s: %v; run `ferry plan` again", name, r.Addr, err)
+		}
+		if t := r.Timeouts; t != nil {
+			for _, d := range []string{t.Create, t.Update, t.Delete} {
+				if d == "" {
+					continue
+				}
+				if v, err := time.ParseDuration(d); err != nil || v <= 0 {
+					return nil, fmt.Errorf("plan %s is corrupted: %s: timeout %q is not a positive duration; run `ferry plan` again", name, r.Addr, d)
+				}
+			}
+		}
+	}
+	for _, pr := range p.Providers {
+		if pr == nil || pr.Key == "" || pr.Name == "" {
+			return nil, fmt.Errorf("plan %s is corrupted: a provider without key or name; run `ferry plan` again", name)
+		}
+		pr.Config = spec.DecodeMap(pr.Config)
 	}
 	for _, o := range p.Outputs {
 		o.Value = spec.Decode(o.Value)
@@ -104,6 +126,30 @@ func Decode(name string, data []byte) (*Plan, error) {
 		}
 	}
 	return &p, nil
+}
+
+// checkSealed verifies the sealed values (see sealed.go): an attribute
+// whose value has the key "$sealed" must be exactly a sealed value.
+func (r *Resource) checkSealed() error {
+	for _, f := range r.fields() {
+		for attr, v := range *f.m {
+			m, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			if _, has := m[SealedKey]; !has {
+				continue
+			}
+			s, ok := sealedString(v)
+			if !ok || !sealed.IsValue(s) {
+				return fmt.Errorf("%s of %s is not a sealed value", attr, f.name)
+			}
+			if _, err := sealed.ValueHeader(s); err != nil {
+				return fmt.Errorf("sealed value %s of %s is unreadable (%v)", attr, f.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // check verifies the options apply acts on.

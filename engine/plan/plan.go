@@ -21,6 +21,10 @@ const (
 	Replace Action = "replace"
 	Delete  Action = "delete"
 	Noop    Action = "noop"
+	// Import adopts an existing object (import_id, `ferry import`); when
+	// its attributes differ from the configuration's, apply then updates
+	// it in place.
+	Import Action = "import"
 )
 
 // Plan is a reviewed unit of work.
@@ -39,6 +43,9 @@ type Plan struct {
 	// Inputs digests everything evaluation read.
 	Inputs Inputs `json:"inputs"`
 
+	// Providers are the provider configurations the plan's resources use,
+	// sorted by key: apply configures exactly these.
+	Providers []*Provider `json:"providers,omitempty"`
 	Resources []*Resource `json:"resources"`          // sorted by address
 	Machines  []*Machine  `json:"machines,omitempty"` // sorted by address
 	// Nixpkgs is the nixpkgs the machines were evaluated with.
@@ -54,7 +61,18 @@ type Plan struct {
 	// kept in the state store and never in a plan. Apply refuses a plan
 	// whose signature does not match: an edited plan is never applied.
 	Signature string `json:"signature,omitempty"`
+
+	// Encoded is the signed file as Sign encoded it (File); not part of
+	// the plan's content.
+	Encoded SignedFile `json:"-"`
 }
+
+// SignedFile holds a signed plan's file bytes. Plans that differ only in
+// it are equal (its Equal method), as go-cmp compares them.
+type SignedFile struct{ b []byte }
+
+// Equal reports true: the bytes are a cache of the plan's content.
+func (SignedFile) Equal(SignedFile) bool { return true }
 
 // Options are the plan-time choices (command-line flags) that change what
 // apply does. Flags that only shape how apply runs (--parallelism, the
@@ -106,6 +124,17 @@ func (o Options) Describe() string {
 	return strings.Join(parts, ", ")
 }
 
+// Provider is one provider configuration: NAME.provider(...) as
+// configured (credentials are never in it: they come from the
+// environment at plan and at apply).
+type Provider struct {
+	Key        string         `json:"key"` // "aws" or "aws.eu"
+	Name       string         `json:"name"`
+	Alias      string         `json:"alias,omitempty"`
+	Config     map[string]any `json:"config,omitempty"`
+	DeclaredAt string         `json:"declared_at,omitempty"`
+}
+
 // StateRef identifies a state snapshot.
 type StateRef struct {
 	Lineage string `json:"lineage"`
@@ -143,6 +172,40 @@ type Resource struct {
 	// Deps are the direct dependencies recorded in state after apply.
 	Deps       []string `json:"deps,omitempty"`
 	DeclaredAt string   `json:"declared_at,omitempty"`
+	// Provider is the key of the provider configuration ("aws.eu"); ""
+	// for the type's provider's default configuration.
+	Provider string `json:"provider,omitempty"`
+	// ImportID is the ID of the object an import adopts.
+	ImportID string `json:"import_id,omitempty"`
+	// Token is the idempotency token of a create (or a replacement's
+	// create): apply journals it before the call and passes it on.
+	Token string `json:"token,omitempty"`
+	// CreateBeforeDestroy: a replacement creates the new object first.
+	CreateBeforeDestroy bool `json:"create_before_destroy,omitempty"`
+	// Timeouts bound apply's call ("20m"); "" for the provider's own.
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
+	// Sensitive lists the attributes shown as (sensitive).
+	Sensitive []string `json:"sensitive,omitempty"`
+	// DeleteDeposed holds the attributes of an old object a
+	// create-before-destroy replacement left: apply deletes it.
+	DeleteDeposed map[string]any `json:"delete_deposed,omitempty"`
+	// SchemaVersion is the schema version apply records.
+	SchemaVersion int `json:"schema_version,omitempty"`
+}
+
+// Timeouts are a resource's operation timeouts, as durations.
+type Timeouts struct {
+	Create string `json:"create,omitempty"`
+	Update string `json:"update,omitempty"`
+	Delete string `json:"delete,omitempty"`
+}
+
+// ProviderKey is the key of r's provider configuration.
+func (r *Resource) ProviderKey() string {
+	if r.Provider != "" {
+		return r.Provider
+	}
+	return spec.ProviderName(r.Type)
 }
 
 // Output is a declared output with its value expression.
@@ -293,7 +356,7 @@ type Package struct {
 
 // Counts tallies the actions of a plan the way Terraform's summary does:
 // a replacement counts as one add and one destroy.
-type Counts struct{ Add, Change, Destroy, Noop, Deploy, Unchanged, Forget int }
+type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Unchanged, Forget int }
 
 // Count returns the plan's action counts.
 func (p *Plan) Count() Counts {
@@ -309,8 +372,13 @@ func (p *Plan) Count() Counts {
 			c.Destroy++
 		case Delete:
 			c.Destroy++
+		case Import:
+			c.Import++
 		case Noop:
 			c.Noop++
+		}
+		if r.DeleteDeposed != nil && r.Action != Delete {
+			c.Destroy++
 		}
 	}
 	for _, m := range p.Machines {
@@ -329,7 +397,7 @@ func (p *Plan) Count() Counts {
 // HasChanges reports whether applying p would change anything.
 func (p *Plan) HasChanges() bool {
 	c := p.Count()
-	return c.Add+c.Change+c.Destroy+c.Deploy+c.Forget > 0
+	return c.Add+c.Change+c.Destroy+c.Import+c.Deploy+c.Forget > 0
 }
 
 // Machine finds a planned machine by address.
@@ -356,6 +424,7 @@ func (p *Plan) Normalize() {
 	sort.Slice(p.Resources, func(i, j int) bool { return p.Resources[i].Addr < p.Resources[j].Addr })
 	sort.Slice(p.Machines, func(i, j int) bool { return p.Machines[i].Addr < p.Machines[j].Addr })
 	sort.Slice(p.Outputs, func(i, j int) bool { return p.Outputs[i].Name < p.Outputs[j].Name })
+	sort.Slice(p.Providers, func(i, j int) bool { return p.Providers[i].Key < p.Providers[j].Key })
 	sort.Slice(p.Edges, func(i, j int) bool {
 		if p.Edges[i][0] != p.Edges[j][0] {
 			return p.Edges[i][0] < p.Edges[j][0]

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,15 +22,34 @@ const signaturePrefix = "hmac-sha256:"
 // ErrUnsigned is returned by Verify for a plan without a signature.
 var ErrUnsigned = errors.New("the plan is not signed")
 
-// Sign sets p.Signature for key.
+// Sign sets p.Signature for key and keeps the signed file's bytes (see
+// File): a large plan is encoded once, not once to sign and once more to
+// write.
 func Sign(p *Plan, key []byte) error {
-	sig, err := signature(p, key)
+	if len(key) == 0 {
+		return errors.New("sign plan: no plan key")
+	}
+	body := *p
+	body.Signature, body.Encoded = "", SignedFile{}
+	data, err := Encode(&body)
 	if err != nil {
 		return err
 	}
-	p.Signature = sig
+	sig := mac(data, key)
+	// The signature is the file's last field: the signed file is the body
+	// with it added before the closing brace, exactly as Encode writes it.
+	const end = "\n}\n"
+	if !bytes.HasSuffix(data, []byte(end)) {
+		return fmt.Errorf("sign plan: the encoded plan does not end with %q", end)
+	}
+	file := append(data[:len(data)-len(end):len(data)-len(end)], []byte(",\n  \"signature\": \""+sig+"\""+end)...)
+	p.Signature, p.Encoded = sig, SignedFile{file}
 	return nil
 }
+
+// File returns the plan file's bytes as Sign made them, nil when the plan
+// was not signed in this process. A signed plan must not be changed.
+func (p *Plan) File() []byte { return p.Encoded.b }
 
 // Verify checks p.Signature against key: nil when the plan is exactly
 // what was signed.
@@ -55,12 +75,16 @@ func signature(p *Plan, key []byte) (string, error) {
 		return "", errors.New("sign plan: no plan key")
 	}
 	body := *p
-	body.Signature = ""
+	body.Signature, body.Encoded = "", SignedFile{}
 	data, err := Encode(&body)
 	if err != nil {
 		return "", err
 	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write(data)
-	return signaturePrefix + hex.EncodeToString(mac.Sum(nil)), nil
+	return mac(data, key), nil
+}
+
+func mac(data, key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(data)
+	return signaturePrefix + hex.EncodeToString(m.Sum(nil))
 }

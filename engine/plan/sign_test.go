@@ -21,6 +21,9 @@ func TestSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := mustEncode(t, p)
+	if !bytes.Equal(p.File(), data) {
+		t.Fatalf("the file Sign kept differs from Encode's:\n%s\n---\n%s", p.File(), data)
+	}
 	decoded, err := plan.Decode("p.json", data)
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,14 @@ type Target struct {
 	HostKey string // authorized_keys form; "" = trust on first use, pinned in state
 	Jump    *Target
 	Sudo    bool
-	Pos     Pos
+	// Refs holds the arguments known only after apply, by argument name
+	// ("host", "port", "user", "host_key"): a Ref or a Format, as the
+	// configuration wrote it (ssh(host = web.public_ip)). The plain field
+	// of such an argument is left zero; resolving them (spec.Resolve) gives
+	// its value. A target's references are dependencies of its machine.
+	// nil when every argument is known.
+	Refs map[string]any
+	Pos  Pos
 }
 
 // Module is one NixOS module: a file or inline Nix text, with extra

@@ -33,6 +33,21 @@ type Schema struct {
 	Type  string
 	Doc   string
 	Attrs []Attr
+	// Version is the version of the shape of the type's state; state
+	// written with an older version is upgraded by the provider
+	// (providers.StateUpgrader) before it is used. 0 for the first.
+	Version int
+}
+
+// Sensitive lists the sensitive attributes, sorted as declared.
+func (s Schema) Sensitive() []string {
+	var out []string
+	for _, a := range s.Attrs {
+		if a.Sensitive {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // Attr finds an attribute by name.

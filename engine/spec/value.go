@@ -10,10 +10,13 @@ import (
 
 // Values in ferry are plain JSON trees, exactly the shapes json.Decoder
 // produces with UseNumber: nil, bool, string, json.Number, []any,
-// map[string]any. Two more leaf types may appear before apply:
+// map[string]any. Three more leaf types may appear before apply:
 //
 //   - Ref: a reference to another resource's attribute, written by the user
 //     as `a.id`. A Ref is a dependency edge.
+//   - Format: a string built from literal text and references, written as
+//     format("http://{}:8080", web.public_ip) (format.go); a dependency on
+//     each of its references.
 //   - Unknown: a value that is only known after apply ("(known after apply)").
 //
 // Keeping numbers as json.Number makes values compare equal with
@@ -31,9 +34,10 @@ func (r Ref) String() string { return r.Addr + "." + r.Attr }
 // reference it stands for.
 type Unknown struct{ Source string }
 
-// Encoded forms, used in plan files: {"$ref": "null.resource.a.id"} and
-// {"$unknown": "null.resource.a.id"}. User data never produces a map whose
-// only key starts with "$" because lang rejects such keys.
+// Encoded forms, used in plan files: {"$ref": "null.resource.a.id"},
+// {"$unknown": "null.resource.a.id"} and {"$format": {"template": ...,
+// "args": [...]}}. User data never produces a map whose only key starts
+// with "$" because lang rejects every dict key that starts with "$".
 const (
 	refKey     = "$ref"
 	unknownKey = "$unknown"
@@ -45,14 +49,16 @@ func Number(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) 
 // Float converts a float64 into the canonical number form.
 func Float(f float64) json.Number { return json.Number(strconv.FormatFloat(f, 'g', -1, 64)) }
 
-// Encode turns a value into a JSON-marshalable tree, writing Ref and
-// Unknown in their encoded forms.
+// Encode turns a value into a JSON-marshalable tree, writing Ref,
+// Format and Unknown in their encoded forms.
 func Encode(v any) any {
 	switch v := v.(type) {
 	case Ref:
 		return map[string]any{refKey: v.String()}
 	case Unknown:
 		return map[string]any{unknownKey: v.Source}
+	case Format:
+		return encodeFormat(v)
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
@@ -88,6 +94,9 @@ func Decode(v any) any {
 			if s, ok := v[unknownKey].(string); ok {
 				return Unknown{Source: s}
 			}
+			if f, ok := decodeFormat(v[formatKey]); ok {
+				return f
+			}
 		}
 		for k, e := range v {
 			v[k] = Decode(e)
@@ -114,7 +123,8 @@ func EncodeMap(m map[string]any) map[string]any {
 	return Encode(m).(map[string]any)
 }
 
-// Refs lists the references in v, sorted and without duplicates.
+// Refs lists the references in v, those inside a Format included, sorted
+// and without duplicates.
 func Refs(v any) []Ref {
 	seen := map[Ref]bool{}
 	walk(v, func(x any) {
@@ -130,12 +140,13 @@ func Refs(v any) []Ref {
 	return out
 }
 
-// HasUnknown reports whether v contains an Unknown or a Ref.
+// HasUnknown reports whether v contains an Unknown, a Ref or a Format:
+// whether it is not final yet.
 func HasUnknown(v any) bool {
 	found := false
 	walk(v, func(x any) {
 		switch x.(type) {
-		case Unknown, Ref:
+		case Unknown, Ref, Format:
 			found = true
 		}
 	})
@@ -153,11 +164,18 @@ func walk(v any, fn func(any)) {
 		for _, e := range v {
 			walk(e, fn)
 		}
+	case Format:
+		for _, e := range v.Args {
+			walk(e, fn)
+		}
 	}
 }
 
 // Resolve returns a copy of v with every Ref replaced by lookup(ref). When
-// lookup reports ok=false the Ref becomes Unknown{Source: ref}.
+// lookup reports ok=false the Ref becomes Unknown{Source: ref}. A Format
+// becomes its string once every reference in it resolves to a value
+// without unknowns, and Unknown{Source: the format as Render shows it}
+// while any does not.
 func Resolve(v any, lookup func(Ref) (any, bool)) any {
 	switch v := v.(type) {
 	case Ref:
@@ -165,6 +183,8 @@ func Resolve(v any, lookup func(Ref) (any, bool)) any {
 			return x
 		}
 		return Unknown{Source: v.String()}
+	case Format:
+		return resolveFormat(v, lookup)
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
@@ -204,7 +224,8 @@ func Lookup(attrs map[string]any, path string) (any, bool) {
 }
 
 // Render formats v for humans: JSON-like, with strings quoted, Unknown as
-// (known after apply) wherever it appears and Ref as the reference itself.
+// (known after apply) wherever it appears, Ref as the reference itself and
+// Format as the call that made it: format("http://{}:8080", a.b.ip).
 func Render(v any) string {
 	var b strings.Builder
 	render(&b, v)
@@ -219,6 +240,14 @@ func render(b *strings.Builder, v any) {
 		b.WriteString("(known after apply)")
 	case Ref:
 		b.WriteString(v.String())
+	case Format:
+		b.WriteString("format(")
+		b.WriteString(strconv.Quote(v.Template))
+		for _, a := range v.Args {
+			b.WriteString(", ")
+			render(b, a)
+		}
+		b.WriteByte(')')
 	case string:
 		b.WriteString(strconv.Quote(v))
 	case json.Number:
@@ -255,7 +284,8 @@ func render(b *strings.Builder, v any) {
 	}
 }
 
-// Clone deep-copies a value tree (maps and lists; leaves are immutable),
+// Clone deep-copies a value tree (maps, lists and a Format's arguments;
+// other leaves are immutable),
 // so that the copy shares nothing mutable with v. A nil map or list stays
 // nil. Every package that hands values across a boundary (providers,
 // lang, the engine) copies with it.
@@ -279,6 +309,11 @@ func Clone(v any) any {
 			out[i] = Clone(e)
 		}
 		return out
+	case Format:
+		if v.Args != nil {
+			v.Args = Clone(v.Args).([]any)
+		}
+		return v
 	default:
 		return v
 	}

@@ -46,6 +46,13 @@ func Decode(name string, data []byte) (*State, error) {
 			return nil, fmt.Errorf("state %s is corrupted: null resource record", name)
 		}
 		r.Attrs = spec.DecodeMap(r.Attrs)
+		r.Deposed = spec.DecodeMap(r.Deposed)
+	}
+	for _, i := range s.Intents {
+		if i == nil {
+			return nil, fmt.Errorf("state %s is corrupted: null intent record", name)
+		}
+		i.Planned = spec.DecodeMap(i.Planned)
 	}
 	return &s, nil
 }
@@ -70,7 +77,20 @@ func DecodeChanges(name string, data []byte) ([]Change, error) {
 	for _, c := range seg.Changes {
 		if c.Resource != nil {
 			c.Resource.Attrs = spec.DecodeMap(c.Resource.Attrs)
+			c.Resource.Deposed = spec.DecodeMap(c.Resource.Deposed)
+		}
+		if c.Intent != nil {
+			c.Intent.Planned = spec.DecodeMap(c.Intent.Planned)
 		}
 	}
 	return seg.Changes, nil
+}
+
+// MarshalJSON writes the planned attributes in the encoded value form
+// (unknown values as {"$unknown": ...}); Decode reads them back.
+func (i Intent) MarshalJSON() ([]byte, error) {
+	type plain Intent
+	c := plain(i)
+	c.Planned = spec.EncodeMap(i.Planned)
+	return json.Marshal(c)
 }

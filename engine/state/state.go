@@ -23,6 +23,9 @@ type State struct {
 	// Machines maps machine addresses ("machine.web") to what ferry
 	// deployed there.
 	Machines map[string]*Machine `json:"machines,omitempty"`
+	// Intents are creates whose outcome was not recorded (a killed
+	// apply), by address.
+	Intents map[string]*Intent `json:"intents,omitempty"`
 }
 
 // Machine is what ferry knows about one NixOS machine.
@@ -80,6 +83,42 @@ type Resource struct {
 	Attrs      map[string]any `json:"attrs"`
 	Deps       []string       `json:"deps,omitempty"` // direct dependencies only, sorted
 	DeclaredAt string         `json:"declared_at,omitempty"`
+	// Provider is the key of the provider configuration that manages the
+	// object ("aws.eu"); "" means the type's provider's default one.
+	Provider string `json:"provider,omitempty"`
+	// SchemaVersion is the version of the type's schema Attrs were
+	// written with.
+	SchemaVersion int `json:"schema_version,omitempty"`
+	// Tainted: a create or update failed after the object existed (Attrs
+	// are what exists of it) or `ferry taint` marked it; the next plan
+	// replaces it.
+	Tainted bool `json:"tainted,omitempty"`
+	// Deposed holds the attributes of the object a create-before-destroy
+	// replacement has not deleted yet: the next apply deletes it.
+	Deposed map[string]any `json:"deposed,omitempty"`
+}
+
+// Intent is a create that apply journalled before calling the provider,
+// with the idempotency token it passed: a run killed during the call
+// leaves it, and the next plan finds the object by the token and adopts
+// it, so that no object is ever made twice or left untracked.
+type Intent struct {
+	Type       string         `json:"type"`
+	Provider   string         `json:"provider,omitempty"`
+	Token      string         `json:"token"`
+	Planned    map[string]any `json:"planned,omitempty"`
+	Deps       []string       `json:"deps,omitempty"`
+	DeclaredAt string         `json:"declared_at,omitempty"`
+	At         time.Time      `json:"at"`
+}
+
+// ProviderKey is the key of the provider configuration that manages r.
+func (r *Resource) ProviderKey() string {
+	if r.Provider != "" {
+		return r.Provider
+	}
+	typ, _, _ := strings.Cut(r.Type, ".")
+	return typ
 }
 
 // New returns an empty state with a fresh lineage and serial 0.
@@ -126,6 +165,12 @@ func (s *State) Clone() *State {
 			c.Machines[a] = m
 		}
 	}
+	if s.Intents != nil {
+		c.Intents = make(map[string]*Intent, len(s.Intents))
+		for a, i := range s.Intents {
+			c.Intents[a] = i
+		}
+	}
 	if s.Outputs != nil {
 		c.Outputs = make(map[string]any, len(s.Outputs))
 		for k, v := range s.Outputs {
@@ -137,11 +182,13 @@ func (s *State) Clone() *State {
 
 // Change is one completed operation, as recorded in the apply journal:
 // Resource (or Machine, for "machine." addresses) is the new record, or
-// nil when it was deleted (forgotten).
+// nil when it was deleted (forgotten). A Change with an Intent records a
+// create about to be called and changes nothing else.
 type Change struct {
 	Addr     string    `json:"addr"`
 	Resource *Resource `json:"resource,omitempty"`
 	Machine  *Machine  `json:"machine,omitempty"`
+	Intent   *Intent   `json:"intent,omitempty"`
 }
 
 // IsMachineAddr reports whether addr names a machine.
@@ -149,6 +196,13 @@ func IsMachineAddr(addr string) bool { return strings.HasPrefix(addr, "machine."
 
 // ApplyChange applies c to s in place.
 func (s *State) ApplyChange(c Change) {
+	if c.Intent != nil {
+		if s.Intents == nil {
+			s.Intents = map[string]*Intent{}
+		}
+		s.Intents[c.Addr] = c.Intent
+		return
+	}
 	if IsMachineAddr(c.Addr) {
 		if c.Machine == nil {
 			delete(s.Machines, c.Addr)
@@ -159,6 +213,11 @@ func (s *State) ApplyChange(c Change) {
 		}
 		s.Machines[c.Addr] = c.Machine
 		return
+	}
+	// The outcome of a create settles its intent.
+	delete(s.Intents, c.Addr)
+	if len(s.Intents) == 0 {
+		s.Intents = nil
 	}
 	if c.Resource == nil {
 		delete(s.Resources, c.Addr)

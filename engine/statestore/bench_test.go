@@ -9,6 +9,7 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/engine/statestore/storetest"
 )
 
 // benchResource is about 400 bytes of state, so that 5,000 of them make
@@ -78,6 +79,24 @@ func BenchmarkApplyRecord(b *testing.B) {
 		}
 	})
 	b.Run("record", func(b *testing.B) { benchRecord(b, s, l, changes, batch) })
+	// The same with state encryption (a local key): every record and the
+	// snapshot sealed with one data key.
+	b.Run("record-sealed", func(b *testing.B) {
+		sealedStore, err := statestore.Open(ctx, s.URL(), statestore.WithSecrets(storetest.LocalKeys(b, 1)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sealedStore.Close()
+		if err := l.Release(ctx); err != nil { // taken again by sealedStore
+			b.Fatal(err)
+		}
+		sl, err := sealedStore.Lock(ctx, "bench", statestore.LockInfo{Operation: "apply"}, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sl.Release(context.Background())
+		benchRecord(b, sealedStore, sl, changes, batch)
+	})
 }
 
 func benchRecord(b *testing.B, s *statestore.Store, l *statestore.Lock, changes []state.Change, batch int) {

@@ -13,7 +13,8 @@
 //
 // Per deployment NAME (letters, digits, '.', '_', '-'):
 //
-//	NAME/state/<serial %020d>.json      immutable snapshots (state.Encode)
+//	NAME/state/<serial %020d>.json      immutable snapshots (state.Encode,
+//	                                    sealed with a key: see Encryption)
 //	NAME/latest.json                    {"serial": N}: a hint, never trusted
 //	NAME/lock.json                      the lock (LockInfo as JSON)
 //	NAME/plan-key.json                  {"format_version": 1, "key": base64,
@@ -21,7 +22,8 @@
 //	NAME/journal/<lineage>-<serial %020d>/<seq %010d>.json
 //	                                    journal segments on top of that base
 //	                                    snapshot ("none" and serial 0 before
-//	                                    the first snapshot)
+//	                                    the first snapshot), one record a
+//	                                    line, each sealed on its own
 //	NAME/.tmp-<pid>-<tag>-<random>      file:// only: an object being
 //	                                    written (see "file://" below)
 //	.lock-NAME                          file:// only, beside the
@@ -83,6 +85,44 @@
 // under the lock (two racing runs end with one key) and read without a
 // lock to check a plan. An unreadable key object is an error: deleting it
 // makes a new key, after which outstanding plans must be made again.
+//
+// # Encryption
+//
+// Opened WithSecrets (the CLI's --state-secrets=URL, FERRY_STATE_SECRETS:
+// a gocloud.dev/secrets keeper such as base64key://KEY, awskms://,
+// gcpkms://, hashivault://), a Store seals what may hold secrets before
+// it leaves the process: snapshots, journal records and the plan key
+// (which signs plans and keys the digests of secrets), each in the
+// envelope of package sealed, still one JSON object (one line), so that
+// names and file:// appends work as before. The lock and the latest hint
+// stay clear: they hold no state. A sealed snapshot keeps its lineage and
+// serial in its clear, authenticated header, so that History lists
+// snapshots, and Write and OpenJournal check them, without decrypting.
+//
+// Reading opens what is sealed and takes what is clear as it is, so a
+// deployment may hold both: turning encryption on leaves older snapshots
+// clear and readable, and every snapshot, record and plan key written
+// from then on is sealed. A sealed object this run cannot open (no key,
+// another key, a KMS that refuses) is an error that names the key it
+// needs; it is never taken for damage or for an empty deployment, and
+// Write and OpenJournal refuse to write on top of a latest snapshot
+// that this run cannot open (which would replace state blindly, the
+// repair path of `ferry state push` included). Only an envelope that is
+// unreadable, or that the very key that sealed it does not open, is
+// damaged like a clear snapshot that does not decode.
+//
+// Turning it on: pass the key to every command; the next write (any
+// apply, `ferry state push` of `ferry state pull`'s output, `ferry state
+// rm`, ...) writes a sealed snapshot, and the next plan stores the plan
+// key sealed. Older snapshots stay as written: `ferry state history`
+// says which are sealed; `ferry delete` and a fresh deployment are the
+// only ways to drop clear history. Rotating a key: --state-secrets=NEW,OLD
+// seals with NEW and opens what OLD sealed; once a write (and a plan)
+// happened with both, NEW alone reads the latest state. Turning it off:
+// --state-secrets=none,OLD writes in clear while it still opens what OLD
+// sealed; push a snapshot (`ferry state pull > s.json` then `ferry state
+// push s.json`, both with that flag) and run a plan; from then on no key
+// is needed for the latest state.
 //
 // # Deleting a deployment
 //

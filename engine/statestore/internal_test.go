@@ -26,9 +26,9 @@ func TestParseHeader(t *testing.T) {
 		version int
 		wantErr bool
 	}{
-		{"ferry order", `{"format_version": 1, "lineage": "L", "serial": 7, "resources": {}}`, header{7, "L"}, 1, false},
-		{"other order", `{"resources": {"a": {"attrs": {"x": [1, {"y": 2}]}}}, "serial": 3, "outputs": {}, "lineage": "M", "format_version": 2}`, header{3, "M"}, 2, false},
-		{"stops early", `{"format_version": 1, "lineage": "L", "serial": 7, "resources": {"a": `, header{7, "L"}, 1, false},
+		{"ferry order", `{"format_version": 1, "lineage": "L", "serial": 7, "resources": {}}`, header{serial: 7, lineage: "L"}, 1, false},
+		{"other order", `{"resources": {"a": {"attrs": {"x": [1, {"y": 2}]}}}, "serial": 3, "outputs": {}, "lineage": "M", "format_version": 2}`, header{serial: 3, lineage: "M"}, 2, false},
+		{"stops early", `{"format_version": 1, "lineage": "L", "serial": 7, "resources": {"a": `, header{serial: 7, lineage: "L"}, 1, false},
 		{"cut before serial", `{"format_version": 1, "lineage": "L", "ser`, header{}, 0, true},
 		{"missing serial", `{"format_version": 1, "lineage": "L"}`, header{}, 0, true},
 		{"negative serial", `{"format_version": 1, "lineage": "L", "serial": -1}`, header{}, 0, true},
@@ -125,7 +125,7 @@ func TestHeaderBeyondPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, err := s.readHeader(ctx, "d", 1)
-	if err != nil || h != (header{1, "L"}) {
+	if err != nil || h != (header{serial: 1, lineage: "L"}) {
 		t.Errorf("readHeader = %+v, %v; want serial 1, lineage L", h, err)
 	}
 }

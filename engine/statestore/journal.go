@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/statestore/sealed"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -26,6 +27,7 @@ type Journal struct {
 	s          *Store
 	deployment string
 	dir        string
+	base       string // journalBaseName: what sealed records are bound to
 
 	mu   sync.Mutex
 	next uint64  // sequence number of the next segment
@@ -59,7 +61,7 @@ func (s *Store) OpenJournal(ctx context.Context, l *Lock, base *state.State) (*J
 	if err != nil {
 		return nil, fmt.Errorf("list journal %s: %w", s.b.objectURL(dir), err)
 	}
-	j := &Journal{s: s, deployment: dep, dir: dir, next: 1}
+	j := &Journal{s: s, deployment: dep, dir: dir, base: journalBaseName(lineage, serial), next: 1}
 	for _, e := range es {
 		if n, ok := parseSegmentName(e.name); ok && !e.dir && n >= j.next {
 			j.next = n + 1
@@ -78,6 +80,11 @@ func (j *Journal) Append(ctx context.Context, changes []state.Change) error {
 	rec, err := state.EncodeChanges(changes)
 	if err != nil {
 		return err
+	}
+	// Sealed, a record is still one line: a segment on file:// is read
+	// line by line.
+	if rec, err = j.s.seal(ctx, kindJournal, map[string]string{"base": j.base}, rec); err != nil {
+		return fmt.Errorf("record completed operations of deployment %q: %w", j.deployment, err)
 	}
 	rec = append(rec, '\n')
 	j.mu.Lock()
@@ -182,11 +189,23 @@ func (s *Store) replay(ctx context.Context, deployment string, st *state.State, 
 		return err
 	}
 	addrs := map[string]bool{}
+	base := journalBaseName(st.Lineage, st.Serial)
+	subject := fmt.Sprintf("journal of deployment %q in %s", deployment, s.url)
 	for i, data := range segs {
 		// A segment holds one record per line (many on file://).
 		for rec := range bytes.Lines(data) {
 			if len(bytes.TrimSpace(rec)) == 0 {
 				continue
+			}
+			rec, sh, err := s.open(ctx, subject, kindJournal, rec)
+			if err == nil && sh != nil && sh.Attrs["base"] != base {
+				err = &sealed.Error{Reason: sealed.Damaged, Subject: subject, Header: *sh, Err: fmt.Errorf("its record belongs to the journal on %s, not %s", sh.Attrs["base"], base)}
+			}
+			switch {
+			case damaged(err):
+				return fmt.Errorf("journal segment %s is corrupted (%s); it holds operations of an interrupted apply that are in no snapshot: check the resources, then repair state with `ferry state history` and `ferry state push`", s.b.objectURL(keys[i]), damage(err))
+			case err != nil:
+				return err // sealed with a key this run lacks: not damaged
 			}
 			changes, err := state.DecodeChanges(s.b.objectURL(keys[i]), rec)
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/statestore/sealed"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -44,6 +45,14 @@ type HistoryEntry struct {
 	// could): History does not fail on one damaged snapshot, so that
 	// `ferry state history` can show which ones are good.
 	Problem string
+	// Sealed is the scheme of the key the snapshot is encrypted with
+	// ("base64key", "awskms", ...), "" for a clear snapshot; SealedKey
+	// names that key ("base64key:// key with fingerprint 1f0c...",
+	// "awskms://alias/ferry"). History reads them, and the lineage, from
+	// the snapshot's clear header: it needs no key. Whether this run could
+	// open the snapshot is not checked here.
+	Sealed    string
+	SealedKey string
 }
 
 // Read returns the deployment's current state: its latest snapshot with
@@ -120,6 +129,9 @@ func (s *Store) History(ctx context.Context, deployment string) ([]HistoryEntry,
 			switch {
 			case err == nil:
 				out[i].Lineage = h.lineage
+				if h.sealed != nil {
+					out[i].Sealed, out[i].SealedKey = h.sealed.Keeper, h.sealed.Key()
+				}
 			case gctx.Err() != nil:
 				return gctx.Err()
 			default:
@@ -144,6 +156,13 @@ func (s *Store) readSnapshot(ctx context.Context, deployment string, serial uint
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", s.b.objectURL(key), err)
 	}
+	data, sh, err := s.open(ctx, s.stateSubject(deployment), kindState, data)
+	switch {
+	case damaged(err):
+		return nil, corrupted(s.b.objectURL(key), damage(err))
+	case err != nil:
+		return nil, err // sealed with a key this run lacks: not damaged
+	}
 	st, err := state.Decode(s.b.objectURL(key), data)
 	if err != nil {
 		if _, version, herr := parseHeader(data); herr == nil && version > state.FormatVersion {
@@ -153,6 +172,9 @@ func (s *Store) readSnapshot(ctx context.Context, deployment string, serial uint
 	}
 	if st.Serial != serial {
 		return nil, corrupted(s.b.objectURL(key), fmt.Sprintf("it holds serial %d", st.Serial))
+	}
+	if sh != nil && (sh.Attrs["lineage"] != st.Lineage || sh.Attrs["serial"] != strconv.FormatUint(st.Serial, 10)) {
+		return nil, corrupted(s.b.objectURL(key), "its clear lineage or serial differs from the sealed state's")
 	}
 	return st, nil
 }
@@ -230,6 +252,7 @@ const headerBytes = 1024
 type header struct {
 	serial  uint64
 	lineage string
+	sealed  *sealed.Header // nil for a clear snapshot
 }
 
 // readHeader reads a snapshot's serial and lineage without reading the
@@ -242,6 +265,9 @@ func (s *Store) readHeader(ctx context.Context, deployment string, serial uint64
 	}
 	if err != nil {
 		return header{}, fmt.Errorf("read state %s: %w", s.b.objectURL(key), err)
+	}
+	if sealed.Is(data) {
+		return s.readSealedHeader(ctx, deployment, serial, data)
 	}
 	h, version, err := parseHeader(data)
 	if err != nil {
@@ -264,6 +290,43 @@ func (s *Store) readHeader(ctx context.Context, deployment string, serial uint64
 	case h.serial != serial:
 		return header{}, corrupted(s.b.objectURL(key), fmt.Sprintf("it holds serial %d", h.serial))
 	}
+	return h, nil
+}
+
+// readSealedHeader reads a sealed snapshot's lineage and serial from its
+// clear header (data is the object's beginning), without the key.
+func (s *Store) readSealedHeader(ctx context.Context, deployment string, serial uint64, data []byte) (header, error) {
+	url := s.b.objectURL(SnapshotKey(deployment, serial))
+	sh, err := sealed.ParseHeader(data)
+	if err != nil {
+		if len(data) < headerBytes {
+			return header{}, corrupted(url, "its encryption envelope is unreadable: "+err.Error())
+		}
+		// A header longer than the prefix: read it all.
+		full, gerr := s.b.get(ctx, SnapshotKey(deployment, serial))
+		if gerr != nil {
+			if errors.Is(gerr, errNotFound) {
+				return header{}, gerr
+			}
+			return header{}, fmt.Errorf("read state %s: %w", url, gerr)
+		}
+		if sh, err = sealed.ParseHeader(full); err != nil {
+			return header{}, corrupted(url, "its encryption envelope is unreadable: "+err.Error())
+		}
+	}
+	h := header{lineage: sh.Attrs["lineage"], sealed: &sh}
+	n, perr := strconv.ParseUint(sh.Attrs["serial"], 10, 64)
+	switch {
+	case sh.Version > sealed.Version:
+		return header{}, fmt.Errorf("state %s is sealed in envelope version %d, newer than this ferry understands (%d); upgrade ferry", url, sh.Version, sealed.Version)
+	case sh.Kind != kindState:
+		return header{}, corrupted(url, fmt.Sprintf("it is a sealed %s, not state", sh.Kind))
+	case perr != nil || h.lineage == "":
+		return header{}, corrupted(url, "its encryption envelope lacks the lineage or serial")
+	case n != serial:
+		return header{}, corrupted(url, fmt.Sprintf("it holds serial %d", n))
+	}
+	h.serial = n
 	return h, nil
 }
 

@@ -27,9 +27,9 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 )
 
-func mustOpen(t *testing.T, u string) *statestore.Store {
+func mustOpen(t *testing.T, u string, opts ...statestore.Option) *statestore.Store {
 	t.Helper()
-	s, err := statestore.Open(t.Context(), u)
+	s, err := statestore.Open(t.Context(), u, opts...)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", u, err)
 	}

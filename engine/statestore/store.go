@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nixferry/ferry/engine/statestore/sealed"
 	"gocloud.dev/blob"
 )
 
@@ -20,6 +21,7 @@ import (
 type Store struct {
 	b       backend
 	url     string
+	keys    *sealed.Keys // nil: nothing sealed, nothing to open with
 	written atomic.Int64
 }
 
@@ -33,28 +35,33 @@ const dialTimeout = 3 * time.Second
 // Open opens the state store at rawURL: file:///abs/dir, or any scheme
 // registered on gocloud's default blob URL mux (mem://, s3://bucket,
 // gs://bucket, ...). It checks, cheaply and with a short timeout, that the
-// bucket can be reached.
-func Open(ctx context.Context, rawURL string) (*Store, error) {
+// bucket can be reached. Options (WithSecrets) apply to the Store; the
+// Store owns what they hand it, also when Open fails.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
+	fail := func(err error) (*Store, error) {
+		_ = newStore(nil, rawURL, opts...).keys.Close()
+		return nil, err
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("state URL %q is not a URL; use e.g. file:///path/to/.ferry or s3://bucket (supported schemes: %s)", rawURL, supportedSchemes())
+		return fail(fmt.Errorf("state URL %q is not a URL; use e.g. file:///path/to/.ferry or s3://bucket (supported schemes: %s)", rawURL, supportedSchemes()))
 	}
 	var s *Store
 	switch {
 	case u.Scheme == "file":
 		root, err := fileRoot(u)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
-		s = newStore(newDirBackend(root), rawURL)
+		s = newStore(newDirBackend(root), rawURL, opts...)
 	case blob.DefaultURLMux().ValidBucketScheme(u.Scheme):
 		b, err := blob.OpenBucket(ctx, rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("open state bucket %s: %w; check the URL and %s", rawURL, err, credentialHint(u.Scheme))
+			return fail(fmt.Errorf("open state bucket %s: %w; check the URL and %s", rawURL, err, credentialHint(u.Scheme)))
 		}
-		s = OpenBucket(b, rawURL)
+		s = OpenBucket(b, rawURL, opts...)
 	default:
-		return nil, fmt.Errorf("state URL %s: scheme %q is not supported; supported schemes: %s", rawURL, u.Scheme, supportedSchemes())
+		return fail(fmt.Errorf("state URL %s: scheme %q is not supported; supported schemes: %s", rawURL, u.Scheme, supportedSchemes()))
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -107,11 +114,17 @@ func dialEndpoint(ctx context.Context, u *url.URL) error {
 
 // OpenBucket returns a Store on an already open bucket, which Close closes.
 // rawURL names the bucket in messages.
-func OpenBucket(b *blob.Bucket, rawURL string) *Store {
-	return newStore(newBlobBackend(b, rawURL), rawURL)
+func OpenBucket(b *blob.Bucket, rawURL string, opts ...Option) *Store {
+	return newStore(newBlobBackend(b, rawURL), rawURL, opts...)
 }
 
-func newStore(b backend, rawURL string) *Store { return &Store{b: b, url: rawURL} }
+func newStore(b backend, rawURL string, opts ...Option) *Store {
+	s := &Store{b: b, url: rawURL}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // fileRoot maps file:///abs/dir to /abs/dir.
 func fileRoot(u *url.URL) (string, error) {
@@ -146,8 +159,8 @@ func credentialHint(scheme string) string {
 	return "the credentials"
 }
 
-// Close releases the bucket.
-func (s *Store) Close() error { return s.b.close() }
+// Close releases the bucket and the keys.
+func (s *Store) Close() error { return errors.Join(s.b.close(), s.keys.Close()) }
 
 // URL is the URL the Store was opened with.
 func (s *Store) URL() string { return s.url }
@@ -198,4 +211,11 @@ func (s *Store) put(ctx context.Context, key string, data []byte) error {
 // never calls it.
 func (s *Store) PutObjectForTesting(ctx context.Context, key string, data []byte) error {
 	return s.b.put(ctx, key, data)
+}
+
+// ObjectForTesting reads the object under key as stored (sealed objects
+// stay sealed). It exists so that conformance tests can check and damage
+// what is stored; ferry never calls it.
+func (s *Store) ObjectForTesting(ctx context.Context, key string) ([]byte, error) {
+	return s.b.get(ctx, key)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nixferry/ferry/engine/state"
@@ -95,6 +96,10 @@ func (s *Store) Write(ctx context.Context, l *Lock, st *state.State) (err error)
 	if err != nil {
 		return err
 	}
+	data, err = s.seal(ctx, kindState, snapshotAttrs(st), data)
+	if err != nil {
+		return fmt.Errorf("write state of deployment %q in %s: %w", dep, s.url, err)
+	}
 	key := SnapshotKey(dep, st.Serial)
 	switch err := s.create(ctx, key, data, true); {
 	case errors.Is(err, errExists):
@@ -107,7 +112,10 @@ func (s *Store) Write(ctx context.Context, l *Lock, st *state.State) (err error)
 	return nil
 }
 
-// latest returns the latest snapshot's serial and lineage (0, "" if none).
+// latest returns the latest snapshot's serial and lineage (0, "" if none),
+// for a run about to write on top of it. A sealed snapshot that this run
+// cannot open is an error (never a damaged snapshot that may be written
+// over): nothing is written on top of state its writer could not read.
 func (s *Store) latest(ctx context.Context, deployment string) (uint64, string, error) {
 	serial, err := s.latestSerial(ctx, deployment)
 	if err != nil || serial == 0 {
@@ -117,7 +125,21 @@ func (s *Store) latest(ctx context.Context, deployment string) (uint64, string, 
 	if errors.Is(err, errNotFound) {
 		err = fmt.Errorf("state of deployment %q in %s changed while it was read; try again", deployment, s.url)
 	}
+	if err == nil {
+		if err = s.checkOpenable(ctx, deployment, serial, h.sealed); err != nil {
+			// Damaged (a repair may write on top, as over a clear damaged
+			// snapshot; its clear lineage is no more trusted than the
+			// rest) or not this run's to open (refused).
+			return serial, "", err
+		}
+	}
 	return serial, h.lineage, err
+}
+
+// snapshotAttrs are what a sealed snapshot says in clear: what the store
+// needs to find, order and check snapshots without the key.
+func snapshotAttrs(st *state.State) map[string]string {
+	return map[string]string{"lineage": st.Lineage, "serial": strconv.FormatUint(st.Serial, 10)}
 }
 
 // dropSupersededJournals deletes, best effort, the journals whose base

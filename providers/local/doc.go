@@ -18,6 +18,9 @@
 // as drift in the next plan: a removed file is created again, edited
 // content or mode is written back.
 //
+// Provider(dir) returns it as the "local" provider, which takes no
+// configuration; New(dir) returns the resource type alone.
+//
 // It owns only this resource type; it must not import lang or engine
 // (engine/spec is the shared vocabulary and is allowed).
 package local

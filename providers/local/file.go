@@ -27,6 +27,12 @@ const DefaultMode = "0644"
 // against dir, the configuration directory. It is safe for concurrent use.
 func New(dir string) providers.Resource { return &file{dir: dir} }
 
+// Provider returns the "local" provider: local.file, without
+// configuration, resolving relative paths against dir.
+func Provider(dir string) providers.Provider {
+	return &providers.Static{Namespace: "local", Types: []providers.Resource{New(dir)}}
+}
+
 type file struct {
 	dir string
 	// swept holds the paths whose folder this instance (one per run) has
@@ -175,7 +181,12 @@ func (f *file) Plan(_ context.Context, req providers.PlanRequest) (providers.Pla
 	return resp, nil
 }
 
-func (f *file) Apply(_ context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+func (f *file) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	// A write takes no time worth interrupting, but a cancelled apply
+	// starts nothing new.
+	if err := ctx.Err(); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s %s: %w", req.Action, req.Addr, err)
+	}
 	switch req.Action {
 	case providers.Create, providers.Update:
 		a, err := parseArgs(req.Addr, req.Planned)

@@ -16,12 +16,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	providertest.Run(t, providertest.Case{
-		New:      func(t *testing.T) providers.Resource { return New(t.TempDir()) },
-		Create:   map[string]any{"path": "out/hello.txt", "content": "hello\n"},
-		Update:   map[string]any{"content": "goodbye\n", "mode": "0600"},
-		Replace:  map[string]any{"path": "out/other.txt"},
-		External: true,
+	providertest.RunProvider(t, providertest.ProviderCase{
+		New: func(t *testing.T) providers.Provider { return Provider(t.TempDir()) },
+		Types: map[string]providertest.Case{Type: {
+			Create:   map[string]any{"path": "out/hello.txt", "content": "hello\n"},
+			Update:   map[string]any{"content": "goodbye\n", "mode": "0600"},
+			Replace:  map[string]any{"path": "out/other.txt"},
+			External: true,
+		}},
 	})
 }
 

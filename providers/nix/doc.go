@@ -18,7 +18,15 @@
 //     with a result per derivation;
 //   - store queries: closures (Closure) and package-level diffs between two
 //     systems computed from derivation closures, without building
-//     (PackageDiff).
+//     (PackageDiff), and which paths a store lacks (MissingPaths: one
+//     nix-store --check-validity);
+//   - garbage collector roots for derivations (AddDrvRoots: indirect roots,
+//     symlinks in a folder the caller chooses, all registered by one
+//     nix-instantiate; Roots and RemoveRoots list and release them), so a
+//     plan's .drv files survive a collection until apply builds them;
+//   - the nixpkgs pin (NixpkgsPin): a digest of the nixpkgs evaluation
+//     uses, its store path or a content digest of a checkout, for the
+//     plan's input digest.
 //
 // It lives under providers because machines are what ferry provides, but it
 // is not a resource provider: the engine calls it directly. It must not

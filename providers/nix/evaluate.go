@@ -147,7 +147,8 @@ func Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluated, erro
 // outside any machine (nixpkgs itself failing) stops evaluation.
 //
 // The .drv files are not registered as garbage collector roots: a garbage
-// collection between evaluation and build removes them.
+// collection between evaluation and build removes them unless the caller
+// roots them (AddDrvRoots).
 func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluated, error) {
 	names, err := checkEval(opts)
 	if err != nil {

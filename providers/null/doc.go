@@ -3,6 +3,9 @@
 // whenever its triggers change, which makes it useful to order work, to
 // force a dependent to be replaced, and to test the engine.
 //
+// Provider returns it as the "null" provider, which takes no
+// configuration; New returns the resource type alone.
+//
 // It owns only this resource type; it must not import lang or engine
 // (engine/spec is the shared vocabulary and is allowed).
 package null

@@ -18,6 +18,12 @@ const Type = "null.resource"
 // safe for concurrent use.
 func New() providers.Resource { return resource{} }
 
+// Provider returns the "null" provider: null.resource, without
+// configuration.
+func Provider() providers.Provider {
+	return &providers.Static{Namespace: "null", Types: []providers.Resource{New()}}
+}
+
 type resource struct{}
 
 func (resource) Schema() spec.Schema {
@@ -62,7 +68,11 @@ func (resource) Plan(_ context.Context, req providers.PlanRequest) (providers.Pl
 	return providers.PlanResponse{Planned: spec.CloneMap(req.Prior)}, nil
 }
 
-func (resource) Apply(_ context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+func (resource) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	// Nothing here takes time, but a cancelled apply starts nothing new.
+	if err := ctx.Err(); err != nil {
+		return providers.ApplyResponse{}, fmt.Errorf("%s %s: %w", req.Action, req.Addr, err)
+	}
 	switch req.Action {
 	case providers.Create:
 		triggers, err := triggersArg(req.Addr, req.Planned)

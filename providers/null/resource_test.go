@@ -14,10 +14,12 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	providertest.Run(t, providertest.Case{
-		New:     func(*testing.T) providers.Resource { return New() },
-		Create:  map[string]any{"triggers": map[string]any{"v": "1", "n": json.Number("2")}},
-		Replace: map[string]any{"triggers": map[string]any{"v": "2"}},
+	providertest.RunProvider(t, providertest.ProviderCase{
+		New: func(*testing.T) providers.Provider { return Provider() },
+		Types: map[string]providertest.Case{Type: {
+			Create:  map[string]any{"triggers": map[string]any{"v": "1", "n": json.Number("2")}},
+			Replace: map[string]any{"triggers": map[string]any{"v": "2"}},
+		}},
 	})
 }
 

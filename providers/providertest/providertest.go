@@ -3,25 +3,25 @@ package providertest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"maps"
-	"reflect"
-	"regexp"
-	"slices"
-	"sync"
+	"errors"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/checked"
 )
 
-// Case describes one resource type to check.
+// Case describes one resource type to check. The fields after External
+// enable the rules of optional abilities and say what the suite cannot
+// guess; a field set for an ability the type lacks is an error.
 type Case struct {
 	// New returns a fresh implementation; it is called once per sub-test.
+	// RunProvider fills it in from the provider when it is nil.
 	New func(t *testing.T) providers.Resource
 	// Create holds the arguments of a create (defaults are added).
 	Create map[string]any
@@ -34,22 +34,99 @@ type Case struct {
 	// External is true when Read observes a real object, so that after
 	// Delete, Read must report it gone (State nil).
 	External bool
+
+	// Slow holds arguments that, merged over Create, make a create take
+	// far longer than a test may (minutes): a create given a short
+	// deadline must then return that deadline's error promptly.
+	Slow map[string]any
+	// Fail holds arguments that, merged over Create, make a create fail
+	// after the object came into being: it must return the error together
+	// with the partial state of what exists.
+	Fail map[string]any
+	// Sensitive lists the attributes the schema must mark Sensitive, and
+	// no others; their values must never appear in an error message.
+	Sensitive []string
+
+	// PageSize is how many objects one ReadMany call reads (BatchReader);
+	// with Calls, a batch of N costs at most ceil(N/PageSize)+1 calls.
+	PageSize int
+	// Calls returns how many API calls r, as New returned it, made so far.
+	Calls func(r providers.Resource) int
+	// BatchObjects is how many objects the batch rule reads; default
+	// PageSize+2 (two pages), or 5 without a PageSize.
+	BatchObjects int
+
+	// ImportID returns the ID that Import takes for an object's state
+	// (Importer); default its "id" attribute.
+	ImportID func(state map[string]any) string
+	// MissingID is an ID that names no object; default
+	// "ferry-conformance-missing".
+	MissingID string
+	// ImportIgnore lists attributes that Import and Adopt cannot read
+	// back from the cloud (a password), left out of their comparisons.
+	ImportIgnore []string
+
+	// Idempotent is true when a create retried with the same token
+	// returns the object the first one made (EC2's ClientToken); false
+	// when the provider only finds it again with Adopt (Adopter).
+	Idempotent bool
+
+	// Upgrades holds a state of each older schema version and what
+	// UpgradeState must make of it (StateUpgrader).
+	Upgrades []Upgrade
 }
 
-// Run checks c's resource type against the provider contract.
+// Upgrade is a state written by an older version of a schema and the
+// state UpgradeState must return for it.
+type Upgrade struct {
+	Version int
+	State   map[string]any
+	Want    map[string]any
+}
+
+// Run checks c's resource type against the provider contract. Every
+// sub-test talks to the type through the runtime checker
+// (providers/checked), as the engine does, so that a provider breaking the
+// contract fails with the checker's message.
 func Run(t *testing.T, c Case) {
 	t.Helper()
 	if c.New == nil || c.Create == nil {
 		t.Fatal("providertest.Case needs New and Create")
 	}
+	r := c.New(t)
 	t.Run("schema", func(t *testing.T) {
-		for _, p := range schemaProblems(c.New(t).Schema()) {
+		for _, p := range schemaProblems(r.Schema()) {
+			t.Error(p)
+		}
+		for _, p := range caseProblems(r, c) {
 			t.Error(p)
 		}
 	})
 	t.Run("lifecycle", func(t *testing.T) { lifecycle(t, c) })
 	t.Run("unknown arguments", func(t *testing.T) { unknownArgs(t, c) })
 	t.Run("concurrent creates", func(t *testing.T) { concurrentCreates(t, c) })
+	t.Run("cancelled context", func(t *testing.T) { cancelledCreate(t, c) })
+	if c.Slow != nil {
+		t.Run("deadline", func(t *testing.T) { deadlineCreate(t, c) })
+	}
+	if c.Fail != nil {
+		t.Run("partial state", func(t *testing.T) { partialState(t, c) })
+	}
+	if len(r.Schema().Sensitive()) > 0 {
+		t.Run("sensitive", func(t *testing.T) { sensitive(t, c) })
+	}
+	if _, ok := r.(providers.BatchReader); ok {
+		t.Run("batch refresh", func(t *testing.T) { batchRefresh(t, c) })
+	}
+	if _, ok := r.(providers.Adopter); ok {
+		t.Run("kill during create", func(t *testing.T) { killDuringCreate(t, c) })
+	}
+	if _, ok := r.(providers.Importer); ok {
+		t.Run("import", func(t *testing.T) { importByID(t, c) })
+	}
+	if _, ok := r.(providers.StateUpgrader); ok {
+		t.Run("state upgrade", func(t *testing.T) { upgradeState(t, c) })
+	}
 }
 
 // Config merges args in order over one another and adds the schema's
@@ -70,210 +147,39 @@ func Config(s spec.Schema, args ...map[string]any) map[string]any {
 	return out
 }
 
-var (
-	typeName = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$`)
-	attrName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
-
-// schemaProblems lists what is wrong with s, one sentence each.
-func schemaProblems(s spec.Schema) []string {
-	var out []string
-	problem := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	if !typeName.MatchString(s.Type) {
-		problem("schema type %q: want \"provider.kind\" in lower case", s.Type)
-	}
-	if len(s.Attrs) == 0 {
-		problem("schema %s has no attributes", s.Type)
-	}
-	seen := map[string]bool{}
-	for _, a := range s.Attrs {
-		where := fmt.Sprintf("%s attribute %q", s.Type, a.Name)
-		if !attrName.MatchString(a.Name) {
-			problem("%s: name must be lower case letters, digits and _", where)
-		}
-		if a.Name == "name" {
-			problem("%s: \"name\" is reserved for the resource's address", where)
-		}
-		if seen[a.Name] {
-			problem("%s: declared twice", where)
-		}
-		seen[a.Name] = true
-		switch a.Kind {
-		case spec.KindString, spec.KindNumber, spec.KindBool, spec.KindDuration,
-			spec.KindMap, spec.KindList, spec.KindAny:
-		default:
-			problem("%s: unknown kind %q", where, a.Kind)
-		}
-		switch {
-		case a.Required && a.Optional:
-			problem("%s: both Required and Optional", where)
-		case a.Required && a.Computed:
-			problem("%s: both Required and Computed", where)
-		case !a.Required && !a.Optional && !a.Computed:
-			problem("%s: neither Required, Optional nor Computed", where)
-		}
-		if a.Computed && !a.Optional && a.ForceNew {
-			problem("%s: computed-only but ForceNew (users cannot change it)", where)
-		}
-		if a.Default != nil {
-			if !a.Optional {
-				problem("%s: has a Default but is not Optional", where)
-			}
-			if err := matchesKind(a.Kind, a.Default); err != nil {
-				problem("%s: Default %#v: %v", where, a.Default, err)
-			}
-		}
-	}
-	return out
-}
-
-// matchesKind reports whether v is a well-formed value of kind k.
-func matchesKind(k spec.Kind, v any) error {
-	ok := true
-	switch k {
-	case spec.KindString:
-		_, ok = v.(string)
-	case spec.KindNumber:
-		_, ok = v.(json.Number)
-	case spec.KindBool:
-		_, ok = v.(bool)
-	case spec.KindDuration:
-		s, isString := v.(string)
-		if !isString {
-			ok = false
-			break
-		}
-		if _, err := time.ParseDuration(s); err != nil {
-			return err
-		}
-	case spec.KindMap:
-		_, ok = v.(map[string]any)
-	case spec.KindList:
-		_, ok = v.([]any)
-	}
-	if !ok {
-		return fmt.Errorf("a %T is not a %s", v, k)
-	}
-	if err := checkJSONShaped(v); err != nil {
-		return err
-	}
-	return nil
-}
-
-// checkJSONShaped reports values that are not what json.Decoder with
-// UseNumber produces (ints, floats, typed maps...), or that hold Unknown or
-// Ref: state must survive a JSON round trip unchanged.
-func checkJSONShaped(v any) error {
-	switch v := v.(type) {
-	case nil, bool, string, json.Number:
-		return nil
-	case []any:
-		for i, e := range v {
-			if err := checkJSONShaped(e); err != nil {
-				return fmt.Errorf("[%d]: %w", i, err)
-			}
-		}
-		return nil
-	case map[string]any:
-		for _, k := range slices.Sorted(maps.Keys(v)) {
-			if err := checkJSONShaped(v[k]); err != nil {
-				return fmt.Errorf(".%s: %w", k, err)
-			}
-		}
-		return nil
-	case spec.Unknown, spec.Ref:
-		return fmt.Errorf("%s is not known", spec.Render(v))
-	default:
-		return fmt.Errorf("%T is not a JSON value (use string, bool, json.Number, []any or map[string]any)", v)
-	}
-}
-
 // harness wraps one provider instance with the checks shared by sub-tests.
 type harness struct {
 	t      *testing.T
-	r      providers.Resource
+	c      Case
+	raw    providers.Resource // as New returned it
+	r      providers.Resource // raw behind the runtime checker
 	schema spec.Schema
 	addr   string
 	ctx    context.Context
 }
 
 func newHarness(t *testing.T, c Case) *harness {
-	r := c.New(t)
-	s := r.Schema()
-	return &harness{t: t, r: r, schema: s, addr: spec.ResourceAddr(s.Type, "conformance"), ctx: t.Context()}
+	raw := c.New(t)
+	s := raw.Schema()
+	return &harness{t: t, c: c, raw: raw, r: checked.Wrap(raw), schema: s, addr: spec.ResourceAddr(s.Type, "conformance"), ctx: t.Context()}
 }
 
-// plan calls Plan and checks what every plan must satisfy.
-func (h *harness) plan(step string, prior, config map[string]any) providers.PlanResponse {
-	h.t.Helper()
-	resp, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Prior: spec.Clone(prior).(map[string]any), Config: spec.Clone(config).(map[string]any)})
-	if err != nil {
-		h.t.Fatalf("%s: Plan: %v", step, err)
-	}
-	for _, a := range h.schema.Attrs {
-		if _, ok := resp.Planned[a.Name]; !ok {
-			h.t.Errorf("%s: Plan left out attribute %q (plan every attribute, with spec.Unknown when not known yet)", step, a.Name)
-		}
-	}
-	if refs := spec.Refs(resp.Planned); len(refs) > 0 {
-		h.t.Errorf("%s: Plan returned references %v; only values and spec.Unknown are allowed", step, refs)
-	}
-	if !slices.IsSorted(resp.RequiresReplace) {
-		h.t.Errorf("%s: RequiresReplace %v is not sorted", step, resp.RequiresReplace)
-	}
-	for _, name := range resp.RequiresReplace {
-		if a, ok := h.schema.Attr(name); !ok || !a.ForceNew {
-			h.t.Errorf("%s: RequiresReplace names %q, which is not a ForceNew attribute", step, name)
-		}
-	}
-	for _, a := range h.schema.Attrs {
-		cv, set := config[a.Name]
-		if a.Computed || !set || spec.HasUnknown(cv) {
-			continue
-		}
-		if diff := cmp.Diff(cv, resp.Planned[a.Name]); diff != "" {
-			h.t.Errorf("%s: planned %q differs from its argument (-config +planned):\n%s", step, a.Name, diff)
-		}
-	}
-	return resp
+// token returns a new idempotency token, as the engine journals one per
+// planned create.
+func token() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "ferry-conformance-" + hex.EncodeToString(b[:])
 }
 
-// apply calls Apply for a create or update and checks the new state.
-func (h *harness) apply(step string, action providers.Action, prior, planned map[string]any) map[string]any {
-	h.t.Helper()
-	resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: action, Prior: spec.Clone(prior).(map[string]any), Planned: spec.Clone(planned).(map[string]any)})
-	if err != nil {
-		h.t.Fatalf("%s: Apply(%s): %v", step, action, err)
+func clone(m map[string]any) map[string]any { return spec.CloneMap(m) }
+
+// calls returns the API calls made so far, when the Case can count them.
+func (h *harness) calls() (int, bool) {
+	if h.c.Calls == nil {
+		return 0, false
 	}
-	st := resp.State
-	if st == nil {
-		h.t.Fatalf("%s: Apply(%s) returned no state", step, action)
-	}
-	malformed := false
-	for _, a := range h.schema.Attrs {
-		v, ok := st[a.Name]
-		if !ok {
-			h.t.Errorf("%s: Apply(%s) state lacks attribute %q", step, action, a.Name)
-			malformed = true
-			continue
-		}
-		if err := checkJSONShaped(v); err != nil {
-			h.t.Errorf("%s: Apply(%s) attribute %q: %v", step, action, a.Name, err)
-			malformed = true
-			continue
-		}
-		if pv := planned[a.Name]; !spec.HasUnknown(pv) {
-			if diff := cmp.Diff(pv, v); diff != "" {
-				h.t.Errorf("%s: Apply(%s) attribute %q differs from the known planned value (-planned +state):\n%s", step, action, a.Name, diff)
-			}
-		}
-	}
-	if malformed {
-		// Later steps would feed this state back to the provider.
-		h.t.FailNow()
-	}
-	h.roundTrip(step, st)
-	return st
+	return h.c.Calls(h.raw), true
 }
 
 // roundTrip checks that st survives the JSON encoding state files use.
@@ -296,146 +202,24 @@ func (h *harness) roundTrip(step string, st map[string]any) {
 	}
 }
 
-func (h *harness) read(step string, prior map[string]any) map[string]any {
+// noFault fails the test when err is the runtime checker's: where the
+// suite expects an error, a contract violation must not pass for it.
+func (h *harness) noFault(step string, err error) {
 	h.t.Helper()
-	resp, err := h.r.Read(h.ctx, providers.ReadRequest{Addr: h.addr, Prior: spec.Clone(prior).(map[string]any)})
-	if err != nil {
-		h.t.Fatalf("%s: Read: %v", step, err)
-	}
-	return resp.State
-}
-
-func (h *harness) delete(step string, prior map[string]any) {
-	h.t.Helper()
-	resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: providers.Delete, Prior: spec.Clone(prior).(map[string]any)})
-	if err != nil {
-		h.t.Fatalf("%s: Apply(delete): %v", step, err)
-	}
-	if resp.State != nil {
-		h.t.Errorf("%s: Apply(delete) returned state %v, want none", step, resp.State)
+	var f *checked.Fault
+	if errors.As(err, &f) {
+		h.t.Errorf("%s: %v", step, err)
 	}
 }
 
-// steady checks that reading and re-planning an unchanged object is a no-op.
-func (h *harness) steady(step string, st, config map[string]any) {
-	h.t.Helper()
-	if diff := cmp.Diff(st, h.read(step+": read", st)); diff != "" {
-		h.t.Errorf("%s: Read after apply changed the state (-applied +read):\n%s", step, diff)
+// without returns st without the attributes Import and Adopt cannot read.
+func (h *harness) without(st map[string]any) map[string]any {
+	if st == nil {
+		return nil
 	}
-	p := h.plan(step+": plan with unchanged arguments", st, config)
-	if len(p.RequiresReplace) > 0 {
-		h.t.Errorf("%s: unchanged arguments require replacing %v", step, p.RequiresReplace)
+	out := clone(st)
+	for _, name := range h.c.ImportIgnore {
+		delete(out, name)
 	}
-	if diff := cmp.Diff(st, p.Planned); diff != "" {
-		h.t.Errorf("%s: unchanged arguments plan a change (-prior +planned):\n%s", step, diff)
-	}
-}
-
-func lifecycle(t *testing.T, c Case) {
-	h := newHarness(t, c)
-	cfg := Config(h.schema, c.Create)
-
-	p := h.plan("create", nil, cfg)
-	st := h.apply("create", providers.Create, nil, p.Planned)
-	h.steady("after create", st, cfg)
-
-	if c.Update != nil {
-		cfg = Config(h.schema, c.Create, c.Update)
-		p = h.plan("update", st, cfg)
-		if len(p.RequiresReplace) > 0 {
-			t.Errorf("update: arguments %v require replacing %v; Case.Update must change the resource in place", c.Update, p.RequiresReplace)
-		}
-		if reflect.DeepEqual(p.Planned, st) {
-			t.Errorf("update: arguments %v plan no change; Case.Update must change something", c.Update)
-		}
-		st = h.apply("update", providers.Update, st, p.Planned)
-		for k, want := range c.Update {
-			if diff := cmp.Diff(want, st[k]); diff != "" {
-				t.Errorf("update: attribute %q after apply (-argument +state):\n%s", k, diff)
-			}
-		}
-		h.steady("after update", st, cfg)
-	}
-
-	if c.Replace != nil {
-		cfg = Config(h.schema, c.Create, c.Update, c.Replace)
-		p = h.plan("replace", st, cfg)
-		if len(p.RequiresReplace) == 0 {
-			t.Errorf("replace: arguments %v do not require replacement; Case.Replace must change a ForceNew attribute", c.Replace)
-		}
-		// A replacement is a delete followed by a create.
-		h.delete("replace", st)
-		p = h.plan("replace: create", nil, cfg)
-		st = h.apply("replace: create", providers.Create, nil, p.Planned)
-		h.steady("after replace", st, cfg)
-	}
-
-	h.delete("delete", st)
-	if c.External {
-		if got := h.read("after delete", st); got != nil {
-			t.Errorf("after delete: Read returned %v, want nil (the object is gone)", got)
-		}
-	}
-	// A crashed apply may delete again what is already gone.
-	h.delete("delete again", st)
-}
-
-// unknownArgs plans with each argument unknown in turn, as when it refers to
-// a resource that does not exist yet.
-func unknownArgs(t *testing.T, c Case) {
-	h := newHarness(t, c)
-	cfg := Config(h.schema, c.Create)
-	st := h.apply("create", providers.Create, nil, h.plan("create", nil, cfg).Planned)
-	for _, name := range slices.Sorted(maps.Keys(cfg)) {
-		step := fmt.Sprintf("argument %q unknown", name)
-		u := maps.Clone(cfg)
-		u[name] = spec.Unknown{Source: "other.thing.x.id"}
-		h.plan(step+", creating", nil, u)
-		p := h.plan(step+", updating", st, u)
-		if a, ok := h.schema.Attr(name); ok && a.ForceNew && !slices.Contains(p.RequiresReplace, name) {
-			t.Errorf("%s: ForceNew attribute not in RequiresReplace %v (an unknown value may differ)", step, p.RequiresReplace)
-		}
-	}
-	h.delete("cleanup", st)
-}
-
-func concurrentCreates(t *testing.T, c Case) {
-	const n = 20
-	h := newHarness(t, c)
-	cfg := Config(h.schema, c.Create)
-	states := make([]map[string]any, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			p, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Config: spec.Clone(cfg).(map[string]any)})
-			if err != nil {
-				t.Errorf("create %d: Plan: %v", i, err)
-				return
-			}
-			resp, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: providers.Create, Planned: p.Planned})
-			if err != nil {
-				t.Errorf("create %d: Apply: %v", i, err)
-				return
-			}
-			if err := checkJSONShaped(resp.State); err != nil {
-				t.Errorf("create %d: state: %v", i, err)
-			}
-			if _, err := h.r.Read(h.ctx, providers.ReadRequest{Addr: h.addr, Prior: resp.State}); err != nil {
-				t.Errorf("create %d: Read: %v", i, err)
-			}
-			states[i] = resp.State
-		})
-	}
-	wg.Wait()
-	for i := range n {
-		wg.Go(func() {
-			if states[i] == nil {
-				return
-			}
-			if _, err := h.r.Apply(h.ctx, providers.ApplyRequest{Addr: h.addr, Action: providers.Delete, Prior: states[i]}); err != nil {
-				t.Errorf("delete %d: %v", i, err)
-			}
-		})
-	}
-	wg.Wait()
+	return out
 }

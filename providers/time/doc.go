@@ -6,6 +6,9 @@
 // The folder is providers/time; the package is named timeprovider so that
 // it does not shadow the standard library's time where both are used.
 //
+// Provider returns it as the "time" provider, which takes no
+// configuration; New returns the resource type alone.
+//
 // It owns only this resource type; it must not import lang or engine
 // (engine/spec is the shared vocabulary and is allowed).
 package timeprovider

@@ -20,6 +20,12 @@ const DefaultDuration = "50ms"
 // for concurrent use.
 func New() providers.Resource { return sleep{} }
 
+// Provider returns the "time" provider: time.sleep, without
+// configuration.
+func Provider() providers.Provider {
+	return &providers.Static{Namespace: "time", Types: []providers.Resource{New()}}
+}
+
 type sleep struct{}
 
 func (sleep) Schema() spec.Schema {
@@ -130,10 +136,11 @@ func (sleep) Read(_ context.Context, req providers.ReadRequest) (providers.ReadR
 	return providers.ReadResponse{State: spec.CloneMap(req.Prior)}, nil
 }
 
-// wait sleeps for d, or until ctx is done.
+// wait sleeps for d, or until ctx is done; a ctx done already returns at
+// once, whatever the timer.
 func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()

@@ -15,11 +15,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	providertest.Run(t, providertest.Case{
-		New:     func(*testing.T) providers.Resource { return New() },
-		Create:  map[string]any{"duration": "1ms", "triggers": map[string]any{"v": "1"}},
-		Update:  map[string]any{"duration": "2ms"},
-		Replace: map[string]any{"triggers": map[string]any{"v": "2"}},
+	providertest.RunProvider(t, providertest.ProviderCase{
+		New: func(*testing.T) providers.Provider { return Provider() },
+		Types: map[string]providertest.Case{Type: {
+			Create:  map[string]any{"duration": "1ms", "triggers": map[string]any{"v": "1"}},
+			Update:  map[string]any{"duration": "2ms"},
+			Replace: map[string]any{"triggers": map[string]any{"v": "2"}},
+			Slow:    map[string]any{"duration": "1h"},
+		}},
 	})
 }
 

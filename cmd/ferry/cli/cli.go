@@ -11,12 +11,21 @@ import (
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/engine/statestore/sealed"
 	"github.com/nixferry/ferry/lang"
 	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/checked"
 	"github.com/nixferry/ferry/providers/local"
 	"github.com/nixferry/ferry/providers/null"
 	timeprovider "github.com/nixferry/ferry/providers/time"
 	"github.com/nixferry/ferry/remote"
+
+	// Keepers for --state-secrets, registered on gocloud's default
+	// secrets URL mux (as main.go does for the blob drivers).
+	_ "gocloud.dev/secrets/awskms"
+	_ "gocloud.dev/secrets/gcpkms"
+	_ "gocloud.dev/secrets/hashivault"
+	_ "gocloud.dev/secrets/localsecrets"
 )
 
 // CLI is the whole command line.
@@ -44,6 +53,9 @@ type CLI struct {
 	Keys        KeysCmd        `cmd:"" help:"Upload the machines' keys (secrets)."`
 	CheckHealth CheckHealthCmd `cmd:"" name:"check-health" help:"Run the machines' health checks now."`
 	HostKey     HostKeyCmd     `cmd:"" name:"host-key" help:"Pin machines' SSH host keys."`
+	Taint       TaintCmd       `cmd:"" help:"Mark a resource so that the next plan replaces it."`
+	Untaint     UntaintCmd     `cmd:"" help:"Clear a resource's taint."`
+	Import      ImportCmd      `cmd:"" help:"Adopt an existing object as a declared resource."`
 }
 
 // Globals are the flags every command takes.
@@ -56,6 +68,9 @@ type Globals struct {
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
 	SSHKey      []string          `name:"ssh-key" env:"FERRY_SSH_KEY" placeholder:"FILE" help:"SSH private key for machines (repeatable; default: ssh-agent and ~/.ssh/id_*)."`
+	// StateSecrets are keeper URLs (package sealed): the first seals,
+	// every one opens; "none" first writes in clear.
+	StateSecrets []string `name:"state-secrets" env:"FERRY_STATE_SECRETS" sep:"," placeholder:"URL" help:"Encrypt state, plan keys and sensitive plan values with this key: base64key://KEY, awskms://KEY_ID, gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K, hashivault://KEY. More keys after a comma only decrypt (rotation: NEW,OLD); none,OLD writes in clear (turning encryption off)."`
 }
 
 // App is what every command's Run receives: streams, flags and wiring.
@@ -64,6 +79,8 @@ type App struct {
 	*Globals
 	ctx   context.Context // cancelled on the first interrupt
 	opCtx context.Context // cancelled on the second
+	// extraProviders are registered beside the built-in ones (MainWith).
+	extraProviders []providers.Provider
 }
 
 // Dir is the absolute configuration directory.
@@ -76,12 +93,20 @@ func (a *App) Dir() (string, error) {
 }
 
 // Registry wires the providers explicitly.
-func (a *App) Registry(dir string) (*providers.Registry, error) { return NewRegistry(dir) }
+func (a *App) Registry(dir string) (*providers.Registry, error) {
+	return NewRegistry(dir, a.extraProviders...)
+}
 
-// NewRegistry returns every built-in provider, for a configuration in dir.
-// Providers are registered here, explicitly, and nowhere else.
-func NewRegistry(dir string) (*providers.Registry, error) {
-	return providers.NewRegistry(null.New(), timeprovider.New(), local.New(dir))
+// NewRegistry returns every built-in provider, for a configuration in dir,
+// and extra ones (tests add providers/fakecloud), each wrapped in the
+// runtime checker that names a provider breaking the contract. Providers
+// are registered here, explicitly, and nowhere else.
+func NewRegistry(dir string, extra ...providers.Provider) (*providers.Registry, error) {
+	ps := append([]providers.Provider{null.Provider(), timeprovider.Provider(), local.Provider(dir)}, extra...)
+	for i, p := range ps {
+		ps[i] = checked.WrapProvider(p)
+	}
+	return providers.NewRegistry(ps...)
 }
 
 // LoadConfig evaluates the configuration.
@@ -103,7 +128,18 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 		Vars:      a.Var,
 		LookupEnv: a.LookupEnv,
 		Schemas:   reg.Schemas(),
+		Providers: LangProviders(reg),
 	})
+}
+
+// LangProviders tells lang which providers take a configuration
+// (NAME.provider(...)).
+func LangProviders(reg *providers.Registry) []lang.ProviderSchema {
+	var out []lang.ProviderSchema
+	for _, p := range reg.Providers() {
+		out = append(out, lang.ProviderSchema{Name: p.Name(), Config: p.ConfigSchema()})
+	}
+	return out
 }
 
 // DeploymentFor picks the deployment: -d, then the config's, then "default".
@@ -130,13 +166,17 @@ func (a *App) StateURL() (string, error) {
 	return "file://" + filepath.ToSlash(filepath.Join(dir, ".ferry")), nil
 }
 
-// OpenStore opens the state store.
+// OpenStore opens the state store, with the --state-secrets keys.
 func (a *App) OpenStore() (*statestore.Store, error) {
 	u, err := a.StateURL()
 	if err != nil {
 		return nil, err
 	}
-	return statestore.Open(a.ctx, u)
+	keys, err := sealed.OpenKeys(a.ctx, a.StateSecrets)
+	if err != nil {
+		return nil, err
+	}
+	return statestore.Open(a.ctx, u, statestore.WithSecrets(keys)) // the store owns keys
 }
 
 // Engine wires an engine with the store, an event sink and ferry's own

@@ -35,6 +35,15 @@ func (c *KeysUploadCmd) Run(a *App) error {
 		return err
 	}
 	defer f.Close()
+	eng, closeStore, err := a.stateEngine()
+	if err != nil {
+		return err
+	}
+	planKey, err := eng.PlanKey(a.ctx, f.deployment, a.LockTimeout)
+	closeStore()
+	if err != nil {
+		return err
+	}
 	var failed []string
 	err = a.modifyState("keys upload", func(st *state.State) (*state.State, error) {
 		recs := make([]*state.Machine, len(f.machines))
@@ -61,7 +70,7 @@ func (c *KeysUploadCmd) Run(a *App) error {
 				rec.HostKey = conn.HostKey()
 			}
 			var names []string
-			rec.Keys, names, err = engine.UploadMachineKeys(ctx, conn, m, rec.Keys)
+			rec.Keys, names, err = engine.UploadMachineKeys(ctx, conn, m, rec.Keys, planKey)
 			recs[i] = rec
 			if len(names) > 0 {
 				report("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/term"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"golang.org/x/term"
+
+	"github.com/nixferry/ferry/providers"
 
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/gcsblob"
@@ -66,6 +68,16 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // Main runs ferry with args and returns the process exit status: 0 success,
 // 1 error, 2 changes present (plan --detailed-exitcode).
 func Main(ctx context.Context, args []string, stdio IO) int {
+	return MainWith(ctx, args, stdio, Options{})
+}
+
+// Options add to what Main wires: tests register providers/fakecloud.
+type Options struct {
+	Providers []providers.Provider
+}
+
+// MainWith is Main with opts.
+func MainWith(ctx context.Context, args []string, stdio IO, opts Options) int {
 	var root CLI
 	parser, err := kong.New(&root,
 		kong.Name("ferry"),
@@ -115,7 +127,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 				}
 			}
 		}()
-		app := &App{IO: stdio, Globals: &root.Globals, ctx: runCtx, opCtx: opCtx}
+		app := &App{IO: stdio, Globals: &root.Globals, ctx: runCtx, opCtx: opCtx, extraProviders: opts.Providers}
 		err = kctx.Run(app)
 		if err == nil {
 			return 0

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,7 @@ type PlanCmd struct {
 	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 0 with no changes, 2 with changes, 1 on error."`
 	JSON             bool   `name:"json" help:"Print the plan as JSON."`
 	Parallelism      int    `name:"parallelism" default:"10" help:"Concurrent provider reads."`
+	Clean            bool   `name:"clean" help:"Make no plan: release the Nix GC roots that plans of this deployment hold on their derivations (plans never applied), and say how many."`
 	PlanFlags
 	EvalFlags
 }
@@ -82,6 +84,9 @@ func (m EvalFlags) evalMemory() (int64, error) {
 
 // Run plans.
 func (c *PlanCmd) Run(a *App) error {
+	if c.Clean {
+		return c.clean(a)
+	}
 	if err := checkParallelism(c.Parallelism); err != nil {
 		return err
 	}
@@ -105,7 +110,7 @@ func (c *PlanCmd) Run(a *App) error {
 		}
 	}
 	if c.JSON {
-		data, err := plan.Encode(p)
+		data, err := plan.Encode(redactPlan(p))
 		if err != nil {
 			return err
 		}
@@ -120,6 +125,39 @@ func (c *PlanCmd) Run(a *App) error {
 	}
 	if c.DetailedExitcode && p.HasChanges() {
 		return &ExitError{Code: 2}
+	}
+	return nil
+}
+
+// clean is `ferry plan --clean`: it releases the GC roots of the
+// deployment's plans (engine.CleanPlanRoots) under its lock.
+func (c *PlanCmd) clean(a *App) error {
+	if c.Out != "" {
+		return fmt.Errorf("--clean makes no plan, so --out has nothing to write: run `ferry plan --clean`, then `ferry plan --out %s`", c.Out)
+	}
+	r, err := a.startRun()
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	r.to(a.Stderr, false)
+	rel, err := r.eng.CleanPlanRoots(a.ctx, r.cfg.Dir, a.DeploymentFor(r.cfg), a.LockTimeout)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.JSON:
+		data, err := json.Marshal(rel)
+		if err != nil {
+			return err
+		}
+		_, err = a.Stdout.Write(append(data, '\n'))
+		return err
+	case rel.Roots == 0:
+		fmt.Fprintf(a.Stdout, "No plan of deployment %s holds GC roots here.\n", rel.Deployment)
+	default:
+		fmt.Fprintf(a.Stdout, "Released %d GC root(s) held by %d plan(s) of deployment %s: a garbage collection (nix-store --gc) may now remove their derivations, and applying those plans then asks for a new plan.\n",
+			rel.Roots, rel.Plans, rel.Deployment)
 	}
 	return nil
 }
@@ -211,9 +249,12 @@ func (a *App) planOptions(cfg *spec.Config, f PlanFlags, ev EvalFlags, paralleli
 // the ones killed runs left in that folder. A plan holds state values: it
 // is readable by its owner only, like state, whatever file was there.
 func writePlanFile(path string, p *plan.Plan) error {
-	data, err := plan.Encode(p)
-	if err != nil {
-		return err
+	data := p.File() // as signed: a large plan is not encoded twice
+	if data == nil {
+		var err error
+		if data, err = plan.Encode(p); err != nil {
+			return err
+		}
 	}
 	atomicfile.Sweep(filepath.Dir(path), atomicfile.Legacy{})
 	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {

@@ -26,12 +26,12 @@ func (a *App) colors() colors {
 }
 
 var actionSymbol = map[plan.Action]string{
-	plan.Create: "  +", plan.Update: "  ~", plan.Replace: "-/+", plan.Delete: "  -",
+	plan.Create: "  +", plan.Update: "  ~", plan.Replace: "-/+", plan.Delete: "  -", plan.Import: " <=",
 }
 
 var actionPhrase = map[plan.Action]string{
 	plan.Create: "will be created", plan.Update: "will be updated in place",
-	plan.Replace: "must be replaced", plan.Delete: "will be destroyed",
+	plan.Replace: "must be replaced", plan.Delete: "will be destroyed", plan.Import: "will be imported",
 }
 
 // renderPlan writes the human form of p.
@@ -41,18 +41,30 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 	} else {
 		fmt.Fprintf(w, "ferry will perform the following actions in deployment %q:\n", p.Deployment)
 		for _, r := range p.Resources {
+			if r.DeleteDeposed != nil {
+				fmt.Fprintf(w, "\n  # %s%s%s (deposed object) will be destroyed: a create-before-destroy replacement left it\n%s  -%s %s (deposed)\n", c.bold, r.Addr, c.reset, c.red, c.reset, r.Addr)
+				renderValues(w, r.DeleteDeposed, r.Sensitive, "-")
+			}
 			if r.Action == plan.Noop {
 				continue
 			}
-			col := map[plan.Action]string{plan.Create: c.green, plan.Update: c.yellow, plan.Replace: c.red, plan.Delete: c.red}[r.Action]
-			fmt.Fprintf(w, "\n  # %s%s%s %s", c.bold, r.Addr, c.reset, actionPhrase[r.Action])
+			col := map[plan.Action]string{plan.Create: c.green, plan.Update: c.yellow, plan.Replace: c.red, plan.Delete: c.red, plan.Import: c.green}[r.Action]
+			phrase := actionPhrase[r.Action]
+			symbol := actionSymbol[r.Action]
+			if r.Action == plan.Replace && r.CreateBeforeDestroy {
+				phrase, symbol = "must be replaced (create the new object, then destroy the old)", "+/-"
+			}
+			if r.Action == plan.Import && !reflect.DeepEqual(r.Before, r.After) {
+				phrase = "will be imported, then updated in place"
+			}
+			fmt.Fprintf(w, "\n  # %s%s%s %s", c.bold, r.Addr, c.reset, phrase)
 			if r.Reason != "" {
 				fmt.Fprintf(w, " (%s)", r.Reason)
 			}
 			if r.DeclaredAt != "" && r.Action != plan.Delete {
 				fmt.Fprintf(w, "  [%s]", r.DeclaredAt)
 			}
-			fmt.Fprintf(w, "\n%s%s%s %s\n", col, actionSymbol[r.Action], c.reset, r.Addr)
+			fmt.Fprintf(w, "\n%s%s%s %s\n", col, symbol, c.reset, r.Addr)
 			renderAttrs(w, r)
 		}
 		for _, m := range p.Machines {
@@ -71,7 +83,11 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 		fmt.Fprintf(w, "Options: %s.\n", o)
 	}
 	n := p.Count()
-	fmt.Fprintf(w, "%sPlan:%s %d to add, %d to change, %d to destroy.", c.bold, c.reset, n.Add, n.Change, n.Destroy)
+	fmt.Fprintf(w, "%sPlan:%s ", c.bold, c.reset)
+	if n.Import > 0 {
+		fmt.Fprintf(w, "%d to import, ", n.Import)
+	}
+	fmt.Fprintf(w, "%d to add, %d to change, %d to destroy.", n.Add, n.Change, n.Destroy)
 	if len(p.Machines) > 0 {
 		fmt.Fprintf(w, " %d machines to deploy, %d unchanged", n.Deploy, n.Unchanged)
 		if n.Forget > 0 {
@@ -205,24 +221,59 @@ func renderAttrs(w io.Writer, r *plan.Resource) {
 	for _, a := range r.ReplaceBecause {
 		forces[a] = true
 	}
+	sensitive := map[string]bool{}
+	for _, a := range r.Sensitive {
+		sensitive[a] = true
+	}
+	show := func(k string, v any) string {
+		if sensitive[k] {
+			return "(sensitive)"
+		}
+		return spec.Render(v)
+	}
 	for _, k := range names {
 		before, hadBefore := r.Before[k]
 		after, hasAfter := r.After[k]
 		pad := strings.Repeat(" ", width-len(k))
 		switch {
 		case r.Action == plan.Delete:
-			fmt.Fprintf(w, "      - %s%s = %s\n", k, pad, spec.Render(before))
+			fmt.Fprintf(w, "      - %s%s = %s\n", k, pad, show(k, before))
+		case r.Action == plan.Import && reflect.DeepEqual(before, after):
+			fmt.Fprintf(w, "        %s%s = %s\n", k, pad, show(k, before))
 		case !hadBefore:
-			fmt.Fprintf(w, "      + %s%s = %s\n", k, pad, spec.Render(after))
+			fmt.Fprintf(w, "      + %s%s = %s\n", k, pad, show(k, after))
 		case !hasAfter:
-			fmt.Fprintf(w, "      - %s%s = %s\n", k, pad, spec.Render(before))
+			fmt.Fprintf(w, "      - %s%s = %s\n", k, pad, show(k, before))
 		case !reflect.DeepEqual(before, after):
 			note := ""
 			if forces[k] {
 				note = "  # forces replacement"
 			}
-			fmt.Fprintf(w, "      ~ %s%s = %s -> %s%s\n", k, pad, spec.Render(before), spec.Render(after), note)
+			fmt.Fprintf(w, "      ~ %s%s = %s -> %s%s\n", k, pad, show(k, before), show(k, after), note)
 		}
+	}
+}
+
+// renderValues lists attributes with a leading mark, sensitive ones
+// hidden.
+func renderValues(w io.Writer, attrs map[string]any, sensitive []string, mark string) {
+	hidden := map[string]bool{}
+	for _, a := range sensitive {
+		hidden[a] = true
+	}
+	names := make([]string, 0, len(attrs))
+	width := 0
+	for k := range attrs {
+		names = append(names, k)
+		width = max(width, len(k))
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := spec.Render(attrs[k])
+		if hidden[k] {
+			v = "(sensitive)"
+		}
+		fmt.Fprintf(w, "      %s %s%s = %s\n", mark, k, strings.Repeat(" ", width-len(k)), v)
 	}
 }
 

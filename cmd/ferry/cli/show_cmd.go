@@ -30,7 +30,7 @@ func (c *ShowCmd) Run(a *App) error {
 			return err
 		}
 		if c.JSON {
-			data, err := plan.Encode(p)
+			data, err := plan.Encode(redactPlan(p))
 			if err != nil {
 				return err
 			}
@@ -45,7 +45,11 @@ func (c *ShowCmd) Run(a *App) error {
 		return err
 	}
 	if c.JSON {
-		data, err := state.Encode(st)
+		reg, err := a.Registry(a.Chdir)
+		if err != nil {
+			return err
+		}
+		data, err := state.Encode(redactState(st, reg))
 		if err != nil {
 			return err
 		}
@@ -73,8 +77,26 @@ func renderStateResource(a *App, addr string, r *state.Resource) {
 		fmt.Fprintf(a.Stdout, "  [%s]", r.DeclaredAt)
 	}
 	fmt.Fprintln(a.Stdout)
+	if r.Tainted {
+		fmt.Fprintln(a.Stdout, "    (tainted: the next plan replaces it)")
+	}
+	hidden := map[string]bool{}
+	if reg, err := a.Registry(a.Chdir); err == nil {
+		if s, ok := reg.Schema(r.Type); ok {
+			for _, k := range s.Sensitive() {
+				hidden[k] = true
+			}
+		}
+	}
 	for _, k := range sortedKeys(r.Attrs) {
-		fmt.Fprintf(a.Stdout, "    %s = %s\n", k, spec.Render(r.Attrs[k]))
+		v := spec.Render(r.Attrs[k])
+		if hidden[k] {
+			v = sensitiveMark
+		}
+		fmt.Fprintf(a.Stdout, "    %s = %s\n", k, v)
+	}
+	if r.Deposed != nil {
+		fmt.Fprintln(a.Stdout, "    (a deposed object of a create-before-destroy replacement is still to be deleted)")
 	}
 	if len(r.Deps) > 0 {
 		fmt.Fprintf(a.Stdout, "    (depends on %v)\n", r.Deps)

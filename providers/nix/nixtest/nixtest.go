@@ -1,6 +1,8 @@
 package nixtest
 
 import (
+	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -31,5 +33,39 @@ func RequireNix(t testing.TB) {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found (%v): install Nix: apt-get install -y nix-bin", tool, err)
 		}
+	}
+}
+
+// PrivateStore returns the environment of a new, empty Nix store in a
+// temporary folder of the test (NIX_STORE_DIR, NIX_STATE_DIR and
+// NIX_LOG_DIR), for Nix.Env. Tests that collect garbage use it: a
+// collection there removes nothing that another test, or a person, on
+// this machine relies on; the system /nix/store is never collected by a
+// test. Its store paths have other hashes than /nix/store's, so they
+// cannot be copied to test hosts. The store is removed with the test's
+// temporary folders.
+func PrivateStore(t testing.TB) []string {
+	t.Helper()
+	dir := t.TempDir()
+	// Builders run as Nix's build users: they must reach the store.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nix makes store paths read-only; make them writable again before
+	// TempDir's cleanup removes the folder (cleanups run last first).
+	t.Cleanup(func() {
+		_ = filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+			if err == nil && de.IsDir() {
+				_ = os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
+	return []string{
+		"NIX_STORE_DIR=" + filepath.Join(dir, "store"),
+		"NIX_STATE_DIR=" + filepath.Join(dir, "var"),
+		"NIX_LOG_DIR=" + filepath.Join(dir, "log"),
 	}
 }
