@@ -48,6 +48,7 @@ type ApplyOptions struct {
 // ApplyResult summarises an apply.
 type ApplyResult struct {
 	Added, Changed, Destroyed int
+	Imported                  int
 	Deployed, Forgotten       int               // machines
 	Failed                    map[string]error  // address -> why
 	Skipped                   map[string]string // address -> failed dependency
@@ -172,7 +173,12 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	if err := e.verifyPlan(ctx, p); err != nil {
 		return nil, err
 	}
-	if err := checkInputs(opts.Dir, p.Inputs); err != nil {
+	if err := e.checkInputs(ctx, opts.Dir, p); err != nil {
+		return nil, err
+	}
+	// A machine without the plan's derivations (collected, or the plan
+	// was made elsewhere) refuses the whole plan before anything runs.
+	if err := e.checkDerivations(ctx, p); err != nil {
 		return nil, err
 	}
 	switch {
@@ -255,6 +261,8 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 			res.Destroyed++
 		case plan.Delete:
 			res.Destroyed++
+		case plan.Import:
+			res.Imported++
 		}
 	}
 	if comErr != nil {

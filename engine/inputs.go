@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -72,6 +73,9 @@ func inputsDigest(in plan.Inputs) string {
 			fmt.Fprintf(h, "%s\x00%s\x00%s\n", kv[0], k, m[k])
 		}
 	}
+	if in.Nixpkgs != "" {
+		fmt.Fprintf(h, "nixpkgs\x00\x00%s\n", in.Nixpkgs)
+	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
@@ -81,8 +85,10 @@ func sha256Hex(b []byte) string {
 }
 
 // checkInputs verifies that every file the plan was computed from still has
-// the content it had, so apply never runs a plan whose inputs moved on.
-func checkInputs(dir string, in plan.Inputs) error {
+// the content it had, and that the nixpkgs its machines were evaluated
+// with is the same, so apply never runs a plan whose inputs moved on.
+func (e *Engine) checkInputs(ctx context.Context, dir string, p *plan.Plan) error {
+	in := p.Inputs
 	if got := inputsDigest(in); got != in.Digest {
 		return &StaleError{What: "the plan's input digest does not match its input list (the plan file was edited)"}
 	}
@@ -98,6 +104,19 @@ func checkInputs(dir string, in plan.Inputs) error {
 		}
 		if sha256Hex(data) != in.Files[f] {
 			return &StaleError{What: fmt.Sprintf("input %s changed since the plan was made", f)}
+		}
+	}
+	if in.Nixpkgs != "" {
+		name := p.Nixpkgs
+		if name == "" {
+			name = "<nixpkgs>"
+		}
+		now, err := e.Nix.NixpkgsPin(ctx, p.Nixpkgs)
+		switch {
+		case err != nil:
+			return &StaleError{What: fmt.Sprintf("nixpkgs (%s) can no longer be read: %v", name, err)}
+		case now != in.Nixpkgs:
+			return &StaleError{What: fmt.Sprintf("nixpkgs (%s) changed since the plan was made (%s, now %s)", name, in.Nixpkgs, now)}
 		}
 	}
 	return nil

@@ -163,6 +163,13 @@ func (s *Session) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) 
 		return nil, fmt.Errorf("the plan key of deployment %q was created by another run while this one planned (was its lock broken?); run `ferry plan` again", s.dep)
 	}
 	p.Inputs = planInputs(cfg.Inputs, key)
+	if planEvaluates(p) {
+		// What the machines were evaluated with is an input too.
+		if p.Inputs.Nixpkgs, err = e.Nix.NixpkgsPin(ctx, cfg.Nixpkgs); err != nil {
+			return nil, fmt.Errorf("pin nixpkgs: %w", err)
+		}
+		p.Inputs.Digest = inputsDigest(p.Inputs)
+	}
 	if err := plan.Seal(ctx, p, e.sensitiveAttrs, e.Store.Secrets()); err != nil {
 		return nil, err
 	}
@@ -716,4 +723,14 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// planEvaluates reports whether p holds machines evaluated with nixpkgs.
+func planEvaluates(p *plan.Plan) bool {
+	for _, m := range p.Machines {
+		if m.Drv != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -147,9 +147,13 @@ type Inputs struct {
 	Digest string `json:"digest"`
 	// Files maps config-relative paths to the sha256 of their content.
 	Files map[string]string `json:"files"`
-	// Vars maps var names to a sha256 of name and value: values may be
-	// secret, so only hashes are written.
+	// Vars maps var names to a keyed digest (HMAC with the deployment's
+	// plan key) of name and value: values may be secret.
 	Vars map[string]string `json:"vars,omitempty"`
+	// Nixpkgs pins the nixpkgs the machines were evaluated with: its store
+	// path, or a digest of a checkout's files ("sha256:..."); "" when the
+	// plan has no machine.
+	Nixpkgs string `json:"nixpkgs,omitempty"`
 }
 
 // Resource is the planned change of one resource.

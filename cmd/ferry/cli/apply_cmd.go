@@ -73,15 +73,17 @@ func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOp
 		renderPlan(a.Stdout, p, a.colors())
 	}
 	if !p.HasChanges() {
+		_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
 		return nil
 	}
 	if !autoApprove {
 		ok, err := a.confirm(question)
-		if err != nil {
-			return err
+		if err == nil && !ok {
+			err = fmt.Errorf("%s", cancelled)
 		}
-		if !ok {
-			return fmt.Errorf("%s", cancelled)
+		if err != nil {
+			_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
+			return err
 		}
 	}
 	opts.Config = r.cfg
@@ -149,7 +151,11 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
 	} else if res.Err() == nil {
 		c := a.colors()
-		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %d added, %d changed, %d destroyed.", c.green+c.bold, c.reset, res.Added, res.Changed, res.Destroyed)
+		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: ", c.green+c.bold, c.reset)
+		if res.Imported > 0 {
+			fmt.Fprintf(a.Stdout, "%d imported, ", res.Imported)
+		}
+		fmt.Fprintf(a.Stdout, "%d added, %d changed, %d destroyed.", res.Added, res.Changed, res.Destroyed)
 		if len(p.Machines) > 0 {
 			fmt.Fprintf(a.Stdout, " Machines: %d deployed", res.Deployed)
 			if res.Forgotten > 0 {

@@ -108,6 +108,10 @@ func (c *PlanCmd) Run(a *App) error {
 		if err := writePlanFile(c.Out, p); err != nil {
 			return err
 		}
+	} else {
+		// Nobody can apply a plan that was not saved: its derivations
+		// need no GC roots.
+		_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
 	}
 	if c.JSON {
 		data, err := plan.Encode(redactPlan(p))

@@ -299,7 +299,7 @@ func (p *eventPrinter) finish() {
 
 var pastTense = map[plan.Action]string{
 	plan.Create: "created", plan.Update: "updated", plan.Replace: "replaced", plan.Delete: "destroyed",
-	plan.Deploy: "deployed", plan.Forget: "forgotten", plan.UploadKeys: "keys uploaded",
+	plan.Deploy: "deployed", plan.Forget: "forgotten", plan.UploadKeys: "keys uploaded", plan.Import: "imported",
 }
 
 func (p *eventPrinter) event(ev engine.Event) {
