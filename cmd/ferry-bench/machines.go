@@ -41,6 +41,7 @@ var machineParts = []machinePart{
 	{name: "machines/no-change", pkg: "./engine", bench: "BenchmarkNoChange20Hosts", benchtime: "5x", rows: noChangeRows},
 	{name: "machines/from-scratch", pkg: "./engine", bench: "BenchmarkFromScratch10Hosts", benchtime: "5x", rows: fromScratchRows},
 	{name: "machines/plan-hosts", pkg: "./engine", bench: "BenchmarkPlanHosts", benchtime: "3x", rows: planHostsRows},
+	{name: "providers/refresh", pkg: "./engine", bench: "BenchmarkRefresh5000", benchtime: "5x", rows: refreshRows},
 }
 
 // runMachines runs the parts' benchmarks (one go test per package and
@@ -328,4 +329,19 @@ func planHostsRows(b benchResults) ([]machineRow, error) {
 		})
 	}
 	return rows, nil
+}
+
+// refreshRows: the cloud calls a no-change plan of 5,000 objects of one
+// type makes on the fake cloud (the provider-contract issue's target).
+func refreshRows(b benchResults) ([]machineRow, error) {
+	const name = "BenchmarkRefresh5000"
+	calls, err := b.metric(name, "calls/op")
+	if err != nil {
+		return nil, err
+	}
+	return []machineRow{{
+		shape: "refresh, one type (fake cloud)", n: "5000", measure: "cloud calls", value: fmt.Sprintf("%.0f", calls),
+		detail: fmt.Sprintf("no-change plan %.0f ms (mean, %d runs)", b[name].nsPerOp/1e6, b[name].iters),
+		ok:     calls <= 10, target: "≤ 10",
+	}}, nil
 }
