@@ -165,21 +165,25 @@ func (b *boundResource) Plan(ctx context.Context, req providers.PlanRequest) (pr
 }
 
 func (b *boundResource) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	release, err := b.slot(ctx)
-	if err != nil {
-		return providers.ApplyResponse{}, err
-	}
-	defer release()
-	return b.Resource.Apply(ctx, req)
+	return retry(ctx, nil, func() (providers.ApplyResponse, error) {
+		release, err := b.slot(ctx)
+		if err != nil {
+			return providers.ApplyResponse{}, err
+		}
+		defer release()
+		return b.Resource.Apply(ctx, req)
+	})
 }
 
 func (b *boundResource) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	release, err := b.slot(ctx)
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	defer release()
-	return b.Resource.Read(ctx, req)
+	return retry(ctx, nil, func() (providers.ReadResponse, error) {
+		release, err := b.slot(ctx)
+		if err != nil {
+			return providers.ReadResponse{}, err
+		}
+		defer release()
+		return b.Resource.Read(ctx, req)
+	})
 }
 
 // readMany reads reqs in as few calls as the provider allows: one
@@ -187,12 +191,14 @@ func (b *boundResource) Read(ctx context.Context, req providers.ReadRequest) (pr
 // bounded by limit and the provider's own limit).
 func (b *boundResource) readMany(ctx context.Context, reqs []providers.ReadRequest, limit int) ([]providers.ReadResponse, error) {
 	if br, ok := b.Resource.(providers.BatchReader); ok {
-		release, err := b.slot(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		out, err := br.ReadMany(ctx, reqs)
+		out, err := retry(ctx, nil, func() ([]providers.ReadResponse, error) {
+			release, err := b.slot(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
+			return br.ReadMany(ctx, reqs)
+		})
 		if err == nil && len(out) != len(reqs) {
 			err = fmt.Errorf("provider fault: %s ReadMany returned %d responses for %d requests (a bug in the provider)", b.Schema().Type, len(out), len(reqs))
 		}

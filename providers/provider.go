@@ -31,8 +31,10 @@ type Provider interface {
 	// Name is the namespace: the part before the dot of every type.
 	Name() string
 	// ConfigSchema describes the arguments of NAME.provider(...); nil when
-	// the provider takes no configuration. The attribute "alias" is
-	// reserved: it names a configuration other than the default one.
+	// the provider takes no configuration. Its Type is "NAME.provider";
+	// the attribute "alias" is reserved: it names a configuration other
+	// than the default one. A provider with a ConfigSchema implements
+	// Describer, so that its types are known without configuring it.
 	ConfigSchema() *spec.Schema
 	// Configure returns the provider configured with req.Config. Secrets
 	// (credentials) come from the environment and the SDK's standard
@@ -81,7 +83,13 @@ type Resource interface {
 	Plan(ctx context.Context, req PlanRequest) (PlanResponse, error)
 	// Apply performs Create, Update or Delete. For Create and Update,
 	// req.Planned is fully known except computed attributes; the response
-	// carries the new attributes. For Delete the response is empty.
+	// carries the new attributes. For Delete the response is empty;
+	// deleting an object that no longer exists succeeds.
+	//
+	// Apply honours ctx: with ctx done already it starts nothing; once ctx
+	// is done it returns promptly with an error wrapping ctx.Err() (the
+	// resource's timeouts reach it this way). Errors name req.Addr and
+	// never contain the value of a Sensitive attribute.
 	//
 	// An Apply that fails after the object came into being (a create whose
 	// second step failed) returns the error together with the partial
@@ -143,15 +151,26 @@ type ReadResponse struct {
 // DescribeInstances with a list of IDs), so that refreshing N objects
 // costs O(N / page size) calls, not N.
 type BatchReader interface {
-	// ReadMany returns one response per request, in order.
+	// ReadMany returns one response per request, in order; an object that
+	// is gone gets a nil State, as with Read. No requests, no responses.
 	ReadMany(ctx context.Context, reqs []ReadRequest) ([]ReadResponse, error)
+}
+
+// Retryable marks an error after which the same call may be made again
+// and succeed, and did nothing (throttling, a transient network failure
+// before the request was accepted): the engine retries such calls with
+// exponential backoff, within the resource's timeout. Providers whose SDK
+// retries on its own (aws-sdk-go-v2's adaptive retryer) return what is
+// left after those retries as they are.
+type Retryable interface {
+	Retryable() bool
 }
 
 // Importer adopts an existing object by its ID (`ferry import ADDR ID`,
 // import_id = "..." on a declaration).
 type Importer interface {
 	// Import returns the object's attributes; an ID that names nothing is
-	// an error that says so.
+	// an error that names req.Addr and req.ID.
 	Import(ctx context.Context, req ImportRequest) (ImportResponse, error)
 }
 
@@ -170,7 +189,8 @@ type ImportResponse struct {
 // after a run was killed between the create call and its record.
 type Adopter interface {
 	// Adopt returns the attributes of the object the create with
-	// req.Token made, nil when it made none.
+	// req.Token made, nil when it made none. When the cloud ignored the
+	// token and made several (moto's ClientToken), it returns the oldest.
 	Adopt(ctx context.Context, req AdoptRequest) (ReadResponse, error)
 }
 
