@@ -23,16 +23,11 @@ type UntaintCmd struct {
 func (c *UntaintCmd) Run(a *App) error { return a.taint(c.Addr, false) }
 
 func (a *App) taint(addr string, tainted bool) error {
-	store, err := a.OpenStore()
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	dep, err := a.deploymentName()
 	if err != nil {
 		return err
 	}
-	eng, done, err := a.Engine(store, "", nil)
+	eng, done, err := a.stateEngine()
 	if err != nil {
 		return err
 	}
