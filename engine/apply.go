@@ -15,6 +15,7 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/remote"
 )
 
 // ApplyOptions tune an apply.
@@ -43,6 +44,10 @@ type ApplyOptions struct {
 	Config *spec.Config
 	// RebootTimeout bounds the wait for a rebooted host (default 5m).
 	RebootTimeout time.Duration
+	// ReachTimeout bounds the wait for a machine whose target became
+	// known in this apply (a host a resource just created) to accept SSH
+	// connections; 0 means DefaultReachTimeout.
+	ReachTimeout time.Duration
 }
 
 // ApplyResult summarises an apply.
@@ -56,6 +61,10 @@ type ApplyResult struct {
 	RolledBack                map[string]string // machine address -> the system it went back to
 	Outputs                   map[string]any
 	Serial                    uint64
+
+	// Deferred are the machines the plan deferred (their systems depend on
+	// values this apply produced), with why: the next plan deploys them.
+	Deferred map[string]string
 }
 
 // Err returns nil when everything in the plan was applied.
@@ -136,6 +145,11 @@ func (e *Engine) checkPlan(p *plan.Plan, opts ApplyOptions) error {
 		if m.Action == plan.Deploy && e.SSH == nil {
 			return fmt.Errorf("plan deploys %s but this ferry has no SSH configured", m.Addr)
 		}
+		if m.Action == plan.Deploy || m.Action == plan.UploadKeys {
+			if _, err := e.drivers().Driver(m.Target.Kind); err != nil {
+				return fmt.Errorf("plan deploys %s: %w", m.Addr, err)
+			}
+		}
 	}
 	for _, r := range p.Resources {
 		if _, ok := e.Providers.Schema(r.Type); !ok {
@@ -207,7 +221,7 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		opCtx = context.WithoutCancel(ctx)
 	}
 	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx,
-		secrets: secrets, rebootTimeout: opts.RebootTimeout, machineDone: map[string]bool{},
+		secrets: secrets, rebootTimeout: opts.RebootTimeout, reachTimeout: opts.ReachTimeout, machineDone: map[string]bool{},
 		ps: newProviderSet(e.Providers, p.Providers)}
 	x.com = newCommitter(journal, st)
 
@@ -227,7 +241,7 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	wr := g.Walk(ctx, par, x.run)
 	recorded, comErr := x.com.close()
 
-	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.rollbacks}
+	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.rollbacks, Deferred: p.Deferred()}
 	for _, a := range wr.Cancelled {
 		if !plan.IsGateAddr(a) {
 			res.Cancelled = append(res.Cancelled, a)
@@ -318,6 +332,7 @@ type executor struct {
 	// secrets holds, per machine address, the keys to upload.
 	secrets       map[string][]*secret
 	rebootTimeout time.Duration
+	reachTimeout  time.Duration
 	gates         map[string]int // rollout gate -> the batch it follows
 
 	ps *providerSet // the plan's provider configurations, configured on first use
@@ -327,6 +342,7 @@ type executor struct {
 	machineDone map[string]bool           // machines deployed, for rollout gates
 	activating  map[string]bool           // machines whose activation started
 	rollbacks   map[string]string         // machine -> system it was rolled back to
+	endpoints   map[string]remote.Target  // machine -> where reach found it
 }
 
 // action is the planned action of a resource or machine address; "" for

@@ -19,7 +19,11 @@ import (
 // configured now, else a new one (a record for another address describes
 // another host: its system, generation and host key do not carry over).
 func RecordFor(st *state.State, m *spec.Machine) *state.Machine {
-	target := ResolveTarget(m.Target).String()
+	t, err := MachineTarget(m, st)
+	if err != nil {
+		t = ResolveTarget(m.Target) // references not resolvable: no record matches
+	}
+	target := t.String()
 	if prev := st.Machines[m.Addr]; prev != nil && prev.Target == target {
 		cp := *prev
 		return &cp

@@ -17,7 +17,8 @@
 // machine selection (selection.go), a machine's standing against state
 // (drift.go: plan and check agree), the dependency graph of resources and
 // machines (graphview.go), state surgery (surgery.go), pinned host keys
-// (PinnedHostKey, hostkey.go) and targets (ResolveTarget, RemoteTarget).
+// (PinnedHostKey, hostkey.go) and targets (ResolveTarget, RemoteTarget,
+// MachineTarget).
 //
 // Verified status: before a machine's activation starts, apply records it
 // as unverified; when the deploy is activated, checked and confirmed, as
@@ -29,7 +30,8 @@
 //
 // Sub-packages: spec (shared vocabulary), state (state model and file
 // format), statestore (state in any gocloud.dev bucket: locks, CAS
-// snapshots, journal), plan (plan model and file format).
+// snapshots, journal), plan (plan model and file format), target (the
+// target-driver contract and the ssh driver; Engine.Targets).
 //
 // Durability: every completed operation is appended to the state journal
 // (group commit: operations completing together share one write) before it
@@ -50,6 +52,19 @@
 // and records the generation. A failure with rollback_on_failure switches
 // back and is recorded too. --reboot activates with boot, reboots and
 // waits for a new boot ID instead of the watchdog.
+//
+// Targets from resources (target_resolve.go): a target argument may refer
+// to a resource (ssh(host = h.host, host_key = h.host_key)); the machine
+// depends on it. Plan resolves what it knows and shows the rest as known
+// after apply, without reading that host; apply resolves the rest from its
+// results, checks it, asks the target driver for the endpoint, waits until
+// it accepts SSH and logs in with the host key pinned (a host_key that
+// refers to an attribute the provider reported is enforced before the
+// first login; without one, trust on first use). A machine whose system
+// depends on a value known only after apply (module args, or what its
+// evaluation reads) is planned as deferred, with the reference in its
+// reason, and not evaluated; apply leaves it, and the next plan (a
+// plan-less `ferry apply` makes it in the same run) deploys it.
 //
 // Rolling batches (rollout.go) are gate nodes between batches, reached
 // through ordering edges (graph.ConnectAfter): a gate runs when its batch

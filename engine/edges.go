@@ -20,7 +20,16 @@ import (
 //     the old dependency is not pulled away under it.
 //  4. A machine that is deployed starts after every dependency (resource
 //     or machine) that is created, updated, replaced or deployed; so does
-//     a resource that depends on a deployed machine (depends_on).
+//     a resource that depends on a deployed machine (depends_on). A
+//     machine's dependencies include the resources its target refers to
+//     (ssh(host = web.ip)): the host exists before ferry connects.
+//  5. A machine that is forgotten (destroy, or no longer configured) goes
+//     before every resource it depended on that is deleted or replaced:
+//     the resources its target or modules refer to (the instance it runs
+//     on) outlive the machine, as configured, or as state recorded them
+//     for a machine no longer configured.
+//  6. A deferred machine takes no part: apply leaves it alone (the plan
+//     refuses a resource that would have to wait for it).
 //
 // Only direct edges are stored; transitive order follows from them.
 func executionEdges(p *plan.Plan, st *state.State) [][2]string {
@@ -70,13 +79,20 @@ func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action != plan.Deploy {
-			continue
-		}
-		for _, d := range m.Deps {
-			switch action[d] {
-			case plan.Create, plan.Update, plan.Replace, plan.Deploy:
-				add(d, m.Addr)
+		switch m.Action {
+		case plan.Deploy:
+			for _, d := range m.Deps {
+				switch action[d] {
+				case plan.Create, plan.Update, plan.Replace, plan.Deploy:
+					add(d, m.Addr)
+				}
+			}
+		case plan.Forget:
+			for _, d := range m.Deps {
+				switch action[d] {
+				case plan.Delete, plan.Replace:
+					add(m.Addr, d)
+				}
 			}
 		}
 	}
@@ -97,6 +113,11 @@ func executionEdges(p *plan.Plan, st *state.State) [][2]string {
 func stateDependents(st *state.State, g *graph.Graph[string], roots []string) map[string]bool {
 	rev := map[string][]string{}
 	for addr, rec := range st.Resources {
+		for _, d := range rec.Deps {
+			rev[d] = append(rev[d], addr)
+		}
+	}
+	for addr, rec := range st.Machines {
 		for _, d := range rec.Deps {
 			rev[d] = append(rev[d], addr)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/statestore"
+	"github.com/nixferry/ferry/engine/target"
 	"github.com/nixferry/ferry/providers"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
@@ -28,6 +29,9 @@ type Engine struct {
 	// SSH reaches machines, one reused connection per host. Nil: machines
 	// are not contacted (plans then skip reading current systems).
 	SSH *remote.Dialer
+	// Targets are the target drivers (engine/target), by kind; nil means
+	// target.Default() (ssh).
+	Targets *target.Registry
 }
 
 // EventKind names a progress event.

@@ -17,9 +17,9 @@ import (
 // ConfigGraph is the dependency graph of a configuration: one node per
 // resource and per machine, an edge from each dependency to what depends
 // on it. The dependencies of an address are the references in its
-// arguments (a resource's args, a machine's module args) and its
-// depends_on; a resource may depend on a machine and a machine on a
-// resource or another machine.
+// arguments (a resource's args; a machine's target arguments, its jump
+// host's included, and module args) and its depends_on; a resource may
+// depend on a machine and a machine on a resource or another machine.
 type ConfigGraph struct {
 	// Graph holds the resources in declaration order, then the machines
 	// in declaration order, then the edges.
@@ -101,6 +101,15 @@ func BuildConfigGraph(cfg *spec.Config) (*ConfigGraph, error) {
 		for _, d := range m.DependsOn {
 			add(d, m.Pos)
 		}
+		for t := &m.Target; t != nil; t = t.Jump {
+			pos := t.Pos
+			if pos.IsZero() {
+				pos = m.Pos
+			}
+			for _, ref := range spec.Refs(t.Refs) {
+				add(ref.Addr, pos)
+			}
+		}
 		for _, mod := range m.Modules {
 			pos := mod.Pos
 			if pos.IsZero() {
@@ -143,10 +152,10 @@ func machineShape(addr string) string {
 }
 
 // PlanGraph is the graph apply walks for p: every resource and machine
-// the plan changes (not the noops), the plan's execution edges, and the
-// rollout gates between batches (plan.GateAddr), which wait for their
-// batch through ordering edges. It returns the batch each gate follows,
-// by gate address.
+// the plan changes (not the noops, nor the deferred machines), the plan's
+// execution edges, and the rollout gates between batches (plan.GateAddr),
+// which wait for their batch through ordering edges. It returns the batch
+// each gate follows, by gate address.
 func PlanGraph(p *plan.Plan) (*graph.Graph[string], map[string]int) {
 	g := graph.New[string]()
 	for _, r := range p.Resources {
@@ -155,7 +164,7 @@ func PlanGraph(p *plan.Plan) (*graph.Graph[string], map[string]int) {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action != plan.Noop {
+		if m.Action != plan.Noop && m.Action != plan.Deferred {
 			g.Add(m.Addr)
 		}
 	}

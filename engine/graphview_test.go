@@ -64,6 +64,24 @@ func TestGraphViewBuildConfigGraph(t *testing.T) {
 			wantDeps:  map[string][]string{"machine.web": {"machine.db", "null.resource.cert"}, "null.resource.dns": {"machine.web"}, "machine.db": nil},
 		},
 		{
+			name: "machines: target and jump host references",
+			cfg: &spec.Config{
+				Resources: []*spec.Resource{gvRes("host", 1, nil), gvRes("bastion", 2, nil), gvRes("key", 3, nil)},
+				Machines: []*spec.Machine{{Name: "web", Addr: "machine.web", Pos: gvAt(4),
+					Target: spec.Target{Kind: "ssh", Pos: gvAt(5),
+						Refs: map[string]any{"host": gvRef("null.resource.host"), "host_key": spec.Format{Template: "ssh-ed25519 {}", Args: []any{gvRef("null.resource.key")}}},
+						Jump: &spec.Target{Kind: "ssh", Pos: gvAt(6), Refs: map[string]any{"host": gvRef("null.resource.bastion")}}}}},
+			},
+			wantEdges: []string{"null.resource.host -> machine.web", "null.resource.bastion -> machine.web", "null.resource.key -> machine.web"},
+			wantDeps:  map[string][]string{"machine.web": {"null.resource.bastion", "null.resource.host", "null.resource.key"}},
+		},
+		{
+			name: "target refers to an undeclared resource, at the target's position",
+			cfg: &spec.Config{Machines: []*spec.Machine{{Name: "web", Addr: "machine.web", Pos: gvAt(4),
+				Target: spec.Target{Kind: "ssh", Pos: spec.Pos{File: "hosts.star", Line: 9, Col: 14}, Refs: map[string]any{"host": gvRef("fake.host.gone")}}}}},
+			wantErr: "hosts.star:9:14: machine.web refers to fake.host.gone, which is not declared",
+		},
+		{
 			name:    "resource refers to an undeclared address",
 			cfg:     &spec.Config{Resources: []*spec.Resource{gvRes("a", 1, nil, "null.resource.typo")}},
 			wantErr: "ferry.star:1:1: null.resource.a refers to null.resource.typo, which is not declared",

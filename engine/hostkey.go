@@ -45,5 +45,8 @@ func HostKeyPinnable(m *spec.Machine) error {
 	if m.Target.HostKey != "" {
 		return fmt.Errorf("%s pins its host key in the configuration (host_key at %s): change it there; state cannot override it", m.Addr, m.Target.Pos)
 	}
+	if x, ok := m.Target.Refs["host_key"]; ok {
+		return fmt.Errorf("%s takes its host key from %s (host_key at %s), as the provider reports it: state cannot override it", m.Addr, spec.Render(x), m.Target.Pos)
+	}
 	return nil
 }

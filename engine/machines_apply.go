@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
@@ -78,9 +79,27 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	progress := func(format string, args ...any) {
 		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: fmt.Sprintf(format, args...)})
 	}
-	// Connecting and checking the host overlap with the build.
-	conn, err := x.e.SSH.Dial(ctx, RemoteTarget(m.Target))
+	// The target: what the plan left unknown is resolved and checked now,
+	// and a host that appeared in this apply is waited for
+	// (target_resolve.go); m holds the resolved target from here on.
+	appeared := !m.Target.Known()
+	keyRef, keyFromRef := m.Target.Refs["host_key"]
+	m, ep, err := x.reach(m, progress)
 	if err != nil {
+		return nil, err
+	}
+	if appeared && prev != nil && prev.Target != m.Target.String() {
+		prev = nil // the record describes the host that was there before
+	}
+	// Connecting and checking the host overlap with the build. The host
+	// key is pinned before the first login: a host presenting another
+	// key than the configured (or provider-reported) one is refused.
+	conn, err := x.e.SSH.Dial(ctx, ep)
+	if err != nil {
+		var mismatch *remote.HostKeyMismatchError
+		if keyFromRef && errors.As(err, &mismatch) {
+			return nil, fmt.Errorf("connect: refused before logging in: the host does not have the key %s reported: %w", spec.Render(keyRef), err)
+		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	if m.CurrentRead {
@@ -266,7 +285,7 @@ func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machi
 	var lastErr error
 	for time.Now().Before(deadline) {
 		dctx, cancel := context.WithDeadline(ctx, deadline)
-		fresh, closeFresh, err := x.e.SSH.DialFresh(dctx, RemoteTarget(m.Target))
+		fresh, closeFresh, err := x.e.SSH.DialFresh(dctx, x.endpoint(m))
 		if err == nil {
 			err = wd.Confirm(dctx, fresh)
 			_ = closeFresh()
@@ -379,7 +398,7 @@ func (x *executor) settle(ctx context.Context, conn *remote.Conn, m *plan.Machin
 	}
 	err = decide(conn)
 	if err != nil && !decided(err) {
-		if fresh, closeFresh, derr := x.e.SSH.DialFresh(ctx, RemoteTarget(m.Target)); derr == nil {
+		if fresh, closeFresh, derr := x.e.SSH.DialFresh(ctx, x.endpoint(m)); derr == nil {
 			defer closeFresh()
 			conn = fresh
 			err = decide(conn)
@@ -454,7 +473,7 @@ func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *p
 	}
 	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rebooting"})
 	start := time.Now()
-	conn, err = x.e.SSH.Reboot(ctx, RemoteTarget(m.Target), remote.RebootOptions{Timeout: x.rebootTimeout})
+	conn, err = x.reboot(ctx, m)
 	if err != nil {
 		return rec, fmt.Errorf("reboot: %w; the new system is the boot default", err)
 	}

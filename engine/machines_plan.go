@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/target"
 	"github.com/nixferry/ferry/graph"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
@@ -24,6 +27,10 @@ var activations = map[string]bool{"switch": true, "boot": true, "test": true, "d
 
 // planMachines evaluates every machine in one Nix pass, reads each host's
 // current system, and plans a deploy for each machine whose system differs.
+// A machine whose system depends on a value known only after apply is
+// deferred (unknown module args here, evaluate, deferDependents); one whose
+// target is known only after apply is deployed without reading its host
+// (target_resolve.go).
 func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	cfg := b.cfg
 	activate := b.po.Activate
@@ -40,14 +47,16 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	p.Nixpkgs = cfg.Nixpkgs
 	if b.opts.Destroy {
 		// ferry created none of these hosts: destroying forgets them and
-		// leaves each host running what it runs.
+		// leaves each host running what it runs. Each is forgotten before
+		// the resources it depends on are deleted (edges.go).
 		for _, addr := range sortedKeys(b.st.Machines) {
 			if !b.inScope(addr) || (cfg.MachineByName(strings.TrimPrefix(addr, "machine.")) != nil && !sel[strings.TrimPrefix(addr, "machine.")]) {
 				continue
 			}
 			rec := b.st.Machines[addr]
 			p.Machines = append(p.Machines, &plan.Machine{Name: strings.TrimPrefix(addr, "machine."), Addr: addr, Action: plan.Forget,
-				Reason: "destroy: ferry forgets the machine; the host is left running as it is", Previous: rec.Path, DeclaredAt: rec.DeclaredAt})
+				Reason: "destroy: ferry forgets the machine; the host is left running as it is", Previous: rec.Path, DeclaredAt: rec.DeclaredAt,
+				Deps: b.machineDeps(addr, rec)})
 		}
 		return nil
 	}
@@ -56,7 +65,8 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		name := strings.TrimPrefix(addr, "machine.")
 		if cfg.MachineByName(name) == nil && b.inScope(addr) && len(b.opts.On) == 0 && len(b.opts.Exclude) == 0 {
 			p.Machines = append(p.Machines, &plan.Machine{Name: name, Addr: addr, Action: plan.Forget,
-				Reason: "not in configuration (the host is left as it is)", Previous: rec.Path, DeclaredAt: rec.DeclaredAt})
+				Reason: "not in configuration (the host is left as it is)", Previous: rec.Path, DeclaredAt: rec.DeclaredAt,
+				Deps: b.machineDeps(addr, rec)})
 		}
 	}
 	if len(sel) == 0 {
@@ -64,6 +74,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	}
 
 	machines := make([]nix.Machine, 0, len(cfg.Machines))
+	unknownArgs := map[string][]spec.Ref{} // by machine name: module args known only after apply
 	for _, m := range cfg.Machines {
 		nm := nix.Machine{Name: m.Name}
 		for _, mod := range m.Modules {
@@ -72,6 +83,9 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 				v, ok, err := b.lookup(ref)
 				if err != nil && refErr == nil {
 					refErr = err
+				}
+				if !ok && err == nil {
+					unknownArgs[m.Name] = append(unknownArgs[m.Name], ref)
 				}
 				return v, ok
 			}).(map[string]any)
@@ -87,44 +101,57 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	// The hosts are read while Nix evaluates: one connection and one
+
+	// Machines whose module args are known only after apply are deferred
+	// before evaluation, and so is every machine deployed after one.
+	deferred := map[string]string{}
+	for _, name := range names {
+		if refs := unknownArgs[name]; len(refs) > 0 {
+			deferred[name] = "its module args use " + b.knownAfterApply(refs, p)
+		}
+	}
+	b.deferDependents(names, deferred)
+
+	// Targets: resolved as far as the plan knows them. The hosts of those
+	// fully known are read while Nix evaluates: one connection and one
 	// round trip each.
 	targets := map[string]plan.Target{}
+	pendingTarget := map[string]string{} // by address: why the host is not read
+	reads := map[string]remote.Target{}
 	for _, name := range names {
 		m := cfg.MachineByName(name)
-		t := ResolveTarget(m.Target)
-		t.HostKey = PinnedHostKey(m.Target, b.st.Machines[m.Addr])
+		t, unknown, err := b.planTarget(m)
+		if err != nil {
+			return err
+		}
 		targets[m.Addr] = t
+		switch {
+		case deferred[name] != "":
+		case len(unknown) > 0:
+			pendingTarget[m.Addr] = "the host is " + b.knownAfterApplyOf(targetRefs(m.Target), p) +
+				": it is not read now; apply connects once it exists and deploys it"
+		default:
+			ep, err := b.e.drivers().Driver(t.Kind)
+			if err != nil {
+				return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
+			}
+			if reads[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.e.SSH}, t); err != nil {
+				return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: target: %v", m.Name, err))
+			}
+		}
 	}
 	var hosts func() map[string]*hostRead
 	if !b.opts.NoRefresh {
-		hosts = b.readHosts(ctx, targets)
+		hosts = b.readHosts(ctx, reads)
 	}
-	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(names))})
-	evalStart := time.Now()
-	evaluated, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
-		Nixpkgs:      cfg.Nixpkgs,
-		Machines:     machines,
-		Resources:    b.nixResources(),
-		Names:        names,
-		MemoryBudget: b.opts.EvalMemory,
-		ShowTrace:    b.opts.ShowTrace,
-		OnPass: func(pass nix.EvalPass) {
-			if b.opts.EvalMemory > 0 {
-				b.e.emit(Event{Kind: EventProgress, Duration: pass.Duration, Message: fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS))})
-			}
-		},
-	})
+	evaluated, err := b.evaluate(ctx, p, machines, names, deferred)
 	if err != nil {
-		var me *nix.MachineError
-		if errors.As(err, &me) {
-			if m := cfg.MachineByName(me.Machine); m != nil {
-				return spec.Errorf(m.Pos, err.Error())
-			}
-		}
 		return err
 	}
-	b.e.emit(Event{Kind: EventProgress, Duration: time.Since(evalStart), Message: fmt.Sprintf("evaluated %d machine(s)", len(names))})
+	b.deferDependents(names, deferred)
+	if err := b.checkDeferredDependents(p, deferred); err != nil {
+		return err
+	}
 
 	var read map[string]*hostRead
 	if hosts != nil {
@@ -135,17 +162,30 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	var keyErrs []string
 	for _, name := range names {
 		m := cfg.MachineByName(name)
+		rec := b.st.Machines[m.Addr]
+		if why := deferred[name]; why != "" {
+			pm := &plan.Machine{Name: name, Addr: m.Addr, Action: plan.Deferred, Reason: why, Target: targets[m.Addr],
+				Tags: m.Tags, Deps: b.deps[m.Addr], DeclaredAt: m.Pos.String()}
+			if rec != nil {
+				pm.Previous = rec.Path
+			}
+			p.Machines = append(p.Machines, pm)
+			continue
+		}
 		ev := evaluated[name]
 		pm := &plan.Machine{
 			Name: name, Addr: m.Addr, Target: targets[m.Addr],
 			Drv: ev.DrvPath, Path: ev.OutPath, Activate: activate,
 			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: b.deps[m.Addr], DeclaredAt: m.Pos.String(),
 		}
-		rec := b.st.Machines[m.Addr]
 		if rec != nil {
 			pm.Previous = rec.Path
 		}
-		if err := planSafety(pm, m, rec, b.planKey); err != nil {
+		keysAgainst := rec
+		if pendingTarget[m.Addr] != "" {
+			keysAgainst = nil // a new host: it has none of the keys
+		}
+		if err := planSafety(pm, m, keysAgainst, b.planKey); err != nil {
 			return err
 		}
 		if ev.Boot != nil {
@@ -180,6 +220,11 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 			profile, profileRead = h.facts.Profile.Path, true
 		}
 		pm.Action = machineAction(pm, profile, profileRead)
+		if why := pendingTarget[pm.Addr]; why != "" {
+			// A new host, or the same machine at a new endpoint: what it
+			// runs is not known, so it is deployed.
+			pm.Action, pm.Reason = plan.Deploy, why
+		}
 		if pm.CurrentRead && pm.Current == "" {
 			// The host runs no system yet: there is nothing a watchdog
 			// could switch back to.
@@ -208,6 +253,212 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	p.Machines = append(p.Machines, planned...)
 	b.pinRoots(ctx, p) // gcroots.go: GC roots for the derivations apply builds
 	return nil
+}
+
+// machineDeps are the dependencies of the machine at addr, as configured,
+// else as state recorded them.
+func (b *planBuilder) machineDeps(addr string, rec *state.Machine) []string {
+	if d, configured := b.deps[addr]; configured && b.configuredMachine(addr) {
+		return d
+	}
+	if rec != nil {
+		return rec.Deps
+	}
+	return nil
+}
+
+// evaluate evaluates the machines of names that are not deferred, in one
+// Nix pass. A machine whose evaluation uses a value known only after
+// apply (a resource attribute through `resources`, another machine's
+// config through `nodes`) is deferred too, and the others are evaluated
+// without it.
+func (b *planBuilder) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Machine, names []string, deferred map[string]string) (map[string]nix.Evaluated, error) {
+	out := map[string]nix.Evaluated{}
+	todo := func() []string {
+		var l []string
+		for _, n := range names {
+			if _, done := out[n]; !done && deferred[n] == "" {
+				l = append(l, n)
+			}
+		}
+		return l
+	}
+	toEval := todo()
+	if len(toEval) == 0 {
+		return out, nil
+	}
+	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(toEval))})
+	evalStart := time.Now()
+	for len(toEval) > 0 {
+		res, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
+			Nixpkgs:      b.cfg.Nixpkgs,
+			Machines:     machines,
+			Resources:    b.nixResources(),
+			Names:        toEval,
+			MemoryBudget: b.opts.EvalMemory,
+			ShowTrace:    b.opts.ShowTrace,
+			OnPass: func(pass nix.EvalPass) {
+				if b.opts.EvalMemory > 0 {
+					b.e.emit(Event{Kind: EventProgress, Duration: pass.Duration, Message: fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS))})
+				}
+			},
+		})
+		for n, ev := range res {
+			out[n] = ev
+		}
+		if err == nil {
+			break
+		}
+		var me *nix.MachineError
+		if errors.As(err, &me) {
+			if errors.Is(err, nix.ErrKnownAfterApply) && slices.Contains(toEval, me.Machine) {
+				deferred[me.Machine] = b.systemUsesUnknown(me.Message, p)
+				toEval = todo()
+				continue
+			}
+			if m := b.cfg.MachineByName(me.Machine); m != nil {
+				return nil, spec.Errorf(m.Pos, err.Error())
+			}
+		}
+		return nil, err
+	}
+	b.e.emit(Event{Kind: EventProgress, Duration: time.Since(evalStart), Message: fmt.Sprintf("evaluated %d machine(s)", len(out))})
+	return out, nil
+}
+
+// unknownValueRE finds the reference in the message of the throw that
+// stands for a value known only after apply (providers/nix).
+var unknownValueRE = regexp.MustCompile(`the value of (\S+) is known only after apply`)
+
+// systemUsesUnknown is why a machine whose evaluation used a value known
+// only after apply is deferred.
+func (b *planBuilder) systemUsesUnknown(msg string, p *plan.Plan) string {
+	if g := unknownValueRE.FindStringSubmatch(msg); g != nil {
+		if addr, attr, ok := spec.SplitAttr(g[1]); ok {
+			return "its system uses " + b.knownAfterApply([]spec.Ref{{Addr: addr, Attr: attr}}, p)
+		}
+	}
+	return "its system uses a value known only after apply: " + firstLine(msg)
+}
+
+// deferDependents defers every machine of names deployed after a deferred
+// one (depends_on), until none is left.
+func (b *planBuilder) deferDependents(names []string, deferred map[string]string) {
+	for changed := true; changed; {
+		changed = false
+		for _, name := range names {
+			if deferred[name] != "" {
+				continue
+			}
+			for _, d := range b.deps[spec.MachineAddr(name)] {
+				dn, isMachine := strings.CutPrefix(d, "machine.")
+				if isMachine && deferred[dn] != "" {
+					deferred[name] = "it is deployed after " + d + ", which is deferred"
+					changed = true
+					break
+				}
+			}
+		}
+	}
+}
+
+// checkDeferredDependents refuses a plan in which a resource that is
+// created, updated or replaced depends on a deferred machine: it would run
+// before the machine exists.
+func (b *planBuilder) checkDeferredDependents(p *plan.Plan, deferred map[string]string) error {
+	for _, r := range p.Resources {
+		switch r.Action {
+		case plan.Create, plan.Update, plan.Replace, plan.Import:
+		default:
+			continue
+		}
+		for _, d := range r.Deps {
+			name, isMachine := strings.CutPrefix(d, "machine.")
+			if why := deferred[name]; isMachine && why != "" {
+				return fmt.Errorf("%s depends on %s, which cannot be deployed in this plan (%s), so it cannot be ordered after it; first apply what %s waits for, e.g. `ferry apply --target ADDR` for the resources named, then plan again", r.Addr, d, why, d)
+			}
+		}
+	}
+	return nil
+}
+
+// knownAfterApply names refs, values known only after apply, with why:
+// "fake.host.web.id, known only after apply (fake.host.web will be
+// created)".
+func (b *planBuilder) knownAfterApply(refs []spec.Ref, p *plan.Plan) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if s := r.String(); !seen[s] {
+			seen[s] = true
+			names = append(names, s)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ") + ", " + b.knownAfterApplyOf(refs, p)
+}
+
+// knownAfterApplyOf says why the resources of refs are known only after
+// apply: "known only after apply (fake.host.web will be created)".
+func (b *planBuilder) knownAfterApplyOf(refs []spec.Ref, p *plan.Plan) string {
+	var why []string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if seen[r.Addr] {
+			continue
+		}
+		seen[r.Addr] = true
+		var rc *plan.Resource
+		if p != nil {
+			// p is not sorted yet (Normalize): no Plan.Resource.
+			for _, x := range p.Resources {
+				if x.Addr == r.Addr {
+					rc = x
+				}
+			}
+		}
+		verb := map[plan.Action]string{plan.Create: "will be created", plan.Replace: "will be replaced", plan.Update: "will be updated", plan.Import: "will be imported"}
+		if rc != nil && verb[rc.Action] != "" {
+			why = append(why, r.Addr+" "+verb[rc.Action])
+		}
+	}
+	if len(why) == 0 {
+		return "known only after apply"
+	}
+	sort.Strings(why)
+	return "known only after apply (" + strings.Join(why, ", ") + ")"
+}
+
+// planTarget resolves m's target as far as the plan knows its references
+// (planned values, state): the known ones are checked; unknown lists those
+// left for apply. A fully known target gets the host key ferry pins: the
+// configured one, else the one state pinned for the same user@host:port
+// (else trust on first use, by readHosts). One with unknowns keeps only a
+// configured key: the host is new.
+func (b *planBuilder) planTarget(m *spec.Machine) (plan.Target, []string, error) {
+	var refErr error
+	t, unknown, err := resolveTargetRefs(ResolveTarget(m.Target), func(ref spec.Ref) (any, bool) {
+		v, ok, err := b.lookup(ref)
+		if err != nil && refErr == nil {
+			refErr = err
+		}
+		return v, ok
+	})
+	if err == nil {
+		err = refErr
+	}
+	if err != nil {
+		return t, nil, spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
+	}
+	if _, err := b.e.drivers().Driver(t.Kind); err != nil {
+		return t, nil, spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
+	}
+	if len(unknown) == 0 && t.HostKey == "" {
+		if rec := b.st.Machines[m.Addr]; rec != nil && rec.HostKey != "" && rec.Target == t.String() {
+			t.HostKey = rec.HostKey
+		}
+	}
+	return t, unknown, nil
 }
 
 // Reboot policies (--reboot).
@@ -374,12 +625,21 @@ func machineAction(pm *plan.Machine, profile string, profileRead bool) plan.Acti
 
 // ResolveTarget is how a configured target is reached: its defaults (port
 // 22, user root) filled in. Plan, apply and every day-2 command use it.
+// Arguments known only after apply stay in Refs (copied), their fields
+// zero: resolveTargetRefs (plan, apply) or MachineTarget (day-2 commands,
+// from state) resolves them.
 func ResolveTarget(t spec.Target) plan.Target {
 	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
-	if out.Port == 0 {
+	if t.Kind != "" && t.Kind != target.KindSSH {
+		out.Kind = t.Kind
+	}
+	if len(t.Refs) > 0 {
+		out.Refs = spec.CloneMap(t.Refs)
+	}
+	if _, ref := t.Refs["port"]; out.Port == 0 && !ref {
 		out.Port = 22
 	}
-	if out.User == "" {
+	if _, ref := t.Refs["user"]; out.User == "" && !ref {
 		out.User = "root"
 	}
 	if t.Jump != nil {
@@ -412,7 +672,7 @@ type hostRead struct {
 // waits for the reads. A host that cannot be reached is planned anyway,
 // with the reason; apply reports it as failed and goes on with the others.
 // A host presenting another key than the pinned one fails the plan.
-func (b *planBuilder) readHosts(ctx context.Context, targets map[string]plan.Target) func() map[string]*hostRead {
+func (b *planBuilder) readHosts(ctx context.Context, targets map[string]remote.Target) func() map[string]*hostRead {
 	out := make(map[string]*hostRead, len(targets))
 	if b.e.SSH == nil {
 		return func() map[string]*hostRead { return out }
@@ -423,7 +683,7 @@ func (b *planBuilder) readHosts(ctx context.Context, targets map[string]plan.Tar
 	for addr, t := range targets {
 		g.Go(func() error {
 			h := &hostRead{}
-			conn, err := b.e.SSH.Dial(gctx, RemoteTarget(t))
+			conn, err := b.e.SSH.Dial(gctx, t)
 			if err == nil {
 				h.hostKey = conn.HostKey()
 				h.facts, err = remote.Probe(gctx, conn)
@@ -483,10 +743,19 @@ func (e *HostKeyError) Error() string {
 // the same user@host:port (a key recorded for another address belongs to
 // another host); "" means trust on first use.
 func PinnedHostKey(t spec.Target, rec *state.Machine) string {
+	if _, ref := t.Refs["host_key"]; ref {
+		return "" // configured as a reference: MachineTarget resolves it
+	}
+	return pinnedKey(ResolveTarget(t), rec)
+}
+
+// pinnedKey is the key ferry holds the resolved target t to: its own
+// (configured) key, else the key state pinned for the same user@host:port.
+func pinnedKey(t plan.Target, rec *state.Machine) string {
 	if t.HostKey != "" {
 		return t.HostKey
 	}
-	if rec != nil && rec.HostKey != "" && rec.Target == ResolveTarget(t).String() {
+	if rec != nil && rec.HostKey != "" && rec.Target == t.String() {
 		return rec.HostKey
 	}
 	return ""
@@ -532,7 +801,7 @@ func (b *planBuilder) nixResources() map[string]any {
 // machineRecord is what apply records after deploying pm.
 func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state.Machine {
 	rec := &state.Machine{Target: pm.Target.String(), HostKey: hostKey, DeclaredAt: pm.DeclaredAt,
-		Keys: map[string]string{}}
+		Keys: map[string]string{}, Deps: pm.Deps}
 	if prev != nil {
 		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
 		rec.LastRollback, rec.BootID = prev.LastRollback, prev.BootID

@@ -62,6 +62,10 @@ type machineEnv struct {
 	// applyOpts are the options of every apply (Dir and Config are set).
 	applyOpts engine.ApplyOptions
 
+	// langProviders are the providers that take a configuration, for
+	// lang (withFakeCloud sets them).
+	langProviders []lang.ProviderSchema
+
 	mu     sync.Mutex
 	events []engine.Event
 	// onEvent, when set, sees every event as it happens.
@@ -157,11 +161,12 @@ func (m *machineEnv) edit(name string, change func(string) string) {
 
 func (m *machineEnv) load() (*spec.Config, error) {
 	return lang.Load(context.Background(), lang.Options{
-		Dir:     m.dir,
-		File:    m.file,
-		Vars:    m.vars,
-		Schemas: m.eng.Providers.Schemas(),
-		Print:   func(spec.Pos, string) {},
+		Dir:       m.dir,
+		File:      m.file,
+		Vars:      m.vars,
+		Schemas:   m.eng.Providers.Schemas(),
+		Providers: m.langProviders,
+		Print:     func(spec.Pos, string) {},
 	})
 }
 

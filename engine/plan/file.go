@@ -109,7 +109,7 @@ func Decode(name string, data []byte) (*Plan, error) {
 			return nil, fmt.Errorf("plan %s is corrupted: a machine without name or address; run `ferry plan` again", name)
 		}
 		switch m.Action {
-		case Deploy, UploadKeys, Noop, Forget:
+		case Deploy, UploadKeys, Noop, Forget, Deferred:
 		default:
 			return nil, fmt.Errorf("plan %s is corrupted: %s has unknown action %q; run `ferry plan` again", name, m.Addr, m.Action)
 		}
@@ -197,6 +197,15 @@ func (m *Machine) check() error {
 	for _, k := range m.Keys {
 		if k == nil || k.Name == "" || k.Dest == "" {
 			return fmt.Errorf("a key without name or destination")
+		}
+	}
+	for t := &m.Target; t != nil; t = t.Jump {
+		for name := range t.Refs {
+			switch name {
+			case "host", "port", "user", "host_key":
+			default:
+				return fmt.Errorf("target argument %q cannot be known only after apply", name)
+			}
 		}
 	}
 	return nil

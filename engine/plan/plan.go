@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"github.com/nixferry/ferry/engine/spec"
 	"sort"
@@ -224,6 +226,12 @@ const (
 	Deploy     Action = "deploy"      // build, copy, activate
 	UploadKeys Action = "upload-keys" // the system is unchanged, only keys change: upload them
 	Forget     Action = "forget"      // no longer in the configuration: forget it, leave the host alone
+	// Deferred: the machine's system depends on a value known only after
+	// this plan is applied (a module argument that refers to a resource
+	// created or changed here), so it is not evaluated now; Reason names
+	// the reference. Apply leaves it alone; the next plan (a plan-less
+	// `ferry apply` makes it in the same run) deploys it.
+	Deferred Action = "deferred"
 )
 
 // Machine is the planned deployment of one NixOS machine. Apply builds,
@@ -231,8 +239,11 @@ const (
 type Machine struct {
 	Name   string `json:"name"`
 	Addr   string `json:"address"`
-	Action Action `json:"action"` // deploy, noop, forget
+	Action Action `json:"action"` // deploy, upload-keys, noop, forget, deferred
 	Reason string `json:"reason,omitempty"`
+	// Target is how the host is reached. Arguments known only after
+	// apply (a target that comes from a resource created in this plan)
+	// are in Target.Refs.
 	Target Target `json:"target"`
 	// Drv and Path are the pinned toplevel derivation and output.
 	Drv  string `json:"drv,omitempty"`
@@ -274,16 +285,58 @@ type Machine struct {
 
 // Target is how apply reaches a machine.
 type Target struct {
+	// Kind names the target driver (engine/target): "ssh"; "" is ssh too
+	// (plans written before kinds were recorded).
+	Kind    string  `json:"kind,omitempty"`
 	Host    string  `json:"host"`
 	Port    int     `json:"port"`
 	User    string  `json:"user"`
 	HostKey string  `json:"host_key,omitempty"` // pinned: from config, state, or seen at plan time
 	Jump    *Target `json:"jump,omitempty"`
 	Sudo    bool    `json:"sudo,omitempty"`
+	// Refs holds the arguments known only after apply, by name ("host",
+	// "port", "user", "host_key"): the reference or format() value as the
+	// configuration wrote it (spec.Ref, spec.Format), whose resource is
+	// created or changed by this plan. Their plain fields are zero here;
+	// apply resolves them from its own results (or from state), checks
+	// them, and only then connects. The file holds them encoded as
+	// spec.Encode writes values. nil when every argument is known.
+	Refs map[string]any `json:"refs,omitempty"`
 }
 
 // String is user@host:port, as state records a machine's target.
 func (t Target) String() string { return fmt.Sprintf("%s@%s:%d", t.User, t.Host, t.Port) }
+
+// Known reports whether every argument of t and of its jump host is
+// known: no Refs are left to resolve.
+func (t Target) Known() bool {
+	return len(t.Refs) == 0 && (t.Jump == nil || t.Jump.Known())
+}
+
+// targetFile is Target's file form: Refs encoded (spec.Encode).
+type targetFile Target
+
+// MarshalJSON writes t with its references in their encoded form.
+func (t Target) MarshalJSON() ([]byte, error) {
+	f := targetFile(t)
+	f.Refs = spec.EncodeMap(t.Refs)
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: numbers as json.Number and
+// references decoded, unknown fields refused (as Decode refuses them).
+func (t *Target) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	var f targetFile
+	if err := dec.Decode(&f); err != nil {
+		return err
+	}
+	f.Refs = spec.DecodeMap(f.Refs)
+	*t = Target(f)
+	return nil
+}
 
 // Key is a planned key upload. The secret never appears here: Hash is
 // "sha256:..." of the destination and content, "" for a key from a
@@ -360,7 +413,7 @@ type Package struct {
 
 // Counts tallies the actions of a plan the way Terraform's summary does:
 // a replacement counts as one add and one destroy.
-type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Unchanged, Forget int }
+type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Unchanged, Forget, Deferred int }
 
 // Count returns the plan's action counts.
 func (p *Plan) Count() Counts {
@@ -391,6 +444,8 @@ func (p *Plan) Count() Counts {
 			c.Deploy++
 		case Forget:
 			c.Forget++
+		case Deferred:
+			c.Deferred++
 		default:
 			c.Unchanged++
 		}
@@ -402,6 +457,18 @@ func (p *Plan) Count() Counts {
 func (p *Plan) HasChanges() bool {
 	c := p.Count()
 	return c.Add+c.Change+c.Destroy+c.Import+c.Deploy+c.Forget > 0
+}
+
+// Deferred returns the deferred machines, by address, with the reason of
+// each.
+func (p *Plan) Deferred() map[string]string {
+	out := map[string]string{}
+	for _, m := range p.Machines {
+		if m.Action == Deferred {
+			out[m.Addr] = m.Reason
+		}
+	}
+	return out
 }
 
 // Machine finds a planned machine by address.

@@ -57,6 +57,11 @@ type Machine struct {
 	Status       string    `json:"status,omitempty"`
 	StatusReason string    `json:"status_reason,omitempty"`
 	StatusAt     time.Time `json:"status_at,omitzero"`
+	// Deps are the resources and machines the machine depended on when it
+	// was last recorded (its target's and modules' references and its
+	// depends_on), sorted: a machine no longer configured is forgotten
+	// before they are deleted.
+	Deps []string `json:"deps,omitempty"`
 }
 
 // Machine statuses.

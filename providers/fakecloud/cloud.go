@@ -35,12 +35,13 @@ func newCloud(alias string, cfg config, store *Store, calls *counter, hangs *han
 	slow := &slow{base{c: c, k: slowKind()}}
 	flaky := &flaky{base{c: c, k: flakyKind()}}
 	flaky.k.afterAdd = flaky.secondStep
-	c.resources = map[string]providers.Resource{ThingType: thing, SlowType: slow, FlakyType: flaky}
+	host := &host{base{c: c, k: hostKind()}}
+	c.resources = map[string]providers.Resource{ThingType: thing, SlowType: slow, FlakyType: flaky, HostType: host}
 	return c
 }
 
-// Resources returns fake.thing, fake.slow and fake.flaky bound to this
-// configuration.
+// Resources returns fake.thing, fake.slow, fake.flaky and fake.host bound
+// to this configuration.
 func (c *Cloud) Resources() map[string]providers.Resource { return maps.Clone(c.resources) }
 
 // Limit is the configuration's limit argument.

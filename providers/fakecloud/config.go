@@ -23,11 +23,12 @@ type config struct {
 	idempotent bool
 	latency    time.Duration
 	faults     map[string]fault
+	hosts      []poolHost // fake.host's endpoints, handed out in order
 }
 
 func parseConfig(m map[string]any) (config, error) {
 	c := config{pageSize: defaultPageSize, idempotent: true, faults: map[string]fault{}}
-	known := []string{"region", "dir", "limit", "page_size", "idempotent_tokens", "latency", "faults"}
+	known := []string{"region", "dir", "limit", "page_size", "idempotent_tokens", "latency", "faults", "hosts"}
 	for _, k := range sortedKeys(m) {
 		if k != "alias" && !slices.Contains(known, k) {
 			return c, fmt.Errorf("unknown argument %q; it takes %s", k, strings.Join(known, ", "))
@@ -82,6 +83,9 @@ func parseConfig(m map[string]any) (config, error) {
 			return c, fmt.Errorf(`argument "faults": %s: %w`, call, err)
 		}
 		c.faults[call] = f
+	}
+	if c.hosts, err = parseHosts(m["hosts"]); err != nil {
+		return c, err
 	}
 	return c, nil
 }

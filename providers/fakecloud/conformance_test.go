@@ -1,6 +1,7 @@
 package fakecloud
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/nixferry/ferry/engine/spec"
@@ -8,7 +9,7 @@ import (
 	"github.com/nixferry/ferry/providers/providertest"
 )
 
-// cases returns the conformance cases of the three types for a
+// cases returns the conformance cases of the four types for a
 // configuration with the given page size and token behaviour.
 func cases(pageSize int, idempotent bool) map[string]providertest.Case {
 	calls := func(r providers.Resource) int {
@@ -57,13 +58,29 @@ func cases(pageSize int, idempotent bool) map[string]providertest.Case {
 			Fail:       map[string]any{"fail_after_create": true},
 			Idempotent: idempotent,
 		},
+		HostType: {
+			Create:     map[string]any{"value": "v1"},
+			Update:     map[string]any{"value": "v2"},
+			Replace:    map[string]any{"zone": "b"},
+			External:   true,
+			Idempotent: idempotent,
+		},
 	}
+}
+
+// conformanceHosts is a fake.host pool larger than any rule needs at once.
+func conformanceHosts() []any {
+	var out []any
+	for i := range 200 {
+		out = append(out, map[string]any{"host": fmt.Sprintf("127.0.%d.%d", i/250, 2+i%250), "port": spec.Number(2222)})
+	}
+	return out
 }
 
 func TestConformanceInMemory(t *testing.T) {
 	providertest.RunProvider(t, providertest.ProviderCase{
 		New:    func(*testing.T) providers.Provider { return New() },
-		Config: map[string]any{"region": "r1"},
+		Config: map[string]any{"region": "r1", "hosts": conformanceHosts()},
 		Types:  cases(defaultPageSize, true),
 	})
 }
@@ -73,7 +90,7 @@ func TestConformanceInMemory(t *testing.T) {
 func TestConformanceInFolder(t *testing.T) {
 	providertest.RunProvider(t, providertest.ProviderCase{
 		New:    func(*testing.T) providers.Provider { return New() },
-		Config: map[string]any{"region": "r1", "dir": t.TempDir(), "page_size": spec.Number(3)},
+		Config: map[string]any{"region": "r1", "dir": t.TempDir(), "page_size": spec.Number(3), "hosts": conformanceHosts()},
 		Types:  cases(3, true),
 	})
 }
@@ -83,7 +100,7 @@ func TestConformanceInFolder(t *testing.T) {
 func TestConformanceAdoptionOnly(t *testing.T) {
 	providertest.RunProvider(t, providertest.ProviderCase{
 		New:    func(*testing.T) providers.Provider { return New() },
-		Config: map[string]any{"region": "r1", "idempotent_tokens": false},
+		Config: map[string]any{"region": "r1", "idempotent_tokens": false, "hosts": conformanceHosts()},
 		Types:  cases(defaultPageSize, false),
 	})
 }

@@ -9,6 +9,7 @@
 //	fake.provider(region = "r1")                      # in memory
 //	fake.provider(region = "r1", dir = "cloud")       # objects as JSON files in ./cloud
 //	fake.provider(region = "r1", alias = "b", limit = 2, faults = {"fake.thing.create": "fail 1 throttled"})
+//	fake.provider(region = "r1", hosts = [{"host": "127.0.0.5", "port": 2222, "host_key": "ssh-ed25519 AAAA..."}])
 //
 // Without dir, objects live in the Provider value, one store per region,
 // so that a plan and an apply (two Configure calls) see the same objects.
@@ -29,6 +30,14 @@
 //   - fake.flaky: its create makes the object, then fails its second step
 //     when fail_after_create = true, returning the partial state (ready =
 //     false), for tainted objects.
+//   - fake.host: a machine the cloud creates, for targets that come from
+//     resources (ssh(host = h.host, port = h.port, host_key = h.host_key)).
+//     Its create takes the first endpoint of the configuration's hosts
+//     pool that no fake.host in the store holds (test hosts, in tests) and
+//     reports it as the computed host, port and host_key (null when the
+//     entry gives none: a cloud that learns no key), with id; a pool
+//     without a free endpoint fails the create. value changes in place,
+//     zone replaces it. The choice is atomic within one process only.
 //
 // Every type is an Importer and an Adopter; a create with a token makes the
 // object carry it. With idempotent_tokens = true (the default), a create

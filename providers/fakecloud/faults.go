@@ -103,7 +103,7 @@ func (f *fault) after(ctx context.Context, call string, hang func()) error {
 // every type, and those only some types make.
 func callNames() []string {
 	var out []string
-	for _, typ := range []string{ThingType, SlowType, FlakyType} {
+	for _, typ := range []string{ThingType, SlowType, FlakyType, HostType} {
 		for _, op := range []string{"create", "get", "update", "delete", "find"} {
 			out = append(out, typ+"."+op)
 		}

@@ -46,13 +46,14 @@ func (*Provider) ConfigSchema() *spec.Schema {
 			{Name: "idempotent_tokens", Kind: spec.KindBool, Optional: true, Default: true, Doc: "Whether a create with a token already used returns that object (EC2) or makes another (moto)."},
 			{Name: "latency", Kind: spec.KindDuration, Optional: true, Default: "0s", Doc: "How long each call takes."},
 			{Name: "faults", Kind: spec.KindMap, Optional: true, Default: map[string]any{}, Doc: `Faults by call name, e.g. {"fake.thing.create": "fail 1 throttled"}.`},
+			{Name: "hosts", Kind: spec.KindList, Optional: true, Default: []any{}, Doc: `The SSH endpoints fake.host hands out, in order: [{"host": "127.0.0.5", "port": 2222, "host_key": "ssh-ed25519 AAAA..."}].`},
 		},
 	}
 }
 
 // Schemas lists the resource types without a configuration.
 func (p *Provider) Schemas() []spec.Schema {
-	return []spec.Schema{thingSchema(), slowSchema(), flakySchema()}
+	return []spec.Schema{thingSchema(), slowSchema(), flakySchema(), hostSchema()}
 }
 
 // Configure returns the cloud of req's region: the Provider's memory, or

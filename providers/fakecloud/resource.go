@@ -29,6 +29,9 @@ type kind struct {
 	// afterAdd runs after the create call made the object (or found the
 	// one its token made), and returns it as it is then.
 	afterAdd func(ctx context.Context, addr string, o Object) (Object, error)
+	// assign sets computed attributes that depend on the other objects
+	// (fake.host's endpoint), in the create call, atomically with the add.
+	assign func(c *Cloud, o *Object) error
 }
 
 // base implements the contract for one kind in one configuration.
@@ -120,12 +123,33 @@ func (b *base) create(ctx context.Context, req providers.ApplyRequest) (provider
 				return err
 			}
 		}
-		got, existed, err := b.c.store.add(o)
-		if err == nil && existed && got.Token != o.Token {
-			err = fmt.Errorf("%s: ID %s is taken by another object", b.callName("create"), o.ID)
+		add := func() error {
+			if b.k.assign != nil {
+				existing, ok, err := b.c.store.Get(o.Type, o.ID)
+				switch {
+				case err != nil:
+					return err
+				case ok && existing.Token != o.Token:
+					return fmt.Errorf("%s: ID %s is taken by another object", b.callName("create"), o.ID)
+				case ok:
+					made = existing // a retried create with the same token: it exists
+					return nil
+				}
+				if err := b.k.assign(b.c, &o); err != nil {
+					return err
+				}
+			}
+			got, existed, err := b.c.store.add(o)
+			if err == nil && existed && got.Token != o.Token {
+				err = fmt.Errorf("%s: ID %s is taken by another object", b.callName("create"), o.ID)
+			}
+			made = got
+			return err
 		}
-		made = got
-		return err
+		if b.k.assign != nil {
+			return b.c.store.hostLocked(add)
+		}
+		return add()
 	})
 	if err != nil && made.ID == "" {
 		return providers.ApplyResponse{}, fmt.Errorf("create %s: %w", req.Addr, err)

@@ -38,6 +38,9 @@ type Store struct {
 	// memFaults are InjectFault's faults in memory; a folder keeps them
 	// in DIR/faults.
 	memFaults map[string]*fault
+	// hostMu makes a fake.host create's choice of endpoint and its add
+	// one step (in this process).
+	hostMu sync.Mutex
 }
 
 // backend keeps objects; Store does the locking and copying around it.

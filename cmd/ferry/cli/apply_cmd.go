@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 		if err != nil {
 			return err
 		}
-		return a.applySaved(p, opts, c.JSON)
+		return a.applySaved(p, opts, c.JSON, c.PlanFile)
 	}
 	r, err := a.startRun()
 	if err != nil {
@@ -58,6 +59,15 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 // planAndApply plans and applies under one hold of the deployment's lock:
 // with --lock-timeout it waits for another run before planning, and no
 // run can change the state between the plan shown and its apply.
+//
+// Deferred machines (their systems depend on values this apply produces,
+// such as the id of an instance it creates) are deployed in the same run,
+// as `nixops deploy` does: after the apply, it plans again under the same
+// lock (their inputs exist now), shows that plan, asks (or
+// --auto-approve) and applies it, until nothing is deferred. --replace
+// applies to the first plan only. A plan that defers the same machines as
+// the one before made no progress: the run stops with an error naming
+// them.
 func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOptions, asJSON, autoApprove bool, question, cancelled string) error {
 	r.to(a.Stderr, false)
 	s, err := r.eng.Begin(a.ctx, popts.Deployment, "apply", a.LockTimeout)
@@ -65,33 +75,77 @@ func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOp
 		return err
 	}
 	defer s.Close()
-	p, err := s.Plan(a.ctx, r.cfg, popts)
-	if err != nil {
-		return err
-	}
-	if !asJSON {
-		renderPlan(a.Stdout, p, a.colors())
-	}
-	if !p.HasChanges() {
-		_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
-		return nil
-	}
-	if !autoApprove {
-		ok, err := a.confirm(question)
-		if err == nil && !ok {
-			err = fmt.Errorf("%s", cancelled)
-		}
+	var waiting map[string]string // deferred by the plan applied last
+	for round := 1; ; round++ {
+		r.to(a.Stderr, false) // planning progress; execute prints the apply's
+		p, err := s.Plan(a.ctx, r.cfg, popts)
 		if err != nil {
-			_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
 			return err
 		}
+		deferred := p.Deferred()
+		if round > 1 && (sameKeys(deferred, waiting) || round > len(r.cfg.Machines)+1) {
+			_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
+			return stillDeferred(deferred)
+		}
+		if !asJSON {
+			renderPlan(a.Stdout, p, a.colors())
+		}
+		if !p.HasChanges() {
+			_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
+			return nil
+		}
+		if !autoApprove {
+			ok, err := a.confirm(question)
+			if err == nil && !ok {
+				err = fmt.Errorf("%s", cancelled)
+			}
+			if err != nil {
+				_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
+				return err
+			}
+		}
+		opts.Config = r.cfg
+		if _, err := a.execute(r, p, opts, asJSON, s.Apply, ""); err != nil {
+			return err
+		}
+		if len(deferred) == 0 {
+			return nil
+		}
+		if !asJSON {
+			fmt.Fprintf(a.Stdout, "\nPlanning again: the inputs of %d deferred machine(s) exist now (%s).\n\n", len(deferred), strings.Join(sortedKeys(deferred), ", "))
+		}
+		waiting = deferred
+		popts.Replace = nil // done by the first round
 	}
-	opts.Config = r.cfg
-	return a.execute(r, p, opts, asJSON, s.Apply)
+}
+
+// sameKeys reports whether a and b hold the same addresses.
+func sameKeys(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// stillDeferred is the error of a plan-less apply whose new plan defers
+// the machines again after everything they waited for was applied.
+func stillDeferred(deferred map[string]string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d machine(s) are still deferred after everything they wait for was applied, so planning again would not help:", len(deferred))
+	for _, a := range sortedKeys(deferred) {
+		fmt.Fprintf(&b, "\n  %s: %s", a, deferred[a])
+	}
+	b.WriteString("\nthe values stay unknown at plan time (does a resource plan them as unknown on every update?); make the machines' module args independent of them")
+	return errors.New(b.String())
 }
 
 // applySaved applies a plan file: exactly that plan, or a refusal.
-func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) error {
+func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool, file string) error {
 	cfg, cfgErr := a.LoadConfig()
 	dir, err := a.Dir()
 	if err != nil {
@@ -122,16 +176,19 @@ func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool) er
 		}
 		opts.Config = cfg
 	}
-	return a.execute(r, p, opts, asJSON, r.eng.Apply)
+	_, err = a.execute(r, p, opts, asJSON, r.eng.Apply, file)
+	return err
 }
 
 // execute runs apply (a session's or the engine's) with progress and a
-// summary.
+// summary. A plan that deferred machines names them in the summary, with
+// the commands that deploy them next (planFile: the plan file applied, ""
+// for a plan-less apply, which continues by itself).
 func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON bool,
-	apply func(context.Context, *plan.Plan, engine.ApplyOptions) (*engine.ApplyResult, error)) error {
+	apply func(context.Context, *plan.Plan, engine.ApplyOptions) (*engine.ApplyResult, error), planFile string) (*engine.ApplyResult, error) {
 	dir, err := a.Dir()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors()}
 	if a.Interactive && !asJSON {
@@ -145,10 +202,13 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 		fmt.Fprintf(a.Stderr, "ferry-stats: state_bytes_written=%d\n", r.store.BytesWritten())
 	}
 	if err != nil {
-		return err
+		return res, err
 	}
 	if asJSON {
 		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
+		for _, addr := range sortedKeys(res.Deferred) {
+			printer.event(engine.Event{Kind: "deferred", Time: time.Now().UTC(), Addr: addr, Action: plan.Deferred, Message: res.Deferred[addr]})
+		}
 	} else if res.Err() == nil {
 		c := a.colors()
 		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: ", c.green+c.bold, c.reset)
@@ -161,12 +221,29 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			if res.Forgotten > 0 {
 				fmt.Fprintf(a.Stdout, ", %d forgotten", res.Forgotten)
 			}
+			if len(res.Deferred) > 0 {
+				fmt.Fprintf(a.Stdout, ", %d deferred", len(res.Deferred))
+			}
 			fmt.Fprint(a.Stdout, ".")
 		}
 		fmt.Fprintln(a.Stdout)
 		renderOutputs(a, res.Outputs)
+		if len(res.Deferred) > 0 && planFile != "" {
+			renderDeferred(a, res.Deferred, planFile)
+		}
 	}
-	return res.Err()
+	return res, res.Err()
+}
+
+// renderDeferred names the machines a saved plan deferred and the
+// commands that deploy them now that their inputs exist.
+func renderDeferred(a *App, deferred map[string]string, planFile string) {
+	c := a.colors()
+	fmt.Fprintf(a.Stdout, "\n%sDeferred:%s %d machine(s) were not deployed: their systems depend on values this apply produced.\n", c.yellow+c.bold, c.reset, len(deferred))
+	for _, addr := range sortedKeys(deferred) {
+		fmt.Fprintf(a.Stdout, "  %s: %s\n", addr, deferred[addr])
+	}
+	fmt.Fprintf(a.Stdout, "Their inputs exist now: run `ferry plan --out %s`, review it and `ferry apply %s` to deploy them (or `ferry apply`, which plans and asks).\n", shellWord(planFile), shellWord(planFile))
 }
 
 // refusePlanTimeFlags fails when a plan-time flag was given with a plan

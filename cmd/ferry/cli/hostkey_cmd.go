@@ -29,7 +29,11 @@ func (c *HostKeyPinCmd) Run(a *App) error {
 	if err := engine.HostKeyPinnable(m); err != nil {
 		return err
 	}
-	t := engine.ResolveTarget(m.Target)
+	t, err := engine.MachineTarget(m, f.st)
+	if err != nil {
+		return err
+	}
+	old := t.HostKey // pinned now
 	key := c.Key
 	source := "given with --key"
 	if key == "" {
@@ -50,7 +54,6 @@ func (c *HostKeyPinCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
-	old := engine.PinnedHostKey(m.Target, f.record(m))
 	if old == key {
 		fmt.Fprintf(a.Stdout, "%s already pins %s; nothing to do.\n", m.Addr, fp)
 		return nil

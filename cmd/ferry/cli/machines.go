@@ -99,18 +99,24 @@ func (f *fleet) Close() { _ = f.dialer.Close() }
 // record is what the state says about m, nil when ferry never deployed it.
 func (f *fleet) record(m *spec.Machine) *state.Machine { return f.st.Machines[m.Addr] }
 
-// target is how m is reached, with the host key ferry holds it to
-// (engine.PinnedHostKey; without one the Dialer trusts the key it sees
-// first, as plan does).
-func (f *fleet) target(m *spec.Machine) remote.Target {
-	t := engine.ResolveTarget(m.Target)
-	t.HostKey = engine.PinnedHostKey(m.Target, f.record(m))
-	return engine.RemoteTarget(t)
+// target is how m is reached now, references resolved from state, with
+// the host key ferry holds it to (engine.MachineTarget; without one the
+// Dialer trusts the key it sees first, as plan does).
+func (f *fleet) target(m *spec.Machine) (remote.Target, error) {
+	t, err := engine.MachineTarget(m, f.st)
+	if err != nil {
+		return remote.Target{}, err
+	}
+	return engine.RemoteTarget(t), nil
 }
 
 // dial connects to m over the run's Dialer.
 func (f *fleet) dial(ctx context.Context, m *spec.Machine) (*remote.Conn, error) {
-	return f.dialer.Dial(ctx, f.target(m))
+	t, err := f.target(m)
+	if err != nil {
+		return nil, err
+	}
+	return f.dialer.Dial(ctx, t)
 }
 
 // each runs fn for every selected machine, at most parallelism at once,

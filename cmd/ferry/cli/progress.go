@@ -34,7 +34,7 @@ func newLiveStatus(p *plan.Plan, width int) *liveStatus {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action != plan.Noop {
+		if m.Action != plan.Noop && m.Action != plan.Deferred {
 			s.total++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,9 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 		if n.Forget > 0 {
 			fmt.Fprintf(w, ", %d to forget", n.Forget)
 		}
+		if n.Deferred > 0 {
+			fmt.Fprintf(w, ", %d deferred", n.Deferred)
+		}
 		fmt.Fprint(w, ".")
 	}
 	fmt.Fprintln(w)
@@ -110,13 +114,22 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	case plan.Forget:
 		fmt.Fprintf(w, "\n  # %s%s%s will be forgotten (%s)\n%s  -%s %s\n", c.bold, m.Addr, c.reset, m.Reason, c.red, c.reset, m.Addr)
 		return
+	case plan.Deferred:
+		fmt.Fprintf(w, "\n  # %s%s%s is deferred: %s", c.bold, m.Addr, c.reset, m.Reason)
+		if m.DeclaredAt != "" {
+			fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
+		}
+		fmt.Fprintf(w, "\n%s  ~%s %s  %s (deferred)\n", c.yellow, c.reset, m.Addr, targetText(m.Target))
+		fmt.Fprintf(w, "      not evaluated now: the next plan deploys it (a plan-less `ferry apply` makes that plan right after this one)\n")
+		return
 	}
 	if m.Action == plan.UploadKeys {
 		fmt.Fprintf(w, "\n  # %s%s%s keys will be uploaded (%s)", c.bold, m.Addr, c.reset, m.Reason)
 		if m.DeclaredAt != "" {
 			fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
 		}
-		fmt.Fprintf(w, "\n%s  ~%s %s  %s@%s:%d\n", c.yellow, c.reset, m.Addr, m.Target.User, m.Target.Host, m.Target.Port)
+		fmt.Fprintf(w, "\n%s  ~%s %s  %s\n", c.yellow, c.reset, m.Addr, targetText(m.Target))
+		renderTarget(w, m.Target)
 		renderKeys(w, m, c)
 		return
 	}
@@ -127,8 +140,9 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	if m.DeclaredAt != "" {
 		fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
 	}
-	fmt.Fprintf(w, "\n%s  ~%s %s  %s@%s:%d\n", c.yellow, c.reset, m.Addr, m.Target.User, m.Target.Host, m.Target.Port)
+	fmt.Fprintf(w, "\n%s  ~%s %s  %s\n", c.yellow, c.reset, m.Addr, targetText(m.Target))
 	fmt.Fprintf(w, "      system:  %s\n", m.Path)
+	renderTarget(w, m.Target)
 	if m.Previous != "" {
 		fmt.Fprintf(w, "      was:     %s\n", m.Previous)
 	}
@@ -173,6 +187,46 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		for _, p := range d.Removed {
 			fmt.Fprintf(w, "      %s-%s %s %s\n", c.red, c.reset, p.Name, p.Version)
 		}
+	}
+}
+
+// targetText is user@host:port, "(known after apply)" standing for what
+// comes from a resource the plan creates or replaces.
+func targetText(t plan.Target) string {
+	arg := func(name, plain string) string {
+		if _, ok := t.Refs[name]; ok {
+			return "(known after apply)"
+		}
+		return plain
+	}
+	return arg("user", t.User) + "@" + arg("host", t.Host) + ":" + arg("port", strconv.Itoa(t.Port))
+}
+
+// renderTarget shows, for a target known only after apply, where its
+// arguments come from and how its host key will be checked.
+func renderTarget(w io.Writer, t plan.Target) {
+	if t.Known() {
+		return
+	}
+	var args []string
+	for j, prefix := &t, ""; j != nil; j, prefix = j.Jump, prefix+"jump." {
+		for _, name := range []string{"host", "port", "user", "host_key"} {
+			x, ok := j.Refs[name]
+			if ok && (name != "host_key" || prefix != "") { // the machine's own key: below
+				args = append(args, prefix+name+" = "+spec.Render(x))
+			}
+		}
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(w, "      target:  %s (known after apply)\n", strings.Join(args, ", "))
+	}
+	switch x, ok := t.Refs["host_key"]; {
+	case ok:
+		fmt.Fprintf(w, "      host key: %s (known after apply), pinned before the first login\n", spec.Render(x))
+	case t.HostKey != "":
+		fmt.Fprintf(w, "      host key: as configured, pinned before the first login\n")
+	default:
+		fmt.Fprintf(w, "      host key: trusted on first use (no host_key: ferry pins the key the new host presents at the first login)\n")
 	}
 }
 

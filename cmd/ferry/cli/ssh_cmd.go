@@ -62,7 +62,10 @@ func (c *SSHCmd) shell(a *App, f *fleet, m *spec.Machine) error {
 	if err != nil {
 		return fmt.Errorf("the OpenSSH client (ssh) is needed for a shell: install it (apt-get install openssh-client), or run one command with `ferry ssh %s -- CMD`", name)
 	}
-	t := f.target(m)
+	t, err := f.target(m)
+	if err != nil {
+		return err
+	}
 	if missingKey(t) {
 		// Trust on first use, as plan does: learn the key over ferry's own
 		// SSH, then let OpenSSH insist on exactly that key.

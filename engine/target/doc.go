@@ -1,0 +1,50 @@
+// Package target is the target-driver contract: how a machine's target
+// becomes an SSH endpoint that ferry logs in to. A driver serves one kind
+// of target (spec.Target.Kind, recorded in plan.Target.Kind); the engine
+// looks drivers up in a Registry and never knows a kind's details.
+//
+// Division of labour. The engine (engine/target_resolve.go) resolves a
+// target's arguments: literals, and references or format() values to
+// resource attributes (spec.Target.Refs). Known at plan time, they are
+// checked then and the plan shows them; known only after apply (the
+// resource is created or replaced by the plan), the plan shows "(known
+// after apply)" and apply resolves them from its own results, checks them
+// (host non-empty, port 1-65535, user non-empty, host_key parseable), and
+// only then calls the driver. A driver thus always sees a plan.Target whose
+// Refs are resolved, and answers:
+//
+//   - Endpoint: the address, port, user, jump chain and host key to log in
+//     with. The host key is the one ferry pins before the first login;
+//     a driver learns it through the provider whenever it can (ssh: the
+//     host_key argument, which may refer to an attribute the provider
+//     reported, e.g. a key it injected), and returns "" only when it
+//     cannot: the first login then trusts what the host presents and state
+//     pins it (trust on first use).
+//   - Wait: block until the endpoint accepts SSH connections, or fail
+//     after a timeout. The engine waits for machines whose endpoint
+//     appeared in this apply (a new instance still booting), not for
+//     literal hosts, which fail fast as before.
+//   - optionally Rebooter (reboot and wait for a new boot) and
+//     PowerSwitch (stop, start: a cloud API's, not SSH's).
+//
+// Decision: the contract lives in this sub-package of engine, with the
+// ssh driver beside it, and imports engine/plan (the target as planned)
+// and remote (the SSH endpoint and connections) only. A new kind plugs in
+// as a new Driver registered on engine.Engine.Targets, without touching
+// the plan builder or the executor:
+//
+//   - aws.ec2 (next): lang declares the instance as a resource and gives
+//     the machine a target of kind "aws.ec2" whose host and host_key are
+//     references to the instance's attributes (its address, and the key
+//     the provider injected or read from the console output), so they are
+//     resolved and pinned as for ssh; the driver's Wait polls the instance
+//     until it runs and SSH answers, and PowerSwitch maps to the API.
+//   - install (later, nixos-anywhere style): a kind whose Endpoint is the
+//     installer (kexec) and whose host key ferry generates and pins before
+//     the first login; the destructive step itself is a planned action of
+//     its own (its facts re-read and compared at apply), not a driver call.
+//
+// Nothing here decides ordering (engine/edges.go does), records state or
+// talks to providers; Env carries what the engine lends a call (today the
+// run's SSH Dialer).
+package target
