@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/providers"
-	"github.com/nixferry/ferry/remote"
 )
 
 // ApplyOptions tune an apply.
@@ -24,16 +24,19 @@ type ApplyOptions struct {
 	// checked against it.
 	Dir string
 	// Deployment, when set, must match the plan's.
-	Deployment  string
-	Parallelism int // default 10
+	Deployment string
+	// Parallelism bounds the resource operations running at once (0:
+	// LimitParallelism's default).
+	Parallelism int
 	LockTimeout time.Duration
 	// OpContext, when set, is passed to provider operations instead of a
 	// context that ignores ctx's cancellation: cancelling ctx stops
 	// scheduling new work while running operations finish; cancelling
 	// OpContext aborts them too.
 	OpContext context.Context
-	// Named limits for machines: closure copies and activations running
-	// at once (defaults 5 and 10), and Nix's build jobs (0: Nix's own).
+	// Named limits for machines (limits.go): closure copies and
+	// activations running at once (0: LimitCopy's and LimitActivate's
+	// defaults), and Nix's build jobs (0: nix.conf's max-jobs).
 	MaxConcurrentCopy     int
 	MaxConcurrentActivate int
 	BuildJobs             int
@@ -46,7 +49,7 @@ type ApplyOptions struct {
 	RebootTimeout time.Duration
 	// ReachTimeout bounds the wait for a machine whose target became
 	// known in this apply (a host a resource just created) to accept SSH
-	// connections; 0 means DefaultReachTimeout.
+	// connections; 0 means machines.DefaultReachTimeout.
 	ReachTimeout time.Duration
 }
 
@@ -141,15 +144,8 @@ func (e *Engine) checkPlan(p *plan.Plan, opts ApplyOptions) error {
 		return fmt.Errorf("the plan is for deployment %q%s, but this configuration's deployment is %q: apply it where it was made, or plan this one with `ferry -d %s plan --out PLAN`",
 			p.Deployment, lineage, opts.Deployment, opts.Deployment)
 	}
-	for _, m := range p.Machines {
-		if m.Action == plan.Deploy && e.SSH == nil {
-			return fmt.Errorf("plan deploys %s but this ferry has no SSH configured", m.Addr)
-		}
-		if m.Action == plan.Deploy || m.Action == plan.UploadKeys {
-			if _, err := e.drivers().Driver(m.Target.Kind); err != nil {
-				return fmt.Errorf("plan deploys %s: %w", m.Addr, err)
-			}
-		}
+	if err := e.pipeline().CheckPlan(p); err != nil {
+		return err
 	}
 	for _, r := range p.Resources {
 		if _, ok := e.Providers.Schema(r.Type); !ok {
@@ -181,7 +177,7 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		if now == "" {
 			now = "none (it has no state)"
 		}
-		return nil, &StaleError{What: fmt.Sprintf("the plan was made against deployment %q with state lineage %s, but deployment %q in %s has lineage %s: it is another project's plan, or the state was replaced",
+		return nil, &plan.StaleError{What: fmt.Sprintf("the plan was made against deployment %q with state lineage %s, but deployment %q in %s has lineage %s: it is another project's plan, or the state was replaced",
 			p.Deployment, p.State.Lineage, p.Deployment, e.Store.URL(), now)}
 	}
 	if err := e.verifyPlan(ctx, p); err != nil {
@@ -192,14 +188,14 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	}
 	// A machine without the plan's derivations (collected, or the plan
 	// was made elsewhere) refuses the whole plan before anything runs.
-	if err := e.checkDerivations(ctx, p); err != nil {
+	if err := e.pipeline().CheckDerivations(ctx, p); err != nil {
 		return nil, err
 	}
 	switch {
 	case info.JournalSegments > 0:
-		return nil, &StaleError{What: "an apply was interrupted after this plan was made"}
+		return nil, &plan.StaleError{What: "an apply was interrupted after this plan was made"}
 	case st.Serial != p.State.Serial:
-		return nil, &StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
+		return nil, &plan.StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
 	}
 	if err := plan.Unseal(ctx, p, e.Store.Secrets()); err != nil {
 		return nil, err
@@ -208,7 +204,7 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := resolveSecrets(p, opts.Config, planKey)
+	secrets, err := machines.ResolveSecrets(p, opts.Config, planKey)
 	if err != nil {
 		return nil, err
 	}
@@ -221,27 +217,15 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		opCtx = context.WithoutCancel(ctx)
 	}
 	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx,
-		secrets: secrets, rebootTimeout: opts.RebootTimeout, reachTimeout: opts.ReachTimeout, machineDone: map[string]bool{},
-		ps: newProviderSet(e.Providers, p.Providers)}
+		secrets: secrets, ps: newProviderSet(e.Providers, p.Providers)}
 	x.com = newCommitter(journal, st)
 
-	g, gates := PlanGraph(p)
-	x.gates = gates
-	if opts.MaxConcurrentCopy <= 0 {
-		opts.MaxConcurrentCopy = 5
-	}
-	if opts.MaxConcurrentActivate <= 0 {
-		opts.MaxConcurrentActivate = 10
-	}
-	x.startMachines(opts)
-	par := opts.Parallelism
-	if par <= 0 {
-		par = 10
-	}
-	wr := g.Walk(ctx, par, x.run)
+	g, _ := PlanGraph(p)
+	x.startMachines(opts) // machines.go: the build starts now, in the background
+	wr := g.Walk(ctx, LimitParallelism.Or(opts.Parallelism), x.run)
 	recorded, comErr := x.com.close()
 
-	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.rollbacks, Deferred: p.Deferred()}
+	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.ms.RolledBack(), Deferred: p.Deferred()}
 	for _, a := range wr.Cancelled {
 		if !plan.IsGateAddr(a) {
 			res.Cancelled = append(res.Cancelled, a)
@@ -322,27 +306,23 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	return res, nil
 }
 
+// executor walks the plan's graph: resources here, machines and rollout
+// gates through the pipeline (machines.go).
 type executor struct {
 	e     *Engine
 	p     *plan.Plan
 	st    *state.State // as read at the start
 	com   *committer
 	opCtx context.Context
-	mr    *machineRun
-	// secrets holds, per machine address, the keys to upload.
-	secrets       map[string][]*secret
-	rebootTimeout time.Duration
-	reachTimeout  time.Duration
-	gates         map[string]int // rollout gate -> the batch it follows
+	// secrets are the keys the machines upload, read and checked before
+	// anything ran.
+	secrets machines.Secrets
+	ms      *machines.Run // the machines' part of this apply
 
 	ps *providerSet // the plan's provider configurations, configured on first use
 
-	mu          sync.Mutex
-	results     map[string]map[string]any // attributes produced by this apply
-	machineDone map[string]bool           // machines deployed, for rollout gates
-	activating  map[string]bool           // machines whose activation started
-	rollbacks   map[string]string         // machine -> system it was rolled back to
-	endpoints   map[string]remote.Target  // machine -> where reach found it
+	mu      sync.Mutex
+	results map[string]map[string]any // attributes produced by this apply
 }
 
 // action is the planned action of a resource or machine address; "" for
@@ -659,11 +639,6 @@ func (x *executor) outputs(recorded *state.State) map[string]any {
 	return out
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -671,50 +646,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// runMachineNode deploys a machine under the named limits rather than the
-// walk's slot, records it, then reports it.
-func (x *executor) runMachineNode(addr string, release func()) error {
-	release()
-	m := x.p.Machine(addr)
-	start := time.Now()
-	x.e.emit(Event{Kind: EventStart, Addr: addr, Action: m.Action})
-	rec, err := x.runMachine(m)
-	x.mu.Lock()
-	_, activated := x.activating[addr]
-	_, rolledBack := x.rollbacks[addr]
-	x.mu.Unlock()
-	switch {
-	case rec == nil || !activated:
-		// Nothing was activated: the host runs what it ran, whose status
-		// the record keeps.
-	case err == nil:
-		rec.Status, rec.StatusReason, rec.StatusAt = state.StatusVerified, "", time.Now().UTC()
-	case rolledBack:
-		// Back on the system it ran before, as verified as it was then;
-		// the failure is in LastRollback.
-	default:
-		rec.Status, rec.StatusReason, rec.StatusAt = state.StatusUnverified, "deploy failed: "+firstLine(err.Error()), time.Now().UTC()
-	}
-	if err == nil || rec != nil {
-		// A failed deploy that changed the host (keys, a rollback) is
-		// recorded too.
-		if cerr := x.com.commit(state.Change{Addr: addr, Machine: rec}); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		x.e.emit(Event{Kind: EventFailed, Addr: addr, Action: m.Action, Duration: time.Since(start), Message: err.Error()})
-		return err
-	}
-	x.mu.Lock()
-	x.machineDone[addr] = true
-	x.mu.Unlock()
-	msg := ""
-	if rec != nil && rec.Generation > 0 {
-		msg = fmt.Sprintf("generation %d", rec.Generation)
-	}
-	x.e.emit(Event{Kind: EventDone, Addr: addr, Action: m.Action, Duration: time.Since(start), Message: msg})
-	return nil
 }

@@ -21,13 +21,13 @@ func (e *Engine) verifyPlan(ctx context.Context, p *plan.Plan) error {
 		return err
 	}
 	if !ok {
-		return &StaleError{What: fmt.Sprintf("deployment %q in %s has no plan key, so this plan cannot have been made against it (was it made with another --state?)", p.Deployment, e.Store.URL())}
+		return &plan.StaleError{What: fmt.Sprintf("deployment %q in %s has no plan key, so this plan cannot have been made against it (was it made with another --state?)", p.Deployment, e.Store.URL())}
 	}
 	switch err := plan.Verify(p, key); {
 	case errors.Is(err, plan.ErrUnsigned):
-		return &StaleError{What: "the plan is not signed (only plans written by `ferry plan` are applied)"}
+		return &plan.StaleError{What: "the plan is not signed (only plans written by `ferry plan` are applied)"}
 	case err != nil:
-		return &StaleError{What: fmt.Sprintf("%v: the plan file was edited after `ferry plan` wrote it, or it was made against another state store than %s", err, e.Store.URL())}
+		return &plan.StaleError{What: fmt.Sprintf("%v: the plan file was edited after `ferry plan` wrote it, or it was made against another state store than %s", err, e.Store.URL())}
 	}
 	return nil
 }

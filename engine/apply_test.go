@@ -177,7 +177,7 @@ func TestApplyRefusesStalePlan(t *testing.T) {
 			_, err := e.eng.Apply(t.Context(), p, engine.ApplyOptions{Dir: e.dir})
 			wantErr(t, err, tt.want...)
 			if !asStale(err) {
-				t.Errorf("error %T is not a *engine.StaleError", err)
+				t.Errorf("error %T is not a *plan.StaleError", err)
 			}
 			if diff := cmp.Diff(mid, e.state()); diff != "" {
 				t.Errorf("a refused plan changed state (-before +after):\n%s", diff)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/remote"
@@ -34,7 +35,7 @@ func (m *machineEnv) probe(name string) remote.HostFacts {
 // rollback_on_failure, so the host keeps running the new system. State
 // records the machine as unverified; the next plan of the same
 // configuration deploys it again, saying why, and `ferry check`'s judgement
-// (engine.JudgeMachine) agrees with the plan. Once a deploy passes its
+// (machines.Judge) agrees with the plan. Once a deploy passes its
 // checks, both say all is well.
 func TestUnverifiedMachineIsDeployedAgain(t *testing.T) {
 	m := newSafetyEnv(t, "h1", "h2")
@@ -49,7 +50,7 @@ func TestUnverifiedMachineIsDeployedAgain(t *testing.T) {
 	if rec.Status != state.StatusUnverified || !strings.Contains(rec.StatusReason, "health check") || rec.Path != plannedMachine(t, p, "h1").Path {
 		t.Fatalf("after the failed check h1 is %q (%s) at %s, want unverified at the system it runs", rec.Status, rec.StatusReason, rec.Path)
 	}
-	st := engine.JudgeMachine(rec, m.probe("h1"))
+	st := machines.Judge(rec, m.probe("h1"))
 	if st.OK() || st.Unverified == "" {
 		t.Errorf("check judges h1 %+v, want unverified", st)
 	}
@@ -67,7 +68,7 @@ func TestUnverifiedMachineIsDeployedAgain(t *testing.T) {
 	delete(m.vars, "h1_extra")
 	m.applyOK(m.plan(engine.PlanOptions{}))
 	rec = m.state().Machines["machine.h1"]
-	if st := engine.JudgeMachine(rec, m.probe("h1")); !st.OK() || rec.Status != state.StatusVerified {
+	if st := machines.Judge(rec, m.probe("h1")); !st.OK() || rec.Status != state.StatusVerified {
 		t.Errorf("after a good deploy h1 is %q and judged %+v, want verified and OK", rec.Status, st)
 	}
 	if d := cmp.Diff(map[string]plan.Action{"h1": plan.Noop, "h2": plan.Noop}, machineActions(m.plan(engine.PlanOptions{}))); d != "" {

@@ -1,7 +1,40 @@
-// Package engine turns a desired configuration (spec.Config) and the stored
-// state into a plan, and executes a plan. All ordering rules live in one
-// place (edges.go); apply executes the plan's actions and edges and never
-// re-evaluates the configuration.
+// Package engine is ferry's core: it turns a desired configuration
+// (spec.Config) and the stored state into a plan, and executes a plan. All
+// ordering rules live in one place (edges.go); apply executes the plan's
+// actions and edges and never re-evaluates the configuration.
+//
+// The core and the machine pipeline. The core plans resources and walks
+// resources and machines alike; everything particular to machines
+// (evaluation, builds, closure copies, activation, keys, health checks,
+// rollbacks, rollout gates, reboots, GC roots of plans, drift judgement,
+// target resolution) is the pipeline's, in engine/machines, driven
+// through the target-driver contract (engine/target). The pipeline never
+// imports this package: the core lends it small interfaces (machines.go
+// holds every crossing):
+//
+//   - at plan time, after the resources are planned, planMachines calls
+//     machines.Pipeline.Plan with the configuration, the state, the
+//     options, the configuration graph's dependencies and --target scope,
+//     and machines.Values (the resource values planned so far); the
+//     pipeline appends the machines to the plan. The core then computes
+//     the execution edges (edges.go) and asks for the rollout batches
+//     (machines.PlanRollout), which need the edges.
+//   - at apply, startMachines calls machines.Pipeline.Start with a
+//     machines.Commit (the journal's group commit), machines.Results (this
+//     apply's results, for targets known only after apply), a
+//     machines.Sink (progress becomes the core's Events) and
+//     machines.Limits (limits.go's semaphores); the walk runs each machine
+//     node with Run.Machine and each rollout gate with Run.Gate, reporting
+//     them as it reports resources (EventStart, EventDone, EventFailed).
+//   - before anything runs, apply asks the pipeline to refuse what it
+//     cannot execute (CheckPlan, CheckDerivations) and to read the keys
+//     (machines.ResolveSecrets), all of which may make the plan stale.
+//
+// Shared types live in the leaves: plan (plan.StaleError,
+// plan.KeyedDigest), state and spec. The day-2 commands call the pipeline
+// directly (machines.Select, MachineTarget, Judge, UploadKeys, RunChecks,
+// RecordFor ...); what needs the state store or its lock stays here
+// (PinHostKey, PlanKey, CleanPlanRoots, ReleasePlanRoots).
 //
 // The review contract: every option that changes what apply does is made
 // at plan time and recorded in plan.Options; a plan is signed with the
@@ -14,62 +47,40 @@
 // one Session, under one hold of the lock.
 //
 // One implementation of each rule, shared by plan and the day-2 commands:
-// machine selection (selection.go), a machine's standing against state
-// (drift.go: plan and check agree), the dependency graph of resources and
-// machines (graphview.go), state surgery (surgery.go), pinned host keys
-// (PinnedHostKey, hostkey.go) and targets (ResolveTarget, RemoteTarget,
-// MachineTarget).
+// machine selection, a machine's standing against state, pinned host keys
+// and targets (engine/machines), the dependency graph of resources and
+// machines (graphview.go), state surgery (surgery.go).
 //
-// Verified status: before a machine's activation starts, apply records it
-// as unverified; when the deploy is activated, checked and confirmed, as
-// verified. A killed run, a failed check without rollback or an
-// interrupted rollback leaves it unverified, and the next plan deploys it
-// again. Plan reads every host once (remote.Probe) while Nix evaluates,
-// including the rollback watchdogs an interrupted run left pending, which
-// the next deploy settles.
+// Concurrency limits (limits.go): every bound on how much runs at once is
+// named there with its default and what it bounds, and the CLI's flags
+// take their defaults and help from it: --parallelism (provider reads at
+// plan, resource operations at apply: the walk's slots), the hosts read
+// at plan (--max-concurrent-host-reads), closure copies
+// (--max-concurrent-copy), activations (--max-concurrent-activate), Nix's
+// build jobs (--build-jobs), package diffs at plan (fixed), and each
+// provider's own limit (declared by the provider, held inside
+// --parallelism). Each is a semaphore waited for with the step's context.
+// A machine node gives its walk slot back at once and holds only the
+// machine limits, at the steps they bound.
 //
 // Sub-packages: spec (shared vocabulary), state (state model and file
 // format), statestore (state in any gocloud.dev bucket: locks, CAS
 // snapshots, journal), plan (plan model and file format), target (the
-// target-driver contract and the ssh driver; Engine.Targets).
+// target-driver contract and the ssh driver; Engine.Targets), machines
+// (the machine pipeline).
 //
 // Durability: every completed operation is appended to the state journal
 // (group commit: operations completing together share one write) before it
 // is reported and before its dependents start; the final snapshot replaces
 // the journal at the end of apply. A killed apply leaves a journal that the
 // next plan folds into a new snapshot, so finished work is never repeated.
+// The machine pipeline records through the same committer: a machine's
+// unverified status before its activation starts, its record when it
+// finishes.
 //
 // Replacement is delete-then-create within one node; a resource that depends
 // on a replaced one is handled after it.
 //
-// Machines (machines_plan.go, machines_apply.go): apply connects to each
-// host while the systems build, asks what the host lacks outside the copy
-// limit, streams under it, uploads keys (keys.go: the plan and the state
-// hold only hashes; the secrets come from the configuration at apply and
-// must match them), arms the magic-rollback watchdog for switch and test
-// when the host runs a system, activates under the activation limit,
-// confirms over a new SSH connection, runs the health checks (checks.go),
-// and records the generation. A failure with rollback_on_failure switches
-// back and is recorded too. --reboot activates with boot, reboots and
-// waits for a new boot ID instead of the watchdog.
-//
-// Targets from resources (target_resolve.go): a target argument may refer
-// to a resource (ssh(host = h.host, host_key = h.host_key)); the machine
-// depends on it. Plan resolves what it knows and shows the rest as known
-// after apply, without reading that host; apply resolves the rest from its
-// results, checks it, asks the target driver for the endpoint, waits until
-// it accepts SSH and logs in with the host key pinned (a host_key that
-// refers to an attribute the provider reported is enforced before the
-// first login; without one, trust on first use). A machine whose system
-// depends on a value known only after apply (module args, or what its
-// evaluation reads) is planned as deferred, with the reference in its
-// reason, and not evaluated; apply leaves it, and the next plan (a
-// plan-less `ferry apply` makes it in the same run) deploys it.
-//
-// Rolling batches (rollout.go) are gate nodes between batches, reached
-// through ordering edges (graph.ConnectAfter): a gate runs when its batch
-// finished in any way and stops the rest when failures exceed
-// max_failures.
-//
-// engine must not import lang or cmd.
+// engine must not import lang or cmd; engine/machines must not import
+// engine (cmd/ferry/cli's boundary test checks both).
 package engine

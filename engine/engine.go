@@ -23,6 +23,9 @@ type Engine struct {
 	Events func(Event)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Nix, SSH and Targets wire the machine pipeline (engine/machines),
+	// built from them for every plan and apply (machines.go).
+	//
 	// Nix evaluates and builds machines; the zero value runs the nix-*
 	// tools from PATH with the user's nix.conf.
 	Nix nix.Nix

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/providers/nix"
 )
@@ -188,7 +189,7 @@ func TestPlanRootsOfUnappliedPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(engine.ReleasedRoots{Deployment: machinesDeployment, Plans: 1, Roots: 1,
+	if diff := cmp.Diff(machines.ReleasedRoots{Deployment: machinesDeployment, Plans: 1, Roots: 1,
 		Dir: filepath.Join(m.dir, ".ferry", ".gcroots", machinesDeployment)}, rel); diff != "" {
 		t.Errorf("CleanPlanRoots (-want +got):\n%s", diff)
 	}
@@ -232,9 +233,9 @@ func TestApplyRefusesMissingDerivations(t *testing.T) {
 
 	// The whole plan is refused before anything runs.
 	_, err := m.apply(p)
-	var me *engine.MissingDerivationsError
+	var me *machines.MissingDerivationsError
 	if !errors.As(err, &me) {
-		t.Fatalf("apply: want a *engine.MissingDerivationsError, got %v", err)
+		t.Fatalf("apply: want a *machines.MissingDerivationsError, got %v", err)
 	}
 	for _, want := range []string{drv + " for machine.gitServer", "run `ferry plan` here", "nothing was built"} {
 		if !strings.Contains(err.Error(), want) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
@@ -171,7 +172,7 @@ func PlanGraph(p *plan.Plan) (*graph.Graph[string], map[string]int) {
 	for _, e := range p.Edges {
 		g.Connect(e[0], e[1])
 	}
-	return g, addRolloutGates(g, p.Rollout)
+	return g, machines.AddRolloutGates(g, p.Rollout)
 }
 
 // WritePlanDOT draws p's execution graph (PlanGraph): nodes labelled with

@@ -254,7 +254,7 @@ func wantErr(t testing.TB, err error, fragments ...string) {
 }
 
 func asStale(err error) bool {
-	var se *engine.StaleError
+	var se *plan.StaleError
 	return errors.As(err, &se)
 }
 

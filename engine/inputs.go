@@ -2,15 +2,12 @@ package engine
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
@@ -29,36 +26,11 @@ func planInputs(in spec.Inputs, key []byte) plan.Inputs {
 		out.Files[f] = h
 	}
 	for k, v := range in.Vars {
-		out.Vars[k] = keyedDigest(key, "ferry var\x00"+k+"\x00", []byte(v))
+		out.Vars[k] = plan.KeyedDigest(key, "ferry var\x00"+k+"\x00", []byte(v))
 	}
 	out.Digest = inputsDigest(out)
 	return out
 }
-
-// keyedDigest is hex HMAC-SHA256(key, domain || data). Digests of secrets
-// are never unkeyed: an empty key (a plan built without the deployment's
-// plan key, which is never written or applied) is replaced by
-// processKey, so that nothing computed here can be used to test guesses
-// of a secret.
-func keyedDigest(key []byte, domain string, data []byte) string {
-	if len(key) == 0 {
-		key = processKey()
-	}
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(domain))
-	h.Write(data)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// processKey is a random key of this process, for digests that are only
-// ever compared within it.
-var processKey = sync.OnceValue(func() []byte {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return k
-})
 
 func inputsDigest(in plan.Inputs) string {
 	h := sha256.New()
@@ -90,7 +62,7 @@ func sha256Hex(b []byte) string {
 func (e *Engine) checkInputs(ctx context.Context, dir string, p *plan.Plan) error {
 	in := p.Inputs
 	if got := inputsDigest(in); got != in.Digest {
-		return &StaleError{What: "the plan's input digest does not match its input list (the plan file was edited)"}
+		return &plan.StaleError{What: "the plan's input digest does not match its input list (the plan file was edited)"}
 	}
 	files := make([]string, 0, len(in.Files))
 	for f := range in.Files {
@@ -100,10 +72,10 @@ func (e *Engine) checkInputs(ctx context.Context, dir string, p *plan.Plan) erro
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
 		if err != nil {
-			return &StaleError{What: fmt.Sprintf("input %s is no longer readable (%v)", f, err)}
+			return &plan.StaleError{What: fmt.Sprintf("input %s is no longer readable (%v)", f, err)}
 		}
 		if sha256Hex(data) != in.Files[f] {
-			return &StaleError{What: fmt.Sprintf("input %s changed since the plan was made", f)}
+			return &plan.StaleError{What: fmt.Sprintf("input %s changed since the plan was made", f)}
 		}
 	}
 	if in.Nixpkgs != "" {
@@ -111,21 +83,13 @@ func (e *Engine) checkInputs(ctx context.Context, dir string, p *plan.Plan) erro
 		if name == "" {
 			name = "<nixpkgs>"
 		}
-		now, err := e.Nix.NixpkgsPin(ctx, p.Nixpkgs)
+		now, err := e.pipeline().NixpkgsPin(ctx, p.Nixpkgs)
 		switch {
 		case err != nil:
-			return &StaleError{What: fmt.Sprintf("nixpkgs (%s) can no longer be read: %v", name, err)}
+			return &plan.StaleError{What: fmt.Sprintf("nixpkgs (%s) can no longer be read: %v", name, err)}
 		case now != in.Nixpkgs:
-			return &StaleError{What: fmt.Sprintf("nixpkgs (%s) changed since the plan was made (%s, now %s)", name, in.Nixpkgs, now)}
+			return &plan.StaleError{What: fmt.Sprintf("nixpkgs (%s) changed since the plan was made (%s, now %s)", name, in.Nixpkgs, now)}
 		}
 	}
 	return nil
-}
-
-// StaleError is returned by Apply when the plan no longer matches the
-// world it was computed against.
-type StaleError struct{ What string }
-
-func (e *StaleError) Error() string {
-	return "plan is stale: " + e.What + "; run `ferry plan` again and review the new plan"
 }

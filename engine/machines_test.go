@@ -22,6 +22,7 @@ import (
 	_ "gocloud.dev/blob/fileblob"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
@@ -781,9 +782,9 @@ func TestMachinesHostKeyMismatch(t *testing.T) {
 	if err == nil {
 		t.Fatal("plan with a wrong configured host key succeeded")
 	}
-	var hk *engine.HostKeyError
+	var hk *machines.HostKeyError
 	if !errors.As(err, &hk) || len(hk.Messages) != 1 {
-		t.Errorf("plan error %T %v, want one *engine.HostKeyError", err, err)
+		t.Errorf("plan error %T %v, want one *machines.HostKeyError", err, err)
 	}
 	for _, want := range []string{"machine.storage (" + m.host("storage").Address() + ")", "presented key " + gotFP, "pinned " + wantFP} {
 		if !strings.Contains(err.Error(), want) {

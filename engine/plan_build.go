@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
@@ -42,13 +43,17 @@ type PlanOptions struct {
 	// Activate is the switch-to-configuration action: switch (default),
 	// boot, test or dry-activate.
 	Activate string
-	// Reboot is the reboot policy: never (default), if-needed or always.
+	// Reboot is the reboot policy: machines.RebootNever (default),
+	// RebootIfNeeded or RebootAlways.
 	Reboot string
 	// Vars names the variables set on the command line, for the record.
 	Vars        []string
 	LockTimeout time.Duration
-	// Parallelism bounds concurrent provider reads during refresh.
-	Parallelism int
+	// Parallelism bounds the provider reads of refresh running at once;
+	// MaxConcurrentHostReads the hosts read at once (limits.go; 0: their
+	// defaults).
+	Parallelism            int
+	MaxConcurrentHostReads int
 	// EvalMemory, in bytes, bounds the memory of one Nix evaluation pass:
 	// a large fleet is then evaluated in several passes, one after the
 	// other, each sized from what the earlier ones measured. Zero: one pass.
@@ -64,17 +69,9 @@ func (o PlanOptions) options() (plan.Options, error) {
 		Destroy: o.Destroy, Targets: o.Targets, Replace: o.Replace, On: o.On, Exclude: o.Exclude,
 		Activate: o.Activate, Reboot: o.Reboot, Refresh: !o.NoRefresh, Vars: o.Vars,
 	}
-	if out.Activate == "" {
-		out.Activate = "switch"
-	}
-	if !activations[out.Activate] {
-		return out, fmt.Errorf("--activate %s: want switch, boot, test or dry-activate", out.Activate)
-	}
-	if out.Reboot == "" {
-		out.Reboot = RebootNever
-	}
-	if out.Reboot != RebootNever && out.Reboot != RebootIfNeeded && out.Reboot != RebootAlways {
-		return out, fmt.Errorf("--reboot %s: want never, if-needed or always", out.Reboot)
+	var err error
+	if out.Activate, out.Reboot, err = machines.CheckPolicy(out.Activate, out.Reboot); err != nil {
+		return out, err
 	}
 	for _, l := range [][]string{out.Targets, out.Replace, out.On, out.Exclude, out.Vars} {
 		sort.Strings(l)
@@ -163,9 +160,9 @@ func (s *Session) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) 
 		return nil, fmt.Errorf("the plan key of deployment %q was created by another run while this one planned (was its lock broken?); run `ferry plan` again", s.dep)
 	}
 	p.Inputs = planInputs(cfg.Inputs, key)
-	if planEvaluates(p) {
+	if machines.Evaluates(p) {
 		// What the machines were evaluated with is an input too.
-		if p.Inputs.Nixpkgs, err = e.Nix.NixpkgsPin(ctx, cfg.Nixpkgs); err != nil {
+		if p.Inputs.Nixpkgs, err = e.pipeline().NixpkgsPin(ctx, cfg.Nixpkgs); err != nil {
 			return nil, fmt.Errorf("pin nixpkgs: %w", err)
 		}
 		p.Inputs.Digest = inputsDigest(p.Inputs)
@@ -299,7 +296,7 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	for _, addr := range order {
 		r := configured[addr]
 		if r == nil || !b.inScope(addr) {
-			continue // machines are planned by planMachines
+			continue // machines are planned by the pipeline (planMachines)
 		}
 		var rc *plan.Resource
 		if b.opts.Destroy {
@@ -328,7 +325,7 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 			p.Resources = append(p.Resources, rc)
 		}
 	}
-	if err := b.planMachines(ctx, p); err != nil {
+	if err := b.planMachines(ctx, p); err != nil { // machines.go: the pipeline plans them
 		return nil, err
 	}
 	// Destroy plans carry the outputs too: apply re-evaluates them against
@@ -342,7 +339,7 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	p.Normalize()
 	p.Edges = executionEdges(p, b.st)
 	if !b.opts.Destroy {
-		p.Rollout = planRollout(b.cfg.Rollout, p)
+		p.Rollout = machines.PlanRollout(b.cfg.Rollout, p)
 	}
 	return p, nil
 }
@@ -430,8 +427,9 @@ func (b *planBuilder) noSuchAddr(flag, addr, where string) error {
 // refresh reads every existing resource in scope to detect drift: the
 // resources of one type under one provider configuration in one batch
 // (BatchReader: a few calls for thousands of objects), batches
-// concurrently. State written with an older schema version is upgraded
-// first.
+// concurrently, every provider read call holding a slot of
+// --parallelism (limits.go). State written with an older schema version
+// is upgraded first.
 func (b *planBuilder) refresh(ctx context.Context) error {
 	b.prior = make(map[string]map[string]any, len(b.st.Resources))
 	b.gone = map[string]bool{}
@@ -454,8 +452,8 @@ func (b *planBuilder) refresh(ctx context.Context) error {
 		batches[k] = append(batches[k], a)
 	}
 	var mu sync.Mutex
+	reads := newSlots(LimitParallelism, b.opts.Parallelism)
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(b.opts.Parallelism, 1))
 	for _, k := range order {
 		addrs := batches[k]
 		g.Go(func() error {
@@ -480,7 +478,7 @@ func (b *planBuilder) refresh(ctx context.Context) error {
 				mu.Unlock()
 				return nil
 			}
-			resps, err := res.readMany(gctx, reqs, b.opts.Parallelism)
+			resps, err := res.readMany(gctx, reqs, reads)
 			if err != nil {
 				return fmt.Errorf("refresh %s: %w", k.typ, err)
 			}
@@ -723,14 +721,4 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// planEvaluates reports whether p holds machines evaluated with nixpkgs.
-func planEvaluates(p *plan.Plan) bool {
-	for _, m := range p.Machines {
-		if m.Drv != "" {
-			return true
-		}
-	}
-	return false
 }

@@ -187,10 +187,16 @@ func (b *boundResource) Read(ctx context.Context, req providers.ReadRequest) (pr
 }
 
 // readMany reads reqs in as few calls as the provider allows: one
-// ReadMany when it is a BatchReader, else one Read each (concurrently,
-// bounded by limit and the provider's own limit).
-func (b *boundResource) readMany(ctx context.Context, reqs []providers.ReadRequest, limit int) ([]providers.ReadResponse, error) {
+// ReadMany when it is a BatchReader, else one Read each, concurrently.
+// Every call holds a slot of reads (--parallelism) and, inside it, one of
+// the provider's own limit.
+func (b *boundResource) readMany(ctx context.Context, reqs []providers.ReadRequest, reads *slots) ([]providers.ReadResponse, error) {
 	if br, ok := b.Resource.(providers.BatchReader); ok {
+		release, err := reads.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		out, err := retry(ctx, nil, func() ([]providers.ReadResponse, error) {
 			release, err := b.slot(ctx)
 			if err != nil {
@@ -207,13 +213,16 @@ func (b *boundResource) readMany(ctx context.Context, reqs []providers.ReadReque
 	out := make([]providers.ReadResponse, len(reqs))
 	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(limit, 1))
 	for i, req := range reqs {
+		release, err := reads.Acquire(ctx)
+		if err != nil {
+			errs[i] = err
+			break
+		}
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer release()
 			out[i], errs[i] = b.Read(ctx, req)
 		}()
 	}

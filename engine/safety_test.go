@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 )
 
@@ -372,7 +373,7 @@ func TestReboot(t *testing.T) {
 	// The host was never booted by ferry: whether a reboot is needed is
 	// not known until it has a /run/booted-system.
 	m.vars["h1_extra"] = "{ pkgs, ... }: { environment.systemPackages = [ pkgs.hello ]; }"
-	p := m.plan(engine.PlanOptions{Reboot: engine.RebootAlways})
+	p := m.plan(engine.PlanOptions{Reboot: machines.RebootAlways})
 	pm := plannedMachine(t, p, "h1")
 	if pm.Reboot == nil || !pm.Reboot.Will || pm.Activate != "boot" {
 		t.Fatalf("first plan: reboot %+v, activate %s; want a reboot with boot", pm.Reboot, pm.Activate)
@@ -415,7 +416,7 @@ func TestReboot(t *testing.T) {
 	if pn := plannedMachine(t, m.plan(engine.PlanOptions{}), "h1"); pn.Action != plan.Noop || pn.Reboot == nil || !pn.Reboot.Needed {
 		t.Errorf("up to date but booted the old kernel, --reboot never: action %s, reboot %+v; want noop, reboot needed", pn.Action, pn.Reboot)
 	}
-	p = m.plan(engine.PlanOptions{Reboot: engine.RebootIfNeeded})
+	p = m.plan(engine.PlanOptions{Reboot: machines.RebootIfNeeded})
 	pm = plannedMachine(t, p, "h1")
 	if pm.Action != plan.Deploy || pm.Reboot == nil || !pm.Reboot.Will || !strings.Contains(pm.Reason, "booted another kernel") {
 		t.Fatalf("plan of the up-to-date host with --reboot if-needed: action %s, reason %q, reboot %+v", pm.Action, pm.Reason, pm.Reboot)
@@ -430,7 +431,7 @@ func TestReboot(t *testing.T) {
 
 	// A package change keeps the kernel: no reboot needed.
 	m.vars["h1_extra"] = "{ pkgs, ... }: { boot.kernelPackages = pkgs.linuxPackages_latest; environment.systemPackages = [ pkgs.vim ]; }"
-	p = m.plan(engine.PlanOptions{Reboot: engine.RebootIfNeeded})
+	p = m.plan(engine.PlanOptions{Reboot: machines.RebootIfNeeded})
 	if pm := plannedMachine(t, p, "h1"); pm.Reboot != nil || pm.Activate != "switch" {
 		t.Errorf("plan of a package change: reboot %+v, activate %s; want no reboot, switch", pm.Reboot, pm.Activate)
 	}
@@ -445,7 +446,7 @@ func TestReboot(t *testing.T) {
 	m.applyOK(m.plan(engine.PlanOptions{}))
 	m.vars["h1_extra"] = "{ pkgs, ... }: { ferry.test.noReturnAfterReboot = true; environment.systemPackages = [ pkgs.git ]; }"
 	m.applyOpts.RebootTimeout = 3 * time.Second
-	res, _ := m.applyFailing(m.plan(engine.PlanOptions{Reboot: engine.RebootAlways}))
+	res, _ := m.applyFailing(m.plan(engine.PlanOptions{Reboot: machines.RebootAlways}))
 	if err := res.Failed["machine.h1"]; err == nil || !strings.Contains(err.Error(), "did not come back within 3s") {
 		t.Errorf("h1: %v, want a reboot timeout", err)
 	}

@@ -1,9 +1,10 @@
 // Package target is the target-driver contract: how a machine's target
 // becomes an SSH endpoint that ferry logs in to. A driver serves one kind
-// of target (spec.Target.Kind, recorded in plan.Target.Kind); the engine
-// looks drivers up in a Registry and never knows a kind's details.
+// of target (spec.Target.Kind, recorded in plan.Target.Kind); the machine
+// pipeline (engine/machines) looks drivers up in a Registry and never
+// knows a kind's details.
 //
-// Division of labour. The engine (engine/target_resolve.go) resolves a
+// Division of labour. The pipeline (engine/machines/target.go) resolves a
 // target's arguments: literals, and references or format() values to
 // resource attributes (spec.Target.Refs). Known at plan time, they are
 // checked then and the plan shows them; known only after apply (the
@@ -21,7 +22,7 @@
 //     cannot: the first login then trusts what the host presents and state
 //     pins it (trust on first use).
 //   - Wait: block until the endpoint accepts SSH connections, or fail
-//     after a timeout. The engine waits for machines whose endpoint
+//     after a timeout. The pipeline waits for machines whose endpoint
 //     appeared in this apply (a new instance still booting), not for
 //     literal hosts, which fail fast as before.
 //   - optionally Rebooter (reboot and wait for a new boot) and
@@ -31,7 +32,7 @@
 // ssh driver beside it, and imports engine/plan (the target as planned)
 // and remote (the SSH endpoint and connections) only. A new kind plugs in
 // as a new Driver registered on engine.Engine.Targets, without touching
-// the plan builder or the executor:
+// the engine core or the machine pipeline:
 //
 //   - aws.ec2 (next): lang declares the instance as a resource and gives
 //     the machine a target of kind "aws.ec2" whose host and host_key are
@@ -45,6 +46,6 @@
 //     its own (its facts re-read and compared at apply), not a driver call.
 //
 // Nothing here decides ordering (engine/edges.go does), records state or
-// talks to providers; Env carries what the engine lends a call (today the
-// run's SSH Dialer).
+// talks to providers; Env carries what the pipeline lends a call (today
+// the run's SSH Dialer).
 package target

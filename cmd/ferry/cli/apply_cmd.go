@@ -18,22 +18,49 @@ import (
 type ApplyCmd struct {
 	PlanFile    string `arg:"" optional:"" name:"plan" help:"A plan file written by 'ferry plan --out'. Without it, plan now and ask."`
 	AutoApprove bool   `name:"auto-approve" help:"Apply without asking (when no plan file is given)."`
-	Parallelism int    `name:"parallelism" default:"10" help:"Operations running at once."`
 	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
 	PlanFlags
 	EvalFlags
-	MaxConcurrentCopy     int           `name:"max-concurrent-copy" default:"5" help:"Closure copies running at once."`
-	MaxConcurrentActivate int           `name:"max-concurrent-activate" default:"10" help:"Activations running at once."`
-	RebootTimeout         time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
+	RebootTimeout time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
+	PlanLimits
+	ApplyLimits
+}
+
+// Help lists every concurrency limit with its default (engine/limits.go).
+func (c *ApplyCmd) Help() string { return engine.LimitsHelp("apply") }
+
+// ApplyLimits are the machine limits of apply (engine/limits.go, as
+// PlanLimits). --max-concurrent-host-reads of PlanLimits applies when
+// apply plans (no plan file).
+type ApplyLimits struct {
+	MaxConcurrentCopy     int `name:"max-concurrent-copy" default:"${max_concurrent_copy_default}" help:"${max_concurrent_copy_help}" group:"limits"`
+	MaxConcurrentActivate int `name:"max-concurrent-activate" default:"${max_concurrent_activate_default}" help:"${max_concurrent_activate_help}" group:"limits"`
+	BuildJobs             int `name:"build-jobs" default:"${build_jobs_default}" help:"${build_jobs_help}" group:"limits"`
+}
+
+// check refuses a limit that would silently mean something else.
+func (l ApplyLimits) check() error {
+	for _, c := range []struct {
+		limit engine.Limit
+		n     int
+	}{{engine.LimitCopy, l.MaxConcurrentCopy}, {engine.LimitActivate, l.MaxConcurrentActivate}, {engine.LimitBuildJobs, l.BuildJobs}} {
+		if err := c.limit.Check(c.n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Run applies a saved plan exactly, or plans and applies under one lock.
 func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
-	if err := checkParallelism(c.Parallelism); err != nil {
+	if err := c.PlanLimits.check(); err != nil {
+		return err
+	}
+	if err := c.ApplyLimits.check(); err != nil {
 		return err
 	}
 	opts := engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy,
-		MaxConcurrentActivate: c.MaxConcurrentActivate, RebootTimeout: c.RebootTimeout}
+		MaxConcurrentActivate: c.MaxConcurrentActivate, BuildJobs: c.BuildJobs, RebootTimeout: c.RebootTimeout}
 	if c.PlanFile != "" {
 		if err := refusePlanTimeFlags(kctx, c.PlanFlags, a.Var, c.PlanFile); err != nil {
 			return err
@@ -49,7 +76,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 		return err
 	}
 	defer r.close()
-	popts, err := a.planOptions(r.cfg, c.PlanFlags, c.EvalFlags, c.Parallelism)
+	popts, err := a.planOptions(r.cfg, c.PlanFlags, c.EvalFlags, c.PlanLimits)
 	if err != nil {
 		return err
 	}
@@ -327,14 +354,14 @@ func renderOutputs(a *App, outputs map[string]any) {
 type DestroyCmd struct {
 	AutoApprove bool     `name:"auto-approve" help:"Destroy without asking."`
 	Target      []string `name:"target" placeholder:"ADDR" help:"Destroy only ADDR and what depends on it (repeatable)."`
-	Parallelism int      `name:"parallelism" default:"10" help:"Operations running at once."`
+	Parallelism int      `name:"parallelism" default:"${parallelism_default}" help:"${parallelism_help}" group:"limits"`
 	JSON        bool     `name:"json" help:"Print progress events as JSON lines."`
 }
 
 // Run plans the deletion of everything (machines are forgotten) and
 // applies it under one lock.
 func (c *DestroyCmd) Run(a *App) error {
-	if err := checkParallelism(c.Parallelism); err != nil {
+	if err := engine.LimitParallelism.Check(c.Parallelism); err != nil {
 		return err
 	}
 	r, err := a.startRun()
@@ -342,19 +369,10 @@ func (c *DestroyCmd) Run(a *App) error {
 		return err
 	}
 	defer r.close()
-	popts, err := a.planOptions(r.cfg, PlanFlags{Destroy: true, Target: c.Target, Refresh: true, Activate: "switch", Reboot: "never"}, EvalFlags{}, c.Parallelism)
+	popts, err := a.planOptions(r.cfg, PlanFlags{Destroy: true, Target: c.Target, Refresh: true, Activate: "switch", Reboot: "never"}, EvalFlags{}, PlanLimits{Parallelism: c.Parallelism})
 	if err != nil {
 		return err
 	}
 	return a.planAndApply(r, popts, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON, c.AutoApprove,
 		fmt.Sprintf("Do you really want to destroy everything in deployment %q?", popts.Deployment), "destroy cancelled")
-}
-
-// checkParallelism rejects a --parallelism that would silently mean
-// something else.
-func checkParallelism(n int) error {
-	if n < 1 {
-		return fmt.Errorf("--parallelism %d: give at least 1 (operations running at once)", n)
-	}
-	return nil
 }

@@ -25,6 +25,12 @@ func TestImportBoundaries(t *testing.T) {
 		{pkg: "engine/spec", forbidden: []string{mod}},
 		{pkg: "lang", forbidden: []string{mod + "engine", mod + "providers", mod + "remote", mod + "cmd", "github.com/aws/", "cloud.google.com/", "google.golang.org/api"}, allowed: []string{mod + "engine/spec"}},
 		{pkg: "engine", forbidden: []string{mod + "lang", mod + "cmd"}},
+		// The machine pipeline is driven by the core through small
+		// interfaces and never imports it; shared types live in the
+		// leaves. So does the target-driver contract.
+		{pkg: "engine/machines", forbidden: []string{mod + "engine"},
+			allowed: []string{mod + "engine/plan", mod + "engine/spec", mod + "engine/state", mod + "engine/target"}},
+		{pkg: "engine/target", forbidden: []string{mod + "engine"}, allowed: []string{mod + "engine/plan", mod + "engine/spec"}},
 		{pkg: "providers", forbidden: []string{mod + "lang", mod + "engine", mod + "cmd"}, allowed: []string{mod + "engine/spec"}},
 		{pkg: "remote", forbidden: []string{mod + "lang", mod + "engine", mod + "cmd", mod + "providers"}, allowed: []string{mod + "engine/spec"}},
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/remote"
 )
@@ -13,7 +14,7 @@ import (
 // CheckCmd is `ferry check`.
 type CheckCmd struct {
 	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
-	Parallelism int      `name:"parallelism" default:"10" help:"Machines checked at once."`
+	Parallelism int      `name:"parallelism" default:"${machines_default}" help:"Machines checked at once."`
 	JSON        bool     `name:"json" help:"Print JSON."`
 }
 
@@ -55,6 +56,9 @@ fi`
 // Run checks every selected machine: the running system is the one ferry
 // deployed, and no systemd unit failed. Exit status 1 when any is not so.
 func (c *CheckCmd) Run(a *App) error {
+	if err := engine.LimitMachines.Check(c.Parallelism); err != nil {
+		return err
+	}
 	f, err := a.openFleet(c.On)
 	if err != nil {
 		return err
@@ -110,7 +114,7 @@ func renderChecks(a *App, checks []machineCheck) {
 	}
 }
 
-// check reads m's standing (engine.JudgeMachine, as plan judges it) and
+// check reads m's standing (machines.Judge, as plan judges it) and
 // failed units over one connection.
 func (f *fleet) check(ctx context.Context, m *spec.Machine) machineCheck {
 	ch := machineCheck{Name: m.Name, FailedUnits: []string{}}
@@ -130,7 +134,7 @@ func (f *fleet) check(ctx context.Context, m *spec.Machine) machineCheck {
 		ch.Error = errorLine(err)
 		return ch
 	}
-	st := engine.JudgeMachine(f.record(m), facts)
+	st := machines.Judge(f.record(m), facts)
 	ch.Deployed, ch.Current, ch.NotDeployed, ch.Drift = st.Deployed, st.Observed, st.NotDeployed, st.Drift
 	ch.Unverified = st.Unverified
 	if len(st.Pending) > 0 {

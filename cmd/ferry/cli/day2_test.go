@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/nixferry/ferry/engine"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/providers/nix/nixtest"
 	"github.com/nixferry/ferry/remote"
@@ -45,7 +45,7 @@ func TestDay2ArgParsing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var root CLI
-			p, err := kong.New(&root, kong.Exit(func(int) { t.Fatal("kong exited") }))
+			p, err := kong.New(&root, append(parserOptions(), kong.Exit(func(int) { t.Fatal("kong exited") }))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +165,7 @@ func TestRollbackTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			from, to, err := engine.RollbackTarget(tt.gens, tt.want)
+			from, to, err := machines.RollbackTarget(tt.gens, tt.want)
 			if tt.err != "" {
 				if err == nil || err.Error() != tt.err {
 					t.Fatalf("error = %v, want %q", err, tt.err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/remote"
 )
@@ -13,7 +14,7 @@ import (
 // ExecCmd is `ferry exec [--on NAME|@TAG]... -- CMD...`.
 type ExecCmd struct {
 	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
-	Parallelism int      `name:"parallelism" default:"10" help:"Machines running the command at once."`
+	Parallelism int      `name:"parallelism" default:"${machines_default}" help:"Machines running the command at once."`
 	Command     []string `arg:"" passthrough:"partial" name:"command" help:"The command, after -- (joined with spaces and run by each host's shell)."`
 }
 
@@ -28,6 +29,9 @@ type execResult struct {
 // prefixed with the machine's name, then summarises. Exit status 1 when it
 // failed anywhere.
 func (c *ExecCmd) Run(a *App) error {
+	if err := engine.LimitMachines.Check(c.Parallelism); err != nil {
+		return err
+	}
 	words := dropDashes(c.Command)
 	if len(words) == 0 {
 		return errors.New("no command: give it after --, e.g. `ferry exec -- uptime`")

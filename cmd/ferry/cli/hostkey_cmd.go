@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/remote"
 )
 
@@ -26,10 +26,10 @@ func (c *HostKeyPinCmd) Run(a *App) error {
 		return err
 	}
 	defer f.Close()
-	if err := engine.HostKeyPinnable(m); err != nil {
+	if err := machines.HostKeyPinnable(m); err != nil {
 		return err
 	}
-	t, err := engine.MachineTarget(m, f.st)
+	t, err := machines.MachineTarget(m, f.st)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (c *HostKeyPinCmd) Run(a *App) error {
 	if key == "" {
 		// The key the host presents, whatever is pinned now: that is
 		// what the user asked to trust. A jump host keeps its own pin.
-		rt := engine.RemoteTarget(t)
+		rt := machines.RemoteTarget(t)
 		rt.HostKey = ""
 		if key, err = f.dialer.ScanHostKey(a.ctx, rt); err != nil {
 			return fmt.Errorf("read the host key of %s: %w; if the host cannot be reached from here, read its key on the console (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) and pass it with --key", m.Addr, err)

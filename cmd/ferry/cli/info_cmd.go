@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/remote"
 )
@@ -13,7 +14,7 @@ import (
 // InfoCmd is `ferry info`.
 type InfoCmd struct {
 	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
-	Parallelism int      `name:"parallelism" default:"10" help:"Machines read at once."`
+	Parallelism int      `name:"parallelism" default:"${machines_default}" help:"Machines read at once."`
 	JSON        bool     `name:"json" help:"Print JSON."`
 }
 
@@ -48,6 +49,9 @@ type machineInfo struct {
 // Run reports every selected machine: what ferry deployed, what the host
 // runs, and whether they agree.
 func (c *InfoCmd) Run(a *App) error {
+	if err := engine.LimitMachines.Check(c.Parallelism); err != nil {
+		return err
+	}
 	f, err := a.openFleet(c.On)
 	if err != nil {
 		return err

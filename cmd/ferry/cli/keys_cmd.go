@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 )
@@ -19,7 +20,7 @@ type KeysCmd struct {
 // KeysUploadCmd is `ferry keys upload [--on ...]`.
 type KeysUploadCmd struct {
 	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
-	Parallelism int      `name:"parallelism" default:"10" help:"Machines at once."`
+	Parallelism int      `name:"parallelism" default:"${machines_default}" help:"Machines at once."`
 }
 
 // Run uploads every configured key of the selected machines over SSH and
@@ -27,7 +28,7 @@ type KeysUploadCmd struct {
 // A machine that fails does not stop the others; the exit status is 1
 // when any failed.
 func (c *KeysUploadCmd) Run(a *App) error {
-	if err := checkParallelism(c.Parallelism); err != nil {
+	if err := engine.LimitMachines.Check(c.Parallelism); err != nil {
 		return err
 	}
 	f, err := a.openFleet(c.On)
@@ -65,12 +66,12 @@ func (c *KeysUploadCmd) Run(a *App) error {
 				failedAt[i] = true
 				return
 			}
-			rec := engine.RecordFor(st, m)
+			rec := machines.RecordFor(st, m)
 			if rec.HostKey == "" {
 				rec.HostKey = conn.HostKey()
 			}
 			var names []string
-			rec.Keys, names, err = engine.UploadMachineKeys(ctx, conn, m, rec.Keys, planKey)
+			rec.Keys, names, err = machines.UploadKeys(ctx, conn, m, rec.Keys, planKey)
 			recs[i] = rec
 			if len(names) > 0 {
 				report("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))
@@ -106,12 +107,12 @@ func (c *KeysUploadCmd) Run(a *App) error {
 // CheckHealthCmd is `ferry check-health [--on ...]`.
 type CheckHealthCmd struct {
 	On          []string `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
-	Parallelism int      `name:"parallelism" default:"10" help:"Machines checked at once."`
+	Parallelism int      `name:"parallelism" default:"${machines_default}" help:"Machines checked at once."`
 }
 
 // Run runs the configured health checks of the selected machines now.
 func (c *CheckHealthCmd) Run(a *App) error {
-	if err := checkParallelism(c.Parallelism); err != nil {
+	if err := engine.LimitMachines.Check(c.Parallelism); err != nil {
 		return err
 	}
 	f, err := a.openFleet(c.On)
@@ -131,7 +132,7 @@ func (c *CheckHealthCmd) Run(a *App) error {
 		} else {
 			conn, derr := f.dial(ctx, m)
 			if err = derr; err == nil {
-				err = engine.RunChecks(ctx, conn, engine.CheckSpecs(m.Checks))
+				err = machines.RunChecks(ctx, conn, machines.CheckSpecs(m.Checks))
 			}
 			msg = fmt.Sprintf("%d health check(s) passed", len(m.Checks))
 		}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nixferry/ferry/engine"
 	"io"
 	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/remote"
@@ -47,7 +47,7 @@ type fleet struct {
 // openFleet loads the configuration, reads the deployment's state and
 // resolves --on (empty: every machine). Close the fleet when done.
 func (a *App) openFleet(on []string) (*fleet, error) {
-	return a.openSelected(func(cfg *spec.Config) ([]*spec.Machine, error) { return engine.SelectMachines(cfg, on, nil) })
+	return a.openSelected(func(cfg *spec.Config) ([]*spec.Machine, error) { return machines.Select(cfg, on, nil) })
 }
 
 // openSelected is openFleet with the machines chosen by sel.
@@ -84,7 +84,7 @@ func (a *App) openSelected(sel func(*spec.Config) ([]*spec.Machine, error)) (*fl
 // the configuration (NAME or machine.NAME).
 func (a *App) openMachine(name string) (*fleet, *spec.Machine, error) {
 	f, err := a.openSelected(func(cfg *spec.Config) ([]*spec.Machine, error) {
-		m, err := engine.MachineNamed(cfg, name)
+		m, err := machines.Named(cfg, name)
 		return []*spec.Machine{m}, err
 	})
 	if err != nil {
@@ -100,14 +100,14 @@ func (f *fleet) Close() { _ = f.dialer.Close() }
 func (f *fleet) record(m *spec.Machine) *state.Machine { return f.st.Machines[m.Addr] }
 
 // target is how m is reached now, references resolved from state, with
-// the host key ferry holds it to (engine.MachineTarget; without one the
+// the host key ferry holds it to (machines.MachineTarget; without one the
 // Dialer trusts the key it sees first, as plan does).
 func (f *fleet) target(m *spec.Machine) (remote.Target, error) {
-	t, err := engine.MachineTarget(m, f.st)
+	t, err := machines.MachineTarget(m, f.st)
 	if err != nil {
 		return remote.Target{}, err
 	}
-	return engine.RemoteTarget(t), nil
+	return machines.RemoteTarget(t), nil
 }
 
 // dial connects to m over the run's Dialer.
@@ -135,7 +135,7 @@ func (f *fleet) each(ctx context.Context, parallelism int, fn func(ctx context.C
 
 // targetString is user@host:port with defaults, as apply records it in
 // state.Machine.Target.
-func targetString(t spec.Target) string { return engine.ResolveTarget(t).String() }
+func targetString(t spec.Target) string { return machines.ResolveTarget(t).String() }
 
 // userCommand turns the words after -- into the shell command run on the
 // host. Like OpenSSH, the words are joined with spaces and the host's shell

@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 	"golang.org/x/term"
 
+	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/providers"
 
 	_ "gocloud.dev/blob/fileblob"
@@ -79,14 +80,13 @@ type Options struct {
 // MainWith is Main with opts.
 func MainWith(ctx context.Context, args []string, stdio IO, opts Options) int {
 	var root CLI
-	parser, err := kong.New(&root,
+	parser, err := kong.New(&root, append(parserOptions(),
 		kong.Name("ferry"),
 		kong.Description("Deploy fleets of NixOS machines: plan, review, apply."),
 		kong.UsageOnError(),
 		kong.Writers(stdio.Stdout, stdio.Stderr),
 		kong.Exit(func(code int) { panic(exitPanic(code)) }),
-		kong.Vars{"version": Version},
-	)
+	)...)
 	if err != nil {
 		fmt.Fprintf(stdio.Stderr, "ferry: %v\n", err)
 		return 1
@@ -146,3 +146,15 @@ func MainWith(ctx context.Context, args []string, stdio IO, opts Options) int {
 }
 
 type exitPanic int
+
+// parserOptions are what parsing ferry's command line needs: the version,
+// the concurrency limits' defaults and help as variables (engine/limits.go
+// holds them: flags say default:"${parallelism_default}"), and the flag
+// group that shows the limits together.
+func parserOptions() []kong.Option {
+	return []kong.Option{
+		kong.Vars{"version": Version},
+		kong.Vars(engine.LimitVars()),
+		kong.ExplicitGroups([]kong.Group{{Key: "limits", Title: "Concurrency limits"}}),
+	}
+}

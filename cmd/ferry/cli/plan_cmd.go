@@ -22,10 +22,29 @@ type PlanCmd struct {
 	Out              string `name:"out" short:"o" placeholder:"FILE" help:"Write the plan to FILE for a later 'ferry apply FILE'."`
 	DetailedExitcode bool   `name:"detailed-exitcode" help:"Exit 0 with no changes, 2 with changes, 1 on error."`
 	JSON             bool   `name:"json" help:"Print the plan as JSON."`
-	Parallelism      int    `name:"parallelism" default:"10" help:"Concurrent provider reads."`
 	Clean            bool   `name:"clean" help:"Make no plan: release the Nix GC roots that plans of this deployment hold on their derivations (plans never applied), and say how many."`
 	PlanFlags
 	EvalFlags
+	PlanLimits
+}
+
+// Help lists every concurrency limit with its default (engine/limits.go).
+func (c *PlanCmd) Help() string { return engine.LimitsHelp("plan") }
+
+// PlanLimits are the concurrency limits of planning. Their defaults and
+// help come from engine/limits.go (kong variables, limitVars); they only
+// shape how planning runs and are not recorded in the plan.
+type PlanLimits struct {
+	Parallelism            int `name:"parallelism" default:"${parallelism_default}" help:"${parallelism_help}" group:"limits"`
+	MaxConcurrentHostReads int `name:"max-concurrent-host-reads" default:"${max_concurrent_host_reads_default}" help:"${max_concurrent_host_reads_help}" group:"limits"`
+}
+
+// check refuses a limit that would silently mean something else.
+func (l PlanLimits) check() error {
+	if err := engine.LimitParallelism.Check(l.Parallelism); err != nil {
+		return err
+	}
+	return engine.LimitHostReads.Check(l.MaxConcurrentHostReads)
 }
 
 // PlanFlags are the choices that change what apply does. They are made at
@@ -87,7 +106,7 @@ func (c *PlanCmd) Run(a *App) error {
 	if c.Clean {
 		return c.clean(a)
 	}
-	if err := checkParallelism(c.Parallelism); err != nil {
+	if err := c.PlanLimits.check(); err != nil {
 		return err
 	}
 	r, err := a.startRun()
@@ -96,7 +115,7 @@ func (c *PlanCmd) Run(a *App) error {
 	}
 	defer r.close()
 	r.to(a.Stderr, false)
-	opts, err := a.planOptions(r.cfg, c.PlanFlags, c.EvalFlags, c.Parallelism)
+	opts, err := a.planOptions(r.cfg, c.PlanFlags, c.EvalFlags, c.PlanLimits)
 	if err != nil {
 		return err
 	}
@@ -225,26 +244,27 @@ func (r *run) close() {
 }
 
 // planOptions turns the plan-time flags into the engine's options.
-func (a *App) planOptions(cfg *spec.Config, f PlanFlags, ev EvalFlags, parallelism int) (engine.PlanOptions, error) {
+func (a *App) planOptions(cfg *spec.Config, f PlanFlags, ev EvalFlags, limits PlanLimits) (engine.PlanOptions, error) {
 	evalMemory, err := ev.evalMemory()
 	if err != nil {
 		return engine.PlanOptions{}, err
 	}
 	return engine.PlanOptions{
-		Deployment:  a.DeploymentFor(cfg),
-		Destroy:     f.Destroy,
-		Targets:     f.Target,
-		Replace:     f.Replace,
-		NoRefresh:   !f.Refresh,
-		On:          f.On,
-		Exclude:     f.Exclude,
-		Activate:    f.Activate,
-		Reboot:      f.Reboot,
-		Vars:        sortedKeys(a.Var),
-		LockTimeout: a.LockTimeout,
-		Parallelism: parallelism,
-		EvalMemory:  evalMemory,
-		ShowTrace:   ev.ShowTrace,
+		Deployment:             a.DeploymentFor(cfg),
+		Destroy:                f.Destroy,
+		Targets:                f.Target,
+		Replace:                f.Replace,
+		NoRefresh:              !f.Refresh,
+		On:                     f.On,
+		Exclude:                f.Exclude,
+		Activate:               f.Activate,
+		Reboot:                 f.Reboot,
+		Vars:                   sortedKeys(a.Var),
+		LockTimeout:            a.LockTimeout,
+		Parallelism:            limits.Parallelism,
+		MaxConcurrentHostReads: limits.MaxConcurrentHostReads,
+		EvalMemory:             evalMemory,
+		ShowTrace:              ev.ShowTrace,
 	}, nil
 }
 

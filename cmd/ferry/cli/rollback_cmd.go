@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/remote"
 )
@@ -44,7 +44,7 @@ func (c *RollbackCmd) Run(a *App) error {
 		if err != nil {
 			return nil, fmt.Errorf("machine %s: %w", m.Name, err)
 		}
-		from, to, err := engine.RollbackTarget(gens, c.Generation)
+		from, to, err := machines.RollbackTarget(gens, c.Generation)
 		if err != nil {
 			return nil, fmt.Errorf("machine %s: %w; see `ferry generations %s`", m.Name, err, m.Name)
 		}
@@ -65,12 +65,12 @@ func (c *RollbackCmd) Run(a *App) error {
 			fmt.Fprintf(a.Stdout, "%s: switched to generation %d (%s)\n", m.Name, to.Number, to.Path)
 		}
 
-		rec := engine.RecordFor(st, m)
+		rec := machines.RecordFor(st, m)
 		if rec.HostKey == "" {
 			rec.HostKey = conn.HostKey()
 		}
 		rec.Path, rec.Generation, rec.Activation, rec.DeployedAt = to.Path, to.Number, remote.ActionSwitch, time.Now().UTC()
-		rec.Drv = engine.DeriverOn(a.opCtx, conn, to.Path)
+		rec.Drv = machines.DeriverOn(a.opCtx, conn, to.Path)
 		out := st.Clone()
 		if out.Machines == nil {
 			out.Machines = map[string]*state.Machine{}

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"bytes"
@@ -109,22 +109,5 @@ func TestLegacyKeyHashes(t *testing.T) {
 		if k.Name == "keyed" && k.Change != "changed" {
 			t.Errorf("a hash keyed by another plan key: %s, want changed", k.Change)
 		}
-	}
-}
-
-// TestVarDigestsAreKeyed: var values reach the plan as digests keyed by
-// the plan key; without one (a plan never written), by a random key of
-// the process, never as a plain sha256.
-func TestVarDigestsAreKeyed(t *testing.T) {
-	in := spec.Inputs{Vars: map[string]string{"db_password": weakSecret}}
-	k1 := planInputs(in, bytes.Repeat([]byte{1}, 32)).Vars["db_password"]
-	k2 := planInputs(in, bytes.Repeat([]byte{2}, 32)).Vars["db_password"]
-	none := planInputs(in, nil).Vars["db_password"]
-	plain := sha256.Sum256([]byte("ferry var\x00db_password\x00" + weakSecret))
-	if k1 == k2 || k1 == none || none == hex.EncodeToString(plain[:]) {
-		t.Errorf("var digests: key 1 %s, key 2 %s, none %s, plain %x", k1, k2, none, plain)
-	}
-	if planInputs(in, nil).Vars["db_password"] != none {
-		t.Errorf("the process key changed within the process")
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ const (
 // written or applied: BuildPlan) keys it with a random key of this
 // process: never comparable with state, never a digest to guess from.
 func keyHash(planKey []byte, dest string, content []byte) string {
-	return keyHashPrefix + keyedDigest(planKey, "ferry key\x00"+dest+"\x00", content)
+	return keyHashPrefix + plan.KeyedDigest(planKey, "ferry key\x00"+dest+"\x00", content)
 }
 
 // legacyKeyHash is keyHash as older ferry versions computed it: a plain
@@ -198,11 +198,24 @@ type secret struct {
 	planKey []byte
 }
 
-// resolveSecrets reads, for every machine apply touches, the content of
+// Secrets are the keys an apply uploads, by machine address, their
+// contents read and checked (ResolveSecrets). They never leave this
+// package: not in an event, an error or the state.
+type Secrets struct{ byAddr map[string][]*secret }
+
+// of returns the secrets of the machine at addr.
+func (s Secrets) of(addr string) []*secret { return s.byAddr[addr] }
+
+// ResolveSecrets reads, for every machine apply touches, the content of
 // its text and file keys from the configuration and checks them against
 // the planned hashes (keyed by planKey, the deployment's plan key, which
 // also keys the hashes recorded after the uploads); it refuses the plan
-// when one changed.
+// with a *plan.StaleError when one changed.
+func ResolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (Secrets, error) {
+	s, err := resolveSecrets(p, cfg, planKey)
+	return Secrets{byAddr: s}, err
+}
+
 func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string][]*secret, error) {
 	out := map[string][]*secret{}
 	for _, pm := range p.Machines {
@@ -214,7 +227,7 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string]
 		}
 		m := cfg.MachineByName(pm.Name)
 		if m == nil {
-			return nil, &StaleError{What: fmt.Sprintf("%s is no longer in the configuration", pm.Addr)}
+			return nil, &plan.StaleError{What: fmt.Sprintf("%s is no longer in the configuration", pm.Addr)}
 		}
 		byDest := map[string]*spec.Key{}
 		for _, k := range m.Keys {
@@ -223,7 +236,7 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string]
 		for _, pk := range pm.Keys {
 			k := byDest[pk.Dest]
 			if k == nil {
-				return nil, &StaleError{What: fmt.Sprintf("key %s of %s is no longer in the configuration", pk.Name, pm.Addr)}
+				return nil, &plan.StaleError{What: fmt.Sprintf("key %s of %s is no longer in the configuration", pk.Name, pm.Addr)}
 			}
 			s := &secret{spec: k, planKey: planKey}
 			content, known, err := readKey(m, k)
@@ -232,7 +245,7 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string]
 			}
 			if known {
 				if !keyHashMatches(planKey, pk.Hash, pk.Dest, content) {
-					return nil, &StaleError{What: fmt.Sprintf("key %s of %s (%s) changed since the plan", pk.Name, pm.Addr, pk.Source)}
+					return nil, &plan.StaleError{What: fmt.Sprintf("key %s of %s (%s) changed since the plan", pk.Name, pm.Addr, pk.Source)}
 				}
 				s.content = content
 			}
@@ -242,9 +255,9 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string]
 	return out, nil
 }
 
-// uploadKeys uploads the secrets whose upload_at matches when ("" = all),
+// upload uploads the secrets whose upload_at matches when ("" = all),
 // running command keys first, and records their hashes in hashes.
-func uploadKeys(ctx context.Context, conn *remote.Conn, addr string, secrets []*secret, when string, hashes map[string]string, progress func(string, ...any)) error {
+func upload(ctx context.Context, conn *remote.Conn, addr string, secrets []*secret, when string, hashes map[string]string, progress func(string, ...any)) error {
 	var names []string
 	for _, s := range secrets {
 		if when != "" && s.spec.UploadAt != when {
@@ -270,13 +283,13 @@ func uploadKeys(ctx context.Context, conn *remote.Conn, addr string, secrets []*
 	return nil
 }
 
-// UploadMachineKeys uploads every configured key of m now (`ferry keys
+// UploadKeys uploads every configured key of m now (`ferry keys
 // upload`), text and file keys read from the configuration and command
 // keys run on the deployer. It returns the hashes to record in state by
-// destination, keyed by planKey, the deployment's plan key (see
-// Engine.PlanKey) (those of prev for keys it could not upload), and the
-// names of the keys uploaded.
-func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, prev map[string]string, planKey []byte) (map[string]string, []string, error) {
+// destination, keyed by planKey, the deployment's plan key
+// (engine.Engine.PlanKey), those of prev for keys it could not upload,
+// and the names of the keys uploaded.
+func UploadKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, prev map[string]string, planKey []byte) (map[string]string, []string, error) {
 	if len(planKey) == 0 {
 		return nil, nil, fmt.Errorf("upload keys of %s: no plan key to hash them with", m.Addr)
 	}
@@ -296,27 +309,10 @@ func UploadMachineKeys(ctx context.Context, conn *remote.Conn, m *spec.Machine, 
 		if known {
 			s.content = content
 		}
-		if err := uploadKeys(ctx, conn, m.Addr, []*secret{s}, "", hashes, nil); err != nil {
+		if err := upload(ctx, conn, m.Addr, []*secret{s}, "", hashes, nil); err != nil {
 			return hashes, uploaded, err
 		}
 		uploaded = append(uploaded, k.Name)
 	}
 	return hashes, uploaded, nil
-}
-
-// PlanKey returns the deployment's plan key, which keys the hashes of
-// uploaded keys: for `ferry keys upload`, which records them outside a
-// plan. A deployment that has none yet gets one, under its lock (waiting
-// up to lockTimeout for it).
-func (e *Engine) PlanKey(ctx context.Context, deployment string, lockTimeout time.Duration) ([]byte, error) {
-	key, ok, err := e.Store.ReadPlanKey(ctx, deployment)
-	if err != nil || ok {
-		return key, err
-	}
-	l, err := e.lock(ctx, deployment, "plan key", lockTimeout)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Release(context.WithoutCancel(ctx))
-	return e.Store.PlanKey(context.WithoutCancel(ctx), l, deployment)
 }

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"context"
@@ -76,4 +76,16 @@ func DeriverOn(ctx context.Context, conn *remote.Conn, path string) string {
 		return ""
 	}
 	return drv
+}
+
+// HostKeyPinnable says why m's host key cannot be pinned in state, nil
+// when it can.
+func HostKeyPinnable(m *spec.Machine) error {
+	if m.Target.HostKey != "" {
+		return fmt.Errorf("%s pins its host key in the configuration (host_key at %s): change it there; state cannot override it", m.Addr, m.Target.Pos)
+	}
+	if x, ok := m.Target.Refs["host_key"]; ok {
+		return fmt.Errorf("%s takes its host key from %s (host_key at %s), as the provider reports it: state cannot override it", m.Addr, spec.Render(x), m.Target.Pos)
+	}
+	return nil
 }

@@ -1,10 +1,11 @@
-package engine
+package machines
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
@@ -14,51 +15,182 @@ import (
 	"github.com/nixferry/ferry/remote"
 )
 
-// machineRun holds what machine nodes of one apply share: the one build of
-// every planned toplevel, and the named limits on copies and activations.
-type machineRun struct {
+// ApplyRequest is what the executor lends the machines of one apply.
+type ApplyRequest struct {
+	Plan *plan.Plan
+	// State is the state as apply read it at its start: the records the
+	// machines' new ones start from.
+	State *state.State
+	// Commit records a machine's record (and, before an activation, its
+	// unverified status) durably.
+	Commit Commit
+	// Results resolve the target arguments the plan left unknown.
+	Results Results
+	Sink    Sink
+	Limits  Limits
+	// Ctx is the context machine operations run under: the core's
+	// operation context (engine.ApplyOptions.OpContext), which a first
+	// interrupt does not cancel, so a deploy that started finishes and is
+	// recorded.
+	Ctx context.Context
+	// ConfigDir is the configuration folder, where the plan's GC roots
+	// are (gcroots.go).
+	ConfigDir string
+	// Secrets are the keys to upload (ResolveSecrets).
+	Secrets Secrets
+	// RebootTimeout bounds the wait for a rebooted host (0: 5m,
+	// remote.RebootOptions); ReachTimeout the wait for a host that
+	// appeared in this apply (0: DefaultReachTimeout).
+	RebootTimeout, ReachTimeout time.Duration
+}
+
+// Limits are the named limits the steps of machine nodes hold
+// (engine/limits.go). A machine node holds no slot of the walk's
+// --parallelism: it waits only for these, at the step that needs them.
+type Limits struct {
+	// Copy bounds closure transfers (--max-concurrent-copy); asking a
+	// host what it lacks is outside it.
+	Copy Slots
+	// Activate bounds activations (--max-concurrent-activate), from
+	// arming the watchdog to the end of switch-to-configuration.
+	Activate Slots
+	// BuildJobs is Nix's --max-jobs for the one local build of every
+	// system (0: the user's nix.conf).
+	BuildJobs int
+}
+
+// Run is the machines' part of one apply: the one build of every system
+// built locally, started at once in the background, and what the machine
+// nodes and rollout gates share. Its methods are safe for concurrent use.
+type Run struct {
+	pl            *Pipeline
+	p             *plan.Plan
+	st            *state.State
+	commit        Commit
+	results       Results
+	sink          Sink
+	limits        Limits
+	ctx           context.Context
+	secrets       Secrets
+	rebootTimeout time.Duration
+	reachTimeout  time.Duration
+	gates         map[string]int // rollout gate -> the batch it follows
+
 	builds    map[string]nix.BuildResult // by drv
 	buildErr  error
 	buildDone chan struct{}
-	copies    chan struct{} // --max-concurrent-copy
-	activates chan struct{} // --max-concurrent-activate
-	roots     *planRoots    // gcroots.go: the plan's derivations and their GC roots
+	roots     *planRoots // gcroots.go: the plan's derivations and their GC roots
+
+	mu         sync.Mutex
+	done       map[string]bool          // machines deployed, for rollout gates
+	activating map[string]bool          // machines whose activation started
+	rollbacks  map[string]string        // machine -> system it was rolled back to
+	endpoints  map[string]remote.Target // machine -> where reach found it
 }
 
-// startMachines builds every machine system that is built locally in one
-// nix-store --realise, in the background, while resources proceed.
-func (x *executor) startMachines(opts ApplyOptions) {
-	mr := &machineRun{
-		buildDone: make(chan struct{}),
-		copies:    make(chan struct{}, max(opts.MaxConcurrentCopy, 1)),
-		activates: make(chan struct{}, max(opts.MaxConcurrentActivate, 1)),
+// Start begins the machines' part of an apply: it checks that this
+// machine's Nix store has the plan's derivations (a plan refused here
+// fails every machine node, and nothing is built), then builds every
+// system built locally in one nix-store --realise, in the background,
+// while resources proceed.
+func (pl *Pipeline) Start(req ApplyRequest) *Run {
+	r := &Run{pl: pl, p: req.Plan, st: req.State, commit: req.Commit, results: req.Results, sink: req.Sink,
+		limits: req.Limits, ctx: req.Ctx, secrets: req.Secrets, rebootTimeout: req.RebootTimeout, reachTimeout: req.ReachTimeout,
+		gates: gateBatches(req.Plan.Rollout), buildDone: make(chan struct{}), done: map[string]bool{}}
+	if r.sink == nil {
+		r.sink = nopSink{}
 	}
-	x.mr = mr
-	mr.roots = x.startRoots(opts.Dir) // gcroots.go: checks this machine has the plan's derivations
+	if r.ctx == nil {
+		r.ctx = context.Background()
+	}
+	r.roots = r.startRoots(req.ConfigDir) // gcroots.go: checks this machine has the plan's derivations
 	var drvs []string
-	for _, m := range x.p.Machines {
+	for _, m := range r.p.Machines {
 		if m.Action == plan.Deploy && !m.BuildOnTarget {
 			drvs = append(drvs, m.Drv)
 		}
 	}
-	if len(drvs) == 0 || mr.roots.refused() != nil { // gcroots.go: nothing is built for a refused plan
-		close(mr.buildDone)
-		return
+	if len(drvs) == 0 || r.roots.refused() != nil { // gcroots.go: nothing is built for a refused plan
+		close(r.buildDone)
+		return r
 	}
 	go func() {
-		defer close(mr.buildDone)
-		x.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("building %d system(s) in one nix-store --realise", len(drvs))})
+		defer close(r.buildDone)
+		r.sink.Progress("", 0, fmt.Sprintf("building %d system(s) in one nix-store --realise", len(drvs)))
 		start := time.Now()
-		mr.builds, mr.buildErr = x.e.Nix.Build(x.opCtx, drvs, nix.BuildOptions{Jobs: opts.BuildJobs})
-		mr.roots.built(mr.builds) // gcroots.go: release the roots of what built
+		r.builds, r.buildErr = r.pl.Nix.Build(r.ctx, drvs, nix.BuildOptions{Jobs: r.limits.BuildJobs})
+		r.roots.built(r.builds) // gcroots.go: release the roots of what built
 		built := 0
-		for _, r := range mr.builds {
-			if r.Err == nil {
+		for _, b := range r.builds {
+			if b.Err == nil {
 				built++
 			}
 		}
-		x.e.emit(Event{Kind: EventProgress, Duration: time.Since(start), Message: fmt.Sprintf("built %d of %d system(s)", built, len(drvs))})
+		r.sink.Progress("", time.Since(start), fmt.Sprintf("built %d of %d system(s)", built, len(drvs)))
 	}()
+	return r
+}
+
+// Machine runs the node of the machine at addr: deploys it, or uploads
+// its keys, or forgets it, and commits its record before returning. The
+// core reports the node (engine.EventStart before, EventDone or
+// EventFailed after); done is the message of EventDone ("generation 7").
+// A failed deploy that changed the host (keys uploaded, a rollback) is
+// committed too.
+func (r *Run) Machine(addr string) (done string, err error) {
+	m := r.p.Machine(addr)
+	if m == nil {
+		return "", fmt.Errorf("%s: not a machine of the plan", addr)
+	}
+	rec, err := r.runMachine(m)
+	r.mu.Lock()
+	_, activated := r.activating[addr]
+	_, rolledBack := r.rollbacks[addr]
+	r.mu.Unlock()
+	switch {
+	case rec == nil || !activated:
+		// Nothing was activated: the host runs what it ran, whose status
+		// the record keeps.
+	case err == nil:
+		rec.Status, rec.StatusReason, rec.StatusAt = state.StatusVerified, "", time.Now().UTC()
+	case rolledBack:
+		// Back on the system it ran before, as verified as it was then;
+		// the failure is in LastRollback.
+	default:
+		rec.Status, rec.StatusReason, rec.StatusAt = state.StatusUnverified, "deploy failed: "+firstLine(err.Error()), time.Now().UTC()
+	}
+	if err == nil || rec != nil {
+		// A failed deploy that changed the host (keys, a rollback) is
+		// recorded too.
+		if cerr := r.commit(state.Change{Addr: addr, Machine: rec}); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	r.done[addr] = true
+	r.mu.Unlock()
+	if rec != nil && rec.Generation > 0 {
+		return fmt.Sprintf("generation %d", rec.Generation), nil
+	}
+	return "", nil
+}
+
+// RolledBack returns the machines rolled back in this apply, with the
+// system each went back to.
+func (r *Run) RolledBack() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rollbacks == nil {
+		return nil
+	}
+	out := make(map[string]string, len(r.rollbacks))
+	for a, s := range r.rollbacks {
+		out[a] = s
+	}
+	return out
 }
 
 // runMachine deploys one machine: wait for its build, connect, check that
@@ -67,24 +199,24 @@ func (x *executor) startMachines(opts ApplyOptions) {
 // new connection, run the health checks, and return the record to store.
 // A non-nil record comes back with an error too when the host changed
 // (keys uploaded, a rollback happened): it is recorded either way.
-func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
-	ctx := x.opCtx
-	prev := x.st.Machines[m.Addr]
-	if err := x.mr.roots.refused(); err != nil { // gcroots.go: the plan's derivations are missing here
+func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
+	ctx := r.ctx
+	prev := r.st.Machines[m.Addr]
+	if err := r.roots.refused(); err != nil { // gcroots.go: the plan's derivations are missing here
 		return nil, err
 	}
 	if m.Action == plan.Forget {
 		return nil, nil
 	}
 	progress := func(format string, args ...any) {
-		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: fmt.Sprintf(format, args...)})
+		r.sink.Progress(m.Addr, 0, fmt.Sprintf(format, args...))
 	}
 	// The target: what the plan left unknown is resolved and checked now,
 	// and a host that appeared in this apply is waited for
-	// (target_resolve.go); m holds the resolved target from here on.
+	// (target.go); m holds the resolved target from here on.
 	appeared := !m.Target.Known()
 	keyRef, keyFromRef := m.Target.Refs["host_key"]
-	m, ep, err := x.reach(m, progress)
+	m, ep, err := r.reach(m, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +226,7 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 	// Connecting and checking the host overlap with the build. The host
 	// key is pinned before the first login: a host presenting another
 	// key than the configured (or provider-reported) one is refused.
-	conn, err := x.e.SSH.Dial(ctx, ep)
+	conn, err := r.pl.SSH.Dial(ctx, ep)
 	if err != nil {
 		var mismatch *remote.HostKeyMismatchError
 		if keyFromRef && errors.As(err, &mismatch) {
@@ -112,74 +244,77 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 		}
 	}
 	if m.Action == plan.Deploy && !m.BuildOnTarget {
-		<-x.mr.buildDone
-		res, ok := x.mr.builds[m.Drv]
+		<-r.buildDone
+		res, ok := r.builds[m.Drv]
 		switch {
 		case ok && res.Err != nil:
 			return nil, fmt.Errorf("build: %w", res.Err)
-		case !ok && x.mr.buildErr != nil:
-			return nil, fmt.Errorf("build: %w", x.mr.buildErr)
+		case !ok && r.buildErr != nil:
+			return nil, fmt.Errorf("build: %w", r.buildErr)
 		case !ok:
 			return nil, fmt.Errorf("build: no result for %s", m.Drv)
 		}
 	}
 	rec := machineRecord(m, conn.HostKey(), prev)
-	secrets := x.secrets[m.Addr]
+	secrets := r.secrets.of(m.Addr)
 	if m.Action == plan.UploadKeys {
-		if err := uploadKeys(ctx, conn, m.Addr, secrets, "", rec.Keys, progress); err != nil {
+		if err := upload(ctx, conn, m.Addr, secrets, "", rec.Keys, progress); err != nil {
 			return rec, fmt.Errorf("keys: %w", err)
 		}
 		return rec, nil
 	}
 	if m.BuildOnTarget {
-		if err := x.buildOnTarget(ctx, conn, m, progress); err != nil {
+		if err := r.buildOnTarget(ctx, conn, m, progress); err != nil {
 			return nil, err
 		}
 	} else {
-		if err := x.copyClosure(ctx, conn, m, m.Path, "", progress); err != nil {
+		if err := r.copyClosure(ctx, conn, m, m.Path, "", progress); err != nil {
 			return nil, fmt.Errorf("copy closure: %w", err)
 		}
 	}
-	if err := uploadKeys(ctx, conn, m.Addr, secrets, keyPreActivation, rec.Keys, progress); err != nil {
+	if err := upload(ctx, conn, m.Addr, secrets, keyPreActivation, rec.Keys, progress); err != nil {
 		return rec, fmt.Errorf("keys (before activation; the system was not activated): %w", err)
 	}
-	before := x.systemBefore(ctx, conn, m)
+	before := r.systemBefore(ctx, conn, m)
 	if m.Reboot != nil && m.Reboot.Will {
-		return x.deployWithReboot(ctx, conn, m, rec, before, secrets, progress)
+		return r.deployWithReboot(ctx, conn, m, rec, before, secrets, progress)
 	}
 
 	// The watchdog guards a switch away from a running system; a host
 	// that ran none has nothing to go back to. It is armed once the
 	// activation may start, and its confirmation timer starts when the
 	// activation (and the keys after it) finished.
-	x.mr.activates <- struct{}{}
+	release, err := acquire(ctx, r.limits.Activate)
+	if err != nil {
+		return rec, fmt.Errorf("activate (nothing was activated): %w", err)
+	}
 	var wd *remote.Watchdog
 	if !(m.MagicRollback && before.system != "") {
-		if err := x.settlePending(ctx, conn, m, progress); err != nil {
-			<-x.mr.activates
+		if err := r.settlePending(ctx, conn, m, progress); err != nil {
+			release()
 			return nil, err
 		}
 	}
 	if m.MagicRollback && before.system != "" {
 		timeout, _ := time.ParseDuration(m.ConfirmTimeout)
 		if wd, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, Action: m.Activate, System: m.Path}); err != nil {
-			<-x.mr.activates
+			release()
 			return rec, fmt.Errorf("arm the rollback watchdog (nothing was activated): %w", err)
 		}
 	}
-	if err := x.markActivating(m, rec); err != nil {
-		<-x.mr.activates
-		x.standDown(ctx, conn, m, wd)
+	if err := r.markActivating(m, rec); err != nil {
+		release()
+		r.standDown(ctx, conn, m, wd)
 		return nil, err
 	}
 	progress("activating (%s)", m.Activate)
 	err = remote.Activate(ctx, conn, m.Path, m.Activate)
-	<-x.mr.activates
+	release()
 	if err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, wd, false, fmt.Errorf("activate (%s): %w", m.Activate, err))
+		return r.deployFailed(ctx, conn, m, rec, before, wd, false, fmt.Errorf("activate (%s): %w", m.Activate, err))
 	}
-	if err := uploadKeys(ctx, conn, m.Addr, secrets, keyPostActivation, rec.Keys, progress); err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, wd, true, fmt.Errorf("keys (after activation): %w", err))
+	if err := upload(ctx, conn, m.Addr, secrets, keyPostActivation, rec.Keys, progress); err != nil {
+		return r.deployFailed(ctx, conn, m, rec, before, wd, true, fmt.Errorf("keys (after activation): %w", err))
 	}
 	if wd != nil {
 		if err := wd.Start(ctx, conn); err != nil {
@@ -187,55 +322,57 @@ func (x *executor) runMachine(m *plan.Machine) (*state.Machine, error) {
 			// otherwise; the confirmation below still decides.
 			progress("could not start the confirmation timer: %v", err)
 		}
-		if err := x.confirm(ctx, conn, m, wd, rec, progress); err != nil {
+		if err := r.confirm(ctx, conn, m, wd, rec, progress); err != nil {
 			return rec, err
 		}
 	}
-	return x.checked(ctx, conn, m, rec, before, "health check", progress)
+	return r.checked(ctx, conn, m, rec, before, "health check", progress)
 }
 
 // copyClosure sends the closure of path that the host lacks: what it
 // lacks is asked outside the copy limit, which bounds only the transfer.
 // what names the closure in progress ("" for the system, "derivation ").
-func (x *executor) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machine, path, what string, progress func(string, ...any)) error {
+func (r *Run) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machine, path, what string, progress func(string, ...any)) error {
 	start := time.Now()
 	prepared, err := remote.PrepareCopy(ctx, conn, []string{path})
 	if err != nil {
 		return err
 	}
 	prepareTime := time.Since(start)
-	x.mr.copies <- struct{}{}
+	release, err := acquire(ctx, r.limits.Copy)
+	if err != nil {
+		return err
+	}
 	start = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
 	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
 		if !p.Done && p.SentBytes == 0 {
 			progress("copying %d %spaths, %s", p.Paths, what, mib(p.TotalBytes))
 		}
 	})
-	<-x.mr.copies
+	release()
 	if err != nil {
 		return err
 	}
-	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start),
-		Message: fmt.Sprintf("copied %d of %d %spaths, %s", stats.Paths, stats.Closure, what, mib(stats.Bytes))})
+	r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("copied %d of %d %spaths, %s", stats.Paths, stats.Closure, what, mib(stats.Bytes)))
 	return nil
 }
 
 // checked runs m's health checks and records the new system; a failing
 // check goes through deployFailed (what names the step in its error).
-func (x *executor) checked(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, what string, progress func(string, ...any)) (*state.Machine, error) {
+func (r *Run) checked(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, what string, progress func(string, ...any)) (*state.Machine, error) {
 	if len(m.Checks) > 0 {
 		progress("running %d health check(s)", len(m.Checks))
 		if err := RunChecks(ctx, conn, m.Checks); err != nil {
-			return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("%s: %w", what, err))
+			return r.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("%s: %w", what, err))
 		}
 		progress("health checks passed")
 	}
-	x.deployed(ctx, conn, m, rec)
+	r.deployed(ctx, conn, m, rec)
 	return rec, nil
 }
 
 // deployed records m's new system in rec.
-func (x *executor) deployed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine) {
+func (r *Run) deployed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine) {
 	if m.Activate == "dry-activate" {
 		return
 	}
@@ -256,7 +393,7 @@ type systemState struct {
 	profile    string // the system that generation holds (what the host boots)
 }
 
-func (x *executor) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.Machine) systemState {
+func (r *Run) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.Machine) systemState {
 	var s systemState
 	if m.CurrentRead {
 		s.system = m.Current
@@ -276,7 +413,7 @@ func (x *executor) systemBefore(ctx context.Context, conn *remote.Conn, m *plan.
 // confirm timeout. Without a confirmation the host rolls itself back;
 // ferry waits for that outcome over the connection it still has and
 // records it.
-func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog, rec *state.Machine, progress func(string, ...any)) error {
+func (r *Run) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog, rec *state.Machine, progress func(string, ...any)) error {
 	timeout, _ := time.ParseDuration(m.ConfirmTimeout)
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -285,7 +422,7 @@ func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machi
 	var lastErr error
 	for time.Now().Before(deadline) {
 		dctx, cancel := context.WithDeadline(ctx, deadline)
-		fresh, closeFresh, err := x.e.SSH.DialFresh(dctx, x.endpoint(m))
+		fresh, closeFresh, err := r.pl.SSH.DialFresh(dctx, r.endpoint(m))
 		if err == nil {
 			err = wd.Confirm(dctx, fresh)
 			_ = closeFresh()
@@ -315,11 +452,11 @@ func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machi
 		return fmt.Errorf("%s; the host's watchdog should have rolled back to %s, but its outcome could not be read: %v; check the host", cause, orNone(wd.Previous), werr)
 	case out.State == remote.WatchdogRolledBack:
 		rec.LastRollback = &state.Rollback{From: m.Path, To: out.System, Reason: cause, At: time.Now().UTC()}
-		x.rolledBack(m.Addr, out.System)
+		r.rolledBack(m.Addr, out.System)
 		return fmt.Errorf("%s; the host rolled itself back to %s", cause, orNone(out.System))
 	case out.State == remote.WatchdogConfirmed:
 		// The confirmation reached the host although ferry saw an error.
-		x.deployed(ctx, conn, m, rec)
+		r.deployed(ctx, conn, m, rec)
 		return nil
 	}
 	return fmt.Errorf("%s; the host's watchdog ended %s: %s", cause, out.State, strings.TrimSpace(out.Output))
@@ -331,7 +468,7 @@ func (x *executor) confirm(ctx context.Context, conn *remote.Conn, m *plan.Machi
 // disarmed and the host left as it is. activated says that the new system
 // was activated (a later step failed): without a rollback, state then
 // records it, since the host runs it. Every outcome is recorded.
-func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, wd *remote.Watchdog, activated bool, cause error) (*state.Machine, error) {
+func (r *Run) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, wd *remote.Watchdog, activated bool, cause error) (*state.Machine, error) {
 	if !m.RollbackOnFailure || before.system == "" {
 		why := "rollback_on_failure = True switches back automatically, or run `ferry rollback " + m.Name + "`"
 		if before.system == "" {
@@ -339,21 +476,21 @@ func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.
 		}
 		if wd != nil {
 			// A watchdog that cannot be stopped rolls back (or did).
-			switch out, rolled, err := x.settle(ctx, conn, m, wd, false); {
+			switch out, rolled, err := r.settle(ctx, conn, m, wd, false); {
 			case rolled:
 				rec.LastRollback = &state.Rollback{From: m.Path, To: out.System, Reason: cause.Error(), At: time.Now().UTC()}
-				x.rolledBack(m.Addr, out.System)
+				r.rolledBack(m.Addr, out.System)
 				return rec, fmt.Errorf("%w; the host's watchdog could not be stopped and rolled back to %s", cause, orNone(out.System))
 			case err != nil:
 				return rec, fmt.Errorf("%w; the host's watchdog could not be stopped (%v): it rolls back to %s within its timeout", cause, err, orNone(wd.Previous))
 			}
 		}
 		if activated && m.Activate != "dry-activate" {
-			x.deployed(ctx, conn, m, rec)
+			r.deployed(ctx, conn, m, rec)
 		}
 		return rec, fmt.Errorf("%w; the host is left as it is (%s)", cause, why)
 	}
-	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rolling back to " + before.system})
+	r.sink.Progress(m.Addr, 0, "rolling back to "+before.system)
 	var (
 		to  string
 		err error
@@ -361,7 +498,7 @@ func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.
 	if wd != nil {
 		var out remote.WatchdogOutcome
 		var rolled bool
-		out, rolled, err = x.settle(ctx, conn, m, wd, true)
+		out, rolled, err = r.settle(ctx, conn, m, wd, true)
 		switch {
 		case errors.Is(err, remote.ErrWatchdogKept):
 			to, err = rollBack(ctx, conn, m, before) // it stood down: roll back by hand
@@ -377,7 +514,7 @@ func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.
 		return rec, fmt.Errorf("%w; rollback to %s failed too: %v", cause, before.system, err)
 	}
 	rec.LastRollback = &state.Rollback{From: m.Path, To: to, Reason: cause.Error(), At: time.Now().UTC()}
-	x.rolledBack(m.Addr, to)
+	r.rolledBack(m.Addr, to)
 	return rec, fmt.Errorf("%w; rolled back to %s", cause, to)
 }
 
@@ -386,7 +523,7 @@ func (x *executor) deployFailed(ctx context.Context, conn *remote.Conn, m *plan.
 // it), over a new one, and waits for the outcome when a rollback was
 // decided, by ferry or by the watchdog's timeout. rolled reports that the
 // host went back to the previous system.
-func (x *executor) settle(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog, rollBack bool) (out remote.WatchdogOutcome, rolled bool, err error) {
+func (r *Run) settle(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog, rollBack bool) (out remote.WatchdogOutcome, rolled bool, err error) {
 	decide := func(c *remote.Conn) error {
 		if rollBack {
 			return wd.Trigger(ctx, c)
@@ -398,7 +535,7 @@ func (x *executor) settle(ctx context.Context, conn *remote.Conn, m *plan.Machin
 	}
 	err = decide(conn)
 	if err != nil && !decided(err) {
-		if fresh, closeFresh, derr := x.e.SSH.DialFresh(ctx, x.endpoint(m)); derr == nil {
+		if fresh, closeFresh, derr := r.pl.SSH.DialFresh(ctx, r.endpoint(m)); derr == nil {
 			defer closeFresh()
 			conn = fresh
 			err = decide(conn)
@@ -455,29 +592,32 @@ func rollBack(ctx context.Context, conn *remote.Conn, m *plan.Machine, before sy
 // deployWithReboot activates with boot, reboots the host, waits for it to
 // come back with a new boot ID, checks that it booted the new system,
 // uploads the keys that lived in /run again and runs the health checks.
-func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, secrets []*secret, progress func(string, ...any)) (*state.Machine, error) {
-	x.mr.activates <- struct{}{}
-	if err := x.settlePending(ctx, conn, m, progress); err != nil {
-		<-x.mr.activates
+func (r *Run) deployWithReboot(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, secrets []*secret, progress func(string, ...any)) (*state.Machine, error) {
+	release, err := acquire(ctx, r.limits.Activate)
+	if err != nil {
+		return rec, fmt.Errorf("activate (nothing was activated): %w", err)
+	}
+	if err := r.settlePending(ctx, conn, m, progress); err != nil {
+		release()
 		return nil, err
 	}
-	if err := x.markActivating(m, rec); err != nil {
-		<-x.mr.activates
+	if err := r.markActivating(m, rec); err != nil {
+		release()
 		return nil, err
 	}
 	progress("activating (boot), then rebooting: %s", strings.Join(m.Reboot.Reasons, "; "))
-	err := remote.Activate(ctx, conn, m.Path, "boot")
-	<-x.mr.activates
+	err = remote.Activate(ctx, conn, m.Path, "boot")
+	release()
 	if err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, nil, false, fmt.Errorf("activate (boot): %w", err))
+		return r.deployFailed(ctx, conn, m, rec, before, nil, false, fmt.Errorf("activate (boot): %w", err))
 	}
-	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Message: "rebooting"})
+	r.sink.Progress(m.Addr, 0, "rebooting")
 	start := time.Now()
-	conn, err = x.reboot(ctx, m)
+	conn, err = r.reboot(ctx, m)
 	if err != nil {
 		return rec, fmt.Errorf("reboot: %w; the new system is the boot default", err)
 	}
-	x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start), Message: "back after reboot"})
+	r.sink.Progress(m.Addr, time.Since(start), "back after reboot")
 	if id, err := remote.BootID(ctx, conn); err == nil {
 		rec.BootID = id
 	}
@@ -494,17 +634,17 @@ func (x *executor) deployWithReboot(ctx context.Context, conn *remote.Conn, m *p
 			again = append(again, s)
 		}
 	}
-	if err := uploadKeys(ctx, conn, m.Addr, again, "", rec.Keys, progress); err != nil {
-		return x.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("keys (after reboot): %w", err))
+	if err := upload(ctx, conn, m.Addr, again, "", rec.Keys, progress); err != nil {
+		return r.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("keys (after reboot): %w", err))
 	}
-	return x.checked(ctx, conn, m, rec, before, "health check after reboot", progress)
+	return r.checked(ctx, conn, m, rec, before, "health check after reboot", progress)
 }
 
 // markActivating records, before the activation starts, that m's deploy
 // is not verified yet: a run killed from here on leaves a record that
 // makes the next plan deploy the machine again instead of calling it
 // unchanged (the host may run the new system, unconfirmed).
-func (x *executor) markActivating(m *plan.Machine, rec *state.Machine) error {
+func (r *Run) markActivating(m *plan.Machine, rec *state.Machine) error {
 	if m.Activate == "dry-activate" {
 		return nil
 	}
@@ -512,15 +652,15 @@ func (x *executor) markActivating(m *plan.Machine, rec *state.Machine) error {
 	cp.Status = state.StatusUnverified
 	cp.StatusReason = fmt.Sprintf("activation (%s) of %s started by an apply that did not record its outcome", m.Activate, m.Path)
 	cp.StatusAt = time.Now().UTC()
-	if err := x.com.commit(state.Change{Addr: m.Addr, Machine: &cp}); err != nil {
+	if err := r.commit(state.Change{Addr: m.Addr, Machine: &cp}); err != nil {
 		return fmt.Errorf("record the activation before it starts (nothing was activated): %w", err)
 	}
-	x.mu.Lock()
-	if x.activating == nil {
-		x.activating = map[string]bool{}
+	r.mu.Lock()
+	if r.activating == nil {
+		r.activating = map[string]bool{}
 	}
-	x.activating[m.Addr] = true
-	x.mu.Unlock()
+	r.activating[m.Addr] = true
+	r.mu.Unlock()
 	return nil
 }
 
@@ -528,7 +668,7 @@ func (x *executor) markActivating(m *plan.Machine, rec *state.Machine) error {
 // the host, before an activation that arms none (ArmWatchdog supersedes
 // them itself): one would otherwise switch the host back after this
 // deploy. Only when the plan saw one, or did not look.
-func (x *executor) settlePending(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
+func (r *Run) settlePending(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
 	if m.CurrentRead && m.Pending == "" || m.Activate == "dry-activate" {
 		return nil
 	}
@@ -543,30 +683,30 @@ func (x *executor) settlePending(ctx context.Context, conn *remote.Conn, m *plan
 }
 
 // standDown disarms a watchdog armed for an activation that did not start.
-func (x *executor) standDown(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog) {
+func (r *Run) standDown(ctx context.Context, conn *remote.Conn, m *plan.Machine, wd *remote.Watchdog) {
 	if wd != nil {
-		_, _, _ = x.settle(ctx, conn, m, wd, false)
+		_, _, _ = r.settle(ctx, conn, m, wd, false)
 	}
 }
 
 // rolledBack notes a rollback for the summary.
-func (x *executor) rolledBack(addr, to string) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.rollbacks == nil {
-		x.rollbacks = map[string]string{}
+func (r *Run) rolledBack(addr, to string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rollbacks == nil {
+		r.rollbacks = map[string]string{}
 	}
-	x.rollbacks[addr] = to
+	r.rollbacks[addr] = to
 }
 
 // buildOnTarget copies the derivation closure (under the copy limit, like
 // any closure) and realises it on the host. Builds on targets are not
 // bounded from here: each runs on its own host.
-func (x *executor) buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
-	if err := x.copyClosure(ctx, conn, m, m.Drv, "derivation ", progress); err != nil {
+func (r *Run) buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
+	if err := r.copyClosure(ctx, conn, m, m.Drv, "derivation ", progress); err != nil {
 		return fmt.Errorf("copy derivation to the target: %w", err)
 	}
-	x.mr.roots.done(m.Drv) // gcroots.go: the target has the derivation now
+	r.roots.done(m.Drv) // gcroots.go: the target has the derivation now
 	progress("building on the target")
 	if err := conn.Run(ctx, remote.Command("nix-store", "--realise", m.Drv), remote.RunOptions{}); err != nil {
 		return fmt.Errorf("build on the target: %w", err)
@@ -574,11 +714,21 @@ func (x *executor) buildOnTarget(ctx context.Context, conn *remote.Conn, m *plan
 	return nil
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
+// machineRecord is what apply records after deploying pm.
+func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state.Machine {
+	rec := &state.Machine{Target: pm.Target.String(), HostKey: hostKey, DeclaredAt: pm.DeclaredAt,
+		Keys: map[string]string{}, Deps: pm.Deps}
+	if prev != nil {
+		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
+		rec.LastRollback, rec.BootID = prev.LastRollback, prev.BootID
+		rec.Status, rec.StatusReason, rec.StatusAt = prev.Status, prev.StatusReason, prev.StatusAt
+		// Keys no longer configured are forgotten (and left on the host,
+		// as NixOps does): only configured destinations stay.
+		for _, k := range pm.Keys {
+			if h, ok := prev.Keys[k.Dest]; ok {
+				rec.Keys[k.Dest] = h
+			}
+		}
 	}
-	return s
+	return rec
 }
-
-func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"context"
@@ -11,30 +11,140 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/engine/target"
-	"github.com/nixferry/ferry/graph"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
 )
 
+// PlanOptions are the plan-time choices the pipeline honours, as the core
+// checked them (engine.PlanOptions; Activate and Reboot through
+// CheckPolicy).
+type PlanOptions struct {
+	Destroy bool
+	// On and Exclude select machines (Select).
+	On, Exclude []string
+	// Replace are the --replace addresses: the machines among them are
+	// redeployed although up to date.
+	Replace []string
+	// Activate is switch, boot, test or dry-activate; Reboot never,
+	// if-needed or always.
+	Activate, Reboot string
+	// Refresh reads every host's current system (false: --refresh=false).
+	Refresh bool
+	// EvalMemory bounds one Nix evaluation pass, in bytes (0: one pass).
+	EvalMemory int64
+	// ShowTrace asks Nix for its evaluation trace on errors.
+	ShowTrace bool
+}
+
+// PlanRequest is what the plan builder gives the pipeline to plan the
+// machines of a deployment.
+type PlanRequest struct {
+	Config *spec.Config
+	State  *state.State
+	// Values are the resources as planned so far.
+	Values Values
+	// Deps are the direct dependencies of every configured address
+	// (engine.BuildConfigGraph).
+	Deps map[string][]string
+	// InScope reports whether --target keeps addr in the plan; nil keeps
+	// everything.
+	InScope func(addr string) bool
+	Options PlanOptions
+	// PlanKey keys the hashes of keys (nil: a plan never applied,
+	// engine.BuildPlan).
+	PlanKey []byte
+	Sink    Sink
+	// HostReads bounds the hosts read at once, Diffs the package diffs
+	// computed at once (engine/limits.go).
+	HostReads, Diffs Slots
+}
+
 // Activation actions (switch-to-configuration's).
 var activations = map[string]bool{"switch": true, "boot": true, "test": true, "dry-activate": true}
 
-// planMachines evaluates every machine in one Nix pass, reads each host's
-// current system, and plans a deploy for each machine whose system differs.
-// A machine whose system depends on a value known only after apply is
-// deferred (unknown module args here, evaluate, deferDependents); one whose
-// target is known only after apply is deployed without reading its host
-// (target_resolve.go).
-func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
+// Reboot policies (--reboot).
+const (
+	RebootNever    = "never"
+	RebootIfNeeded = "if-needed"
+	RebootAlways   = "always"
+)
+
+// CheckPolicy checks the activation action and the reboot policy and
+// fills in their defaults (switch, never).
+func CheckPolicy(activate, reboot string) (string, string, error) {
+	if activate == "" {
+		activate = "switch"
+	}
+	if !activations[activate] {
+		return activate, reboot, fmt.Errorf("--activate %s: want switch, boot, test or dry-activate", activate)
+	}
+	if reboot == "" {
+		reboot = RebootNever
+	}
+	if reboot != RebootNever && reboot != RebootIfNeeded && reboot != RebootAlways {
+		return activate, reboot, fmt.Errorf("--reboot %s: want never, if-needed or always", reboot)
+	}
+	return activate, reboot, nil
+}
+
+// planner plans the machines of one plan.
+type planner struct {
+	pl      *Pipeline
+	cfg     *spec.Config
+	st      *state.State
+	values  Values
+	deps    map[string][]string
+	scope   func(string) bool
+	opts    PlanOptions
+	planKey []byte
+	sink    Sink
+	replace map[string]bool
+	reads   Slots
+	diffs   Slots
+}
+
+// nopSink discards progress.
+type nopSink struct{}
+
+func (nopSink) Progress(string, time.Duration, string) {}
+func (nopSink) Warning(string, string)                 {}
+
+// Plan evaluates every machine in one Nix pass, reads each host's current
+// system, and appends to p a deploy for each machine whose system differs
+// (p holds the resources planned so far). A machine whose system depends
+// on a value known only after apply is deferred (unknown module args
+// here, evaluate, deferDependents); one whose target is known only after
+// apply is deployed without reading its host (target.go). Once every
+// machine is planned, the derivations apply builds get GC roots
+// (gcroots.go).
+func (pl *Pipeline) Plan(ctx context.Context, p *plan.Plan, req PlanRequest) error {
+	b := &planner{pl: pl, cfg: req.Config, st: req.State, values: req.Values, deps: req.Deps, scope: req.InScope,
+		opts: req.Options, planKey: req.PlanKey, sink: req.Sink, replace: map[string]bool{}, reads: req.HostReads, diffs: req.Diffs}
+	if b.sink == nil {
+		b.sink = nopSink{}
+	}
+	for _, a := range req.Options.Replace {
+		b.replace[a] = true
+	}
+	return b.plan(ctx, p)
+}
+
+func (b *planner) inScope(addr string) bool { return b.scope == nil || b.scope(addr) }
+
+// configured reports whether addr is a machine of the configuration.
+func (b *planner) configured(addr string) bool {
+	name, ok := strings.CutPrefix(addr, "machine.")
+	return ok && b.cfg.MachineByName(name) != nil
+}
+
+func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	cfg := b.cfg
-	activate := b.po.Activate
-	selected, err := SelectMachines(cfg, b.opts.On, b.opts.Exclude)
+	activate := b.opts.Activate
+	selected, err := Select(cfg, b.opts.On, b.opts.Exclude)
 	if err != nil {
 		return err
 	}
@@ -48,7 +158,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 	if b.opts.Destroy {
 		// ferry created none of these hosts: destroying forgets them and
 		// leaves each host running what it runs. Each is forgotten before
-		// the resources it depends on are deleted (edges.go).
+		// the resources it depends on are deleted (engine/edges.go).
 		for _, addr := range sortedKeys(b.st.Machines) {
 			if !b.inScope(addr) || (cfg.MachineByName(strings.TrimPrefix(addr, "machine.")) != nil && !sel[strings.TrimPrefix(addr, "machine.")]) {
 				continue
@@ -80,7 +190,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		for _, mod := range m.Modules {
 			var refErr error
 			args, _ := spec.Resolve(mod.Args, func(ref spec.Ref) (any, bool) {
-				v, ok, err := b.lookup(ref)
+				v, ok, err := b.values.Lookup(ref)
 				if err != nil && refErr == nil {
 					refErr = err
 				}
@@ -131,17 +241,17 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 			pendingTarget[m.Addr] = "the host is " + b.knownAfterApplyOf(targetRefs(m.Target), p) +
 				": it is not read now; apply connects once it exists and deploys it"
 		default:
-			ep, err := b.e.drivers().Driver(t.Kind)
+			ep, err := b.pl.drivers().Driver(t.Kind)
 			if err != nil {
 				return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
 			}
-			if reads[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.e.SSH}, t); err != nil {
+			if reads[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.pl.SSH}, t); err != nil {
 				return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: target: %v", m.Name, err))
 			}
 		}
 	}
 	var hosts func() map[string]*hostRead
-	if !b.opts.NoRefresh {
+	if b.opts.Refresh {
 		hosts = b.readHosts(ctx, reads)
 	}
 	evaluated, err := b.evaluate(ctx, p, machines, names, deferred)
@@ -195,7 +305,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 			if msg := h.apply(pm); msg != "" {
 				keyErrs = append(keyErrs, msg)
 			} else if h.err != nil {
-				b.e.emit(Event{Kind: EventWarning, Addr: pm.Addr, Message: pm.Reason})
+				b.sink.Warning(pm.Addr, pm.Reason)
 			}
 		}
 		planned = append(planned, pm)
@@ -212,7 +322,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 		}()
 	}
 	wg.Wait()
-	policy := b.po.Reboot
+	policy := b.opts.Reboot
 	for _, pm := range planned {
 		h := read[pm.Addr]
 		profile, profileRead := "", false
@@ -239,7 +349,7 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 			case pm.Pending != "":
 				pm.Action, pm.Reason = plan.Deploy, "deployed again, which settles the unconfirmed switch"
 			case h != nil && h.err == nil:
-				if st := JudgeMachine(rec, h.facts); st.Drift {
+				if st := Judge(rec, h.facts); st.Drift {
 					pm.Action, pm.Reason = plan.Deploy, "drift: "+st.Problem()+": deployed again to record and verify it"
 				}
 			}
@@ -257,8 +367,8 @@ func (b *planBuilder) planMachines(ctx context.Context, p *plan.Plan) error {
 
 // machineDeps are the dependencies of the machine at addr, as configured,
 // else as state recorded them.
-func (b *planBuilder) machineDeps(addr string, rec *state.Machine) []string {
-	if d, configured := b.deps[addr]; configured && b.configuredMachine(addr) {
+func (b *planner) machineDeps(addr string, rec *state.Machine) []string {
+	if d, configured := b.deps[addr]; configured && b.configured(addr) {
 		return d
 	}
 	if rec != nil {
@@ -272,7 +382,7 @@ func (b *planBuilder) machineDeps(addr string, rec *state.Machine) []string {
 // apply (a resource attribute through `resources`, another machine's
 // config through `nodes`) is deferred too, and the others are evaluated
 // without it.
-func (b *planBuilder) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Machine, names []string, deferred map[string]string) (map[string]nix.Evaluated, error) {
+func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Machine, names []string, deferred map[string]string) (map[string]nix.Evaluated, error) {
 	out := map[string]nix.Evaluated{}
 	todo := func() []string {
 		var l []string
@@ -287,19 +397,20 @@ func (b *planBuilder) evaluate(ctx context.Context, p *plan.Plan, machines []nix
 	if len(toEval) == 0 {
 		return out, nil
 	}
-	b.e.emit(Event{Kind: EventProgress, Message: fmt.Sprintf("evaluating %d machine(s) in one pass", len(toEval))})
+	b.sink.Progress("", 0, fmt.Sprintf("evaluating %d machine(s) in one pass", len(toEval)))
 	evalStart := time.Now()
+	resources := b.values.Attrs()
 	for len(toEval) > 0 {
-		res, err := b.e.Nix.Evaluate(ctx, nix.EvalOptions{
+		res, err := b.pl.Nix.Evaluate(ctx, nix.EvalOptions{
 			Nixpkgs:      b.cfg.Nixpkgs,
 			Machines:     machines,
-			Resources:    b.nixResources(),
+			Resources:    resources,
 			Names:        toEval,
 			MemoryBudget: b.opts.EvalMemory,
 			ShowTrace:    b.opts.ShowTrace,
 			OnPass: func(pass nix.EvalPass) {
 				if b.opts.EvalMemory > 0 {
-					b.e.emit(Event{Kind: EventProgress, Duration: pass.Duration, Message: fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS))})
+					b.sink.Progress("", pass.Duration, fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS)))
 				}
 			},
 		})
@@ -322,7 +433,7 @@ func (b *planBuilder) evaluate(ctx context.Context, p *plan.Plan, machines []nix
 		}
 		return nil, err
 	}
-	b.e.emit(Event{Kind: EventProgress, Duration: time.Since(evalStart), Message: fmt.Sprintf("evaluated %d machine(s)", len(out))})
+	b.sink.Progress("", time.Since(evalStart), fmt.Sprintf("evaluated %d machine(s)", len(out)))
 	return out, nil
 }
 
@@ -332,7 +443,7 @@ var unknownValueRE = regexp.MustCompile(`the value of (\S+) is known only after 
 
 // systemUsesUnknown is why a machine whose evaluation used a value known
 // only after apply is deferred.
-func (b *planBuilder) systemUsesUnknown(msg string, p *plan.Plan) string {
+func (b *planner) systemUsesUnknown(msg string, p *plan.Plan) string {
 	if g := unknownValueRE.FindStringSubmatch(msg); g != nil {
 		if addr, attr, ok := spec.SplitAttr(g[1]); ok {
 			return "its system uses " + b.knownAfterApply([]spec.Ref{{Addr: addr, Attr: attr}}, p)
@@ -343,7 +454,7 @@ func (b *planBuilder) systemUsesUnknown(msg string, p *plan.Plan) string {
 
 // deferDependents defers every machine of names deployed after a deferred
 // one (depends_on), until none is left.
-func (b *planBuilder) deferDependents(names []string, deferred map[string]string) {
+func (b *planner) deferDependents(names []string, deferred map[string]string) {
 	for changed := true; changed; {
 		changed = false
 		for _, name := range names {
@@ -365,7 +476,7 @@ func (b *planBuilder) deferDependents(names []string, deferred map[string]string
 // checkDeferredDependents refuses a plan in which a resource that is
 // created, updated or replaced depends on a deferred machine: it would run
 // before the machine exists.
-func (b *planBuilder) checkDeferredDependents(p *plan.Plan, deferred map[string]string) error {
+func (b *planner) checkDeferredDependents(p *plan.Plan, deferred map[string]string) error {
 	for _, r := range p.Resources {
 		switch r.Action {
 		case plan.Create, plan.Update, plan.Replace, plan.Import:
@@ -385,7 +496,7 @@ func (b *planBuilder) checkDeferredDependents(p *plan.Plan, deferred map[string]
 // knownAfterApply names refs, values known only after apply, with why:
 // "fake.host.web.id, known only after apply (fake.host.web will be
 // created)".
-func (b *planBuilder) knownAfterApply(refs []spec.Ref, p *plan.Plan) string {
+func (b *planner) knownAfterApply(refs []spec.Ref, p *plan.Plan) string {
 	var names []string
 	seen := map[string]bool{}
 	for _, r := range refs {
@@ -400,7 +511,7 @@ func (b *planBuilder) knownAfterApply(refs []spec.Ref, p *plan.Plan) string {
 
 // knownAfterApplyOf says why the resources of refs are known only after
 // apply: "known only after apply (fake.host.web will be created)".
-func (b *planBuilder) knownAfterApplyOf(refs []spec.Ref, p *plan.Plan) string {
+func (b *planner) knownAfterApplyOf(refs []spec.Ref, p *plan.Plan) string {
 	var why []string
 	seen := map[string]bool{}
 	for _, r := range refs {
@@ -435,10 +546,10 @@ func (b *planBuilder) knownAfterApplyOf(refs []spec.Ref, p *plan.Plan) string {
 // configured one, else the one state pinned for the same user@host:port
 // (else trust on first use, by readHosts). One with unknowns keeps only a
 // configured key: the host is new.
-func (b *planBuilder) planTarget(m *spec.Machine) (plan.Target, []string, error) {
+func (b *planner) planTarget(m *spec.Machine) (plan.Target, []string, error) {
 	var refErr error
 	t, unknown, err := resolveTargetRefs(ResolveTarget(m.Target), func(ref spec.Ref) (any, bool) {
-		v, ok, err := b.lookup(ref)
+		v, ok, err := b.values.Lookup(ref)
 		if err != nil && refErr == nil {
 			refErr = err
 		}
@@ -450,7 +561,7 @@ func (b *planBuilder) planTarget(m *spec.Machine) (plan.Target, []string, error)
 	if err != nil {
 		return t, nil, spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
 	}
-	if _, err := b.e.drivers().Driver(t.Kind); err != nil {
+	if _, err := b.pl.drivers().Driver(t.Kind); err != nil {
 		return t, nil, spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
 	}
 	if len(unknown) == 0 && t.HostKey == "" {
@@ -460,13 +571,6 @@ func (b *planBuilder) planTarget(m *spec.Machine) (plan.Target, []string, error)
 	}
 	return t, unknown, nil
 }
-
-// Reboot policies (--reboot).
-const (
-	RebootNever    = "never"
-	RebootIfNeeded = "if-needed"
-	RebootAlways   = "always"
-)
 
 // planReboot records whether pm's new system needs a reboot (its kernel,
 // initrd or kernel modules differ from the booted system's) and whether
@@ -531,71 +635,6 @@ func planSafety(pm *plan.Machine, m *spec.Machine, rec *state.Machine, planKey [
 	return nil
 }
 
-// planRollout splits the machines to deploy that the rollout covers into
-// batches and numbers each machine's batch. Machines are ordered by their
-// depth in the plan's execution edges, then by address, so that a machine
-// never lands in a batch before one it depends on (its gate would wait for
-// it: a cycle); a dependency and its dependent may share a batch.
-func planRollout(ro *spec.Rollout, p *plan.Plan) *plan.Rollout {
-	if ro == nil {
-		return nil
-	}
-	g := graph.New[string]()
-	for _, e := range p.Edges {
-		g.Connect(e[0], e[1])
-	}
-	depth := map[string]int{}
-	if order, err := g.TopoOrder(); err == nil {
-		for _, n := range order {
-			for _, pred := range g.Pred(n) {
-				depth[n] = max(depth[n], depth[pred]+1)
-			}
-		}
-	}
-	var in []*plan.Machine
-	for _, pm := range p.Machines {
-		if pm.Action == plan.Deploy && (len(ro.Tags) == 0 || hasAnyTag(pm.Tags, ro.Tags)) {
-			in = append(in, pm)
-		}
-	}
-	sort.SliceStable(in, func(i, j int) bool {
-		if depth[in[i].Addr] != depth[in[j].Addr] {
-			return depth[in[i].Addr] < depth[in[j].Addr]
-		}
-		return in[i].Addr < in[j].Addr
-	})
-	size := ro.Batch
-	if ro.BatchPercent > 0 {
-		size = (len(in)*ro.BatchPercent + 99) / 100
-	}
-	size = max(size, 1)
-	out := &plan.Rollout{Batch: ro.Batch, BatchPercent: ro.BatchPercent, MaxFailures: ro.MaxFailures, Tags: ro.Tags,
-		Batches: [][]string{}, DeclaredAt: ro.Pos.String()}
-	if ro.Pause > 0 {
-		out.Pause = ro.Pause.String()
-	}
-	for i := 0; i < len(in); i += size {
-		var batch []string
-		for _, pm := range in[i:min(i+size, len(in))] {
-			pm.Batch = len(out.Batches) + 1
-			batch = append(batch, pm.Addr)
-		}
-		out.Batches = append(out.Batches, batch)
-	}
-	return out
-}
-
-func hasAnyTag(tags, want []string) bool {
-	for _, t := range tags {
-		for _, w := range want {
-			if t == w {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // machineAction decides whether pm is deployed. test and dry-activate
 // always run. boot is done when the system profile (what the host boots)
 // already points to the system; switch when the host also runs it, since
@@ -623,152 +662,19 @@ func machineAction(pm *plan.Machine, profile string, profileRead bool) plan.Acti
 	return plan.Deploy
 }
 
-// ResolveTarget is how a configured target is reached: its defaults (port
-// 22, user root) filled in. Plan, apply and every day-2 command use it.
-// Arguments known only after apply stay in Refs (copied), their fields
-// zero: resolveTargetRefs (plan, apply) or MachineTarget (day-2 commands,
-// from state) resolves them.
-func ResolveTarget(t spec.Target) plan.Target {
-	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
-	if t.Kind != "" && t.Kind != target.KindSSH {
-		out.Kind = t.Kind
-	}
-	if len(t.Refs) > 0 {
-		out.Refs = spec.CloneMap(t.Refs)
-	}
-	if _, ref := t.Refs["port"]; out.Port == 0 && !ref {
-		out.Port = 22
-	}
-	if _, ref := t.Refs["user"]; out.User == "" && !ref {
-		out.User = "root"
-	}
-	if t.Jump != nil {
-		j := ResolveTarget(*t.Jump)
-		out.Jump = &j
-	}
-	return out
-}
-
-// RemoteTarget converts a plan target for the SSH layer.
-func RemoteTarget(t plan.Target) remote.Target {
-	out := remote.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
-	if t.Jump != nil {
-		j := RemoteTarget(*t.Jump)
-		out.Jump = &j
-	}
-	return out
-}
-
-// hostRead is what plan learned from one host: its facts, or why it could
-// not read them.
-type hostRead struct {
-	facts   remote.HostFacts
-	hostKey string // the key the host presented
-	err     error
-}
-
-// readHosts starts reading every host in the background, one connection
-// and one round trip (remote.Probe) each, and returns a function that
-// waits for the reads. A host that cannot be reached is planned anyway,
-// with the reason; apply reports it as failed and goes on with the others.
-// A host presenting another key than the pinned one fails the plan.
-func (b *planBuilder) readHosts(ctx context.Context, targets map[string]remote.Target) func() map[string]*hostRead {
-	out := make(map[string]*hostRead, len(targets))
-	if b.e.SSH == nil {
-		return func() map[string]*hostRead { return out }
-	}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(LimitHostReads)
-	for addr, t := range targets {
-		g.Go(func() error {
-			h := &hostRead{}
-			conn, err := b.e.SSH.Dial(gctx, t)
-			if err == nil {
-				h.hostKey = conn.HostKey()
-				h.facts, err = remote.Probe(gctx, conn)
-			}
-			h.err = err
-			mu.Lock()
-			out[addr] = h
-			mu.Unlock()
-			return nil
-		})
-	}
-	return func() map[string]*hostRead {
-		_ = g.Wait()
-		return out
-	}
-}
-
-// apply records what the host said in pm. It returns the message for a
-// host key that differs from the pinned one (the plan then fails).
-func (h *hostRead) apply(pm *plan.Machine) string {
-	var mismatch *remote.HostKeyMismatchError
-	switch {
-	case errors.As(h.err, &mismatch):
-		want, got := mismatch.Fingerprints()
-		return fmt.Sprintf("%s (%s): the host presented key %s, but ferry pinned %s; if the host was reinstalled, check the new fingerprint out of band and run `ferry host-key pin %s`; otherwise someone may be intercepting the connection",
-			pm.Addr, mismatch.Host, got, want, pm.Addr)
-	case h.err != nil:
-		pm.Reason = "host not reachable at plan time: " + h.err.Error()
-		return ""
-	}
-	if pm.Target.HostKey == "" {
-		pm.Target.HostKey = h.hostKey // trust on first use: apply enforces this key
-	}
-	pm.Current, pm.CurrentRead = h.facts.Current, true
-	for _, w := range h.facts.PendingWatchdogs {
-		if w.Alive {
-			pm.Pending = w.String()
-			break
-		}
-	}
-	return ""
-}
-
-// HostKeyError fails a plan when hosts present other keys than the pinned
-// ones.
-type HostKeyError struct{ Messages []string }
-
-func (e *HostKeyError) Error() string {
-	if len(e.Messages) == 1 {
-		return "host key changed: " + e.Messages[0]
-	}
-	return "host keys changed:\n  " + strings.Join(e.Messages, "\n  ")
-}
-
-// PinnedHostKey is the host key ferry holds a machine to: the configured
-// host_key, else the key pinned in state when the state's record is for
-// the same user@host:port (a key recorded for another address belongs to
-// another host); "" means trust on first use.
-func PinnedHostKey(t spec.Target, rec *state.Machine) string {
-	if _, ref := t.Refs["host_key"]; ref {
-		return "" // configured as a reference: MachineTarget resolves it
-	}
-	return pinnedKey(ResolveTarget(t), rec)
-}
-
-// pinnedKey is the key ferry holds the resolved target t to: its own
-// (configured) key, else the key state pinned for the same user@host:port.
-func pinnedKey(t plan.Target, rec *state.Machine) string {
-	if t.HostKey != "" {
-		return t.HostKey
-	}
-	if rec != nil && rec.HostKey != "" && rec.Target == t.String() {
-		return rec.HostKey
-	}
-	return ""
-}
-
 // machineDiff computes the package-level difference from the previously
-// deployed derivation, without building.
-func (b *planBuilder) machineDiff(ctx context.Context, pm *plan.Machine) {
+// deployed derivation, without building, under the package-diff limit.
+func (b *planner) machineDiff(ctx context.Context, pm *plan.Machine) {
 	rec := b.st.Machines[pm.Addr]
 	if rec == nil || rec.Drv == "" || rec.Drv == pm.Drv {
 		return
 	}
-	d, err := b.e.Nix.PackageDiff(ctx, rec.Drv, pm.Drv)
+	release, err := acquire(ctx, b.diffs)
+	if err != nil {
+		return // interrupted: the plan fails on ctx anyway
+	}
+	defer release()
+	d, err := b.pl.Nix.PackageDiff(ctx, rec.Drv, pm.Drv)
 	if err != nil || d.Empty() {
 		return
 	}
@@ -780,39 +686,4 @@ func (b *planBuilder) machineDiff(ctx context.Context, pm *plan.Machine) {
 		return out
 	}
 	pm.Packages = &plan.PackageDiff{Added: conv(d.Added), Removed: conv(d.Removed), Changed: conv(d.Changed)}
-}
-
-// nixResources is the `resources` module argument: every resource's
-// attributes by address, unknown ones marked so that Nix fails only a
-// machine that uses them.
-func (b *planBuilder) nixResources() map[string]any {
-	out := map[string]any{}
-	for addr, attrs := range b.planned {
-		out[addr] = attrs
-	}
-	for addr, rec := range b.st.Resources {
-		if _, ok := out[addr]; !ok {
-			out[addr] = rec.Attrs
-		}
-	}
-	return out
-}
-
-// machineRecord is what apply records after deploying pm.
-func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state.Machine {
-	rec := &state.Machine{Target: pm.Target.String(), HostKey: hostKey, DeclaredAt: pm.DeclaredAt,
-		Keys: map[string]string{}, Deps: pm.Deps}
-	if prev != nil {
-		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
-		rec.LastRollback, rec.BootID = prev.LastRollback, prev.BootID
-		rec.Status, rec.StatusReason, rec.StatusAt = prev.Status, prev.StatusReason, prev.StatusAt
-		// Keys no longer configured are forgotten (and left on the host,
-		// as NixOps does): only configured destinations stay.
-		for _, k := range pm.Keys {
-			if h, ok := prev.Keys[k.Dest]; ok {
-				rec.Keys[k.Dest] = h
-			}
-		}
-	}
-	return rec
 }

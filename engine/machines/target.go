@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"context"
@@ -29,7 +29,7 @@ import (
 //     endpoint.
 //   - Apply resolves what is left from its own results (a resource it
 //     created or replaced) or state, checks it, asks the driver for the
-//     endpoint, waits until it accepts SSH (ApplyOptions.ReachTimeout),
+//     endpoint, waits until it accepts SSH (ApplyRequest.ReachTimeout),
 //     and logs in with the host key pinned: a host_key that refers to an
 //     attribute the provider reported is enforced before the first login,
 //     so a host presenting another key is refused. Without host_key the
@@ -38,10 +38,11 @@ import (
 //     unknown at plan time is not used, since it belongs to the host that
 //     was there before.
 //   - A target's references are dependencies of its machine
-//     (BuildConfigGraph), so it deploys after its resources are created.
+//     (engine.BuildConfigGraph), so it deploys after its resources are
+//     created.
 
 // DefaultReachTimeout bounds the wait for a machine whose endpoint
-// appears in this apply (ApplyOptions.ReachTimeout).
+// appears in this apply (ApplyRequest.ReachTimeout).
 const DefaultReachTimeout = 5 * time.Minute
 
 // targetArgs are the target arguments that may be known only after apply.
@@ -203,22 +204,14 @@ func stateLookup(st *state.State) func(spec.Ref) (any, bool) {
 	}
 }
 
-// drivers is the engine's target driver registry.
-func (e *Engine) drivers() *target.Registry {
-	if e.Targets != nil {
-		return e.Targets
-	}
-	return target.Default()
-}
-
 // reach resolves m's target for apply: what the plan left unknown is
 // resolved from this apply's results (or state) and checked, the driver
 // gives the endpoint, and an endpoint that appeared in this apply is
 // waited for. It returns m with its target resolved (what state records)
 // and the endpoint to log in to.
-func (x *executor) reach(m *plan.Machine, progress func(string, ...any)) (*plan.Machine, remote.Target, error) {
-	ctx := x.opCtx
-	drv, err := x.e.drivers().Driver(m.Target.Kind)
+func (r *Run) reach(m *plan.Machine, progress func(string, ...any)) (*plan.Machine, remote.Target, error) {
+	ctx := r.ctx
+	drv, err := r.pl.drivers().Driver(m.Target.Kind)
 	if err != nil {
 		return nil, remote.Target{}, err
 	}
@@ -228,7 +221,7 @@ func (x *executor) reach(m *plan.Machine, progress func(string, ...any)) (*plan.
 		var unknown []string
 		var missing []string
 		t, unknown, err = resolveTargetRefs(t, func(ref spec.Ref) (any, bool) {
-			v, ok := x.lookup(ref)
+			v, ok := r.results.Lookup(ref)
 			if !ok {
 				missing = append(missing, ref.String())
 			}
@@ -249,13 +242,13 @@ func (x *executor) reach(m *plan.Machine, progress func(string, ...any)) (*plan.
 		}
 		progress("target resolved: %s (%s)", t, how)
 	}
-	env := target.Env{SSH: x.e.SSH}
+	env := target.Env{SSH: r.pl.SSH}
 	ep, err := drv.Endpoint(ctx, env, t)
 	if err != nil {
 		return nil, remote.Target{}, fmt.Errorf("target: %w", err)
 	}
 	if appeared {
-		timeout := x.reachTimeout
+		timeout := r.reachTimeout
 		if timeout <= 0 {
 			timeout = DefaultReachTimeout
 		}
@@ -263,38 +256,97 @@ func (x *executor) reach(m *plan.Machine, progress func(string, ...any)) (*plan.
 		if err := drv.Wait(ctx, env, ep, timeout); err != nil {
 			return nil, remote.Target{}, fmt.Errorf("wait for the new host: %w", err)
 		}
-		x.e.emit(Event{Kind: EventProgress, Addr: m.Addr, Duration: time.Since(start), Message: "accepts SSH connections"})
+		r.sink.Progress(m.Addr, time.Since(start), "accepts SSH connections")
 	}
 	cp := *m
 	cp.Target = t
-	x.mu.Lock()
-	if x.endpoints == nil {
-		x.endpoints = map[string]remote.Target{}
+	r.mu.Lock()
+	if r.endpoints == nil {
+		r.endpoints = map[string]remote.Target{}
 	}
-	x.endpoints[m.Addr] = ep
-	x.mu.Unlock()
+	r.endpoints[m.Addr] = ep
+	r.mu.Unlock()
 	return &cp, ep, nil
 }
 
 // endpoint is the endpoint reach gave m.
-func (x *executor) endpoint(m *plan.Machine) remote.Target {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if ep, ok := x.endpoints[m.Addr]; ok {
+func (r *Run) endpoint(m *plan.Machine) remote.Target {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ep, ok := r.endpoints[m.Addr]; ok {
 		return ep
 	}
 	return RemoteTarget(m.Target)
 }
 
 // reboot reboots m through its target's driver.
-func (x *executor) reboot(ctx context.Context, m *plan.Machine) (*remote.Conn, error) {
-	drv, err := x.e.drivers().Driver(m.Target.Kind)
+func (r *Run) reboot(ctx context.Context, m *plan.Machine) (*remote.Conn, error) {
+	drv, err := r.pl.drivers().Driver(m.Target.Kind)
 	if err != nil {
 		return nil, err
 	}
-	r, ok := drv.(target.Rebooter)
+	rb, ok := drv.(target.Rebooter)
 	if !ok {
 		return nil, fmt.Errorf("targets of kind %q cannot be rebooted by ferry", drv.Kind())
 	}
-	return r.Reboot(ctx, target.Env{SSH: x.e.SSH}, x.endpoint(m), remote.RebootOptions{Timeout: x.rebootTimeout})
+	return rb.Reboot(ctx, target.Env{SSH: r.pl.SSH}, r.endpoint(m), remote.RebootOptions{Timeout: r.rebootTimeout})
+}
+
+// ResolveTarget is how a configured target is reached: its defaults (port
+// 22, user root) filled in. Plan, apply and every day-2 command use it.
+// Arguments known only after apply stay in Refs (copied), their fields
+// zero: resolveTargetRefs (plan, apply) or MachineTarget (day-2 commands,
+// from state) resolves them.
+func ResolveTarget(t spec.Target) plan.Target {
+	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
+	if t.Kind != "" && t.Kind != target.KindSSH {
+		out.Kind = t.Kind
+	}
+	if len(t.Refs) > 0 {
+		out.Refs = spec.CloneMap(t.Refs)
+	}
+	if _, ref := t.Refs["port"]; out.Port == 0 && !ref {
+		out.Port = 22
+	}
+	if _, ref := t.Refs["user"]; out.User == "" && !ref {
+		out.User = "root"
+	}
+	if t.Jump != nil {
+		j := ResolveTarget(*t.Jump)
+		out.Jump = &j
+	}
+	return out
+}
+
+// RemoteTarget converts a plan target for the SSH layer.
+func RemoteTarget(t plan.Target) remote.Target {
+	out := remote.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
+	if t.Jump != nil {
+		j := RemoteTarget(*t.Jump)
+		out.Jump = &j
+	}
+	return out
+}
+
+// PinnedHostKey is the host key ferry holds a machine to: the configured
+// host_key, else the key pinned in state when the state's record is for
+// the same user@host:port (a key recorded for another address belongs to
+// another host); "" means trust on first use.
+func PinnedHostKey(t spec.Target, rec *state.Machine) string {
+	if _, ref := t.Refs["host_key"]; ref {
+		return "" // configured as a reference: MachineTarget resolves it
+	}
+	return pinnedKey(ResolveTarget(t), rec)
+}
+
+// pinnedKey is the key ferry holds the resolved target t to: its own
+// (configured) key, else the key state pinned for the same user@host:port.
+func pinnedKey(t plan.Target, rec *state.Machine) string {
+	if t.HostKey != "" {
+		return t.HostKey
+	}
+	if rec != nil && rec.HostKey != "" && rec.Target == t.String() {
+		return rec.HostKey
+	}
+	return ""
 }

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"fmt"
@@ -9,14 +9,14 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 )
 
-// SelectMachines resolves --on and --exclude, for plan and for every
+// Select resolves --on and --exclude, for plan and for every
 // day-2 command: each pattern is a machine name, a machine address
 // (machine.NAME), a tag (@TAG), and any of them may be a glob ('web-*',
 // '@db-?'). An empty on selects every machine; exclude then removes
 // machines. A pattern that matches no machine is an error naming the
 // machines (and the nearest name), so a typo never silently deploys
 // nothing or everything. The result is in declaration order.
-func SelectMachines(cfg *spec.Config, on, exclude []string) ([]*spec.Machine, error) {
+func Select(cfg *spec.Config, on, exclude []string) ([]*spec.Machine, error) {
 	sel := map[string]bool{}
 	if len(on) == 0 {
 		for _, m := range cfg.Machines {
@@ -137,9 +137,9 @@ func allTags(cfg *spec.Config) []string {
 	return out
 }
 
-// MachineNamed finds the one machine a command about a single machine
+// Named finds the one machine a command about a single machine
 // names (NAME or machine.NAME, no tags or globs), or says which exist.
-func MachineNamed(cfg *spec.Config, name string) (*spec.Machine, error) {
+func Named(cfg *spec.Config, name string) (*spec.Machine, error) {
 	if strings.HasPrefix(name, "@") || strings.ContainsAny(name, "*?[") {
 		return nil, fmt.Errorf("%s: this command works on one machine: name it (tags and globs select several machines with exec, info and check)", name)
 	}

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func TestRolloutBatchesFollowDependencies(t *testing.T) {
 			{"machine.app", "machine.lb"},
 		},
 	}
-	ro := planRollout(&spec.Rollout{Batch: 1, Tags: []string{"web"}}, p)
+	ro := PlanRollout(&spec.Rollout{Batch: 1, Tags: []string{"web"}}, p)
 	want := [][]string{{"machine.cache"}, {"machine.db"}, {"machine.app"}, {"machine.lb"}}
 	if d := cmp.Diff(want, ro.Batches); d != "" {
 		t.Errorf("batches (-want +got):\n%s", d)
@@ -35,7 +35,7 @@ func TestRolloutBatchesFollowDependencies(t *testing.T) {
 	for _, e := range p.Edges {
 		g.Connect(e[0], e[1])
 	}
-	addRolloutGates(g, ro)
+	AddRolloutGates(g, ro)
 	res := g.Walk(t.Context(), 4, func(context.Context, string, func()) error { return nil })
 	if !res.OK() {
 		t.Errorf("walk of the plan's graph with its gates: failed %v", res.Failed)

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"fmt"
@@ -7,10 +7,10 @@ import (
 	"github.com/nixferry/ferry/remote"
 )
 
-// MachineStanding is how a machine stands against what ferry recorded,
+// Standing is how a machine stands against what ferry recorded,
 // judged the one way plan and `ferry check` both judge it, so that they
 // always agree: check reports what the next plan deploys again.
-type MachineStanding struct {
+type Standing struct {
 	// NotDeployed: ferry has not deployed the machine (no record, or no
 	// system in it).
 	NotDeployed bool
@@ -27,9 +27,9 @@ type MachineStanding struct {
 	Pending []remote.PendingWatchdog
 }
 
-// JudgeMachine compares a machine's record with what its host said.
-func JudgeMachine(rec *state.Machine, facts remote.HostFacts) MachineStanding {
-	var s MachineStanding
+// Judge compares a machine's record with what its host said.
+func Judge(rec *state.Machine, facts remote.HostFacts) Standing {
+	var s Standing
 	for _, w := range facts.PendingWatchdogs {
 		if w.Alive {
 			s.Pending = append(s.Pending, w)
@@ -57,10 +57,10 @@ func JudgeMachine(rec *state.Machine, facts remote.HostFacts) MachineStanding {
 }
 
 // OK reports whether nothing needs doing.
-func (s MachineStanding) OK() bool { return !s.Drift && s.Unverified == "" && len(s.Pending) == 0 }
+func (s Standing) OK() bool { return !s.Drift && s.Unverified == "" && len(s.Pending) == 0 }
 
 // Problem says what is wrong, for people; "" when OK (or not deployed).
-func (s MachineStanding) Problem() string {
+func (s Standing) Problem() string {
 	switch {
 	case len(s.Pending) > 0:
 		return s.Pending[0].String()

@@ -1,4 +1,4 @@
-package engine_test
+package machines_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/plan"
 )
 
@@ -38,15 +38,15 @@ func TestHTTPCheck(t *testing.T) {
 		return &plan.Check{Kind: "http", URL: srv.URL + path, Status: status, Timeout: "2s", Retries: retries, Interval: "10ms"}
 	}
 	ctx := context.Background()
-	if err := engine.RunChecks(ctx, nil, []*plan.Check{check("/ok", 204, 0)}); err != nil {
+	if err := machines.RunChecks(ctx, nil, []*plan.Check{check("/ok", 204, 0)}); err != nil {
 		t.Errorf("/ok: %v", err)
 	}
 	calls.Store(0)
-	if err := engine.RunChecks(ctx, nil, []*plan.Check{check("/warming", 200, 3)}); err != nil || calls.Load() != 3 {
+	if err := machines.RunChecks(ctx, nil, []*plan.Check{check("/warming", 200, 3)}); err != nil || calls.Load() != 3 {
 		t.Errorf("/warming: %v after %d calls, want success on the third", err, calls.Load())
 	}
 	start := time.Now()
-	err := engine.RunChecks(ctx, nil, []*plan.Check{check("/broken", 200, 2)})
+	err := machines.RunChecks(ctx, nil, []*plan.Check{check("/broken", 200, 2)})
 	if err == nil || !strings.Contains(err.Error(), "failed after 3 attempt(s): status 502, want 200: broken backend") {
 		t.Errorf("/broken: %v", err)
 	}
@@ -55,7 +55,7 @@ func TestHTTPCheck(t *testing.T) {
 	}
 	// Nothing listens: bounded by the attempts, the error says why.
 	srv.Close()
-	if err := engine.RunChecks(ctx, nil, []*plan.Check{check("/ok", 200, 1)}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+	if err := machines.RunChecks(ctx, nil, []*plan.Check{check("/ok", 200, 1)}); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("closed server: %v", err)
 	}
 }

@@ -1,11 +1,11 @@
-package engine_test
+package machines_test
 
 import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/machines"
 	"github.com/nixferry/ferry/engine/spec"
 )
 
@@ -36,7 +36,7 @@ func TestSelectMachines(t *testing.T) {
 		{[]string{"web["}, nil, nil, "--on web[: bad pattern: syntax error in pattern"},
 	}
 	for _, tt := range tests {
-		ms, err := engine.SelectMachines(cfg, tt.on, tt.exclude)
+		ms, err := machines.Select(cfg, tt.on, tt.exclude)
 		if tt.err != "" {
 			if err == nil || err.Error() != tt.err {
 				t.Errorf("SelectMachines(%q, %q) error = %v, want %q", tt.on, tt.exclude, err, tt.err)

@@ -1,4 +1,4 @@
-package engine
+package machines
 
 import (
 	"context"
@@ -95,12 +95,11 @@ func planDrvs(p *plan.Plan) []string {
 	return slices.Compact(drvs)
 }
 
-// pinRoots registers the plan's derivations as GC roots; planMachines
-// calls it once every machine is planned. It first releases the roots of
+// pinRoots registers the plan's derivations as GC roots; Plan calls it once every machine is planned. It first releases the roots of
 // the deployment's plans that can no longer be applied. A failure only
 // warns: the plan is right, just unprotected, and apply says clearly when
 // its derivations are gone.
-func (b *planBuilder) pinRoots(ctx context.Context, p *plan.Plan) {
+func (b *planner) pinRoots(ctx context.Context, p *plan.Plan) {
 	folder := planRootsFolder(b.cfg.Dir, p)
 	if folder == "" {
 		return
@@ -110,9 +109,9 @@ func (b *planBuilder) pinRoots(ctx context.Context, p *plan.Plan) {
 	if len(drvs) == 0 {
 		return
 	}
-	if _, err := b.e.Nix.AddDrvRoots(ctx, filepath.Join(folder, "drv"), drvs); err != nil {
-		b.e.emit(Event{Kind: EventWarning, Message: fmt.Sprintf(
-			"could not protect the plan's %d derivation(s) from garbage collection (%v): a garbage collection before apply removes them, and apply then asks for a new plan", len(drvs), err)})
+	if _, err := b.pl.Nix.AddDrvRoots(ctx, filepath.Join(folder, "drv"), drvs); err != nil {
+		b.sink.Warning("", fmt.Sprintf(
+			"could not protect the plan's %d derivation(s) from garbage collection (%v): a garbage collection before apply removes them, and apply then asks for a new plan", len(drvs), err))
 	}
 }
 
@@ -159,15 +158,15 @@ func (e *MissingDerivationsError) Error() string {
 	return b.String()
 }
 
-// checkDerivations fails with a *MissingDerivationsError when this
+// CheckDerivations fails with a *MissingDerivationsError when this
 // machine's Nix store lacks derivations that p deploys, with one
 // nix-store --check-validity for all.
-func (e *Engine) checkDerivations(ctx context.Context, p *plan.Plan) error {
+func (pl *Pipeline) CheckDerivations(ctx context.Context, p *plan.Plan) error {
 	drvs := planDrvs(p)
 	if len(drvs) == 0 {
 		return nil
 	}
-	missing, err := e.Nix.MissingPaths(ctx, drvs)
+	missing, err := pl.Nix.MissingPaths(ctx, drvs)
 	if err != nil {
 		return fmt.Errorf("check the plan's derivations: %w", err)
 	}
@@ -198,14 +197,14 @@ type planRoots struct {
 }
 
 // startRoots checks, before anything is built, that this machine has the
-// plan's derivations (startMachines calls it). Each derivation's root is
+// plan's derivations (Start calls it). Each derivation's root is
 // released once its last use is done: the one local build of all systems
 // built here, and each copy of a derivation to a target that builds it.
-func (x *executor) startRoots(configDir string) *planRoots {
-	r := &planRoots{folder: planRootsFolder(configDir, x.p), users: map[string]int{}}
-	r.missing = x.e.checkDerivations(x.opCtx, x.p)
+func (run *Run) startRoots(configDir string) *planRoots {
+	r := &planRoots{folder: planRootsFolder(configDir, run.p), users: map[string]int{}}
+	r.missing = run.pl.CheckDerivations(run.ctx, run.p)
 	local := map[string]bool{}
-	for _, m := range x.p.Machines {
+	for _, m := range run.p.Machines {
 		switch {
 		case m.Action != plan.Deploy || m.Drv == "":
 		case m.BuildOnTarget:
@@ -273,7 +272,7 @@ type ReleasedRoots struct {
 // ReleasePlanRoots releases the GC roots p holds in configDir, for a plan
 // that will never be applied: one that was shown but not saved, or whose
 // plan-less apply was declined. It returns how many it released.
-func (e *Engine) ReleasePlanRoots(configDir string, p *plan.Plan) (int, error) {
+func ReleasePlanRoots(configDir string, p *plan.Plan) (int, error) {
 	folder := planRootsFolder(configDir, p)
 	if folder == "" {
 		return 0, nil
@@ -283,23 +282,28 @@ func (e *Engine) ReleasePlanRoots(configDir string, p *plan.Plan) (int, error) {
 	return n, err
 }
 
+// CheckRootsDir says why configDir cannot hold plan roots: it must be an
+// absolute configuration folder.
+func CheckRootsDir(configDir string) error {
+	if configDir == "" || !filepath.IsAbs(configDir) {
+		return fmt.Errorf("release plan roots: %q is not an absolute configuration folder", configDir)
+	}
+	return nil
+}
+
 // CleanPlanRoots releases every GC root that plans of deployment hold in
 // configDir: those of plans never applied, or whose apply did not finish
-// with them. It takes the deployment's lock, so that no plan or apply of
-// it runs meanwhile. The released derivations stay in the store until a
-// garbage collection; a saved plan whose roots were released can still be
+// with them. The caller holds the deployment's lock
+// (engine.Engine.CleanPlanRoots), so that no plan or apply of it runs
+// meanwhile. The released derivations stay in the store until a garbage
+// collection; a saved plan whose roots were released can still be
 // applied until then.
-func (e *Engine) CleanPlanRoots(ctx context.Context, configDir, deployment string, lockTimeout time.Duration) (ReleasedRoots, error) {
+func CleanPlanRoots(configDir, deployment string) (ReleasedRoots, error) {
 	out := ReleasedRoots{Deployment: deployment}
-	if configDir == "" || !filepath.IsAbs(configDir) {
-		return out, fmt.Errorf("release plan roots: %q is not an absolute configuration folder", configDir)
-	}
-	out.Dir = gcRootsDir(configDir, deployment)
-	s, err := e.Begin(ctx, deployment, "plan --clean", lockTimeout)
-	if err != nil {
+	if err := CheckRootsDir(configDir); err != nil {
 		return out, err
 	}
-	defer s.Close()
+	out.Dir = gcRootsDir(configDir, deployment)
 	des, err := os.ReadDir(out.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil

@@ -1,0 +1,12 @@
+package plan
+
+// StaleError refuses a plan that no longer matches the world it was
+// computed against: the state moved, an input file or nixpkgs changed, a
+// key's content changed, the plan file was edited. Apply returns it before
+// anything runs; the engine core and the machine pipeline
+// (engine/machines) both raise it, hence its home here.
+type StaleError struct{ What string }
+
+func (e *StaleError) Error() string {
+	return "plan is stale: " + e.What + "; run `ferry plan` again and review the new plan"
+}
