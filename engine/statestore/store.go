@@ -55,7 +55,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		}
 		s = newStore(newDirBackend(root), rawURL, opts...)
 	case blob.DefaultURLMux().ValidBucketScheme(u.Scheme):
-		b, err := blob.OpenBucket(ctx, rawURL)
+		b, err := blob.OpenBucket(ctx, s3Compatible(u))
 		if err != nil {
 			return fail(fmt.Errorf("open state bucket %s: %w; check the URL and %s", rawURL, err, credentialHint(u.Scheme)))
 		}
@@ -77,6 +77,26 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("state bucket %s is not reachable: %w; check the bucket name, region or endpoint, the network and %s", rawURL, err, credentialHint(u.Scheme))
 	}
 	return s, nil
+}
+
+// s3Compatible returns the URL to open: for an s3:// URL with an endpoint
+// (an S3-compatible store: MinIO, Ceph, an emulator) the SDK's checksums
+// are only sent and checked where the API requires them, unless the URL
+// says otherwise: many such stores reject the SDK's default checksum
+// headers or answer range reads with the whole object's checksum.
+func s3Compatible(u *url.URL) string {
+	q := u.Query()
+	if u.Scheme != "s3" || q.Get("endpoint") == "" {
+		return u.String()
+	}
+	for _, k := range []string{"request_checksum_calculation", "response_checksum_validation"} {
+		if q.Get(k) == "" {
+			q.Set(k, "when_required")
+		}
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.String()
 }
 
 // dialEndpoint connects to the endpoint= of a URL (S3-compatible servers

@@ -14,6 +14,7 @@ import (
 	"github.com/nixferry/ferry/engine/statestore/sealed"
 	"github.com/nixferry/ferry/lang"
 	"github.com/nixferry/ferry/providers"
+	awsprovider "github.com/nixferry/ferry/providers/aws"
 	"github.com/nixferry/ferry/providers/checked"
 	"github.com/nixferry/ferry/providers/local"
 	"github.com/nixferry/ferry/providers/null"
@@ -102,7 +103,7 @@ func (a *App) Registry(dir string) (*providers.Registry, error) {
 // runtime checker that names a provider breaking the contract. Providers
 // are registered here, explicitly, and nowhere else.
 func NewRegistry(dir string, extra ...providers.Provider) (*providers.Registry, error) {
-	ps := append([]providers.Provider{null.Provider(), timeprovider.Provider(), local.Provider(dir)}, extra...)
+	ps := append([]providers.Provider{null.Provider(), timeprovider.Provider(), local.Provider(dir), awsprovider.New()}, extra...)
 	for i, p := range ps {
 		ps[i] = checked.WrapProvider(p)
 	}

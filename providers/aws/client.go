@@ -1,0 +1,77 @@
+package aws
+
+import (
+	"maps"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/nixferry/ferry/providers"
+)
+
+// defaultPageSize is how many IDs one Describe call asks for (the values
+// of one filter), so that refreshing N objects costs about N/200 calls.
+const defaultPageSize = 200
+
+// Client is one configured aws.provider(...): the credentials and
+// region, the SDK clients of each service, and the resource types bound
+// to them (providers.Configured). Safe for concurrent use.
+type Client struct {
+	name    string // the configuration as errors name it
+	region  string
+	profile string
+	cfg     config
+	aws     aws.Config
+	calls   *CallCounter
+
+	ec2 *ec2.Client
+
+	pageSize  int
+	resources map[string]providers.Resource
+}
+
+var _ providers.Configured = (*Client)(nil)
+
+func newClient(name string, cfg config, awsCfg aws.Config, calls *CallCounter) *Client {
+	profile := cfg.profile
+	if profile == "" {
+		profile = os.Getenv("AWS_PROFILE") // for the hints: aws sso login --profile ...
+	}
+	c := &Client{
+		name:     name,
+		region:   cfg.region,
+		profile:  profile,
+		cfg:      cfg,
+		aws:      awsCfg,
+		calls:    calls,
+		pageSize: defaultPageSize,
+	}
+	c.ec2 = ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
+		if e := cfg.endpoint("ec2"); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	})
+	c.resources = map[string]providers.Resource{
+		KeyPairType:       &keyPair{c: c},
+		SecurityGroupType: &securityGroup{c: c},
+	}
+	return c
+}
+
+// Resources returns every type of the provider bound to this
+// configuration.
+func (c *Client) Resources() map[string]providers.Resource { return maps.Clone(c.resources) }
+
+// Limit is DefaultLimit.
+func (c *Client) Limit() int { return DefaultLimit }
+
+// Calls counts this configuration's API requests.
+func (c *Client) Calls() *CallCounter { return c.calls }
+
+// Region is the configured region.
+func (c *Client) Region() string { return c.region }
+
+// AWSConfig is the SDK configuration, credentials resolved, with the
+// retryer and the call counter installed, for clients of other services.
+func (c *Client) AWSConfig() aws.Config { return c.aws.Copy() }

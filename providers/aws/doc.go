@@ -1,0 +1,59 @@
+// Package aws is the Amazon Web Services provider (aws-sdk-go-v2):
+//
+//	aws.provider(region = "eu-west-1")
+//	aws.provider(alias = "us", region = "us-east-1", profile = "prod",
+//	             assume_role = "arn:aws:iam::123456789012:role/deploy")
+//	aws.provider(region = "eu-west-1", endpoint = "http://127.0.0.1:5000")   # an emulator
+//
+// # Configuration and credentials
+//
+// Configure resolves credentials the way the AWS CLI does, through the
+// SDK's default chain: the environment (AWS_ACCESS_KEY_ID, ...), the
+// shared config and credentials files with profile (or AWS_PROFILE),
+// SSO profiles, web identity, container and instance roles. As the last
+// resort, for users coming from NixOps, it reads ~/.ec2-keys (ec2keys.go):
+// a profile no shared file holds is looked up there by name or access key
+// ID. assume_role then trades those credentials for a role's. Nothing
+// secret comes from the configuration, so nothing secret reaches a plan
+// or the state. Configure fetches the credentials once, so that a missing
+// or expired login fails before any plan, with what was looked at and
+// what to run ("run aws sso login --profile prod").
+//
+// endpoint replaces the API endpoint (an emulator, a private endpoint):
+// one URL for all services, or one per service; nothing else changes.
+// Every client uses the SDK's adaptive retryer (backoff, and a send rate
+// that drops when AWS throttles; up to 10 attempts), and Limit
+// (DefaultLimit) bounds the calls of one configuration running at once.
+// A CallCounter, installed on every SDK client as middleware, counts the
+// requests by operation (Client.Calls, CallsOf), for tests and benchmarks
+// that hold refresh and apply to a number of calls.
+//
+// # Resource types
+//
+// One file per type, its test beside it, each run through providertest
+// on moto (awstest):
+//
+//   - aws.key_pair (key_pair.go): imports public_key, or has EC2 create
+//     the key pair (ed25519 by default) and keeps its private key as a
+//     sensitive attribute.
+//   - aws.security_group (security_group.go, rules in
+//     security_group_rules.go): a VPC's group with its ingress and egress
+//     rules inline; rules changed outside ferry show in the next plan.
+//
+// Every type refreshes in batches (BatchReader: one Describe call per 200
+// IDs, by filter, so that an object deleted outside ferry does not fail
+// the page), imports by ID (a key pair also by name), and finds the
+// object of a killed create again (Adopter) by the ferry:token tag every
+// create puts on it: key pairs and security groups take no client token,
+// and moto does not honour EC2's. Names left out of the configuration are
+// generated from the resource's name and the create's token
+// (ferry-web-1a2b3c4d), so that a retried create collides with the first
+// and finds it instead of making a second object. The finders
+// (ec2_find.go: findKeyPairsByIDs, findSecurityGroupByToken, ...) are
+// shared by a service's types; every error names the resource address
+// and the API action, and says what to do when the cause is known
+// (errors.go).
+//
+// It must not import lang or engine (engine/spec is allowed), and no
+// production code may import awstest.
+package aws

@@ -1,0 +1,104 @@
+package aws_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/aws"
+	"github.com/nixferry/ferry/providers/aws/awstest"
+)
+
+// fleet creates n key pairs and n security groups and returns their
+// read requests, by type.
+func fleet(t testing.TB, env *awstest.Env, c *aws.Client, n int) map[string][]providers.ReadRequest {
+	t.Helper()
+	vpc := env.VPC(t, env.Region)
+	args := map[string]map[string]any{
+		aws.KeyPairType: {"public_key": testPublicKey},
+		aws.SecurityGroupType: {"vpc_id": vpc, "ingress": []any{
+			map[string]any{"protocol": "tcp", "port": num(22), "cidr_blocks": []any{"0.0.0.0/0"}},
+		}},
+	}
+	out := map[string][]providers.ReadRequest{}
+	for typ, a := range args {
+		r := c.Resources()[typ]
+		for i := range n {
+			addr := fmt.Sprintf("%s.n%d", typ, i)
+			cfg := map[string]any{}
+			for k, v := range a {
+				cfg[k] = v
+			}
+			s := r.Schema()
+			for _, at := range s.Attrs {
+				if _, set := cfg[at.Name]; !set && at.Default != nil {
+					cfg[at.Name] = at.Default
+				}
+			}
+			p, err := r.Plan(t.Context(), providers.PlanRequest{Addr: addr, Config: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := r.Apply(t.Context(), providers.ApplyRequest{Addr: addr, Action: providers.Create, Planned: p.Planned, Token: fmt.Sprintf("tok-%s-%d", typ, i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[typ] = append(out[typ], providers.ReadRequest{Addr: addr, Prior: resp.State})
+		}
+	}
+	return out
+}
+
+// refresh reads every object of the fleet, one ReadMany per type, and
+// returns the calls it made.
+func refresh(t testing.TB, c *aws.Client, reqs map[string][]providers.ReadRequest) int {
+	t.Helper()
+	before := c.Calls().Total()
+	for typ, rs := range reqs {
+		resps, err := c.Resources()[typ].(providers.BatchReader).ReadMany(t.Context(), rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, resp := range resps {
+			if resp.State == nil {
+				t.Fatalf("%s: gone", rs[i].Addr)
+			}
+		}
+	}
+	return c.Calls().Total() - before
+}
+
+// TestRefreshPages: a refresh asks for a page of IDs per call.
+func TestRefreshPages(t *testing.T) {
+	env := awstest.New(t)
+	c := configure(t, env, nil)
+	reqs := fleet(t, env, c, 7)
+	aws.SetPageSize(c, 3)
+	before := c.Calls().Counts()
+	if n := refresh(t, c, reqs); n != 6 {
+		t.Errorf("refresh of 7 key pairs and 7 groups in pages of 3 made %d calls, want 6", n)
+	}
+	after := c.Calls().Counts()
+	for _, op := range []string{"EC2.DescribeKeyPairs", "EC2.DescribeSecurityGroups"} {
+		if n := after[op] - before[op]; n != 3 {
+			t.Errorf("%s: %d calls, want 3", op, n)
+		}
+	}
+}
+
+// BenchmarkRefresh refreshes 200 key pairs and 200 security groups: the
+// issue's bound is at most 10 EC2 calls for a whole deployment's refresh.
+func BenchmarkRefresh(b *testing.B) {
+	env := awstest.New(b)
+	c := configure(b, env, nil)
+	start := time.Now()
+	reqs := fleet(b, env, c, 200)
+	b.Logf("created 200 key pairs and 200 security groups in %s, %d calls", time.Since(start).Round(time.Millisecond), c.Calls().Total())
+	b.ResetTimer()
+	calls := 0
+	for b.Loop() {
+		calls = refresh(b, c, reqs)
+	}
+	b.ReportMetric(float64(calls), "calls/refresh")
+}
