@@ -13,6 +13,14 @@ type Graph[K comparable] struct {
 	after     [][]int
 	afterPred [][]int
 	afterSet  map[[2]int]struct{}
+	// passHook, when a test in this package sets it, is called by every
+	// pass of Walk's loop after it started what it could, in Walk's
+	// goroutine with the walk's lock held: running is the number of calls
+	// not yet returned, done the number that succeeded. A pass follows
+	// every return and every release, so a test learns what each event let
+	// the walk start without waiting for time to pass. It must not block or
+	// call into the walk; nil otherwise, changing nothing.
+	passHook func(running, done int)
 }
 
 // New returns an empty graph.

@@ -135,6 +135,9 @@ func (w *walker[K]) loop() {
 				go w.run(i)
 			}
 		}
+		if w.g.passHook != nil {
+			w.g.passHook(w.running, len(w.res.Done))
+		}
 		idle := w.running == 0
 		w.mu.Unlock()
 		if idle {

@@ -21,18 +21,45 @@ type gauge struct {
 	cur, max atomic.Int64
 }
 
-func (g *gauge) enter() {
+// enter counts a call in and returns how many are inside now.
+func (g *gauge) enter() int64 {
 	n := g.cur.Add(1)
 	for {
 		m := g.max.Load()
 		if n <= m || g.max.CompareAndSwap(m, n) {
-			return
+			return n
 		}
 	}
 }
 
 func (g *gauge) leave() { g.cur.Add(-1) }
 
+// eventDeadline bounds the tests' waits for something a correct walk makes
+// happen at once. It only turns a hang into a failure, so it is generous
+// enough for a loaded machine; no test waits for time to pass.
+const eventDeadline = time.Minute
+
+// onPass sets g's passHook. The hook runs in Walk's goroutine, which is the
+// test's: it may call t.Errorf.
+func onPass[K comparable](g *Graph[K], f func(running, done int)) {
+	g.passHook = f
+}
+
+// waitOrTimeout waits until ch is closed, or fails after eventDeadline.
+func waitOrTimeout(ch <-chan struct{}, what string) error {
+	select {
+	case <-ch:
+		return nil
+	case <-time.After(eventDeadline):
+		return fmt.Errorf("timed out after %v waiting for %s", eventDeadline, what)
+	}
+}
+
+// TestWalkConcurrencyBound: the bound is reached and never exceeded. The
+// first limit calls (started together, as 40 nodes are ready) wait until all
+// of them are inside, so the bound is reached however the calls are
+// scheduled; every pass of the walk checks, right where it decides what to
+// start, that no more than limit calls run.
 func TestWalkConcurrencyBound(t *testing.T) {
 	for _, limit := range []int{1, 3, 8} {
 		t.Run(fmt.Sprint("limit ", limit), func(t *testing.T) {
@@ -44,12 +71,24 @@ func TestWalkConcurrencyBound(t *testing.T) {
 				g.Connect(i-40, i)
 				g.Connect(i-20, i)
 			}
+			onPass(g, func(running, _ int) {
+				if running > limit {
+					t.Errorf("the walk started calls until %d ran, limit %d", running, limit)
+				}
+			})
 			var gg gauge
+			var calls atomic.Int64
+			full := make(chan struct{}) // closed when limit calls are inside at once
+			var fullOnce sync.Once
 			res := g.Walk(t.Context(), limit, func(ctx context.Context, k int, release func()) error {
-				gg.enter()
+				if gg.enter() == int64(limit) {
+					fullOnce.Do(func() { close(full) })
+				}
 				defer gg.leave()
-				time.Sleep(time.Millisecond)
-				return nil
+				if calls.Add(1) > int64(limit) {
+					return nil
+				}
+				return waitOrTimeout(full, fmt.Sprintf("%d calls at once (most seen %d)", limit, gg.max.Load()))
 			})
 			if !res.OK() || len(res.Done) != 60 {
 				t.Fatalf("walk not OK: %d done, failed %v", len(res.Done), res.Failed)
@@ -73,24 +112,22 @@ func TestWalkUnbounded(t *testing.T) {
 	started.Add(n)
 	res := g.Walk(t.Context(), 0, func(ctx context.Context, k int, release func()) error {
 		started.Done()
-		return waitTimeout(&started, 5*time.Second)
+		all := make(chan struct{})
+		go func() { started.Wait(); close(all) }()
+		return waitOrTimeout(all, "every node to start")
 	})
 	if !res.OK() {
 		t.Fatalf("walk failed: %v", res.Failed)
 	}
 }
 
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) error {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(d):
-		return errors.New("timed out: not every node started")
-	}
-}
-
+// TestWalkGoroutinesBoundedByRunning: Walk runs a goroutine per running
+// call, not per ready node. Twice during a walk of 10000 ready nodes (the
+// first limit calls, and limit calls in the middle), the calls wait for each
+// other; while they wait, the number of goroutines must come down to at most
+// limit above what it was before the walk. It is polled rather than sampled
+// once, because goroutines of calls that already returned may take a moment
+// to exit on a busy machine.
 func TestWalkGoroutinesBoundedByRunning(t *testing.T) {
 	const n, limit = 10000, 4
 	g := New[int]()
@@ -98,21 +135,46 @@ func TestWalkGoroutinesBoundedByRunning(t *testing.T) {
 		g.Add(i)
 	}
 	base := runtime.NumGoroutine()
-	var most atomic.Int64
-	res := g.Walk(t.Context(), limit, func(ctx context.Context, k int, release func()) error {
-		if k%50 == 0 {
-			if now := int64(runtime.NumGoroutine()); now > most.Load() {
-				most.Store(now)
+	// A little slack for goroutines the runtime or the test framework start.
+	want := base + limit + 2
+	settled := func() error {
+		deadline := time.Now().Add(eventDeadline)
+		for {
+			got := runtime.NumGoroutine()
+			if got <= want {
+				return nil
 			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("walk of %d ready nodes with limit %d runs %d goroutines more than before it", n, limit, got-base)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		return nil
+	}
+	// Nodes start in index order: each group is limit calls that hold their
+	// slots until all of them are in.
+	type group struct {
+		in   atomic.Int64
+		open chan struct{}
+	}
+	first, middle := &group{open: make(chan struct{})}, &group{open: make(chan struct{})}
+	res := g.Walk(t.Context(), limit, func(ctx context.Context, k int, release func()) error {
+		var gr *group
+		switch {
+		case k < limit:
+			gr = first
+		case k >= n/2 && k < n/2+limit:
+			gr = middle
+		default:
+			return nil
+		}
+		if gr.in.Add(1) == limit {
+			defer close(gr.open)
+			return settled()
+		}
+		return waitOrTimeout(gr.open, "the other calls of the group")
 	})
 	if len(res.Done) != n {
-		t.Fatalf("done %d nodes, want %d", len(res.Done), n)
-	}
-	// Allow a little slack for goroutines the runtime or test starts.
-	if extra := most.Load() - int64(base); extra > limit+2 {
-		t.Errorf("walk of %d ready nodes with limit %d ran %d extra goroutines", n, limit, extra)
+		t.Fatalf("done %d nodes, want %d; failed: %v", len(res.Done), n, res.Failed)
 	}
 }
 
@@ -235,7 +297,7 @@ func TestWalkReleaseLetsAnotherStart(t *testing.T) {
 			select {
 			case <-bStarted:
 				return nil
-			case <-time.After(5 * time.Second):
+			case <-time.After(eventDeadline):
 				return errors.New("b did not start after a released its slot")
 			}
 		case "b":
@@ -247,26 +309,34 @@ func TestWalkReleaseLetsAnotherStart(t *testing.T) {
 }
 
 func TestWalkReleaseTwiceIsHarmless(t *testing.T) {
-	// a releases twice while it keeps running; the other nodes must still
-	// hold at most one slot between them.
+	// With one slot, a releases three times and returns, while b, c and d,
+	// once started, hold their slot until a has returned. Had a's releases
+	// freed more than the one slot it held, the pass after a's return (which
+	// comes after all its releases) would find two of them running.
 	g := build("a", "b", "c", "d")
+	aReturned := make(chan struct{})
+	var once sync.Once
+	onPass(g, func(running, done int) {
+		if done == 0 {
+			return // b, c and d wait for a: nothing but a has returned
+		}
+		once.Do(func() { close(aReturned) })
+		if running > 1 {
+			t.Errorf("%d calls run after a returned, with one slot", running)
+		}
+	})
 	var slotHolders gauge
-	aDone := make(chan struct{})
 	res := g.Walk(t.Context(), 1, func(ctx context.Context, k string, release func()) error {
 		if k == "a" {
 			release()
 			release()
-			<-time.After(20 * time.Millisecond)
 			release()
-			close(aDone)
 			return nil
 		}
 		slotHolders.enter()
 		defer slotHolders.leave()
-		time.Sleep(5 * time.Millisecond)
-		return nil
+		return waitOrTimeout(aReturned, "a to return")
 	})
-	<-aDone
 	if !res.OK() {
 		t.Fatalf("walk failed: %+v", res)
 	}

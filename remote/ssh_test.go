@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +26,8 @@ import (
 )
 
 // commands is the handler of the in-process server: a few fixed commands
-// standing in for a shell.
+// standing in for a shell. Tests that need a command to wait for something
+// wrap it with their own (see TestRun).
 func commands(cmd string, s session) int {
 	switch cmd {
 	case "echo hello":
@@ -33,33 +36,23 @@ func commands(cmd string, s session) int {
 	case "cat":
 		io.Copy(s.stdout, s.stdin)
 		return 0
-	case "fail":
-		for i := 1; i <= 30; i++ {
-			w := s.stdout
-			if i%2 == 0 {
-				w = s.stderr
-			}
-			fmt.Fprintf(w, "line %d\n", i)
-			time.Sleep(time.Millisecond) // keep stdout and stderr in order
-		}
-		return 3
-	case "block":
-		<-s.closed
-		return 0
-	case "slow":
-		time.Sleep(20 * time.Millisecond)
-		return 0
 	default:
 		fmt.Fprintf(s.stderr, "sh: %s: not found\n", cmd)
 		return 127
 	}
 }
 
-// newPair returns a server and a Dialer that logs in to it.
+// newPair returns a server running commands and a Dialer that logs in to it.
 func newPair(t *testing.T, opts remote.Options) (*testServer, *remote.Dialer) {
 	t.Helper()
+	return newPairWith(t, opts, commands)
+}
+
+// newPairWith is newPair with the server running h.
+func newPairWith(t *testing.T, opts remote.Options, h handler) (*testServer, *remote.Dialer) {
+	t.Helper()
 	key := newKey(t)
-	srv := newTestServer(t, key.PublicKey(), commands)
+	srv := newTestServer(t, key.PublicKey(), h)
 	opts.Signers = []ssh.Signer{key}
 	opts.KeyFiles = []string{}
 	opts.NoAgent = true
@@ -159,8 +152,32 @@ func TestPinCheckedOnASharedConnection(t *testing.T) {
 }
 
 func TestOneConnectionPerTargetForConcurrentWork(t *testing.T) {
+	// Each command waits until MaxSessions commands run at once, so the
+	// bound is reached however the goroutines are scheduled; afterwards
+	// they return at once.
+	const maxSessions = 3
+	var inside atomic.Int32
+	full := make(chan struct{})
+	var fullOnce sync.Once
 	ctx := context.Background()
-	srv, d := newPair(t, remote.Options{MaxSessions: 3})
+	srv, d := newPairWith(t, remote.Options{MaxSessions: maxSessions}, func(cmd string, s session) int {
+		if cmd != "together" {
+			return commands(cmd, s)
+		}
+		if inside.Add(1) == maxSessions {
+			fullOnce.Do(func() { close(full) })
+		}
+		defer inside.Add(-1)
+		select {
+		case <-full:
+			return 0
+		case <-s.closed:
+			return 1
+		case <-time.After(eventDeadline):
+			fmt.Fprintf(s.stderr, "never %d commands at once\n", maxSessions)
+			return 1
+		}
+	})
 	var wg sync.WaitGroup
 	errs := make(chan error, 30)
 	for range 30 {
@@ -169,7 +186,7 @@ func TestOneConnectionPerTargetForConcurrentWork(t *testing.T) {
 			defer wg.Done()
 			conn, err := d.Dial(ctx, srv.target())
 			if err == nil {
-				err = conn.Run(ctx, "slow", remote.RunOptions{})
+				err = conn.Run(ctx, "together", remote.RunOptions{})
 			}
 			errs <- err
 		}()
@@ -184,8 +201,8 @@ func TestOneConnectionPerTargetForConcurrentWork(t *testing.T) {
 	if n := srv.logins.Load(); n != 1 {
 		t.Errorf("server saw %d logins, want 1", n)
 	}
-	if n := srv.maxRunning.Load(); n > 3 || n < 2 {
-		t.Errorf("at most %d commands ran at once; want between 2 and MaxSessions=3", n)
+	if n := srv.maxRunning.Load(); n != maxSessions {
+		t.Errorf("at most %d commands ran at once; want MaxSessions=%d", n, maxSessions)
 	}
 }
 
@@ -201,33 +218,83 @@ func TestReconnectsAfterTheConnectionDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.dropConnections()
-	if err := conn.Run(ctx, "echo hello", remote.RunOptions{}); err == nil {
-		t.Fatal("Run on a dropped connection succeeded")
-	}
-	// The next Dial replaces the dead connection, still checking the key
-	// seen first.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err = d.Dial(ctx, srv.target())
-		if err != nil {
-			t.Fatal(err)
+	// Dial hands out the old connection until the Dialer has seen it end;
+	// then it connects anew (the server's second login), still checking the
+	// key seen first. Nothing runs on the old connection meanwhile: a
+	// session opened while x/crypto/ssh shuts a connection down can wait
+	// for an answer forever (its mux drops the open channels before it
+	// closes the connection).
+	var fresh *remote.Conn
+	deadline := time.Now().Add(eventDeadline)
+	for srv.logins.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Dial still hands out the dropped connection after %v", eventDeadline)
 		}
-		if err = conn.Run(ctx, "echo hello", remote.RunOptions{}); err == nil || time.Now().After(deadline) {
-			break
+		if fresh, err = d.Dial(ctx, srv.target()); err != nil {
+			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err != nil {
-		t.Fatal(err)
+	if err := conn.Run(ctx, "echo hello", remote.RunOptions{}); err == nil {
+		t.Fatal("Run on a dropped connection succeeded")
+	}
+	if err := fresh.Run(ctx, "echo hello", remote.RunOptions{}); err != nil {
+		t.Fatalf("Run on the new connection: %v", err)
 	}
 	if n := srv.logins.Load(); n != 2 {
 		t.Errorf("server saw %d logins, want 2", n)
 	}
 }
 
+// inOrder is a caller's stream for Run that tells the server's command,
+// through took, each time the client has taken one of its lines. The "fail" command of TestRun
+// prints its next line, on either SSH stream, only then, so that the lines
+// reach the tail in the order they were printed: Run hands each chunk to
+// the caller's stream and to the tail under one lock (gatedWriter), so line
+// i is in the tail before line i+1 can come in.
+type inOrder struct {
+	w    io.Writer
+	took chan<- struct{}
+}
+
+func (o inOrder) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	for range bytes.Count(p[:n], []byte("\n")) {
+		o.took <- struct{}{}
+	}
+	return n, err
+}
+
 func TestRun(t *testing.T) {
 	ctx := context.Background()
-	srv, d := newPair(t, remote.Options{})
+	took := make(chan struct{}, 64)
+	blockStarted := make(chan struct{}, 1)
+	srv, d := newPairWith(t, remote.Options{}, func(cmd string, s session) int {
+		switch cmd {
+		case "fail": // 30 lines alternating between stdout and stderr
+			for i := 1; i <= 30; i++ {
+				w := s.stdout
+				if i%2 == 0 {
+					w = s.stderr
+				}
+				fmt.Fprintf(w, "line %d\n", i)
+				select {
+				case <-took:
+				case <-s.closed:
+					return 1
+				case <-time.After(eventDeadline):
+					fmt.Fprintf(s.stderr, "the client never took line %d\n", i)
+					return 1
+				}
+			}
+			return 3
+		case "block": // until the client closes the session
+			blockStarted <- struct{}{}
+			<-s.closed
+			return 0
+		}
+		return commands(cmd, s)
+	})
 	conn, err := d.Dial(ctx, srv.target())
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +312,7 @@ func TestRun(t *testing.T) {
 
 	t.Run("exit error carries the tail", func(t *testing.T) {
 		var stderr strings.Builder
-		err := conn.Run(ctx, "fail", remote.RunOptions{Stderr: &stderr})
+		err := conn.Run(ctx, "fail", remote.RunOptions{Stdout: inOrder{io.Discard, took}, Stderr: inOrder{&stderr, took}})
 		var exit *remote.ExitError
 		if !errors.As(err, &exit) {
 			t.Fatalf("got %v, want *ExitError", err)
@@ -267,7 +334,7 @@ func TestRun(t *testing.T) {
 	})
 
 	t.Run("tail lines", func(t *testing.T) {
-		err := conn.Run(ctx, "fail", remote.RunOptions{TailLines: 2})
+		err := conn.Run(ctx, "fail", remote.RunOptions{TailLines: 2, Stdout: inOrder{io.Discard, took}, Stderr: inOrder{io.Discard, took}})
 		var exit *remote.ExitError
 		if !errors.As(err, &exit) || exit.Tail != "line 29\nline 30\n" {
 			t.Fatalf("got %#v", err)
@@ -275,17 +342,30 @@ func TestRun(t *testing.T) {
 	})
 
 	t.Run("cancel ends the session", func(t *testing.T) {
-		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		// Cancelled once the command runs on the server; "block" ends only
+		// when the client closes the session, so Run returning and the
+		// server's session count coming down show that cancelling closed it.
+		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		start := time.Now()
-		err := conn.Run(cctx, "block", remote.RunOptions{})
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("got %v, want context.DeadlineExceeded", err)
+		go func() {
+			select {
+			case <-blockStarted:
+				cancel()
+			case <-cctx.Done():
+			}
+		}()
+		ran := make(chan error, 1)
+		go func() { ran <- conn.Run(cctx, "block", remote.RunOptions{}) }()
+		var err error
+		select {
+		case err = <-ran:
+		case <-time.After(eventDeadline):
+			t.Fatalf("Run still running %v after the command started", eventDeadline)
 		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("Run took %v after cancellation", d)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
 		}
-		deadline := time.Now().Add(3 * time.Second)
+		deadline := time.Now().Add(eventDeadline)
 		for srv.sessions.Load() != 0 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}

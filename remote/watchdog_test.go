@@ -3,6 +3,7 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,9 +35,14 @@ func profileGeneration(t *testing.T, h testhosts.Host) string {
 	return link
 }
 
+// eventDeadline bounds the waits for something the host does by itself (a
+// watchdog ending, a file appearing). It only turns a hang into a failure,
+// so it is generous enough for a loaded machine.
+const eventDeadline = 2 * time.Minute
+
 func wait(t *testing.T, w *remote.Watchdog, conn *remote.Conn) remote.WatchdogOutcome {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventDeadline)
 	defer cancel()
 	out, err := w.Wait(ctx, conn)
 	if err != nil {
@@ -72,13 +78,44 @@ func armAfter(t *testing.T, d *remote.Dialer, h testhosts.Host, previous, next, 
 	return w, conn
 }
 
+// decisionLink is the watchdog's decision link seen from outside the host:
+// whoever creates it first decides.
+func decisionLink(h testhosts.Host, w *remote.Watchdog) string {
+	return filepath.Join(h.Root, remote.WatchdogDir, "watchdog-"+w.ID+".decision")
+}
+
+// holdActivations makes the holding system's switch-to-configuration on h,
+// an activation of it or a rollback to it, wait in progress (after creating
+// run/ferry-test/holding) until release is called. The test's end releases
+// it too, so that a failed test leaves no host held.
+func holdActivations(t *testing.T, h testhosts.Host) (release func()) {
+	t.Helper()
+	dir := filepath.Join(h.Root, "run", "ferry-test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hold := filepath.Join(dir, "hold")
+	if err := os.WriteFile(hold, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	release = func() {
+		if err := os.Remove(hold); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
 func TestWatchdogConfirmedKeepsTheNewSystem(t *testing.T) {
 	fleet, sys := fixture(t)
 	h := fleet.Hosts[0]
 	d := remote.NewDialer(fleet.DialerOptions())
 	defer d.Close()
 	ctx := context.Background()
-	w, conn := armAfter(t, d, h, sys["good"], sys["alt"], remote.ActionSwitch, 5*time.Second)
+	// The confirmation below must come within the timeout even on a loaded
+	// machine: the timeout is what this test does not measure.
+	w, conn := armAfter(t, d, h, sys["good"], sys["alt"], remote.ActionSwitch, time.Minute)
 	newGen := profileGeneration(t, h)
 
 	fresh, closeFresh, err := d.DialFresh(ctx, h.Target())
@@ -134,6 +171,8 @@ func TestWatchdogWithoutConfirmationRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := wait(t, w, conn)
+	// A lower bound only: a busy machine makes the watchdog later, never
+	// earlier.
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("rolled back after %v, before the 1s timeout", took)
 	}
@@ -170,18 +209,20 @@ func TestWatchdogTriggerRollsBackAtOnce(t *testing.T) {
 	defer d.Close()
 	ctx := context.Background()
 	// A test activation: the rollback runs test too and the profile stays.
-	w, conn := armAfter(t, d, h, sys["good"], sys["spare"], remote.ActionTest, time.Minute)
+	// "At once" is judged by the log, not by a clock: the rollback must be
+	// the requested one, never the timeout's.
+	w, conn := armAfter(t, d, h, sys["good"], sys["spare"], remote.ActionTest, time.Hour)
 	profileBefore := profileGeneration(t, h)
-	start := time.Now()
 	if err := w.Trigger(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	out := wait(t, w, conn)
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("rollback took %v", took)
-	}
-	if out.State != remote.WatchdogRolledBack || out.System != sys["good"] || !strings.Contains(out.Output, "rollback requested") {
+	if out.State != remote.WatchdogRolledBack || out.System != sys["good"] || !strings.Contains(out.Output, "rollback requested") ||
+		strings.Contains(out.Output, "no confirmation in time") {
 		t.Errorf("outcome %+v, want rolled back to good on request", out)
+	}
+	if link, err := os.Readlink(decisionLink(h, w)); err != nil || link != "trigger" {
+		t.Errorf("decision link %q (%v), want trigger", link, err)
 	}
 	if got := actions(t, h); got[len(got)-1] != "test good" {
 		t.Errorf("last action %q, want the rollback's test good", got[len(got)-1])
@@ -203,13 +244,17 @@ func TestWatchdogDisarmLeavesTheNewSystem(t *testing.T) {
 	d := remote.NewDialer(fleet.DialerOptions())
 	defer d.Close()
 	ctx := context.Background()
-	w, conn := armAfter(t, d, h, sys["alt"], sys["good"], remote.ActionSwitch, 500*time.Millisecond)
+	// The timeout is long, so that Disarm surely comes first; the watchdog
+	// then ends at once, so that no timer is left to roll back later.
+	w, conn := armAfter(t, d, h, sys["alt"], sys["good"], remote.ActionSwitch, time.Hour)
 	if err := w.Disarm(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // past the timeout
 	if out := wait(t, w, conn); out.State != remote.WatchdogDisarmed || out.System != sys["good"] {
 		t.Errorf("outcome %+v, want disarmed on good", out)
+	}
+	if p := probe(t, conn).PendingWatchdogs; len(p) != 0 {
+		t.Errorf("pending watchdogs %+v after Disarm, want none", p)
 	}
 	if current, profile := hostState(t, h); current != sys["good"] || profile != sys["good"] {
 		t.Errorf("current %q, profile %q; want good kept", current, profile)
@@ -217,7 +262,9 @@ func TestWatchdogDisarmLeavesTheNewSystem(t *testing.T) {
 }
 
 func TestWatchdogConfirmRacesTheTimeout(t *testing.T) {
-	// Whoever wins, Confirm's answer and the outcome agree.
+	// Whoever wins, Confirm's answer and the outcome agree. The delays only
+	// vary the race; no outcome is expected of any of them, so a busy
+	// machine cannot make this fail.
 	fleet, sys := fixture(t)
 	h := fleet.Hosts[1]
 	d := remote.NewDialer(fleet.DialerOptions())
@@ -235,6 +282,16 @@ func TestWatchdogConfirmRacesTheTimeout(t *testing.T) {
 			t.Errorf("delay %v: Confirm failed (%v) but outcome %+v", delay, confirmErr, out)
 		}
 		t.Logf("delay %v: confirmed %v", delay, confirmErr == nil)
+	}
+
+	// Once the timeout decided (its decision link is there), Confirm loses.
+	w, conn := armAfter(t, d, h, sys["good"], sys["alt"], remote.ActionSwitch, 100*time.Millisecond)
+	waitForFile(t, decisionLink(h, w), eventDeadline)
+	if err := w.Confirm(ctx, conn); !errors.Is(err, remote.ErrWatchdogDecided) {
+		t.Errorf("Confirm after the timeout decided: %v, want ErrWatchdogDecided", err)
+	}
+	if out := wait(t, w, conn); out.State != remote.WatchdogRolledBack || out.System != sys["good"] {
+		t.Errorf("outcome %+v, want rolled back to good", out)
 	}
 }
 
@@ -275,7 +332,9 @@ func TestWatchdogWithNothingToRollBackTo(t *testing.T) {
 // TestWatchdogTimerStartsAfterTheActivation: the confirmation timeout
 // counts from Start, so a slow activation is not rolled back under it; a
 // watchdog never started (the activation cut ferry off) rolls back after
-// StartTimeout.
+// StartTimeout. The holding system's switch-to-configuration is held in
+// progress where the order of the activation and the rollback matters, so
+// that no outcome depends on how fast this machine is.
 func TestWatchdogTimerStartsAfterTheActivation(t *testing.T) {
 	fleet, sys := fixture(t)
 	h := fleet.Hosts[2]
@@ -285,34 +344,75 @@ func TestWatchdogTimerStartsAfterTheActivation(t *testing.T) {
 	conn := dial(t, d, h)
 	switchTo(t, conn, sys["good"])
 	copyTo(t, conn, sys["alt"])
-	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: 200 * time.Millisecond, StartTimeout: time.Minute, Action: remote.ActionSwitch})
+	copyTo(t, conn, sys["holding"])
+	holding := filepath.Join(h.Root, "run", "ferry-test", "holding")
+
+	// A slow activation: held in progress for five timeouts.
+	const timeout = 200 * time.Millisecond
+	w, err := remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: timeout, StartTimeout: time.Hour, Action: remote.ActionSwitch, System: sys["holding"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond) // a slow activation: longer than Timeout
-	if err := remote.Activate(ctx, conn, sys["alt"], remote.ActionSwitch); err != nil {
+	release := holdActivations(t, h)
+	activated := make(chan error, 1)
+	go func() { activated <- remote.Activate(ctx, conn, sys["holding"], remote.ActionSwitch) }()
+	waitForFile(t, holding, eventDeadline)
+	// The activation lasts at least this long (a busy machine makes it
+	// longer, which changes nothing): the watchdog must stay undecided.
+	for end := time.Now().Add(5 * timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if link, err := os.Readlink(decisionLink(h, w)); err == nil {
+			t.Fatalf("the watchdog decided %q during the activation, before Start", link)
+		}
+	}
+	release()
+	if err := <-activated; err != nil {
 		t.Fatal(err)
+	}
+	// Activated but not started: still undecided, whatever the time.
+	if link, err := os.Readlink(decisionLink(h, w)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("decision link %q (%v) after the activation, before Start; want none", link, err)
 	}
 	if err := w.Start(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Confirm(ctx, conn); err != nil {
-		t.Fatalf("confirm right after a slow activation: %v", err)
+	// Started and never confirmed: now the timeout runs, and rolls back.
+	out := wait(t, w, conn)
+	if out.State != remote.WatchdogRolledBack || out.System != sys["good"] {
+		t.Errorf("outcome %+v, want rolled back to good", out)
 	}
-	if out := wait(t, w, conn); out.State != remote.WatchdogConfirmed || out.System != sys["alt"] {
-		t.Errorf("outcome %+v, want alt confirmed", out)
+	for _, want := range []string{"unless confirmed within 2 polls", "no confirmation in time"} {
+		if !strings.Contains(out.Output, want) {
+			t.Errorf("log does not contain %q:\n%s", want, out.Output)
+		}
+	}
+	if strings.Contains(out.Output, "the activation did not finish in time") {
+		t.Errorf("the start timeout fired:\n%s", out.Output)
 	}
 
-	// Never started: rolled back after StartTimeout.
-	w, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: time.Minute, StartTimeout: 500 * time.Millisecond, Action: remote.ActionSwitch})
+	// Never started: rolled back after StartTimeout. The rollback (to
+	// holding, what the host runs when arming) is held until the activation
+	// it undoes returned, since the watchdog may decide before or after the
+	// activation ends.
+	switchTo(t, conn, sys["holding"])
+	release = holdActivations(t, h)
+	w, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Timeout: time.Hour, StartTimeout: 300 * time.Millisecond, Action: remote.ActionSwitch, System: sys["alt"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Activate(ctx, conn, sys["good"], remote.ActionSwitch); err != nil {
+	if err := remote.Activate(ctx, conn, sys["alt"], remote.ActionSwitch); err != nil {
 		t.Fatal(err)
 	}
-	if out := wait(t, w, conn); out.State != remote.WatchdogRolledBack || out.System != sys["alt"] {
-		t.Errorf("outcome %+v, want rolled back to alt", out)
+	waitForFile(t, holding, eventDeadline) // the rollback is under way
+	if link, err := os.Readlink(decisionLink(h, w)); err != nil || link != "timeout" {
+		t.Errorf("decision link %q (%v), want timeout", link, err)
+	}
+	release()
+	out = wait(t, w, conn)
+	if out.State != remote.WatchdogRolledBack || out.System != sys["holding"] || !strings.Contains(out.Output, "the activation did not finish in time") {
+		t.Errorf("outcome %+v, want rolled back to holding after the start timeout", out)
+	}
+	if got := actions(t, h); len(got) < 2 || got[len(got)-2] != "switch alt" || got[len(got)-1] != "switch holding" {
+		t.Errorf("actions %q, want the activation of alt, then the rollback to holding", got)
 	}
 	err = w.Confirm(ctx, conn)
 	if !errors.Is(err, remote.ErrWatchdogDecided) {
@@ -445,22 +545,11 @@ func TestArmWaitsForAnOlderRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hold the rollback to "holding" in its switch-to-configuration.
-	hold := filepath.Join(h.Root, "run", "ferry-test", "hold")
-	if err := os.WriteFile(hold, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			os.Remove(hold)
-		}
-	}
-	defer release()
+	release := holdActivations(t, h)
 	if err := old.Trigger(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	waitForFile(t, filepath.Join(h.Root, "run", "ferry-test", "holding"), 15*time.Second)
+	waitForFile(t, filepath.Join(h.Root, "run", "ferry-test", "holding"), eventDeadline)
 
 	_, err = remote.ArmWatchdog(ctx, conn, remote.WatchdogOptions{Action: remote.ActionSwitch})
 	if !errors.Is(err, remote.ErrWatchdogRollingBack) || !strings.Contains(err.Error(), old.ID) || !strings.Contains(err.Error(), sys["holding"]) {

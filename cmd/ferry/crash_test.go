@@ -165,18 +165,30 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		var lines []string
 		var wg sync.WaitGroup
+		firstLine := make(chan struct{}) // closed at the first line, or when the output ends
+		var firstOnce sync.Once
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer firstOnce.Do(func() { close(firstLine) })
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
 				lines = append(lines, sc.Text())
+				firstOnce.Do(func() { close(firstLine) })
 			}
 		}()
 		killed := false
 		if iter < kills {
 			// Somewhere in the run: the sleeps average 35 ms and run 10
-			// at once; the process takes some 30 ms to start.
+			// at once. Even iterations count the random delay from the
+			// start of the process (some 30 ms to start, when the machine
+			// is idle), so they may find it starting up; odd ones count
+			// from the first create it reports, so that they find it
+			// applying, with its lock taken, however slowly a busy machine
+			// starts it.
+			if iter%2 == 1 {
+				<-firstLine
+			}
 			expected := max(time.Duration(len(creates))*35*time.Millisecond/10, 150*time.Millisecond)
 			time.Sleep(20*time.Millisecond + time.Duration(rng.Int64N(int64(expected))))
 			killed = cmd.Process.Signal(syscall.SIGKILL) == nil

@@ -96,16 +96,18 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdWaitfile waits up to 20 seconds until a non-empty file matches each
-// glob, e.g. the lock of a ferry running in the background, or the first
-// record of its journal (whose file exists, empty, a moment before):
+// cmdWaitfile waits until a non-empty file matches each glob, e.g. the lock
+// of a ferry running in the background, or the first record of its journal
+// (whose file exists, empty, a moment before), for up to a minute: a
+// generous deadline, so that a busy machine passes.
 //
 //	waitfile .ferry/demo/lock.json
 func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: waitfile GLOB...")
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	const within = time.Minute
+	deadline := time.Now().Add(within)
 	for _, glob := range args {
 		for {
 			matches, err := filepath.Glob(ts.MkAbs(glob))
@@ -114,7 +116,7 @@ func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
 				break
 			}
 			if time.Now().After(deadline) {
-				ts.Fatalf("waitfile: nothing matches %s after 20s", glob)
+				ts.Fatalf("waitfile: nothing matches %s after %v", glob, within)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}

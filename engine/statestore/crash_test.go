@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/engine/statestore"
@@ -30,8 +29,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashHelper takes the lock, journals one record per line it prints and
-// waits to be killed.
+// crashHelper takes the lock, then journals records as fast as it can,
+// printing a line after each, until it is killed.
 func crashHelper(u string) {
 	ctx := context.Background()
 	s, err := statestore.Open(ctx, u)
@@ -67,7 +66,6 @@ func crashHelper(u string) {
 			os.Exit(1)
 		}
 		fmt.Println("appended", i+1)
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -86,27 +84,50 @@ func TestCrashedApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	lines := bufio.NewScanner(out)
-	var lockID string
-	appended := 0
-	for appended < 40 && lines.Scan() {
-		f := strings.Fields(lines.Text())
-		switch {
-		case len(f) == 3 && f[0] == "locked":
-			lockID = f[1]
-		case len(f) == 2 && f[0] == "appended":
-			fmt.Sscan(f[1], &appended)
-		case len(f) > 0 && f[0] == "error:":
-			t.Fatalf("helper: %s", lines.Text())
+	// Read the helper's lines until its output ends, so that it never
+	// waits for the pipe: the kill finds it appending. Every "appended"
+	// line, up to the last one printed, is an acknowledged append.
+	var (
+		lockID   string
+		appended int
+		helper   string // an error the helper printed
+	)
+	forty := make(chan struct{}) // 40 appended, or the output ended
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			f := strings.Fields(lines.Text())
+			switch {
+			case len(f) == 3 && f[0] == "locked":
+				lockID = f[1]
+			case len(f) == 2 && f[0] == "appended":
+				fmt.Sscan(f[1], &appended)
+				if appended == 40 {
+					close(forty)
+				}
+			case len(f) > 0 && f[0] == "error:":
+				helper = lines.Text()
+			}
 		}
-	}
-	if appended < 40 || lockID == "" {
-		t.Fatalf("helper stopped early: lock %q, %d appended, %v", lockID, appended, lines.Err())
-	}
+		if appended < 40 {
+			close(forty)
+		}
+	}()
+	<-forty
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	<-ended // the pipe's writer died with the helper
 	_ = cmd.Wait()
+	if helper != "" {
+		t.Fatalf("helper: %s", helper)
+	}
+	if appended < 40 || lockID == "" {
+		t.Fatalf("helper stopped early: lock %q, %d appended", lockID, appended)
+	}
+	t.Logf("killed after %d acknowledged appends", appended)
 
 	s := mustOpen(t, u)
 	l, err := s.Lock(t.Context(), "crash", statestore.LockInfo{Operation: "plan"}, 0)

@@ -44,7 +44,7 @@ func TestEvaluateCancelled(t *testing.T) {
 	n := testNix(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	time.Sleep(2 * time.Millisecond)
+	<-ctx.Done() // expired before Evaluate starts, however busy the machine
 	_, err := n.Evaluate(ctx, EvalOptions{Nixpkgs: nixtest.NixpkgsPath(), Machines: fleet(t), Resources: fleetResources()})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("want context.DeadlineExceeded, got %v", err)
