@@ -52,9 +52,9 @@ func newClient(name string, cfg config, awsCfg aws.Config, calls *CallCounter) *
 			o.BaseEndpoint = aws.String(e)
 		}
 	})
-	c.resources = map[string]providers.Resource{
-		KeyPairType:       &keyPair{c: c},
-		SecurityGroupType: &securityGroup{c: c},
+	c.resources = map[string]providers.Resource{}
+	for _, r := range resourceTypes(c) {
+		c.resources[r.Schema().Type] = r
 	}
 	return c
 }

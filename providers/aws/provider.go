@@ -51,7 +51,11 @@ func (*Provider) ConfigSchema() *spec.Schema {
 
 // Schemas lists the resource types without a configuration.
 func (*Provider) Schemas() []spec.Schema {
-	return []spec.Schema{keyPairSchema(), securityGroupSchema()}
+	var out []spec.Schema
+	for _, r := range resourceTypes(nil) {
+		out = append(out, r.Schema())
+	}
+	return out
 }
 
 // Configure loads the credentials of req's configuration and returns a
