@@ -114,6 +114,11 @@ type PlanRequest struct {
 type PlanResponse struct {
 	Planned         map[string]any
 	RequiresReplace []string // attribute names, sorted
+	// Downtime, for an update in place, says why the object is
+	// unavailable during it ("stops the instance to change instance_type,
+	// then starts it"); the plan records and shows it. "" when the update
+	// does not interrupt the object.
+	Downtime string
 }
 
 // ApplyRequest is the input of Resource.Apply.
@@ -200,6 +205,34 @@ type AdoptRequest struct {
 	Token string
 	// Planned is what the create was planned to make.
 	Planned map[string]any
+}
+
+// PowerSwitch is a Resource whose objects (machines a cloud runs) can be
+// stopped, started and rebooted through the cloud's API: ferry stop,
+// start and reboot of machines on such a target.
+type PowerSwitch interface {
+	// Power performs req.Op on the object whose state is req.State and
+	// returns its state afterwards: "stop" and "start" return once the
+	// object is stopped or running (stopping a stopped object, starting a
+	// running one, succeed at once); "reboot" returns once the cloud took
+	// the request (the caller waits for the new boot over SSH).
+	Power(ctx context.Context, req PowerRequest) (ReadResponse, error)
+}
+
+// PowerOp is what PowerSwitch.Power does.
+type PowerOp string
+
+const (
+	PowerStop   PowerOp = "stop"
+	PowerStart  PowerOp = "start"
+	PowerReboot PowerOp = "reboot"
+)
+
+// PowerRequest is the input of PowerSwitch.Power.
+type PowerRequest struct {
+	Addr  string
+	Op    PowerOp
+	State map[string]any
 }
 
 // StateUpgrader turns state written by an older version of the type's
