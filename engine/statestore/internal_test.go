@@ -289,6 +289,59 @@ func TestJournalLogRecoversFromFailedAppend(t *testing.T) {
 	}
 }
 
+// TestJournalReadWhileAppending: a reader that finds the last record of a
+// segment half written (a write(2) in progress on file://) reads the
+// records before it, and no damage; a record cut short before the last
+// one is damage.
+func TestJournalReadWhileAppending(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(newDirBackend(t.TempDir()), "file:///test")
+	l, err := s.Lock(ctx, "d", LockInfo{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, err := s.Read(ctx, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.OpenJournal(ctx, l, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(addr string) []state.Change {
+		return []state.Change{{Addr: addr, Resource: &state.Resource{Type: "t", Attrs: map[string]any{}}}}
+	}
+	if err := j.Append(ctx, rec("a")); err != nil {
+		t.Fatal(err)
+	}
+	// Half of the next record, as a concurrent reader may find it.
+	next, err := state.EncodeChanges(rec("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.log.f.Write(next[:len(next)/2]); err != nil {
+		t.Fatal(err)
+	}
+	st, info, err := s.Read(ctx, "d")
+	if err != nil {
+		t.Fatalf("Read during an append: %v", err)
+	}
+	if d := cmp.Diff([]string{"a"}, st.Addrs()); d != "" || info.JournalChanges != 1 {
+		t.Errorf("Read during an append: %d changes (-want +got):\n%s", info.JournalChanges, d)
+	}
+	// The write completes, then a new record follows: the half one was
+	// the writer's, so the file now holds a damaged line before the last.
+	if _, err := j.log.f.Write([]byte("\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Append(ctx, rec("c")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Read(ctx, "d"); err == nil || !strings.Contains(err.Error(), "is corrupted") {
+		t.Errorf("Read of a segment with a damaged record before the last: %v, want corrupted", err)
+	}
+}
+
 // countingBackend counts the calls that grow with a deployment's history.
 type countingBackend struct {
 	backend
