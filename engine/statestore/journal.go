@@ -192,12 +192,13 @@ func (s *Store) replay(ctx context.Context, deployment string, st *state.State, 
 	base := journalBaseName(st.Lineage, st.Serial)
 	subject := fmt.Sprintf("journal of deployment %q in %s", deployment, s.url)
 	for i, data := range segs {
-		// On file:// the last segment may be growing while it is read:
+		// On file:// the last segment may be growing while it is read
+		// (on a bucket every segment is one object, written whole):
 		// its last line, without its newline, is a record whose write(2)
 		// has not completed, so not acknowledged either (an Append
 		// returns only after the whole line, newline last, is written).
 		// It is not there yet, and is not damage.
-		if i == len(segs)-1 {
+		if _, ok := s.b.(*dirBackend); ok && i == len(segs)-1 {
 			data = data[:bytes.LastIndexByte(data, '\n')+1]
 		}
 		// A segment holds one record per line (many on file://).

@@ -835,11 +835,28 @@ func testCorruptedSegment(t *testing.T, a, b *statestore.Store) {
 		}
 	}
 	key := statestore.JournalSegmentKey(dep, base.Lineage, base.Serial, 2)
-	if err := a.PutObjectForTesting(t.Context(), key, []byte(`{"changes": [`)); err != nil {
+	// A whole line that is no record (on file:// a last line without its
+	// newline is an append in progress, not damage).
+	if err := a.PutObjectForTesting(t.Context(), key, []byte("{\"changes\": [\n")); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = b.Read(t.Context(), dep)
 	wantContains(t, err, b.ObjectURL(key), "ferry state push")
+
+	// A segment object cut short: damage on a bucket, where objects are
+	// written whole; on file://, the last line of the last segment without
+	// its newline is a record still being written, and Read ends before it.
+	if err := a.PutObjectForTesting(t.Context(), key, []byte(`{"changes": [`)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = b.Read(t.Context(), dep)
+	if strings.HasPrefix(b.ObjectURL(key), "file://") {
+		if err != nil {
+			t.Errorf("file://: Read of a journal whose last record is being written: %v", err)
+		}
+	} else {
+		wantContains(t, err, b.ObjectURL(key), "ferry state push")
+	}
 }
 
 func testBytesWritten(t *testing.T, a, _ *statestore.Store) {
