@@ -582,6 +582,7 @@ func (b *planBuilder) planResource(ctx context.Context, r *spec.Resource, forceR
 		rc.Action = plan.Noop
 	default:
 		rc.Action = plan.Update
+		rc.Downtime = resp.Downtime
 		if rec != nil && !reflect.DeepEqual(rec.Attrs, prior) {
 			rc.Reason = "drift: changed outside ferry"
 		}

@@ -59,9 +59,16 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 		}
 	}
 	mv.name, mv.addr = m.Name, m.Addr
+	var mounts *spec.Module // aws.ec2's volumes, after the machine's modules
 	if v, ok := a["target"]; ok {
 		switch t := v.(type) {
 		case *targetValue:
+			if t.instance != nil {
+				if !nameOK {
+					break // the instance would have no name
+				}
+				t, mounts = t.instance.declare(thread, r, p, m.Name)
+			}
 			mv.target, m.Target = t, t.spec()
 		case *machineValue:
 			p.add("argument \"target\": got the machine %s; pass a target such as ssh(host = \"10.0.0.2\"), or %s.target to reach it the same way", t.addr, t.name)
@@ -77,6 +84,9 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 				m.Modules = append(m.Modules, mod.spec())
 			}
 		}
+	}
+	if mounts != nil {
+		m.Modules = append(m.Modules, *mounts)
 	}
 	if v, ok := a["tags"]; ok {
 		if tags, err := wantStrings(v); err != nil {

@@ -42,6 +42,7 @@ func resourceModules(r *run) (starlark.StringDict, error) {
 		return nil, err
 	}
 	r.providerTypes = configs
+	r.resourceTypes = map[string]*resourceType{}
 	modules := map[string]*providerModule{}
 	module := func(name string) *providerModule {
 		if modules[name] == nil {
@@ -72,6 +73,15 @@ func resourceModules(r *run) (starlark.StringDict, error) {
 			return nil, err
 		}
 		m.members[kind] = starlark.NewBuiltin(s.Type, rt.call)
+		r.resourceTypes[s.Type] = rt
+	}
+	if r.resourceTypes[ec2InstanceType] != nil {
+		for name, b := range r.awsMachineMembers() {
+			if module("aws").members.Has(name) {
+				return nil, fmt.Errorf("lang: aws.%s is both a resource type and ferry's machine target", name)
+			}
+			module("aws").members[name] = b
+		}
 	}
 	out := starlark.StringDict{}
 	for name, m := range modules {

@@ -38,6 +38,7 @@ type run struct {
 	machines       map[string]spec.Pos      // address → where first declared
 	providers      map[string]spec.Pos      // provider configuration key → where first declared
 	providerTypes  map[string]*providerType // providers that take a configuration, by name
+	resourceTypes  map[string]*resourceType // by type: machine(target = aws.ec2(...)) declares an aws.instance
 	deploymentPos  spec.Pos
 	deploymentSeen bool
 

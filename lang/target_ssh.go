@@ -249,6 +249,10 @@ type targetValue struct {
 	// deferred holds the arguments known only after apply as they were
 	// passed, by name; t.Refs holds them in the value model.
 	deferred map[string]starlark.Value
+	// instance, for aws.ec2(...), is the instance each machine given this
+	// target declares (target_ec2.go); machine(...) replaces the template
+	// by the machine's own target.
+	instance *instanceTemplate
 }
 
 var _ starlark.HasAttrs = (*targetValue)(nil)
@@ -296,6 +300,12 @@ func (t *targetValue) show(name, plain string) string {
 }
 
 func (t *targetValue) String() string {
+	if t.t.Kind == "aws.ec2" {
+		if t.t.Resource != "" {
+			return fmt.Sprintf("aws.ec2(%s)", t.t.Resource)
+		}
+		return "aws.ec2(...)"
+	}
 	s := fmt.Sprintf("ssh(host = %s, port = %s, user = %s", t.show("host", strconv.Quote(t.t.Host)),
 		t.show("port", strconv.Itoa(t.t.Port)), t.show("user", strconv.Quote(t.t.User)))
 	if t.jump != nil {

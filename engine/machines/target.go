@@ -298,7 +298,7 @@ func (r *Run) reboot(ctx context.Context, m *plan.Machine) (*remote.Conn, error)
 // zero: resolveTargetRefs (plan, apply) or MachineTarget (day-2 commands,
 // from state) resolves them.
 func ResolveTarget(t spec.Target) plan.Target {
-	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo}
+	out := plan.Target{Host: t.Host, Port: t.Port, User: t.User, HostKey: t.HostKey, Sudo: t.Sudo, Resource: t.Resource}
 	if t.Kind != "" && t.Kind != target.KindSSH {
 		out.Kind = t.Kind
 	}

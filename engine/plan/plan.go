@@ -172,6 +172,10 @@ type Resource struct {
 	After  map[string]any `json:"after,omitempty"`
 	// ReplaceBecause lists the attributes that force a replacement.
 	ReplaceBecause []string `json:"replace_because,omitempty"`
+	// Downtime, for an update in place that interrupts the object, says
+	// how ("stops the instance to change instance_type ..., then starts
+	// it"): the provider's PlanResponse.Downtime, shown in the plan.
+	Downtime string `json:"downtime,omitempty"`
 	// Args are the configured arguments with references, resolved by
 	// apply against the results of the resources they reference.
 	Args map[string]any `json:"args,omitempty"`
@@ -302,6 +306,9 @@ type Target struct {
 	// them, and only then connects. The file holds them encoded as
 	// spec.Encode writes values. nil when every argument is known.
 	Refs map[string]any `json:"refs,omitempty"`
+	// Resource is the address of the resource that is the machine's host
+	// (spec.Target.Resource); "" for hosts ferry does not create.
+	Resource string `json:"resource,omitempty"`
 }
 
 // String is user@host:port, as state records a machine's target.

@@ -51,7 +51,12 @@ type Target struct {
 	// its value. A target's references are dependencies of its machine.
 	// nil when every argument is known.
 	Refs map[string]any
-	Pos  Pos
+	// Resource is the address of the resource that is the machine's host,
+	// for targets that declare one (aws.ec2: its aws.instance); "" for
+	// hosts ferry does not create. Its driver stops and starts the machine
+	// through that resource's provider.
+	Resource string
+	Pos      Pos
 }
 
 // Module is one NixOS module: a file or inline Nix text, with extra

@@ -47,6 +47,10 @@ type Env struct {
 	// SSH is the run's connection pool (one reused connection per host,
 	// pinned host keys).
 	SSH *remote.Dialer
+	// Power stops, starts or reboots (op "stop", "start", "reboot") the
+	// resource at address resource through its provider, and records its
+	// new state; nil where the command offers no such thing (plan, apply).
+	Power func(ctx context.Context, resource, op string) error
 }
 
 // Registry holds the drivers by kind.
@@ -64,9 +68,10 @@ func NewRegistry(ds ...Driver) (*Registry, error) {
 	return r, nil
 }
 
-// Default is the registry of the drivers ferry has built in: ssh.
+// Default is the registry of the drivers ferry has built in: ssh and
+// aws.ec2.
 func Default() *Registry {
-	r, _ := NewRegistry(SSH{})
+	r, _ := NewRegistry(SSH{}, Instance{kind: KindAWSEC2})
 	return r
 }
 

@@ -22,11 +22,54 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("Driver(%q) = %v, %v; want the ssh driver", kind, d, err)
 		}
 	}
-	if _, err := r.Driver("aws.ec2"); err == nil || err.Error() != `no target driver for kind "aws.ec2" in this ferry (it has ssh)` {
+	if d, err := r.Driver("aws.ec2"); err != nil || d.Kind() != "aws.ec2" {
+		t.Errorf("Driver(aws.ec2) = %v, %v; want the instance driver", d, err)
+	}
+	if _, err := r.Driver("gce"); err == nil || err.Error() != `no target driver for kind "gce" in this ferry (it has aws.ec2, ssh)` {
 		t.Errorf("unknown kind: %v", err)
 	}
 	if _, err := target.NewRegistry(target.SSH{}, target.SSH{}); err == nil {
 		t.Error("a kind registered twice is accepted")
+	}
+}
+
+// TestInstancePower: an aws.ec2 target stops and starts its instance
+// through Env.Power, naming the instance resource; without one, or where
+// the command reaches no provider, it says what is wrong.
+func TestInstancePower(t *testing.T) {
+	d, err := target.Default().Driver("aws.ec2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, ok := d.(target.PowerSwitch)
+	if !ok {
+		t.Fatal("the aws.ec2 driver has no power switch")
+	}
+	var calls []string
+	env := target.Env{Power: func(_ context.Context, resource, op string) error {
+		calls = append(calls, op+" "+resource)
+		return nil
+	}}
+	tg := plan.Target{Kind: "aws.ec2", Host: "127.1.1.4", Port: 22, User: "root", Resource: "aws.instance.web"}
+	if err := ps.Stop(t.Context(), env, tg); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Start(t.Context(), env, tg); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"stop aws.instance.web", "start aws.instance.web"}, calls); d != "" {
+		t.Errorf("power calls (-want +got):\n%s", d)
+	}
+	if err := ps.Stop(t.Context(), target.Env{}, tg); err == nil || !strings.Contains(err.Error(), "cannot reach providers") {
+		t.Errorf("stop without providers: %v", err)
+	}
+	tg.Resource = ""
+	if err := ps.Stop(t.Context(), env, tg); err == nil || !strings.Contains(err.Error(), "without its instance resource") {
+		t.Errorf("stop without an instance: %v", err)
+	}
+	ep, err := d.Endpoint(t.Context(), env, plan.Target{Kind: "aws.ec2", Host: "127.1.1.4", Port: 22, User: "root", HostKey: "ssh-ed25519 AAAA"})
+	if err != nil || ep.Host != "127.1.1.4" || ep.HostKey != "ssh-ed25519 AAAA" {
+		t.Errorf("endpoint = %+v, %v; want the instance's address and pinned key", ep, err)
 	}
 }
 

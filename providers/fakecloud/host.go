@@ -17,7 +17,7 @@ const HostType = "fake.host"
 func hostSchema() spec.Schema {
 	return spec.Schema{
 		Type: HostType,
-		Doc:  "A machine in the fake cloud: its SSH endpoint is the first entry of the configuration's hosts pool that no other fake.host holds.",
+		Doc:  "A machine in the fake cloud (a change of value restarts it: an update in place with downtime): its SSH endpoint is the first entry of the configuration's hosts pool that no other fake.host holds.",
 		Attrs: []spec.Attr{
 			{Name: "value", Kind: spec.KindString, Optional: true, Default: "", Doc: "Any string; changes in place."},
 			{Name: "zone", Kind: spec.KindString, Optional: true, Default: "a", ForceNew: true, Doc: "Where the machine lives; a change replaces it (and takes the next free endpoint)."},
@@ -30,7 +30,16 @@ func hostSchema() spec.Schema {
 }
 
 func hostKind() kind {
-	return kind{schema: hostSchema(), prefix: "host", assign: assignHost}
+	return kind{schema: hostSchema(), prefix: "host", assign: assignHost, downtime: hostDowntime}
+}
+
+// hostDowntime: a machine restarts to change its value, as an instance
+// does to change its type.
+func hostDowntime(prior, planned map[string]any) string {
+	if spec.Render(prior["value"]) == spec.Render(planned["value"]) {
+		return ""
+	}
+	return fmt.Sprintf("restarts the machine to change value from %s to %s", spec.Render(prior["value"]), spec.Render(planned["value"]))
 }
 
 // host is fake.host.

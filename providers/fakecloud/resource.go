@@ -22,6 +22,9 @@ type kind struct {
 	// predict holds computed attributes known when a new object is
 	// planned; the others are unknown until apply.
 	predict map[string]any
+	// downtime, when set, says how an update in place from prior to
+	// planned interrupts the object (PlanResponse.Downtime).
+	downtime func(prior, planned map[string]any) string
 	// computed sets a new object's computed attributes other than id.
 	computed func(c *Cloud, o *Object)
 	// beforeAdd runs in the create call before the object exists.
@@ -74,7 +77,11 @@ func (b *base) Plan(_ context.Context, req providers.PlanRequest) (providers.Pla
 			planned[a.Name] = spec.Unknown{Source: req.Addr + "." + a.Name}
 		}
 	}
-	return providers.PlanResponse{Planned: planned, RequiresReplace: replace}, nil
+	resp := providers.PlanResponse{Planned: planned, RequiresReplace: replace}
+	if req.Prior != nil && replace == nil && b.k.downtime != nil {
+		resp.Downtime = b.k.downtime(req.Prior, planned)
+	}
+	return resp, nil
 }
 
 func (b *base) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {

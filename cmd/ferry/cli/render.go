@@ -58,6 +58,9 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 			if r.Action == plan.Import && !reflect.DeepEqual(r.Before, r.After) {
 				phrase = "will be imported, then updated in place"
 			}
+			if r.Action == plan.Update && r.Downtime != "" {
+				phrase = "will be updated in place " + c.yellow + "with downtime" + c.reset + ": " + r.Downtime
+			}
 			fmt.Fprintf(w, "\n  # %s%s%s %s", c.bold, r.Addr, c.reset, phrase)
 			if r.Reason != "" {
 				fmt.Fprintf(w, " (%s)", r.Reason)

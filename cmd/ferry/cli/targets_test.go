@@ -178,4 +178,12 @@ func TestMachinesOnResources(t *testing.T) {
 	if out := ferry(0, "", "plan").stdout; !strings.Contains(out, "No changes.") {
 		t.Errorf("plan after the plan-less apply:\n%s", out)
 	}
+
+	// An update in place that restarts the host says so.
+	changed := strings.Replace(targetsConfig, `fake.host(name = "web",`, `fake.host(name = "web", value = "big",`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "ferry.star"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	contains("plan of a restarting update", ferry(0, "", "plan").stdout,
+		`  # fake.host.web will be updated in place with downtime: restarts the machine to change value from "" to "big"`)
 }
