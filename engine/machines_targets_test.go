@@ -244,3 +244,51 @@ func TestMachinesDeferred(t *testing.T) {
 		})
 	}
 }
+
+// TestPower: ferry stop and start go to the provider of the resource that
+// is a machine's host and record its new state; a machine whose target
+// names no such resource, or one not created yet, fails with what to do,
+// and the others go on.
+func TestPower(t *testing.T) {
+	m := newMachineEnv(t, "web")
+	fc := m.withFakeCloud("targets.star")
+	web := m.host("web")
+	m.vars["web_pool_key"] = web.HostKey
+	m.applyOK(m.plan(engine.PlanOptions{}))
+	cfg, err := m.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onHost := *cfg.MachineByName("web")
+	onHost.Target.Resource = "fake.host.web" // as aws.ec2 declares it
+	literal := onHost
+	literal.Addr, literal.Target.Resource = "machine.literal", ""
+	missing := onHost
+	missing.Addr, missing.Target.Resource = "machine.missing", "fake.host.nothing"
+
+	for _, tc := range []struct {
+		op   providers.PowerOp
+		want string
+	}{{providers.PowerStop, "stopped"}, {providers.PowerStart, "running"}} {
+		before := fc.Stats("web").Calls["fake.host.power"]
+		res, err := m.eng.Power(t.Context(), cfg, machinesDeployment, []*spec.Machine{&onHost, &literal, &missing}, tc.op, 4, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.op, err)
+		}
+		if res[0].Err != nil || res[0].State != tc.want {
+			t.Errorf("%s web: state %q, error %v; want %q", tc.op, res[0].State, res[0].Err, tc.want)
+		}
+		if res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "a host ferry did not create") {
+			t.Errorf("%s of a machine on a literal host: %v", tc.op, res[1].Err)
+		}
+		if res[2].Err == nil || !strings.Contains(res[2].Err.Error(), "does not exist yet: run ferry plan and ferry apply") {
+			t.Errorf("%s of a machine whose host is not created: %v", tc.op, res[2].Err)
+		}
+		if got := m.state().Resources["fake.host.web"].Attrs["state"]; got != tc.want {
+			t.Errorf("after %s, state records state %v, want %q", tc.op, got, tc.want)
+		}
+		if n := fc.Stats("web").Calls["fake.host.power"] - before; n != 1 {
+			t.Errorf("%s made %d power calls, want 1", tc.op, n)
+		}
+	}
+}

@@ -219,6 +219,20 @@ type PowerSwitch interface {
 	Power(ctx context.Context, req PowerRequest) (ReadResponse, error)
 }
 
+// PowerSwitchOf returns r's PowerSwitch. A wrapper that adds checks to a
+// resource (providers/checked) offers the switch through PowerSwitch()
+// rather than by its method set, so that wrapping does not multiply its
+// types by another ability.
+func PowerSwitchOf(r Resource) (PowerSwitch, bool) {
+	if ps, ok := r.(PowerSwitch); ok {
+		return ps, true
+	}
+	if w, ok := r.(interface{ PowerSwitch() (PowerSwitch, bool) }); ok {
+		return w.PowerSwitch()
+	}
+	return nil, false
+}
+
 // PowerOp is what PowerSwitch.Power does.
 type PowerOp string
 

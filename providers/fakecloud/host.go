@@ -1,11 +1,13 @@
 package fakecloud
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/providers"
 )
 
 // HostType is the fake resource that stands for a machine a cloud creates:
@@ -25,12 +27,43 @@ func hostSchema() spec.Schema {
 			{Name: "host", Kind: spec.KindString, Computed: true, Doc: "The address from the pool."},
 			{Name: "port", Kind: spec.KindNumber, Computed: true, Doc: "The SSH port from the pool."},
 			{Name: "host_key", Kind: spec.KindString, Computed: true, Doc: "The host key the pool says the machine has (null when it says none), as a cloud reports a key it injected."},
+			{Name: "state", Kind: spec.KindString, Computed: true, Doc: `"running", or "stopped" by ferry stop (the power switch records it; the test host itself keeps running).`},
 		},
 	}
 }
 
 func hostKind() kind {
-	return kind{schema: hostSchema(), prefix: "host", assign: assignHost, downtime: hostDowntime}
+	return kind{schema: hostSchema(), prefix: "host", assign: assignHost, downtime: hostDowntime,
+		predict:  map[string]any{"state": "running"},
+		computed: func(_ *Cloud, o *Object) { o.Attrs["state"] = "running" }}
+}
+
+var _ providers.PowerSwitch = (*host)(nil)
+
+// Power records the machine as stopped or running (reboot changes
+// nothing), as a cloud's API call would, in one call named
+// fake.host.power.
+func (h *host) Power(ctx context.Context, req providers.PowerRequest) (providers.ReadResponse, error) {
+	id, _ := req.State["id"].(string)
+	var out map[string]any
+	err := h.c.call(ctx, h.callName("power"), func() error {
+		o, ok, err := h.c.store.Get(HostType, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s: %s %s is gone", req.Addr, HostType, id)
+		}
+		switch req.Op {
+		case providers.PowerStop:
+			o.Attrs["state"] = "stopped"
+		case providers.PowerStart:
+			o.Attrs["state"] = "running"
+		}
+		out = o.Attrs
+		return h.c.store.Put(o)
+	})
+	return providers.ReadResponse{State: out}, err
 }
 
 // hostDowntime: a machine restarts to change its value, as an instance

@@ -52,6 +52,8 @@ type CLI struct {
 	Generations GenerationsCmd `cmd:"" help:"List a machine's system generations."`
 	Rollback    RollbackCmd    `cmd:"" help:"Switch a machine to an earlier system generation and record it."`
 	Keys        KeysCmd        `cmd:"" help:"Upload the machines' keys (secrets)."`
+	Stop        StopCmd        `cmd:"" help:"Stop the cloud instances of machines (aws.ec2); their disks stay."`
+	Start       StartCmd       `cmd:"" help:"Start stopped cloud instances of machines, wait for SSH, upload their keys."`
 	CheckHealth CheckHealthCmd `cmd:"" name:"check-health" help:"Run the machines' health checks now."`
 	HostKey     HostKeyCmd     `cmd:"" name:"host-key" help:"Pin machines' SSH host keys."`
 	Taint       TaintCmd       `cmd:"" help:"Mark a resource so that the next plan replaces it."`
