@@ -39,6 +39,15 @@
 //   - aws.security_group (security_group.go, rules in
 //     security_group_rules.go): a VPC's group with its ingress and egress
 //     rules inline; rules changed outside ferry show in the next plan.
+//   - aws.instance (instance.go; updates in instance_update.go, power in
+//     instance_power.go, host keys in instance_userdata.go, image lookup
+//     in nixos_ami.go): an EC2 instance, also the machine of a NixOS
+//     target on EC2. Without ami, the plan pins the newest NixOS image of
+//     nixos_release; nixos_host_key hands a generated SSH host key to the
+//     image in its user data. A type change stops and starts it (the
+//     plan shows the downtime); security groups, elastic IP, volumes,
+//     IAM profile and tags change in place; PowerSwitch stops, starts
+//     and reboots it.
 //
 // Every type refreshes in batches (BatchReader: one Describe call per 200
 // IDs, by filter, so that an object deleted outside ferry does not fail

@@ -112,6 +112,12 @@ func (c *Client) hint(action string, err error) string {
 		return fmt.Sprintf("the credentials of %s have expired: %s", c.name, c.loginHint())
 	case "RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException":
 		return "AWS still throttled it after the SDK's retries: apply again later, or with a lower --parallelism"
+	case "InstanceLimitExceeded", "VcpuLimitExceeded":
+		return fmt.Sprintf("the account's limit of running instances (vCPUs of this instance family) in region %s is reached: terminate some, or ask for more in the Service Quotas console (EC2, Running On-Demand instances)", c.region)
+	case "InsufficientInstanceCapacity":
+		return "AWS has not enough capacity of this instance type in that availability zone right now: apply again later, or choose another availability_zone or instance_type"
+	case "Unsupported":
+		return fmt.Sprintf("the instance type or option is not offered there: see aws ec2 describe-instance-type-offerings --region %s --location-type availability-zone", c.region)
 	case "OptInRequired":
 		return fmt.Sprintf("region %s is not enabled for this account: enable it in the account settings, or use another region", c.region)
 	}

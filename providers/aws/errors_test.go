@@ -21,6 +21,8 @@ func TestErrorHints(t *testing.T) {
 		{"AuthFailure", "AWS was not able to validate the provided access credentials", []string{"refused the credentials", "get-caller-identity --profile prod", `profile = "prod"`}},
 		{"RequestLimitExceeded", "Request limit exceeded.", []string{"throttled", "--parallelism"}},
 		{"KeyPairLimitExceeded", "Maximum of 5000 keypairs reached", []string{"account limit of region eu-west-1"}},
+		{"InstanceLimitExceeded", "You have requested more instances (21) than your current instance limit of 20 allows", []string{"running instances", "region eu-west-1", "Service Quotas"}},
+		{"InsufficientInstanceCapacity", "We currently do not have sufficient t3.micro capacity in the Availability Zone you requested", []string{"not enough capacity", "another availability_zone or instance_type"}},
 	}
 	for _, tt := range tests {
 		api := &smithy.GenericAPIError{Code: tt.code, Message: tt.msg}

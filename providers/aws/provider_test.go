@@ -26,6 +26,7 @@ func calls(r providers.Resource) int {
 func TestConformance(t *testing.T) {
 	env := awstest.New(t)
 	vpc := env.VPC(t, env.Region)
+	subnet := env.Subnet(t, env.Region)
 	providertest.RunProvider(t, providertest.ProviderCase{
 		New:    func(*testing.T) providers.Provider { return aws.New() },
 		Config: testConfig(env),
@@ -68,6 +69,28 @@ func TestConformance(t *testing.T) {
 				BatchObjects: 5,
 				Calls:        calls,
 				Idempotent:   true,
+			},
+			aws.InstanceType: {
+				Create: map[string]any{
+					"nixos_release": "25.11",
+					"instance_type": "t3.micro",
+					"subnet_id":     subnet.ID,
+					"tags":          map[string]any{"env": "test"},
+				},
+				// A type change stops and starts the instance.
+				Update:   map[string]any{"instance_type": "t3.small", "tags": map[string]any{"env": "prod"}},
+				Replace:  map[string]any{"user_data": "#!/bin/sh\necho hello\n"},
+				External: true,
+				// An elastic IP that does not exist fails after the
+				// instance runs.
+				Fail:         map[string]any{"elastic_ip": "eipalloc-00000000000000000"},
+				PageSize:     200,
+				BatchObjects: 5,
+				Calls:        calls,
+				// Only the lookup reads it.
+				ImportIgnore: []string{"nixos_release"},
+				// moto ignores ClientToken: adoption by the token tag.
+				Idempotent: false,
 			},
 		},
 	})

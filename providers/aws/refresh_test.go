@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/nixferry/ferry/providers"
 	"github.com/nixferry/ferry/providers/aws"
 	"github.com/nixferry/ferry/providers/aws/awstest"
@@ -100,5 +103,68 @@ func BenchmarkRefresh(b *testing.B) {
 	for b.Loop() {
 		calls = refresh(b, c, reqs)
 	}
+	b.ReportMetric(float64(calls), "calls/refresh")
+}
+
+// instanceFleet creates n instances in one subnet, the first withEIP of
+// them with an elastic IP, and returns their read requests.
+func instanceFleet(t testing.TB, env *awstest.Env, c *aws.Client, n, withEIP int) []providers.ReadRequest {
+	t.Helper()
+	subnet := env.Subnet(t, env.Region)
+	r := c.Resources()[aws.InstanceType]
+	var out []providers.ReadRequest
+	for i := range n {
+		addr := fmt.Sprintf("%s.m%d", aws.InstanceType, i)
+		cfg := map[string]any{"nixos_release": "25.11", "instance_type": "t3.micro", "subnet_id": subnet.ID, "arch": "x86_64", "nixos_host_key": true, "volumes": []any{}, "tags": map[string]any{"fleet": "bench"}}
+		if i < withEIP {
+			alloc, err := env.EC2(env.Region).AllocateAddress(t.Context(), &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg["elastic_ip"] = *alloc.AllocationId
+		}
+		p, err := r.Plan(t.Context(), providers.PlanRequest{Addr: addr, Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := r.Apply(t.Context(), providers.ApplyRequest{Addr: addr, Action: providers.Create, Planned: p.Planned, Token: fmt.Sprintf("tok-m%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, providers.ReadRequest{Addr: addr, Prior: resp.State})
+	}
+	return out
+}
+
+// BenchmarkRefreshEC2 refreshes a NixOS fleet on EC2: 200 instances (10
+// of them with an elastic IP) and 200 security groups, within the
+// issue's bound of 10 EC2 calls: one DescribeInstances, one
+// DescribeAddresses and one DescribeSecurityGroups.
+//
+// TODO: add 200 aws.ebs_volume once that type exists.
+func BenchmarkRefreshEC2(b *testing.B) {
+	env := awstest.New(b)
+	c := configure(b, env, nil)
+	start := time.Now()
+	reqs := map[string][]providers.ReadRequest{aws.InstanceType: instanceFleet(b, env, c, 200, 10)}
+	reqs[aws.SecurityGroupType] = fleet(b, env, c, 200)[aws.SecurityGroupType]
+	b.Logf("created 200 instances and 200 security groups (and 200 key pairs) in %s, %d calls", time.Since(start).Round(time.Millisecond), c.Calls().Total())
+	b.ResetTimer()
+	calls := 0
+	var counts map[string]int
+	for b.Loop() {
+		before := c.Calls().Counts()
+		calls = refresh(b, c, reqs)
+		counts = c.Calls().Counts()
+		for op, n := range before {
+			if counts[op] -= n; counts[op] == 0 {
+				delete(counts, op)
+			}
+		}
+	}
+	if calls > 10 {
+		b.Errorf("refresh of 200 instances and 200 security groups made %d EC2 calls, want at most 10: %v", calls, counts)
+	}
+	b.Logf("calls of one refresh: %v", counts)
 	b.ReportMetric(float64(calls), "calls/refresh")
 }

@@ -9,5 +9,6 @@ func resourceTypes(c *Client) []providers.Resource {
 	return []providers.Resource{
 		&keyPair{c: c},
 		&securityGroup{c: c},
+		&instance{c: c},
 	}
 }

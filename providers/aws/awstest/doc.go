@@ -32,6 +32,12 @@
 // developer's real AWS configuration and nothing leaves this machine.
 // Env.Environ gives the same settings to a ferry subprocess.
 //
+// # Images
+//
+// moto knows its own images and NixOSImages, fake NixOS images owned by
+// the NixOS project's account (NixOSOwner), for the AMI lookups of
+// aws.instance.
+//
 // # Addresses
 //
 // moto invents addresses: public 54.x.x.x ones and private 10.x or

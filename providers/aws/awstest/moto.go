@@ -80,10 +80,15 @@ const startAttempts = 3
 const readyTimeout = 60 * time.Second
 
 // StartServer starts moto_server on a free port of 127.0.0.1, logging to
-// a file in logDir, and waits until it answers. The caller stops it with
+// a file in logDir, and waits until it answers. moto knows its own images
+// and NixOSImages (MOTO_AMIS_PATH, a file in logDir). The caller stops it with
 // Stop.
 func StartServer(ctx context.Context, logDir string) (*Server, error) {
 	bin, err := ServerPath()
+	if err != nil {
+		return nil, err
+	}
+	amis, err := writeAMIs(logDir)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +104,7 @@ func StartServer(ctx context.Context, logDir string) (*Server, error) {
 			logPath: filepath.Join(logDir, fmt.Sprintf("moto-%d.log", attempt)),
 			exited:  make(chan struct{}),
 		}
-		if err := s.start(bin); err != nil {
+		if err := s.start(bin, amis); err != nil {
 			return nil, err
 		}
 		err = s.waitReady(ctx)
@@ -124,7 +129,7 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (s *Server) start(bin string) error {
+func (s *Server) start(bin, amis string) error {
 	log, err := os.Create(s.logPath)
 	if err != nil {
 		return fmt.Errorf("start moto: %w", err)
@@ -132,7 +137,7 @@ func (s *Server) start(bin string) error {
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(s.Port))
 	cmd.Stdout = log
 	cmd.Stderr = log
-	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "MOTO_AMIS_PATH="+amis)
 	cmd.SysProcAttr = sysProcAttr()
 	// The parent-death signal belongs to the OS thread that forks, not to
 	// the process: start and wait on one locked thread, which therefore
