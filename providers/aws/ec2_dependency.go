@@ -77,11 +77,11 @@ func (c *Client) whileInUse(ctx context.Context, action string, call func() erro
 	}
 }
 
-// inUse is the error of a delete EC2 still refused with
+// inUse is the error of a call EC2 still refused with
 // DependencyViolation after the wait: it names what still uses the
 // object (what dependents finds), so that the user can delete it.
-func (c *Client) inUse(ctx context.Context, addr string, err error, noun, id string, dependents func(context.Context, string) ([]string, error)) error {
-	re := c.fail("delete", addr, err).(*ResourceError)
+func (c *Client) inUse(ctx context.Context, verb, addr string, err error, noun, id string, dependents func(context.Context, string) ([]string, error)) error {
+	re := c.fail(verb, addr, err).(*ResourceError)
 	what := noun + " " + id
 	var deps []string
 	if ctx.Err() == nil {

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -136,7 +137,7 @@ func (k ec2Kind[T]) adopt(ctx context.Context, req providers.AdoptRequest) (prov
 // when even that fails, what the create asked for, its other computed
 // attributes null.
 func (k ec2Kind[T]) createFailed(ctx context.Context, addr, id string, args map[string]any, err error, computed ...string) (providers.ApplyResponse, error) {
-	err = fmt.Errorf("%w (%s %s was made; the next plan replaces it)", k.c.fail("create", addr, err), k.noun, id)
+	err = fmt.Errorf("%w (%s %s was made; the next plan replaces it)", k.c.failNet("create", addr, err), k.noun, id)
 	if o, rerr := k.one(context.WithoutCancel(ctx), id); rerr == nil && o != nil {
 		return providers.ApplyResponse{State: k.state(*o, args)}, err
 	}
@@ -159,9 +160,9 @@ func (k ec2Kind[T]) updateFailed(ctx context.Context, addr, id string, err error
 	case rerr == nil && o == nil:
 		return providers.ApplyResponse{}, fmt.Errorf("update %s: %s %s no longer exists (deleted outside ferry?); run ferry plan again to create it anew", addr, k.noun, id)
 	case rerr == nil:
-		return providers.ApplyResponse{State: k.state(*o, nil)}, k.c.fail("update", addr, err)
+		return providers.ApplyResponse{State: k.state(*o, nil)}, k.c.failNet("update", addr, err)
 	}
-	return providers.ApplyResponse{}, k.c.fail("update", addr, err)
+	return providers.ApplyResponse{}, k.c.failNet("update", addr, err)
 }
 
 // applyFuncs dispatches an Apply to a type's create, update and delete.
@@ -255,4 +256,14 @@ func mapSlice[T, U any](s []T, f func(T) U) []U {
 // mapKeys returns m's keys, sorted.
 func mapKeys[T any](m map[string]T) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// failNet is fail, but an error that is a ResourceError already (with
+// its hint) stays as it is.
+func (c *Client) failNet(verb, addr string, err error) error {
+	var re *ResourceError
+	if errors.As(err, &re) {
+		return err
+	}
+	return c.fail(verb, addr, err)
 }

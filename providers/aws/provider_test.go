@@ -69,6 +69,10 @@ func TestConformance(t *testing.T) {
 				Calls:        calls,
 				Idempotent:   true,
 			},
+			aws.VpcType:             vpcCase(),
+			aws.SubnetType:          subnetCase(t, env),
+			aws.InternetGatewayType: internetGatewayCase(t, env),
+			aws.ElasticIPType:       elasticIPCase(),
 		},
 	})
 }

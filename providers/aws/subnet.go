@@ -176,7 +176,7 @@ func (s *subnet) delete(ctx context.Context, req providers.ApplyRequest) error {
 	case err == nil || isNotFound(err):
 		return nil // gone already: a crashed apply deletes again
 	case errorCode(err) == "DependencyViolation":
-		return s.c.inUse(ctx, req.Addr, err, "subnet", id, s.c.subnetDependents)
+		return s.c.inUse(ctx, "delete", req.Addr, err, "subnet", id, s.c.subnetDependents)
 	default:
 		return s.c.fail("delete", req.Addr, err)
 	}

@@ -9,5 +9,9 @@ func resourceTypes(c *Client) []providers.Resource {
 	return []providers.Resource{
 		&keyPair{c: c},
 		&securityGroup{c: c},
+		&vpc{c: c},
+		&subnet{c: c},
+		&internetGateway{c: c},
+		&elasticIP{c: c},
 	}
 }

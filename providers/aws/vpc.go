@@ -251,7 +251,7 @@ func (v *vpc) delete(ctx context.Context, req providers.ApplyRequest) error {
 	case err == nil || isNotFound(err):
 		return nil // gone already: a crashed apply deletes again
 	case errorCode(err) == "DependencyViolation":
-		return v.c.inUse(ctx, req.Addr, err, "VPC", id, v.c.vpcDependents)
+		return v.c.inUse(ctx, "delete", req.Addr, err, "VPC", id, v.c.vpcDependents)
 	default:
 		return v.c.fail("delete", req.Addr, err)
 	}
