@@ -7,7 +7,11 @@ import (
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/go-cmp/cmp"
 
+	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/aws"
 	"github.com/nixferry/ferry/providers/aws/awstest"
 	"github.com/nixferry/ferry/providers/providertest"
 )
@@ -101,3 +105,55 @@ func elasticIPCase() providertest.Case {
 	}
 }
 
+// TestNetworkImport: objects made outside ferry import by ID with what
+// EC2 has, and a plan of matching arguments over them changes nothing.
+func TestNetworkImport(t *testing.T) {
+	env := awstest.New(t)
+	c := configure(t, env, nil)
+	subnet := env.Subnet(t, env.Region)
+	ec2c := env.EC2(env.Region)
+	igw, err := ec2c.CreateInternetGateway(t.Context(), &ec2.CreateInternetGatewayInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	igwID := awssdk.ToString(igw.InternetGateway.InternetGatewayId)
+	if _, err := ec2c.AttachInternetGateway(t.Context(), &ec2.AttachInternetGatewayInput{InternetGatewayId: igw.InternetGateway.InternetGatewayId, VpcId: awssdk.String(subnet.VPC)}); err != nil {
+		t.Fatal(err)
+	}
+	eip, err := ec2c.AllocateAddress(t.Context(), &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		typ, id string
+		args    map[string]any
+		want    map[string]any
+	}{
+		{aws.VpcType, subnet.VPC, map[string]any{"cidr_block": "127.0.0.0/16", "tags": map[string]any{"Name": "ferry-test-loopback"}},
+			map[string]any{"cidr_block": "127.0.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": false}},
+		{aws.SubnetType, subnet.ID, map[string]any{"vpc_id": subnet.VPC, "cidr_block": subnet.CIDR.String()},
+			map[string]any{"availability_zone": subnet.Zone, "cidr_block": subnet.CIDR.String()}},
+		{aws.InternetGatewayType, igwID, map[string]any{"vpc_id": subnet.VPC},
+			map[string]any{"vpc_id": subnet.VPC, "route_default": false}},
+		{aws.ElasticIPType, awssdk.ToString(eip.AllocationId), nil,
+			map[string]any{"public_ip": awssdk.ToString(eip.PublicIp), "instance_id": nil}},
+	}
+	for _, tt := range tests {
+		r := resource(t, c, tt.typ)
+		resp, err := r.(providers.Importer).Import(t.Context(), providers.ImportRequest{Addr: tt.typ + ".x", ID: tt.id})
+		if err != nil {
+			t.Errorf("import %s %s: %v", tt.typ, tt.id, err)
+			continue
+		}
+		for k, v := range tt.want {
+			if !cmp.Equal(resp.State[k], v) {
+				t.Errorf("import %s %s: %s = %v, want %v", tt.typ, tt.id, k, resp.State[k], v)
+			}
+		}
+		o := newObject(t, r, "x", tt.args)
+		o.state = resp.State
+		if p := o.plan(); !cmp.Equal(p.Planned, resp.State) {
+			t.Errorf("import %s %s: a plan of %v over it changes it (-imported +planned):\n%s", tt.typ, tt.id, tt.args, cmp.Diff(resp.State, p.Planned))
+		}
+	}
+}

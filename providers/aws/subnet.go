@@ -124,7 +124,6 @@ func (s *subnet) create(ctx context.Context, req providers.ApplyRequest) (provid
 	return providers.ApplyResponse{State: subnetState(*o)}, nil
 }
 
-
 func (s *subnet) setMapPublicIP(ctx context.Context, id string, on bool) error {
 	_, err := s.c.ec2.ModifySubnetAttribute(ctx, &ec2.ModifySubnetAttributeInput{
 		SubnetId:            aws.String(id),

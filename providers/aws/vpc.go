@@ -177,7 +177,6 @@ func (v *vpc) create(ctx context.Context, req providers.ApplyRequest) (providers
 	return providers.ApplyResponse{State: vpcState(*o)}, nil
 }
 
-
 func dnsArgs(args map[string]any) vpcDNS {
 	return vpcDNS{support: boolArg(args, "enable_dns_support"), hostnames: boolArg(args, "enable_dns_hostnames")}
 }
