@@ -2,8 +2,6 @@ package aws
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -28,16 +26,6 @@ func findByIDs[T any](ctx context.Context, c *Client, ids []string, find func(co
 		}
 	}
 	return found, nil
-}
-
-// firstByKey returns the object with the smallest key (the one a
-// retried create made first, when moto made several), nil for none.
-func firstByKey[T any](objs []T, key func(T) string) *T {
-	if len(objs) == 0 {
-		return nil
-	}
-	o := slices.MinFunc(objs, func(a, b T) int { return strings.Compare(key(a), key(b)) })
-	return &o
 }
 
 // findVpcs pages through DescribeVpcs.

@@ -19,7 +19,6 @@ import (
 // imports and adoptions. T is what one object's state is made of.
 type ec2Kind[T any] struct {
 	c      *Client
-	typ    string // "aws.vpc"
 	noun   string // "VPC", in messages
 	prefix string // "vpc-", how its IDs start
 	// find returns the objects with the given IDs that exist, by ID, in

@@ -44,7 +44,7 @@ func (e *elasticIP) Schema() spec.Schema { return elasticIPSchema() }
 
 func (e *elasticIP) kind() ec2Kind[types.Address] {
 	return ec2Kind[types.Address]{
-		c: e.c, typ: ElasticIPType, noun: "elastic IP", prefix: "eipalloc-",
+		c: e.c, noun: "elastic IP", prefix: "eipalloc-",
 		find: e.c.findAddressesByIDs,
 		tokenIDs: func(ctx context.Context, token string) ([]string, error) {
 			addrs, err := e.c.findAddresses(ctx, tokenFilter(token))

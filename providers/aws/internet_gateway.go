@@ -53,7 +53,7 @@ type gatewayView struct {
 
 func (g *internetGateway) kind() ec2Kind[gatewayView] {
 	return ec2Kind[gatewayView]{
-		c: g.c, typ: InternetGatewayType, noun: "internet gateway", prefix: "igw-",
+		c: g.c, noun: "internet gateway", prefix: "igw-",
 		find: g.c.findGatewayViews,
 		tokenIDs: func(ctx context.Context, token string) ([]string, error) {
 			gws, err := g.c.findInternetGateways(ctx, tokenFilter(token))
@@ -199,7 +199,8 @@ func (g *internetGateway) attach(ctx context.Context, id, vpc string) error {
 
 // detach detaches gateway id from vpc, waiting while EC2 says the VPC
 // still maps public addresses (instances being terminated); detached
-// already is success.
+// already is success. moto never refuses a detach (nor a second gateway
+// in one VPC), so no test covers that refusal.
 func (g *internetGateway) detach(ctx context.Context, verb, addr, id, vpc string) error {
 	err := g.c.whileInUse(ctx, "ec2:DetachInternetGateway", func() error {
 		_, err := g.c.ec2.DetachInternetGateway(ctx, &ec2.DetachInternetGatewayInput{InternetGatewayId: aws.String(id), VpcId: aws.String(vpc)})

@@ -44,7 +44,7 @@ func (s *subnet) Schema() spec.Schema { return subnetSchema() }
 
 func (s *subnet) kind() ec2Kind[types.Subnet] {
 	return ec2Kind[types.Subnet]{
-		c: s.c, typ: SubnetType, noun: "subnet", prefix: "subnet-",
+		c: s.c, noun: "subnet", prefix: "subnet-",
 		find: s.c.findSubnetsByIDs,
 		tokenIDs: func(ctx context.Context, token string) ([]string, error) {
 			subnets, err := s.c.findSubnets(ctx, tokenFilter(token))
@@ -82,7 +82,8 @@ func (s *subnet) Apply(ctx context.Context, req providers.ApplyRequest) (provide
 
 // create makes the subnet, tagged with the token, then sets
 // map_public_ip_on_launch when EC2 chose otherwise (moto maps public IPs
-// in the first subnet of a zone). A failure after the subnet exists
+// in the first subnet of a zone, and puts a subnet without a zone in
+// us-east-1a whatever the region). A failure after the subnet exists
 // returns it as it is, so that the engine records it (tainted).
 func (s *subnet) create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	if err := checkCtx(ctx, "create", req.Addr); err != nil {
