@@ -28,6 +28,7 @@ type Client struct {
 	ec2 *ec2.Client
 
 	pageSize  int
+	deps      dependencyWait // deletes of objects still in use (ec2_dependency.go)
 	resources map[string]providers.Resource
 }
 
@@ -46,6 +47,7 @@ func newClient(name string, cfg config, awsCfg aws.Config, calls *CallCounter) *
 		aws:      awsCfg,
 		calls:    calls,
 		pageSize: defaultPageSize,
+		deps:     defaultDependencyWait(),
 	}
 	c.ec2 = ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
 		if e := cfg.endpoint("ec2"); e != "" {

@@ -48,6 +48,24 @@
 //     plan shows the downtime); security groups, elastic IP, volumes,
 //     IAM profile and tags change in place; PowerSwitch stops, starts
 //     and reboots it.
+//   - aws.vpc (vpc.go): a VPC; DNS attributes and tags change in place,
+//     its main route table and default security group are attributes.
+//   - aws.subnet (subnet.go): a subnet of a VPC in one zone;
+//     map_public_ip_on_launch and tags change in place.
+//   - aws.internet_gateway (internet_gateway.go): attached to a VPC (and
+//     moved between VPCs) in place; route_default = True adds the route
+//     0.0.0.0/0 through it to the VPC's main route table, so that a VPC
+//     with a gateway is reachable, and removes it on detach and delete.
+//   - aws.elastic_ip (elastic_ip.go): an address an aws.instance takes
+//     by its id; reads show the instance it is associated with, and the
+//     delete disassociates it before releasing it.
+//
+// The network types share their plumbing (ec2_net.go) and finders
+// (ec2_find_net.go). Deletes that EC2 refuses with DependencyViolation
+// (a VPC whose subnets go, a subnet whose instance's interface lingers,
+// a gateway whose VPC still maps public addresses) wait for a bounded
+// time, then name what still depends on the object
+// (ec2_dependency.go).
 //
 // Every type refreshes in batches (BatchReader: one Describe call per 200
 // IDs, by filter, so that an object deleted outside ferry does not fail

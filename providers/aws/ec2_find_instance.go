@@ -151,15 +151,6 @@ func poll(ctx context.Context, check func() (bool, error)) error {
 	}
 }
 
-// findAddresses makes one DescribeAddresses call (it does not page).
-func (c *Client) findAddresses(ctx context.Context, filters ...types.Filter) ([]types.Address, error) {
-	out, err := c.ec2.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: filters})
-	if err != nil {
-		return nil, callErr("ec2:DescribeAddresses", err)
-	}
-	return out.Addresses, nil
-}
-
 // findAddressesByInstance returns the elastic IPs associated with the
 // given instances, by instance ID, in one call per page of IDs.
 func (c *Client) findAddressesByInstance(ctx context.Context, ids []string) (map[string]types.Address, error) {

@@ -207,11 +207,3 @@ func sameInstanceArg(name string, config, prior any) bool {
 	}
 	return true
 }
-
-// nullable is s, or nil when it is empty.
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}

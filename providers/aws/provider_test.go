@@ -92,6 +92,10 @@ func TestConformance(t *testing.T) {
 				// moto ignores ClientToken: adoption by the token tag.
 				Idempotent: false,
 			},
+			aws.VpcType:             vpcCase(),
+			aws.SubnetType:          subnetCase(t, env),
+			aws.InternetGatewayType: internetGatewayCase(t, env),
+			aws.ElasticIPType:       elasticIPCase(),
 		},
 	})
 }

@@ -10,5 +10,9 @@ func resourceTypes(c *Client) []providers.Resource {
 		&keyPair{c: c},
 		&securityGroup{c: c},
 		&instance{c: c},
+		&vpc{c: c},
+		&subnet{c: c},
+		&internetGateway{c: c},
+		&elasticIP{c: c},
 	}
 }

@@ -34,6 +34,12 @@ type Case struct {
 	// External is true when Read observes a real object, so that after
 	// Delete, Read must report it gone (State nil).
 	External bool
+	// Distinct, when set, returns arguments that, merged over Create, make
+	// object i of several that exist at once differ from the others, for
+	// types whose objects must differ where no name is generated (the
+	// networks of a VPC's subnets); the concurrent creates and the batch
+	// refresh use it.
+	Distinct func(i int) map[string]any
 
 	// Slow holds arguments that, merged over Create, make a create take
 	// far longer than a test may (minutes): a create given a short
@@ -145,6 +151,14 @@ func Config(s spec.Schema, args ...map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// nth is the configuration of object i of several that exist at once.
+func (c Case) nth(s spec.Schema, i int) map[string]any {
+	if c.Distinct == nil {
+		return Config(s, c.Create)
+	}
+	return Config(s, c.Create, c.Distinct(i))
 }
 
 // harness wraps one provider instance with the checks shared by sub-tests.
