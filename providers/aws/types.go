@@ -9,5 +9,7 @@ func resourceTypes(c *Client) []providers.Resource {
 	return []providers.Resource{
 		&keyPair{c: c},
 		&securityGroup{c: c},
+		&route53Zone{c: c},
+		&route53Record{c: c},
 	}
 }

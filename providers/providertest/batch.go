@@ -22,10 +22,9 @@ func batchRefresh(t *testing.T, c Case) {
 			n = c.PageSize + 2
 		}
 	}
-	cfg := Config(h.schema, c.Create)
 	states := make([]map[string]any, n)
 	for i := range states {
-		states[i] = h.create(fmt.Sprintf("create %d of %d", i+1, n), cfg)
+		states[i] = h.create(fmt.Sprintf("create %d of %d", i+1, n), h.distinct(i))
 	}
 	missing := -1
 	if c.External && n > 1 {

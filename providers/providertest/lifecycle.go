@@ -97,12 +97,11 @@ func unknownArgs(t *testing.T, c Case) {
 func concurrentCreates(t *testing.T, c Case) {
 	const n = 20
 	h := newHarness(t, c)
-	cfg := Config(h.schema, c.Create)
 	states := make([]map[string]any, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			p, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Config: clone(cfg)})
+			p, err := h.r.Plan(h.ctx, providers.PlanRequest{Addr: h.addr, Config: h.distinct(i)})
 			if err != nil {
 				t.Errorf("create %d: Plan: %v", i, err)
 				return

@@ -34,6 +34,12 @@ type Case struct {
 	// External is true when Read observes a real object, so that after
 	// Delete, Read must report it gone (State nil).
 	External bool
+	// Distinct returns arguments that, merged over Create, make the i-th
+	// of several objects that exist at once (batch refresh, concurrent
+	// creates) another object than the rest, for types whose objects are
+	// identified by their arguments (a DNS record by its zone, name and
+	// type); nil when objects of equal arguments can coexist.
+	Distinct func(i int) map[string]any
 
 	// Slow holds arguments that, merged over Create, make a create take
 	// far longer than a test may (minutes): a create given a short
@@ -173,6 +179,15 @@ func token() string {
 }
 
 func clone(m map[string]any) map[string]any { return spec.CloneMap(m) }
+
+// distinct is the configuration of the i-th of several objects that
+// exist at once: Create, and Case.Distinct over it.
+func (h *harness) distinct(i int) map[string]any {
+	if h.c.Distinct == nil {
+		return Config(h.schema, h.c.Create)
+	}
+	return Config(h.schema, h.c.Create, h.c.Distinct(i))
+}
 
 // calls returns the API calls made so far, when the Case can count them.
 func (h *harness) calls() (int, bool) {
