@@ -80,7 +80,7 @@ func TestConformance(t *testing.T) {
 				Calls:    calls,
 				// moto ignores CallerReference: a retried create makes a
 				// second zone there (AWS refuses it, and create then
-				// finds the first).
+				// finds the first: TestRoute53ZoneRetriedCreate).
 				Idempotent: false,
 			},
 			aws.Route53RecordType: {
@@ -89,7 +89,9 @@ func TestConformance(t *testing.T) {
 				Replace: map[string]any{"record_name": "www2.records.example"},
 				// A record is its zone, name and type: objects that
 				// exist at once need names of their own.
-				Distinct:     func(i int) map[string]any { return map[string]any{"record_name": fmt.Sprintf("n%d.records.example", i)} },
+				Distinct: func(i int) map[string]any {
+					return map[string]any{"record_name": fmt.Sprintf("n%d.records.example", i)}
+				},
 				External:     true,
 				PageSize:     200,
 				BatchObjects: 5, // pages: TestRoute53RecordPages
@@ -268,7 +270,7 @@ func TestSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{aws.KeyPairType, aws.SecurityGroupType} {
+	for _, typ := range []string{aws.KeyPairType, aws.SecurityGroupType, aws.Route53ZoneType, aws.Route53RecordType} {
 		if _, ok := reg.Schema(typ); !ok {
 			t.Errorf("registry lacks %s", typ)
 		}

@@ -269,16 +269,7 @@ func sameValues(a, b []any) bool {
 }
 
 func (r *route53Record) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return r.create(ctx, req)
-	case providers.Update:
-		return r.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, r.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{r.create, r.update, r.delete}.apply(ctx, req)
 }
 
 // applyArgs reads a record's planned arguments for an apply.
@@ -391,11 +382,7 @@ func (r *route53Record) delete(ctx context.Context, req providers.ApplyRequest) 
 }
 
 func (r *route53Record) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := r.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, r, req)
 }
 
 // ReadMany reads the records zone by zone: one record of a zone with one

@@ -42,8 +42,8 @@ func route53ZoneSchema() spec.Schema {
 // CreateHostedZone's CallerReference, Route53's idempotency key: a
 // retried create is refused with HostedZoneAlreadyExists, and finds the
 // zone by the reference; Adopt finds it the same way. moto ignores the
-// reference (a second create makes a second zone), so the tests cannot
-// see the refusal; Adopt works on moto all the same.
+// reference (a second create makes a second zone), so the test of a
+// retried create puts AWS's refusal in front of moto.
 //
 // A read refreshes name, comment, privacy and tags from ListHostedZones
 // and ListTagsForResources, in pages; name_servers and the VPC are fixed
@@ -75,7 +75,7 @@ func (z *route53Zone) Plan(_ context.Context, req providers.PlanRequest) (provid
 		return resp, err
 	}
 	p := resp.Planned
-	if _, err := zoneTagArgs(req.Addr, p); err != nil {
+	if _, err := tagArgs(req.Addr, p); err != nil {
 		return providers.PlanResponse{}, err
 	}
 	if name, ok := p["zone_name"].(string); ok && (normDomain(name) == "" || len(name) > 1024) {
@@ -101,30 +101,8 @@ func (z *route53Zone) Plan(_ context.Context, req providers.PlanRequest) (provid
 	return resp, nil
 }
 
-// zoneTagArgs reads and checks the tags argument; an unknown one passes
-// (a plan checks it once it is known).
-func zoneTagArgs(addr string, m map[string]any) (map[string]string, error) {
-	if spec.HasUnknown(m["tags"]) {
-		return nil, nil
-	}
-	tags, err := stringMap(addr, "tags", m["tags"])
-	if err == nil {
-		err = checkTags(addr, tags)
-	}
-	return tags, err
-}
-
 func (z *route53Zone) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return z.create(ctx, req)
-	case providers.Update:
-		return z.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, z.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{z.create, z.update, z.delete}.apply(ctx, req)
 }
 
 // create makes the zone with the token as its caller reference, then
@@ -138,7 +116,7 @@ func (z *route53Zone) create(ctx context.Context, req providers.ApplyRequest) (p
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	tags, err := zoneTagArgs(req.Addr, args)
+	tags, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("create %w", err)
 	}
@@ -296,7 +274,7 @@ func (z *route53Zone) update(ctx context.Context, req providers.ApplyRequest) (p
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	want, err := zoneTagArgs(req.Addr, args)
+	want, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("update %w", err)
 	}
@@ -377,11 +355,7 @@ func (c *Client) deleteZoneRecords(ctx context.Context, id string) error {
 }
 
 func (z *route53Zone) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := z.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, z, req)
 }
 
 // ReadMany reads the zones with ListHostedZones pages (until every zone
@@ -391,13 +365,12 @@ func (z *route53Zone) ReadMany(ctx context.Context, reqs []providers.ReadRequest
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(reqs))
-	for i, req := range reqs {
-		id, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = bareZoneID(id)
+	ids, err := idsOf(reqs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ids {
+		ids[i] = bareZoneID(ids[i])
 	}
 	found, err := z.c.findZonesByIDs(ctx, ids)
 	if err != nil {
@@ -432,7 +405,7 @@ func (z *route53Zone) ReadMany(ctx context.Context, reqs []providers.ReadRequest
 func (z *route53Zone) Import(ctx context.Context, req providers.ImportRequest) (providers.ImportResponse, error) {
 	id := bareZoneID(req.ID)
 	if id == "" || strings.ContainsAny(id, "/ ") {
-		return providers.ImportResponse{}, fmt.Errorf("import %s: %q is not a hosted zone ID; give its ID, Z...", req.Addr, req.ID)
+		return providers.ImportResponse{}, fmt.Errorf("import %s: %q is not a hosted zone ID; give its ID, such as Z0123456789ABC", req.Addr, req.ID)
 	}
 	st, err := z.state(ctx, id, nil)
 	if err != nil {

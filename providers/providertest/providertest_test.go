@@ -25,11 +25,11 @@ type thing struct {
 	// uniqueKeys makes key identify an object, as a DNS record's name
 	// does: a create of a key that exists fails.
 	uniqueKeys bool
-	mu     sync.Mutex
-	store  map[string]map[string]any // id -> state
-	tokens map[string]string         // creation token -> id
-	next   int
-	calls  int // "API calls": ReadMany pages
+	mu         sync.Mutex
+	store      map[string]map[string]any // id -> state
+	tokens     map[string]string         // creation token -> id
+	next       int
+	calls      int // "API calls": ReadMany pages
 }
 
 func (r *thing) Schema() spec.Schema {
