@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 
 	"github.com/nixferry/ferry/providers"
 )
@@ -25,7 +26,8 @@ type Client struct {
 	aws     aws.Config
 	calls   *CallCounter
 
-	ec2 *ec2.Client
+	ec2     *ec2.Client
+	route53 *route53.Client
 
 	pageSize  int
 	deps      dependencyWait // deletes of objects still in use (ec2_dependency.go)
@@ -51,6 +53,14 @@ func newClient(name string, cfg config, awsCfg aws.Config, calls *CallCounter) *
 	}
 	c.ec2 = ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
 		if e := cfg.endpoint("ec2"); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	})
+	// Route53 is global: its requests are signed for the partition's
+	// global region, whatever the configuration's region.
+	c.route53 = route53.NewFromConfig(awsCfg, func(o *route53.Options) {
+		o.Region = route53Region(cfg.region)
+		if e := cfg.endpoint("route53"); e != "" {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})

@@ -66,13 +66,25 @@
 // a gateway whose VPC still maps public addresses) wait for a bounded
 // time, then name what still depends on the object
 // (ec2_dependency.go).
+//   - aws.route53_zone (route53_zone.go): a hosted zone, public or
+//     private to a VPC; zone_name is kept as written ("example.com" and
+//     "example.com." are the same zone); force_destroy deletes its
+//     records with it. The create's token is its CallerReference.
+//   - aws.route53_record (route53_record.go): a record set (values and
+//     ttl, or an alias), named by zone, name and type (id
+//     ZONE_NAME_TYPE); ferry refuses to create a record that exists.
+//     Refreshed zone by zone (route53_find.go), a page of 300 records a
+//     call.
 //
-// Every type refreshes in batches (BatchReader: one Describe call per 200
-// IDs, by filter, so that an object deleted outside ferry does not fail
-// the page), imports by ID (a key pair also by name), and finds the
+// Every EC2 type refreshes in batches (BatchReader: one Describe call per
+// 200 IDs, by filter, so that an object deleted outside ferry does not
+// fail the page), imports by ID (a key pair also by name), and finds the
 // object of a killed create again (Adopter) by the ferry:token tag every
 // create puts on it: key pairs and security groups take no client token,
-// and moto does not honour EC2's. Names left out of the configuration are
+// and moto does not honour EC2's. Route53 has neither describe-by-ID nor
+// tags on records: zones are refreshed from ListHostedZones pages and
+// adopted by their caller reference, records from their zone's listing
+// and adopted when they hold the planned values. Names left out of the configuration are
 // generated from the resource's name and the create's token
 // (ferry-web-1a2b3c4d), so that a retried create collides with the first
 // and finds it instead of making a second object. The finders

@@ -164,23 +164,6 @@ func (k ec2Kind[T]) updateFailed(ctx context.Context, addr, id string, err error
 	return providers.ApplyResponse{}, k.c.failNet("update", addr, err)
 }
 
-// applyFuncs dispatches an Apply to a type's create, update and delete.
-func applyFuncs(ctx context.Context, req providers.ApplyRequest,
-	create, update func(context.Context, providers.ApplyRequest) (providers.ApplyResponse, error),
-	del func(context.Context, providers.ApplyRequest) error,
-) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return create(ctx, req)
-	case providers.Update:
-		return update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, del(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
-}
-
 // netArgs reads the arguments of an apply (verb) and its tags, checked.
 func netArgs(s spec.Schema, verb string, req providers.ApplyRequest) (map[string]any, map[string]string, error) {
 	args, err := knownArguments(s, verb, req.Addr, req.Planned)

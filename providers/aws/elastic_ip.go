@@ -77,7 +77,7 @@ func (e *elasticIP) Plan(_ context.Context, req providers.PlanRequest) (provider
 }
 
 func (e *elasticIP) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return applyFuncs(ctx, req, e.create, e.update, e.delete)
+	return applyFuncs{create: e.create, update: e.update, delete: e.delete}.apply(ctx, req)
 }
 
 // create allocates an address, tagged with the token.

@@ -154,7 +154,7 @@ func (g *internetGateway) Plan(_ context.Context, req providers.PlanRequest) (pr
 }
 
 func (g *internetGateway) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return applyFuncs(ctx, req, g.create, g.update, g.delete)
+	return applyFuncs{create: g.create, update: g.update, delete: g.delete}.apply(ctx, req)
 }
 
 // create makes the gateway, tagged with the token, attaches it and adds

@@ -117,30 +117,13 @@ func (k *keyPair) Plan(_ context.Context, req providers.PlanRequest) (providers.
 	return resp, nil
 }
 
-// tags reads and checks the tags argument; an unknown one passes (a
-// plan checks it once it is known).
+// tags reads and checks the tags argument (tagArgs).
 func (k *keyPair) tags(addr string, m map[string]any) (map[string]string, error) {
-	if spec.HasUnknown(m["tags"]) {
-		return nil, nil
-	}
-	tags, err := stringMap(addr, "tags", m["tags"])
-	if err == nil {
-		err = checkTags(addr, tags)
-	}
-	return tags, err
+	return tagArgs(addr, m)
 }
 
 func (k *keyPair) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return k.create(ctx, req)
-	case providers.Update:
-		return k.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, k.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{k.create, k.update, k.delete}.apply(ctx, req)
 }
 
 func (k *keyPair) create(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
@@ -305,11 +288,7 @@ func (k *keyPair) delete(ctx context.Context, req providers.ApplyRequest) error 
 }
 
 func (k *keyPair) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := k.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, k, req)
 }
 
 // ReadMany reads the key pairs with one DescribeKeyPairs per page of
@@ -318,13 +297,9 @@ func (k *keyPair) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(reqs))
-	for i, req := range reqs {
-		id, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
+	ids, err := idsOf(reqs)
+	if err != nil {
+		return nil, err
 	}
 	found, err := k.c.findKeyPairsByIDs(ctx, ids)
 	if err != nil {

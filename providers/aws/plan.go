@@ -100,6 +100,48 @@ func idOf(verb, addr string, prior map[string]any) (string, error) {
 	return id, nil
 }
 
+// applyFuncs are a type's create, update and delete.
+type applyFuncs struct {
+	create, update func(context.Context, providers.ApplyRequest) (providers.ApplyResponse, error)
+	delete         func(context.Context, providers.ApplyRequest) error
+}
+
+// apply calls the function of req's action.
+func (f applyFuncs) apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
+	switch req.Action {
+	case providers.Create:
+		return f.create(ctx, req)
+	case providers.Update:
+		return f.update(ctx, req)
+	case providers.Delete:
+		return providers.ApplyResponse{}, f.delete(ctx, req)
+	default:
+		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
+	}
+}
+
+// readOne is Read of a BatchReader: ReadMany of one request.
+func readOne(ctx context.Context, br providers.BatchReader, req providers.ReadRequest) (providers.ReadResponse, error) {
+	resps, err := br.ReadMany(ctx, []providers.ReadRequest{req})
+	if err != nil {
+		return providers.ReadResponse{}, err
+	}
+	return resps[0], nil
+}
+
+// idsOf returns the object IDs of a batch of reads, in order.
+func idsOf(reqs []providers.ReadRequest) ([]string, error) {
+	ids := make([]string, len(reqs))
+	for i, req := range reqs {
+		id, err := idOf("read", req.Addr, req.Prior)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
 // batchName names a page of reads in errors.
 func batchName(reqs []providers.ReadRequest) string {
 	if len(reqs) == 1 {

@@ -83,16 +83,7 @@ func (g *securityGroup) Plan(_ context.Context, req providers.PlanRequest) (prov
 }
 
 func (g *securityGroup) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return g.create(ctx, req)
-	case providers.Update:
-		return g.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, g.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{g.create, g.update, g.delete}.apply(ctx, req)
 }
 
 // groupArgs are a group's arguments, read for an apply.
@@ -336,11 +327,7 @@ func (g *securityGroup) delete(ctx context.Context, req providers.ApplyRequest) 
 }
 
 func (g *securityGroup) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := g.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, g, req)
 }
 
 // ReadMany reads the groups with one DescribeSecurityGroups per page of
@@ -349,13 +336,9 @@ func (g *securityGroup) ReadMany(ctx context.Context, reqs []providers.ReadReque
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(reqs))
-	for i, req := range reqs {
-		id, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
+	ids, err := idsOf(reqs)
+	if err != nil {
+		return nil, err
 	}
 	found, err := g.c.findSecurityGroupsByIDs(ctx, ids)
 	if err != nil {

@@ -77,7 +77,7 @@ func (s *subnet) Plan(_ context.Context, req providers.PlanRequest) (providers.P
 }
 
 func (s *subnet) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return applyFuncs(ctx, req, s.create, s.update, s.delete)
+	return applyFuncs{create: s.create, update: s.update, delete: s.delete}.apply(ctx, req)
 }
 
 // create makes the subnet, tagged with the token, then sets

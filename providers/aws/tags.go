@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/nixferry/ferry/engine/spec"
 )
 
 // tokenTag is the tag that carries a create's idempotency token, so that
@@ -38,6 +40,20 @@ func checkTags(addr string, tags map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// tagArgs reads and checks the tags argument of m (a configuration or
+// planned attributes); an unknown one passes (a plan checks it once it is
+// known).
+func tagArgs(addr string, m map[string]any) (map[string]string, error) {
+	if spec.HasUnknown(m["tags"]) {
+		return nil, nil
+	}
+	tags, err := stringMap(addr, "tags", m["tags"])
+	if err == nil {
+		err = checkTags(addr, tags)
+	}
+	return tags, err
 }
 
 // tagSpecs tags a new object of type rt with the user's tags and the

@@ -14,5 +14,7 @@ func resourceTypes(c *Client) []providers.Resource {
 		&subnet{c: c},
 		&internetGateway{c: c},
 		&elasticIP{c: c},
+		&route53Zone{c: c},
+		&route53Record{c: c},
 	}
 }

@@ -144,7 +144,7 @@ func checkCIDR(addr, name string, v any, shortest, longest int) error {
 }
 
 func (v *vpc) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	return applyFuncs(ctx, req, v.create, v.update, v.delete)
+	return applyFuncs{create: v.create, update: v.update, delete: v.delete}.apply(ctx, req)
 }
 
 // create makes the VPC, tagged with the token, then sets its DNS

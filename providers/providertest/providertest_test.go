@@ -22,11 +22,14 @@ import (
 // way to violate the contract.
 type thing struct {
 	broken string
-	mu     sync.Mutex
-	store  map[string]map[string]any // id -> state
-	tokens map[string]string         // creation token -> id
-	next   int
-	calls  int // "API calls": ReadMany pages
+	// uniqueKeys makes key identify an object, as a DNS record's name
+	// does: a create of a key that exists fails.
+	uniqueKeys bool
+	mu         sync.Mutex
+	store      map[string]map[string]any // id -> state
+	tokens     map[string]string         // creation token -> id
+	next       int
+	calls      int // "API calls": ReadMany pages
 }
 
 func (r *thing) Schema() spec.Schema {
@@ -133,6 +136,11 @@ func (r *thing) create(ctx context.Context, req providers.ApplyRequest) (provide
 	if id, ok := r.tokens[req.Token]; ok && r.broken != "create not idempotent" {
 		if st, ok := r.store[id]; ok {
 			return providers.ApplyResponse{State: spec.CloneMap(st)}, nil
+		}
+	}
+	for _, st := range r.store {
+		if r.uniqueKeys && st["key"] == req.Planned["key"] {
+			return providers.ApplyResponse{}, fmt.Errorf("create %s: key %v exists", req.Addr, st["key"])
 		}
 	}
 	r.next++
@@ -278,6 +286,16 @@ func thingCase(broken string) Case {
 
 func TestSuitePassesConformingProvider(t *testing.T) {
 	Run(t, thingCase(""))
+}
+
+// TestSuiteDistinct: a type whose objects are identified by their
+// arguments passes once Case.Distinct tells the objects that exist at
+// once apart.
+func TestSuiteDistinct(t *testing.T) {
+	c := thingCase("")
+	c.New = func(*testing.T) providers.Resource { return &thing{uniqueKeys: true} }
+	c.Distinct = func(i int) map[string]any { return map[string]any{"key": fmt.Sprintf("k1-%d", i)} }
+	Run(t, c)
 }
 
 const brokenEnv = "FERRY_PROVIDERTEST_BROKEN"
