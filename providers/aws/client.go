@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nixferry/ferry/providers"
 )
@@ -26,6 +28,8 @@ type Client struct {
 	calls   *CallCounter
 
 	ec2 *ec2.Client
+	s3  *s3.Client
+	iam *iam.Client // IAM is global: the region only picks the partition
 
 	pageSize  int
 	resources map[string]providers.Resource
@@ -49,6 +53,19 @@ func newClient(name string, cfg config, awsCfg aws.Config, calls *CallCounter) *
 	}
 	c.ec2 = ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
 		if e := cfg.endpoint("ec2"); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	})
+	c.s3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if e := cfg.endpoint("s3"); e != "" {
+			// An emulator or private endpoint cannot serve bucket host
+			// names: address buckets as http://HOST/BUCKET/KEY.
+			o.BaseEndpoint = aws.String(e)
+			o.UsePathStyle = true
+		}
+	})
+	c.iam = iam.NewFromConfig(awsCfg, func(o *iam.Options) {
+		if e := cfg.endpoint("iam"); e != "" {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})

@@ -9,5 +9,7 @@ func resourceTypes(c *Client) []providers.Resource {
 	return []providers.Resource{
 		&keyPair{c: c},
 		&securityGroup{c: c},
+		&ebsVolume{c: c},
+		&s3Bucket{c: c},
 	}
 }
