@@ -235,3 +235,21 @@ func newIAMTags(user map[string]string, token string) []types.Tag {
 	}
 	return out
 }
+
+// iamTagChanges are the user tag keys to remove and the tags to set to go
+// from the tags attribute prior to want; ferry's own tags are not in
+// either.
+func iamTagChanges(prior any, want map[string]string) (gone []string, set []types.Tag) {
+	had, _ := stringMap("", "tags", prior)
+	for _, k := range slices.Sorted(maps.Keys(had)) {
+		if _, keep := want[k]; !keep {
+			gone = append(gone, k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if v, ok := had[k]; !ok || v != want[k] {
+			set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
+		}
+	}
+	return gone, set
+}

@@ -11,5 +11,7 @@ func resourceTypes(c *Client) []providers.Resource {
 		&securityGroup{c: c},
 		&ebsVolume{c: c},
 		&s3Bucket{c: c},
+		&iamRole{c: c},
+		&instanceProfile{c: c},
 	}
 }
