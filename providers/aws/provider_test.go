@@ -69,6 +69,10 @@ func TestConformance(t *testing.T) {
 				Calls:        calls,
 				Idempotent:   true,
 			},
+			aws.EBSVolumeType:       ebsVolumeCase(t, env),
+			aws.S3BucketType:        s3BucketCase(t, env),
+			aws.IAMRoleType:         iamRoleCase(t, env),
+			aws.InstanceProfileType: instanceProfileCase(t, env),
 		},
 	})
 }
