@@ -138,16 +138,7 @@ func sameKMSKey(name string, config, prior any) bool {
 }
 
 func (e *ebsVolume) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return e.create(ctx, req)
-	case providers.Update:
-		return e.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, e.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{e.create, e.update, e.delete}.apply(ctx, req)
 }
 
 // int32Arg is a known numeric argument as the SDK takes it, nil when
@@ -443,37 +434,12 @@ func (e *ebsVolume) attached(addr, id, instance string, err error) error {
 }
 
 func (e *ebsVolume) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := e.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, e, req)
 }
 
 // ReadMany reads the volumes with one DescribeVolumes per page of IDs.
 func (e *ebsVolume) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, error) {
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(reqs))
-	for i, req := range reqs {
-		id, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
-	}
-	found, err := e.c.findVolumesByIDs(ctx, ids)
-	if err != nil {
-		return nil, e.c.fail("read", batchName(reqs), err)
-	}
-	out := make([]providers.ReadResponse, len(reqs))
-	for i, req := range reqs {
-		if v, ok := found[ids[i]]; ok {
-			out[i].State = volumeState(v, req.Prior)
-		}
-	}
-	return out, nil
+	return readBatch(ctx, e.c, reqs, e.c.findVolumesByIDs, volumeState)
 }
 
 // Import adopts a volume by its ID.

@@ -137,16 +137,7 @@ func (r *iamRole) Plan(_ context.Context, req providers.PlanRequest) (providers.
 }
 
 func (r *iamRole) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return r.create(ctx, req)
-	case providers.Update:
-		return r.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, r.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{r.create, r.update, r.delete}.apply(ctx, req)
 }
 
 // create makes the role, tagged with the create's token, then attaches
@@ -415,38 +406,13 @@ func (r *iamRole) delete(ctx context.Context, req providers.ApplyRequest) error 
 }
 
 func (r *iamRole) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := r.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, r, req)
 }
 
 // ReadMany reads the roles: a few one by one, more from the account's
 // listing (iam_find.go).
 func (r *iamRole) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, error) {
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-	names := make([]string, len(reqs))
-	for i, req := range reqs {
-		name, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		names[i] = name
-	}
-	found, err := r.c.findRoles(ctx, names)
-	if err != nil {
-		return nil, r.c.fail("read", batchName(reqs), err)
-	}
-	out := make([]providers.ReadResponse, len(reqs))
-	for i, req := range reqs {
-		if role, ok := found[names[i]]; ok {
-			out[i].State = roleState(role, req.Prior)
-		}
-	}
-	return out, nil
+	return readBatch(ctx, r.c, reqs, r.c.findRoles, roleState)
 }
 
 // Import adopts a role by its name.

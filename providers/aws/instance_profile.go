@@ -75,16 +75,7 @@ func (p *instanceProfile) Plan(_ context.Context, req providers.PlanRequest) (pr
 }
 
 func (p *instanceProfile) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return p.create(ctx, req)
-	case providers.Update:
-		return p.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, p.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{p.create, p.update, p.delete}.apply(ctx, req)
 }
 
 // create makes the profile, tagged with the create's token, and adds its
@@ -272,38 +263,13 @@ func (p *instanceProfile) delete(ctx context.Context, req providers.ApplyRequest
 }
 
 func (p *instanceProfile) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := p.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, p, req)
 }
 
 // ReadMany reads the profiles, one GetInstanceProfile each, iamReads at
 // a time (iam_find.go says why).
 func (p *instanceProfile) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, error) {
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-	names := make([]string, len(reqs))
-	for i, req := range reqs {
-		name, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		names[i] = name
-	}
-	found, err := p.c.findInstanceProfiles(ctx, names)
-	if err != nil {
-		return nil, p.c.fail("read", batchName(reqs), err)
-	}
-	out := make([]providers.ReadResponse, len(reqs))
-	for i := range reqs {
-		if ip, ok := found[names[i]]; ok {
-			out[i].State = profileState(ip)
-		}
-	}
-	return out, nil
+	return readBatch(ctx, p.c, reqs, p.c.findInstanceProfiles, func(ip *types.InstanceProfile, _ map[string]any) map[string]any { return profileState(ip) })
 }
 
 // Import adopts an instance profile by its name.

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -160,16 +161,7 @@ func publicAccessState(c *types.PublicAccessBlockConfiguration) map[string]any {
 }
 
 func (b *s3Bucket) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
-	switch req.Action {
-	case providers.Create:
-		return b.create(ctx, req)
-	case providers.Update:
-		return b.update(ctx, req)
-	case providers.Delete:
-		return providers.ApplyResponse{}, b.delete(ctx, req)
-	default:
-		return providers.ApplyResponse{}, fmt.Errorf("apply %s: unsupported action %q", req.Addr, req.Action)
-	}
+	return applyFuncs{b.create, b.update, b.delete}.apply(ctx, req)
 }
 
 // create makes the bucket, tags it with the create's token at once, and
@@ -417,50 +409,32 @@ func (b *s3Bucket) delete(ctx context.Context, req providers.ApplyRequest) error
 }
 
 func (b *s3Bucket) Read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
-	resps, err := b.ReadMany(ctx, []providers.ReadRequest{req})
-	if err != nil {
-		return providers.ReadResponse{}, err
-	}
-	return resps[0], nil
+	return readOne(ctx, b, req)
 }
 
-// ReadMany reads the buckets, bucketReads at a time, in
-// bucketCallsPerRead calls each: S3 has no call that describes many
-// buckets.
+// ReadMany reads the buckets, bucketReads at a time, in 4 calls each
+// (findBucket): S3 has no call that describes many buckets.
 func (b *s3Bucket) ReadMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, error) {
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-	names := make([]string, len(reqs))
-	for i, req := range reqs {
-		name, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		names[i] = name
-	}
-	found, err := b.c.findBuckets(ctx, names)
-	if err != nil {
-		return nil, b.readErr("read", batchName(reqs), err)
-	}
-	out := make([]providers.ReadResponse, len(reqs))
-	for i, req := range reqs {
-		if bk, ok := found[names[i]]; ok {
-			out[i].State = b.c.bucketState(bk, req.Prior)
-		}
-	}
-	return out, nil
+	resps, err := readBatch(ctx, b.c, reqs, b.c.findBuckets, b.c.bucketState)
+	return resps, b.regionHint(err)
 }
 
-// readErr says what to do when a bucket is in another region: S3 answers
-// a client of the wrong region with a redirect.
+// readErr wraps the error of a bucket read.
 func (b *s3Bucket) readErr(verb, addr string, err error) error {
-	re := b.c.fail(verb, addr, err).(*ResourceError)
-	switch errorCode(err) {
-	case "PermanentRedirect", "AuthorizationHeaderMalformed", "301":
-		re.Hint = fmt.Sprintf("the bucket is not in region %s: manage it with an aws.provider of its region", b.c.region)
+	return b.regionHint(b.c.fail(verb, addr, err))
+}
+
+// regionHint says what to do when a bucket is in another region: S3
+// answers a client of the wrong region with a redirect.
+func (b *s3Bucket) regionHint(err error) error {
+	var re *ResourceError
+	if errors.As(err, &re) {
+		switch errorCode(err) {
+		case "PermanentRedirect", "AuthorizationHeaderMalformed", "301":
+			re.Hint = fmt.Sprintf("the bucket is not in region %s: manage it with an aws.provider of its region", b.c.region)
+		}
 	}
-	return re
+	return err
 }
 
 // Import adopts a bucket of the configuration's region by its name.

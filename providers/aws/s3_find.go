@@ -18,11 +18,6 @@ import (
 // without a burst S3 would throttle, inside the configuration's Limit.
 const bucketReads = 8
 
-// bucketCallsPerRead is what reading one bucket costs: GetBucketVersioning
-// (which also says whether the bucket exists), GetBucketTagging,
-// GetPublicAccessBlock and GetBucketPolicy.
-const bucketCallsPerRead = 4
-
 // bucket is what S3 says of one bucket, as a read gathers it.
 type bucket struct {
 	name       string
@@ -32,8 +27,10 @@ type bucket struct {
 	policy     string // "" when the bucket has none
 }
 
-// findBucket reads one bucket in bucketCallsPerRead calls; nil when it
-// does not exist.
+// findBucket reads one bucket in 4 calls: GetBucketVersioning (which also
+// says whether the bucket exists: a bucket that does not costs that one
+// call), GetBucketTagging, GetPublicAccessBlock and GetBucketPolicy. nil
+// when it does not exist.
 func (c *Client) findBucket(ctx context.Context, name string) (*bucket, error) {
 	v, err := c.s3.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(name)})
 	if errorCode(err) == "NoSuchBucket" {
