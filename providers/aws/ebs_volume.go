@@ -292,9 +292,12 @@ func (e *ebsVolume) update(ctx context.Context, req providers.ApplyRequest) (pro
 	}
 	in := &ec2.ModifyVolumeInput{VolumeId: aws.String(id)}
 	changed := false
+	// A new type takes the configured IOPS and throughput along, even
+	// where they stay as they were.
+	retyped := !equal(args["volume_type"], req.Prior["volume_type"])
 	for _, name := range []string{"size", "volume_type", "iops", "throughput"} {
 		v, set := args[name]
-		if !set || v == nil || equal(v, req.Prior[name]) {
+		if !set || v == nil || (equal(v, req.Prior[name]) && !(retyped && name != "size")) {
 			continue
 		}
 		changed = true

@@ -189,3 +189,15 @@ func TestS3BucketNames(t *testing.T) {
 		}
 	}
 }
+
+// TestS3BucketUSEast1: S3 refuses us-east-1 as a location constraint, so
+// a bucket there is made without one.
+func TestS3BucketUSEast1(t *testing.T) {
+	env := awstest.New(t)
+	c := configure(t, env, map[string]any{"region": "us-east-1"})
+	o := bucketObject(t, env, c, "east", nil)
+	if o.state["region"] != "us-east-1" || o.state["arn"] != "arn:aws:s3:::"+o.state["bucket"].(string) {
+		t.Errorf("state %v", o.state)
+	}
+	o.delete()
+}
