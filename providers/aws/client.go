@@ -6,7 +6,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nixferry/ferry/providers"
 )
@@ -28,6 +30,8 @@ type Client struct {
 
 	ec2     *ec2.Client
 	route53 *route53.Client
+	s3      *s3.Client
+	iam     *iam.Client // IAM is global: the region only picks the partition
 
 	pageSize  int
 	deps      dependencyWait // deletes of objects still in use (ec2_dependency.go)
@@ -61,6 +65,19 @@ func newClient(name string, cfg config, awsCfg aws.Config, calls *CallCounter) *
 	c.route53 = route53.NewFromConfig(awsCfg, func(o *route53.Options) {
 		o.Region = route53Region(cfg.region)
 		if e := cfg.endpoint("route53"); e != "" {
+			o.BaseEndpoint = aws.String(e)
+		}
+	})
+	c.s3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if e := cfg.endpoint("s3"); e != "" {
+			// An emulator or private endpoint cannot serve bucket host
+			// names: address buckets as http://HOST/BUCKET/KEY.
+			o.BaseEndpoint = aws.String(e)
+			o.UsePathStyle = true
+		}
+	})
+	c.iam = iam.NewFromConfig(awsCfg, func(o *iam.Options) {
+		if e := cfg.endpoint("iam"); e != "" {
 			o.BaseEndpoint = aws.String(e)
 		}
 	})

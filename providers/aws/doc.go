@@ -59,6 +59,25 @@
 //   - aws.elastic_ip (elastic_ip.go): an address an aws.instance takes
 //     by its id; reads show the instance it is associated with, and the
 //     delete disassociates it before releasing it.
+//   - aws.ebs_volume (ebs_volume.go): grows, changes type, IOPS and
+//     throughput in place (ModifyVolume); a smaller size is refused at
+//     plan; an attached volume is not deleted (the error names the
+//     instance); attached_to shows what an instance resource attached.
+//   - aws.s3_bucket (s3_bucket.go): versioning, tags, public access
+//     block and policy in place, the policy compared by meaning;
+//     force_destroy lets a delete empty the bucket, every version. S3
+//     describes no buckets in bulk: a read costs 4 calls per bucket, 8
+//     buckets at a time (s3_find.go). Imported by name; S3 lists nothing
+//     by tag, so a killed create is found by its name (derived from the
+//     token, or configured and then tagged with the token).
+//   - aws.iam_role (iam_role.go): trust policy, managed and inline
+//     policies in place, compared by meaning; a policy detached outside
+//     ferry shows in the next plan. A refresh of many roles reads the
+//     account's listing (iam_find.go). Imported by name, adopted by name
+//     and token tag, as buckets; IAM ignores the region.
+//   - aws.instance_profile (instance_profile.go): one role, swapped in
+//     place, removed before the profile is deleted; imported and adopted
+//     as roles are.
 //
 // The network types share their plumbing (ec2_net.go) and finders
 // (ec2_find_net.go). Deletes that EC2 refuses with DependencyViolation

@@ -177,25 +177,6 @@ func (c *Client) findAddress(ctx context.Context, id string) (*types.Address, er
 	return &addrs[0], nil
 }
 
-// findVolumesByIDs returns the EBS volumes with the given IDs that
-// exist, by ID, in one call per page of IDs.
-func (c *Client) findVolumesByIDs(ctx context.Context, ids []string) (map[string]types.Volume, error) {
-	found := map[string]types.Volume{}
-	for _, page := range chunks(uniq(ids), c.pageSize) {
-		p := ec2.NewDescribeVolumesPaginator(c.ec2, &ec2.DescribeVolumesInput{Filters: []types.Filter{filter("volume-id", page...)}, MaxResults: aws.Int32(500)})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, callErr("ec2:DescribeVolumes", err)
-			}
-			for _, v := range out.Volumes {
-				found[aws.ToString(v.VolumeId)] = v
-			}
-		}
-	}
-	return found, nil
-}
-
 // volumeAttachment returns the attachment of volume v to instance, nil
 // when it is not attached there (or is being detached).
 func volumeAttachment(v types.Volume, instance string) *types.VolumeAttachment {

@@ -36,7 +36,7 @@ func (r *instance) update(ctx context.Context, req providers.ApplyRequest) (prov
 	steps := []func() error{
 		func() error { return r.c.updateTags(ctx, id, had.tags, a.tags) },
 		func() error {
-			if !a.securityGroupsSet || sameSet(a.securityGroups, had.securityGroups) {
+			if !a.securityGroupsSet || sameStrings(a.securityGroups, had.securityGroups) {
 				return nil
 			}
 			_, err := r.c.ec2.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: aws.String(id), Groups: a.securityGroups})
@@ -107,8 +107,8 @@ func (r *instance) update(ctx context.Context, req providers.ApplyRequest) (prov
 	return providers.ApplyResponse{State: r.c.instanceState(*inst, prior, nullable(a.elasticIP))}, nil
 }
 
-// sameSet reports whether a and b hold the same strings.
-func sameSet(a, b []string) bool {
+// sameStrings reports whether a and b hold the same strings.
+func sameStrings(a, b []string) bool {
 	return slices.Equal(uniq(a), uniq(b))
 }
 

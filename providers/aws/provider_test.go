@@ -124,6 +124,10 @@ func TestConformance(t *testing.T) {
 				BatchObjects: 5, // pages: TestRoute53RecordPages
 				Calls:        calls,
 			},
+			aws.EBSVolumeType:       ebsVolumeCase(t, env),
+			aws.S3BucketType:        s3BucketCase(t, env),
+			aws.IAMRoleType:         iamRoleCase(t, env),
+			aws.InstanceProfileType: instanceProfileCase(t, env),
 		},
 	})
 }

@@ -16,5 +16,9 @@ func resourceTypes(c *Client) []providers.Resource {
 		&elasticIP{c: c},
 		&route53Zone{c: c},
 		&route53Record{c: c},
+		&ebsVolume{c: c},
+		&s3Bucket{c: c},
+		&iamRole{c: c},
+		&instanceProfile{c: c},
 	}
 }
