@@ -40,3 +40,24 @@ func writeKey(path, comment string) (ssh.Signer, string, error) {
 	}
 	return signer, line, nil
 }
+
+// writeGivenKey writes key, an OpenSSH ed25519 private key, at path (mode
+// 600) and its public key at path.pub, and returns the public key in
+// authorized_keys form.
+func writeGivenKey(path string, key []byte) (string, error) {
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("key for %s: %w", path, err)
+	}
+	if t := signer.PublicKey().Type(); t != ssh.KeyAlgoED25519 {
+		return "", fmt.Errorf("key for %s: a %s key, want ssh-ed25519 (sshd_config names the ed25519 key file)", path, t)
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return "", fmt.Errorf("write key: %w", err)
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	if err := os.WriteFile(path+".pub", []byte(line+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("write key: %w", err)
+	}
+	return line, nil
+}
