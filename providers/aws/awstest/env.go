@@ -122,8 +122,9 @@ type Env struct {
 	env    map[string]string
 	guard  *Guard
 
-	mu   sync.Mutex
-	vpcs map[string]*loopbackVPC // by region
+	mu      sync.Mutex
+	vpcs    map[string]*loopbackVPC // by region
+	watcher *Watcher                // started by Watch
 }
 
 // New returns the test bed for t: moto started on first use and reset, and

@@ -3,6 +3,7 @@ package awstest
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,8 +15,9 @@ import (
 // it.
 type loopbackVPC struct {
 	id      string
-	cidr    netip.Prefix // 127.X.0.0/16
-	subnets int          // made so far; the next is 127.X.(subnets+1).0/24
+	cidr    netip.Prefix   // 127.X.0.0/16
+	subnets int            // made so far; the next is 127.X.(subnets+1).0/24
+	cidrs   []netip.Prefix // of the subnets made, once moto has them
 }
 
 // maxSubnets is how many /24 subnets one loopback VPC holds: 127.X.1.0 to
@@ -99,5 +101,22 @@ func (e *Env) Subnet(t testing.TB, region string) Subnet {
 	if err := e.guard.Allow(cidr); err != nil {
 		t.Fatal(err)
 	}
+	e.mu.Lock()
+	v.cidrs = append(v.cidrs, cidr)
+	e.mu.Unlock()
 	return Subnet{ID: aws.ToString(out.Subnet.SubnetId), VPC: v.id, Region: region, Zone: zone, CIDR: cidr}
+}
+
+// bedNetworks lists, by region, the subnets the bed made: the only
+// addresses a test host may take.
+func (e *Env) bedNetworks() map[string][]netip.Prefix {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string][]netip.Prefix{}
+	for region, v := range e.vpcs {
+		if len(v.cidrs) > 0 {
+			out[region] = slices.Clone(v.cidrs)
+		}
+	}
+	return out
 }
