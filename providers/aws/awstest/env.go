@@ -125,6 +125,7 @@ type Env struct {
 	mu      sync.Mutex
 	vpcs    map[string]*loopbackVPC // by region
 	watcher *Watcher                // started by Watch
+	leases  []func()                // release the VPCs' networks
 }
 
 // New returns the test bed for t: moto started on first use and reset, and
@@ -178,6 +179,14 @@ func New(t testing.TB) *Env {
 	for k, v := range e.env {
 		t.Setenv(k, v)
 	}
+	t.Cleanup(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, release := range e.leases {
+			release()
+		}
+		e.leases = nil
+	})
 	return e
 }
 

@@ -2,6 +2,7 @@ package awstest
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -34,7 +35,9 @@ type Subnet struct {
 }
 
 // VPC returns the loopback VPC of region, created on first use: CIDR
-// 127.X.0.0/16, X counting the regions this test used before (0 first).
+// 127.X.0.0/16, X the lowest second octet that neither this test's other
+// regions nor another test process running now hold (see leaseNetwork);
+// the test holds it until it ends.
 func (e *Env) VPC(t testing.TB, region string) string {
 	t.Helper()
 	v, err := e.vpc(t, region)
@@ -50,10 +53,13 @@ func (e *Env) vpc(t testing.TB, region string) (*loopbackVPC, error) {
 	if v := e.vpcs[region]; v != nil {
 		return v, nil
 	}
-	x := len(e.vpcs)
-	if x > 255 {
-		return nil, fmt.Errorf("loopback VPC of %s: every 127.X.0.0/16 is taken", region)
+	x, release, err := leaseNetwork(func(x int) bool {
+		return slices.ContainsFunc(slices.Collect(maps.Values(e.vpcs)), func(v *loopbackVPC) bool { return int(v.cidr.Addr().As4()[1]) == x })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loopback VPC of %s: %w", region, err)
 	}
+	e.leases = append(e.leases, release)
 	cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(x), 0, 0}), 16)
 	out, err := e.EC2(region).CreateVpc(t.Context(), &ec2.CreateVpcInput{
 		CidrBlock: aws.String(cidr.String()),
