@@ -2,8 +2,6 @@ package dialguard_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"net"
 	"net/netip"
 	"strings"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/nixferry/ferry/remote"
 	"github.com/nixferry/ferry/remote/dialguard"
+	"github.com/nixferry/ferry/remote/testhosts"
 )
 
 // TestNarrowedDialer: a remote.Dialer narrowed by a guard refuses
@@ -24,17 +23,13 @@ func TestNarrowedDialer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(key)
+	key, err := testhosts.NewKey("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var dialled []string
 	opts := g.Narrow(remote.Options{
-		Signers: []ssh.Signer{signer}, KeyFiles: []string{}, NoAgent: true,
+		Signers: []ssh.Signer{key.Signer}, KeyFiles: []string{}, NoAgent: true,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			dialled = append(dialled, address)
 			return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError("test: nothing may be dialled")}

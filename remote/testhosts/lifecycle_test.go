@@ -2,9 +2,7 @@ package testhosts_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"os"
@@ -21,19 +19,11 @@ import (
 // public key in authorized_keys form.
 func newKeyPEM(t *testing.T) ([]byte, ssh.Signer, string) {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	k, err := testhosts.NewKey("test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block), signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	return k.PEM, k.Signer, k.Public
 }
 
 // TestHostLifecycle: a host added on port 22 of a loopback address with

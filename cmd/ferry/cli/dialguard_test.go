@@ -3,17 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/nixferry/ferry/remote/dialguard"
+	"github.com/nixferry/ferry/remote/testhosts"
 )
 
 // TestDialGuardFromEnvironment: with the test bed's guard in the
@@ -29,16 +25,12 @@ machine(name = "private", target = ssh(host = "127.0.1.9", jump = ssh(host = "10
 	if err := os.WriteFile(filepath.Join(dir, "ferry.star"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(key, "")
+	key, err := testhosts.NewKey("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyFile := filepath.Join(dir, "key")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, key.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ferry := func(guard string) (int, string) {

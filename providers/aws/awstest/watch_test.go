@@ -2,10 +2,7 @@ package awstest_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/pem"
 	"os"
 	"strings"
 	"testing"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/nixferry/ferry/providers/aws/awstest"
 	"github.com/nixferry/ferry/remote"
+	"github.com/nixferry/ferry/remote/testhosts"
 )
 
 // testAMI is an image moto knows.
@@ -27,19 +25,11 @@ const testAMI = "ami-12c6146b"
 // in authorized_keys form.
 func newHostKey(t *testing.T) ([]byte, string) {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	k, err := testhosts.NewKey("root@test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := ssh.MarshalPrivateKey(priv, "root@test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	return k.PEM, k.Public
 }
 
 // waitCtx bounds a wait: it turns a hang into a failure, generously for a
@@ -206,7 +196,11 @@ func TestWatcherStockImage(t *testing.T) {
 			if (inst.UserDataErr == nil) != (tt.wantErr == "") || (inst.UserDataErr != nil && !strings.Contains(inst.UserDataErr.Error(), tt.wantErr)) {
 				t.Errorf("UserDataErr = %v, want one mentioning %q", inst.UserDataErr, tt.wantErr)
 			}
-			d := remote.NewDialer(env.Guard().Narrow(remote.Options{KeyFiles: []string{}, NoAgent: true, Signers: []ssh.Signer{newSigner(t)}}))
+			stranger, err := testhosts.NewKey("stranger")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := remote.NewDialer(env.Guard().Narrow(remote.Options{KeyFiles: []string{}, NoAgent: true, Signers: []ssh.Signer{stranger.Signer}}))
 			defer d.Close()
 			key, err := d.ScanHostKey(ctx, inst.Host.Target())
 			if err != nil || key != inst.HostKey {
@@ -217,17 +211,4 @@ func TestWatcherStockImage(t *testing.T) {
 			}
 		})
 	}
-}
-
-func newSigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
