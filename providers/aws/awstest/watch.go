@@ -76,8 +76,8 @@ type Watcher struct {
 	errs      []error       // the bed's failures, reported when the test ends
 }
 
-// Watch starts the instance watcher of this test, once (later calls return
-// the same one): a goroutine that asks moto for the instances of every
+// Watch starts the instance watcher of test t, once (later calls until t
+// ends return the same one): a goroutine that asks moto for the instances of every
 // region where the bed made subnets, every 100 ms, and mirrors each one in
 // those subnets onto a test host (remote/testhosts):
 //
@@ -112,6 +112,9 @@ func (e *Env) Watch(t testing.TB) *Watcher {
 	e.mu.Unlock()
 	go w.run(ctx)
 	t.Cleanup(func() {
+		e.mu.Lock()
+		e.watcher = nil // a later Watch starts a new one
+		e.mu.Unlock()
 		if err := w.Stop(); err != nil {
 			t.Errorf("instance watcher: %v", err)
 		}

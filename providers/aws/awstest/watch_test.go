@@ -70,6 +70,7 @@ func TestWatcherMirrorsAnInstance(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RunInstances: %v", err)
 	}
+	launched := time.Now()
 	run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(testAMI), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		SubnetId: aws.String(subnet.ID), KeyName: kp.KeyName, UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(userData)))})
 	if err != nil {
@@ -82,6 +83,7 @@ func TestWatcherMirrorsAnInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("host of %s up at %s:22 %s after RunInstances", id, ip, time.Since(launched).Round(time.Millisecond))
 	if in.Host.Addr != ip || in.Host.Port != 22 || in.HostKey != hostPub || in.GeneratedHostKey || in.Boots != 1 {
 		t.Fatalf("instance %s at %s: %+v, want a host at %s:22 with the user data's key %s", id, ip, in, ip, hostPub)
 	}
