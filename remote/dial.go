@@ -42,6 +42,14 @@ type Options struct {
 	// KeepAlive is the interval of keepalive requests on idle connections;
 	// 0 means 30s, negative disables them.
 	KeepAlive time.Duration
+	// DialContext opens every TCP connection the Dialer makes from this
+	// machine: to a target, or to the first host of its jump chain. nil
+	// means a net.Dialer. Tests pass a dial guard's (remote/dialguard).
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
+	// CheckAddress, when set, is asked about every host:port before it is
+	// dialled, directly or by a jump host on the Dialer's behalf; an error
+	// refuses the dial, and is returned, before any packet is sent.
+	CheckAddress func(address string) error
 }
 
 // Dialer keeps one SSH connection per target for a whole run and hands out
@@ -415,12 +423,20 @@ func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, 
 // dialTCP opens the TCP connection to t's SSH server: directly, or through
 // the pooled connection to its jump host (whose pin Dial enforces).
 func (d *Dialer) dialTCP(ctx context.Context, t Target) (net.Conn, error) {
+	if d.opts.CheckAddress != nil {
+		if err := d.opts.CheckAddress(t.Address()); err != nil {
+			return nil, err
+		}
+	}
 	if t.Jump != nil {
 		jump, err := d.Dial(ctx, *t.Jump)
 		if err != nil {
 			return nil, fmt.Errorf("jump host: %w", err)
 		}
 		return jump.c.ssh.DialContext(ctx, "tcp", t.Address())
+	}
+	if d.opts.DialContext != nil {
+		return d.opts.DialContext(ctx, "tcp", t.Address())
 	}
 	var nd net.Dialer
 	return nd.DialContext(ctx, "tcp", t.Address())

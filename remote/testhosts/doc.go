@@ -22,6 +22,15 @@
 // At first start a host has no booted-system. Reboot and halt failures are
 // reported by Stop.
 //
+// Hosts can also live as cloud machines do (Options.Empty starts a fleet
+// without any): Fleet.Add starts a host on a given loopback address and
+// port (22 works: tests run as root) with a given ed25519 host key and
+// root's authorized_keys; Fleet.Halt stops it as a power-off does, keeping
+// its /nix, /root and keys; Fleet.Boot starts it again as a reboot does
+// (a fresh /run, a new boot ID, the boot entry running); Fleet.Remove
+// stops it and deletes its folder; Fleet.Up says whether it runs. The
+// providers/aws test bed mirrors moto's instances onto hosts this way.
+//
 // For fault injection, Fleet.Restart restarts a host's sshd on the same
 // address and port, keeping its /nix, /run and boot ID, optionally with a new
 // host key or a session environment (sshd SetEnv, e.g. a PATH without

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,11 +35,17 @@ type Options struct {
 	Port int
 	// StartTimeout bounds waiting for the hosts' sshd; 0 means 20s.
 	StartTimeout time.Duration
+	// Empty starts a fleet without hosts (N and Names unset): they come
+	// later, with Add.
+	Empty bool
 }
 
 // Fleet is a set of running test hosts.
 type Fleet struct {
-	Base  string
+	Base string
+	// Hosts are the fleet's hosts, in the order they were started. Add,
+	// Remove and Restart change it: while they may run, read hosts with
+	// the Host method instead.
 	Hosts []Host
 	// ClientKeyFile is an ed25519 private key (OpenSSH format, usable by
 	// ssh -i) that every host accepts for root; ClientSigner is the same key.
@@ -56,12 +63,21 @@ type Fleet struct {
 	stopWatch chan struct{} // closed by Stop to end the reboot watcher
 	watchDone chan struct{} // closed when the reboot watcher ended
 
-	mu      sync.Mutex
-	procs   []*hostProcess
-	reboots []int  // by host index
-	halted  []bool // by host index
+	mu     sync.Mutex
+	states map[string]*hostState // by host name
 	// watchErrs are reboots or halts that failed, reported by Stop.
 	watchErrs []error
+}
+
+// hostState is the life of one host. op serialises what changes it
+// (reboot, halt, restart, boot, remove); mu of the fleet guards the
+// fields.
+type hostState struct {
+	op      sync.Mutex
+	proc    *hostProcess // nil before the first launch
+	reboots int
+	halted  bool // down until Boot or Restart; the reboot watcher leaves it alone
+	removed bool
 }
 
 // hostProcess is what Stop may signal: the unshare process Start created and
@@ -78,6 +94,8 @@ type hostProcess struct {
 
 // Host returns the host named name.
 func (f *Fleet) Host(name string) (Host, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, h := range f.Hosts {
 		if h.Name == name {
 			return h, true
@@ -105,8 +123,8 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 			names = append(names, "h"+strconv.Itoa(i))
 		}
 	}
-	if len(names) == 0 {
-		return nil, errors.New("start test hosts: no hosts asked for (set Options.N or Options.Names)")
+	if len(names) == 0 && !opts.Empty {
+		return nil, errors.New("start test hosts: no hosts asked for (set Options.N or Options.Names, or Options.Empty to add them later)")
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 20 * time.Second
@@ -126,7 +144,7 @@ func Start(ctx context.Context, opts Options) (*Fleet, error) {
 			return nil, fmt.Errorf("start test hosts: %w", err)
 		}
 	}
-	f := &Fleet{Base: base, launcher: startLauncher(), stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	f := &Fleet{Base: base, launcher: startLauncher(), stopWatch: make(chan struct{}), watchDone: make(chan struct{}), states: map[string]*hostState{}}
 	if err := f.start(ctx, names, opts); err != nil {
 		close(f.watchDone) // never started
 		if stopErr := f.Stop(); stopErr != nil {
@@ -167,9 +185,11 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 
 	// Start every host, then wait for all; a host whose sshd lost the race
 	// for a picked port is started again on another.
-	f.procs = make([]*hostProcess, len(f.Hosts))
-	f.reboots = make([]int, len(f.Hosts))
-	f.halted = make([]bool, len(f.Hosts))
+	states := make([]*hostState, len(f.Hosts))
+	for i, h := range f.Hosts {
+		states[i] = &hostState{}
+		f.states[h.Name] = states[i]
+	}
 	deadline := time.Now().Add(opts.StartTimeout)
 	pending := make([]int, len(f.Hosts))
 	for i := range pending {
@@ -195,13 +215,21 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 			if err != nil {
 				return fmt.Errorf("start test host %s: %w", h.Name, err)
 			}
-			f.procs[i] = p
+			states[i].proc = p
 		}
-		var err error
-		pending, err = f.waitListening(ctx, pending, deadline, opts.Port == 0 && attempt < 3)
+		procs := make([]*hostProcess, len(pending))
+		for k, i := range pending {
+			procs[k] = states[i].proc
+		}
+		retry, err := waitListening(ctx, procs, deadline, opts.Port == 0 && attempt < 3)
 		if err != nil {
 			return err
 		}
+		var next []int
+		for _, k := range retry {
+			next = append(next, pending[k])
+		}
+		pending = next
 	}
 	if err := f.writeSSHConfig(); err != nil {
 		return fmt.Errorf("start test hosts: %w", err)
@@ -212,9 +240,12 @@ func (f *Fleet) start(ctx context.Context, names []string, opts Options) error {
 // writeSSHConfig writes the OpenSSH client configuration and known_hosts
 // file of the fleet.
 func (f *Fleet) writeSSHConfig() error {
+	f.mu.Lock()
+	hosts := slices.Clone(f.Hosts)
+	f.mu.Unlock()
 	knownHosts := filepath.Join(f.Base, "known_hosts")
 	var config, known strings.Builder
-	for _, h := range f.Hosts {
+	for _, h := range hosts {
 		fmt.Fprintf(&config, "Host %s\n  HostName %s\n  Port %d\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
 			"  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n",
 			h.Name, h.Addr, h.Port, f.ClientKeyFile, knownHosts)
@@ -227,8 +258,16 @@ func (f *Fleet) writeSSHConfig() error {
 	return os.WriteFile(f.SSHConfigFile, []byte(config.String()), 0o600)
 }
 
-// prepare creates the host's folders, keys and configuration.
+// prepare creates the host's folders, a new host key, and a configuration
+// that authorizes the fleet's client key.
 func (f *Fleet) prepare(h *Host) error {
+	return f.prepareWith(h, nil, f.ClientPublicKey+"\n")
+}
+
+// prepareWith creates the host's folders and configuration, with hostKey
+// (an OpenSSH private key; nil makes a new one) and authorizedKeys as
+// root's authorized_keys.
+func (f *Fleet) prepareWith(h *Host, hostKey []byte, authorizedKeys string) error {
 	for _, dir := range []string{"nix", "run/sshd", "root/.ssh", "etc-nix", "sshd"} {
 		if err := os.MkdirAll(filepath.Join(h.Root, dir), 0o755); err != nil {
 			return err
@@ -239,13 +278,18 @@ func (f *Fleet) prepare(h *Host) error {
 			return err
 		}
 	}
-	_, hostKey, err := writeKey(filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key"), "root@"+h.Name)
+	keyFile := filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key")
+	var err error
+	if hostKey == nil {
+		_, h.HostKey, err = writeKey(keyFile, "root@"+h.Name)
+	} else {
+		h.HostKey, err = writeGivenKey(keyFile, hostKey)
+	}
 	if err != nil {
 		return fmt.Errorf("host %w", err)
 	}
-	h.HostKey = hostKey
 	files := map[string]string{
-		"root/.ssh/authorized_keys": f.ClientPublicKey + "\n",
+		"root/.ssh/authorized_keys": authorizedKeys,
 		// No binary caches: the hosts cannot reach one, and trying costs seconds.
 		"etc-nix/nix.conf": "sandbox = false\nsubstituters =\n",
 	}
@@ -371,16 +415,19 @@ func launch(h Host) (*hostProcess, error) {
 	return p, nil
 }
 
-// waitListening polls until every pending host's sshd has logged that it
-// listens. Hosts whose sshd could not bind are returned for a retry when
-// retryBind is set.
-func (f *Fleet) waitListening(ctx context.Context, pending []int, deadline time.Time, retryBind bool) ([]int, error) {
+// waitListening polls until every process's sshd has logged that it
+// listens. The positions in procs of those whose sshd could not bind are
+// returned for a retry when retryBind is set.
+func waitListening(ctx context.Context, procs []*hostProcess, deadline time.Time, retryBind bool) ([]int, error) {
 	var retry []int
-	waiting := append([]int(nil), pending...)
+	waiting := make([]int, len(procs))
+	for k := range waiting {
+		waiting[k] = k
+	}
 	for len(waiting) > 0 {
 		var still []int
-		for _, i := range waiting {
-			p := f.procs[i]
+		for _, k := range waiting {
+			p := procs[k]
 			log, _ := os.ReadFile(p.sshdLog)
 			if bytes.Contains(log, []byte("Server listening on")) {
 				pid, err := childPID(p.unshare.Process.Pid)
@@ -393,7 +440,7 @@ func (f *Fleet) waitListening(ctx context.Context, pending []int, deadline time.
 			select {
 			case <-p.exited:
 				if retryBind && bytes.Contains(log, []byte("Bind to port")) {
-					retry = append(retry, i)
+					retry = append(retry, k)
 					continue
 				}
 				startOut, _ := os.ReadFile(p.startLog)
@@ -401,7 +448,7 @@ func (f *Fleet) waitListening(ctx context.Context, pending []int, deadline time.
 					strings.TrimSpace(string(startOut)+"\n"+string(log)))
 			default:
 			}
-			still = append(still, i)
+			still = append(still, k)
 		}
 		waiting = still
 		if len(waiting) == 0 {
@@ -409,7 +456,7 @@ func (f *Fleet) waitListening(ctx context.Context, pending []int, deadline time.
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("start test hosts: sshd of %s not listening after the start timeout; see %s",
-				f.procs[waiting[0]].name, f.procs[waiting[0]].sshdLog)
+				procs[waiting[0]].name, procs[waiting[0]].sshdLog)
 		}
 		select {
 		case <-ctx.Done():
@@ -467,7 +514,10 @@ func (f *Fleet) stop() error {
 	close(f.stopWatch)
 	<-f.watchDone
 	f.mu.Lock()
-	procs := f.procs
+	var procs []*hostProcess
+	for _, st := range f.states {
+		procs = append(procs, st.proc)
+	}
 	watchErrs := f.watchErrs
 	f.mu.Unlock()
 

@@ -48,10 +48,8 @@ func writeBootID(h Host) error {
 func (f *Fleet) Reboots(name string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, h := range f.Hosts {
-		if h.Name == name && i < len(f.reboots) {
-			return f.reboots[i]
-		}
+	if st := f.states[name]; st != nil {
+		return st.reboots
 	}
 	return 0
 }
@@ -67,67 +65,95 @@ func (f *Fleet) watchReboots() {
 			return
 		case <-tick.C:
 		}
-		// Restart may change a host meanwhile: read them under the lock.
 		f.mu.Lock()
-		hosts := append([]Host(nil), f.Hosts...)
+		names := make([]string, len(f.Hosts))
+		for i, h := range f.Hosts {
+			names[i] = h.Name
+		}
 		f.mu.Unlock()
-		for i, h := range hosts {
-			f.mu.Lock()
-			halted := f.halted[i]
-			f.mu.Unlock()
-			if halted {
-				continue
-			}
-			req := filepath.Join(h.Root, "run", rebootRequest)
-			b, err := os.ReadFile(req)
-			if err != nil {
-				continue
-			}
-			switch strings.TrimSpace(string(b)) {
-			case "":
-				// Still being written: look again next time.
-			case "reboot":
-				if err := f.reboot(i); err != nil {
-					f.fail(i, fmt.Errorf("reboot test host %s: %w", h.Name, err))
-				}
-			case "halt":
-				os.Remove(req)
-				f.mu.Lock()
-				p := f.procs[i]
-				f.mu.Unlock()
-				if err := p.stop(); err != nil {
-					f.fail(i, fmt.Errorf("halt test host %s: %w", h.Name, err))
-				}
-				f.mu.Lock()
-				f.halted[i] = true
-				f.mu.Unlock()
-			default:
-				os.Remove(req) // not ours to interpret
-			}
+		for _, name := range names {
+			f.serveReboot(name)
 		}
 	}
 }
 
+// serveReboot acts on the reboot request of the host named name, if it
+// has one. A host another change holds (Halt, Boot, Restart, Remove) is
+// looked at next time.
+func (f *Fleet) serveReboot(name string) {
+	f.mu.Lock()
+	st := f.states[name]
+	f.mu.Unlock()
+	if st == nil || !st.op.TryLock() {
+		return
+	}
+	defer st.op.Unlock()
+	h, ok := f.Host(name)
+	f.mu.Lock()
+	down := st.halted || st.removed
+	f.mu.Unlock()
+	if !ok || down {
+		return
+	}
+	req := filepath.Join(h.Root, "run", rebootRequest)
+	b, err := os.ReadFile(req)
+	if err != nil {
+		return
+	}
+	switch strings.TrimSpace(string(b)) {
+	case "":
+		// Still being written: look again next time.
+	case "reboot":
+		if err := f.reboot(h, st); err != nil {
+			f.fail(st, fmt.Errorf("reboot test host %s: %w", h.Name, err))
+			return
+		}
+		f.mu.Lock()
+		st.reboots++
+		f.mu.Unlock()
+	case "halt":
+		os.Remove(req)
+		if err := f.halt(st); err != nil {
+			f.fail(st, fmt.Errorf("halt test host %s: %w", h.Name, err))
+		}
+	default:
+		os.Remove(req) // not ours to interpret
+	}
+}
+
 // fail records an error for Stop to report and leaves the host down.
-func (f *Fleet) fail(i int, err error) {
+func (f *Fleet) fail(st *hostState, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.halted[i] = true
+	st.halted = true
 	f.watchErrs = append(f.watchErrs, err)
 }
 
-// reboot restarts host i as a machine boots: a fresh /run (keeping run/sshd,
-// which sshd needs), a new boot ID, and the boot entry as current and booted
-// system.
-func (f *Fleet) reboot(i int) error {
+// halt stops the host and marks it down. The caller holds st.op.
+func (f *Fleet) halt(st *hostState) error {
 	f.mu.Lock()
-	h := f.Hosts[i]
-	p := f.procs[i]
+	st.halted = true
+	p := st.proc
 	f.mu.Unlock()
-	if err := p.stop(); err != nil {
+	if p == nil {
+		return nil
+	}
+	return p.stop()
+}
+
+// reboot restarts the host as a machine reboots: halt, then boot. The
+// caller holds st.op.
+func (f *Fleet) reboot(h Host, st *hostState) error {
+	if err := f.halt(st); err != nil {
 		return err
 	}
+	return f.boot(context.Background(), h, st)
+}
 
+// boot starts the stopped host as a machine boots: a fresh /run (keeping
+// run/sshd, which sshd needs), a new boot ID, and the boot entry as
+// current and booted system. The caller holds st.op.
+func (f *Fleet) boot(ctx context.Context, h Host, st *hostState) error {
 	run := filepath.Join(h.Root, "run")
 	system, err := os.Readlink(filepath.Join(run, bootEntry))
 	if errors.Is(err, os.ErrNotExist) {
@@ -157,19 +183,24 @@ func (f *Fleet) reboot(i int) error {
 	if err := writeBootID(h); err != nil {
 		return err
 	}
+	return f.launchAndWait(ctx, h, st)
+}
 
+// launchAndWait starts the host's sshd and waits until it listens; the
+// host is up from then on. The caller holds st.op.
+func (f *Fleet) launchAndWait(ctx context.Context, h Host, st *hostState) error {
 	np, err := f.launcher.launch(h)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
-	f.procs[i] = np
+	st.proc = np
 	f.mu.Unlock()
-	if _, err := f.waitListening(context.Background(), []int{i}, time.Now().Add(20*time.Second), false); err != nil {
+	if _, err := waitListening(ctx, []*hostProcess{np}, time.Now().Add(startTimeout), false); err != nil {
 		return err
 	}
 	f.mu.Lock()
-	f.reboots[i]++
+	st.halted = false
 	f.mu.Unlock()
 	return nil
 }

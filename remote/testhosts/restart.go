@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Fault injection for tests of what ferry does when a host changes under
@@ -44,23 +43,18 @@ func (h Host) AuthorizedKeysFile() string {
 // RunInHost is gone, though: the host gets a new mount namespace). A halted
 // host is started again. It returns the host as it is now.
 func (f *Fleet) Restart(name string, opts RestartOptions) (Host, error) {
-	i := f.index(name)
-	if i < 0 {
-		return Host{}, fmt.Errorf("restart test host %s: no such host", name)
-	}
 	for _, kv := range opts.SetEnv {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(kv, "\"\n\\") {
 			return Host{}, fmt.Errorf("restart test host %s: bad SetEnv %q (want NAME=VALUE without quotes, backslashes or newlines)", name, kv)
 		}
 	}
-	// Keep the reboot watcher off this host while it is down.
-	f.mu.Lock()
-	h := f.Hosts[i]
-	p := f.procs[i]
-	f.halted[i] = true
-	f.mu.Unlock()
-	if err := p.stop(); err != nil {
+	st, h, err := f.lookup(name)
+	if err != nil {
+		return Host{}, fmt.Errorf("restart test host %s: %w", name, err)
+	}
+	defer st.op.Unlock()
+	if err := f.halt(st); err != nil {
 		return Host{}, err
 	}
 	if opts.NewHostKey {
@@ -69,24 +63,14 @@ func (f *Fleet) Restart(name string, opts RestartOptions) (Host, error) {
 			return Host{}, fmt.Errorf("restart test host %s: host %w", name, err)
 		}
 		h.HostKey = key
+		f.setHost(h)
 	}
 	if err := writeSSHDConfigEnv(h, opts.SetEnv); err != nil {
 		return Host{}, fmt.Errorf("restart test host %s: %w", name, err)
 	}
-	np, err := f.launcher.launch(h)
-	if err != nil {
+	if err := f.launchAndWait(context.Background(), h, st); err != nil {
 		return Host{}, fmt.Errorf("restart test host %s: %w", name, err)
 	}
-	f.mu.Lock()
-	f.procs[i] = np
-	f.Hosts[i] = h
-	f.mu.Unlock()
-	if _, err := f.waitListening(context.Background(), []int{i}, time.Now().Add(20*time.Second), false); err != nil {
-		return Host{}, err
-	}
-	f.mu.Lock()
-	f.halted[i] = false
-	f.mu.Unlock()
 	if err := f.writeSSHConfig(); err != nil {
 		return Host{}, fmt.Errorf("restart test host %s: %w", name, err)
 	}
@@ -99,16 +83,18 @@ func (f *Fleet) Restart(name string, opts RestartOptions) (Host, error) {
 // outside (Host.StorePath and HasPath no longer see what is under such a
 // mount), and is gone when the host stops.
 func (f *Fleet) RunInHost(name string, argv ...string) ([]byte, error) {
-	i := f.index(name)
-	if i < 0 {
-		return nil, fmt.Errorf("run on test host %s: no such host", name)
-	}
 	if len(argv) == 0 {
 		return nil, errors.New("run on test host: no command")
 	}
 	f.mu.Lock()
-	p := f.procs[i]
+	var p *hostProcess
+	if st := f.states[name]; st != nil {
+		p = st.proc
+	}
 	f.mu.Unlock()
+	if p == nil {
+		return nil, fmt.Errorf("run on test host %s: no such host", name)
+	}
 	pid := p.sshdPID
 	select {
 	case <-p.exited:
@@ -127,13 +113,34 @@ func (f *Fleet) RunInHost(name string, argv ...string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func (f *Fleet) index(name string) int {
+// lookup finds the host named name and takes its op lock, which the
+// caller releases.
+func (f *Fleet) lookup(name string) (*hostState, Host, error) {
+	f.mu.Lock()
+	st := f.states[name]
+	f.mu.Unlock()
+	if st == nil {
+		return nil, Host{}, errors.New("no such host")
+	}
+	st.op.Lock()
+	h, ok := f.Host(name)
+	f.mu.Lock()
+	removed := st.removed
+	f.mu.Unlock()
+	if !ok || removed {
+		st.op.Unlock()
+		return nil, Host{}, errors.New("no such host")
+	}
+	return st, h, nil
+}
+
+// setHost replaces the fleet's record of the host named h.Name.
+func (f *Fleet) setHost(h Host) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, h := range f.Hosts {
-		if h.Name == name {
-			return i
+	for i := range f.Hosts {
+		if f.Hosts[i].Name == h.Name {
+			f.Hosts[i] = h
 		}
 	}
-	return -1
 }

@@ -189,7 +189,11 @@ func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Eve
 	if err != nil {
 		return nil, nil, err
 	}
-	dialer := remote.NewDialer(remote.Options{KeyFiles: a.SSHKey})
+	opts, err := a.dialerOptions(remote.Options{KeyFiles: a.SSHKey})
+	if err != nil {
+		return nil, nil, err
+	}
+	dialer := remote.NewDialer(opts)
 	eng := &engine.Engine{Providers: reg, Store: store, Version: Version, Events: events, SSH: dialer}
 	return eng, func() { _ = dialer.Close() }, nil
 }

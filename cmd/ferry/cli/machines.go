@@ -77,7 +77,11 @@ func (a *App) openSelected(sel func(*spec.Config) ([]*spec.Machine, error)) (*fl
 	if len(keys) == 0 {
 		keys = nil // the default keys and ssh-agent
 	}
-	return &fleet{cfg: cfg, deployment: dep, st: st, machines: ms, dialer: remote.NewDialer(remote.Options{KeyFiles: keys})}, nil
+	opts, err := a.dialerOptions(remote.Options{KeyFiles: keys})
+	if err != nil {
+		return nil, err
+	}
+	return &fleet{cfg: cfg, deployment: dep, st: st, machines: ms, dialer: remote.NewDialer(opts)}, nil
 }
 
 // openMachine is openFleet for commands about one machine, named as in

@@ -122,8 +122,10 @@ type Env struct {
 	env    map[string]string
 	guard  *Guard
 
-	mu   sync.Mutex
-	vpcs map[string]*loopbackVPC // by region
+	mu      sync.Mutex
+	vpcs    map[string]*loopbackVPC // by region
+	watcher *Watcher                // started by Watch
+	leases  []func()                // release the VPCs' networks
 }
 
 // New returns the test bed for t: moto started on first use and reset, and
@@ -177,6 +179,14 @@ func New(t testing.TB) *Env {
 	for k, v := range e.env {
 		t.Setenv(k, v)
 	}
+	t.Cleanup(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, release := range e.leases {
+			release()
+		}
+		e.leases = nil
+	})
 	return e
 }
 

@@ -34,20 +34,22 @@ func TestMissingVenv(t *testing.T) {
 }
 
 // TestLoopbackVPC: subnets are fresh /24s of 127.X.0.0/16, never
-// 127.0.0.0/24, one VPC per region, and the guard follows them.
+// 127.X.0.0/24, one VPC per region, each on its own X, and the guard
+// follows them.
 func TestLoopbackVPC(t *testing.T) {
 	env := awstest.New(t)
 	a := env.Subnet(t, env.Region)
 	b := env.Subnet(t, env.Region)
 	other := env.Subnet(t, "us-east-1")
-	if a.CIDR != netip.MustParsePrefix("127.0.1.0/24") || b.CIDR != netip.MustParsePrefix("127.0.2.0/24") {
-		t.Errorf("subnets %s, %s; want 127.0.1.0/24 and 127.0.2.0/24", a.CIDR, b.CIDR)
+	x := a.CIDR.Addr().As4()[1]
+	if a.CIDR != netip.PrefixFrom(netip.AddrFrom4([4]byte{127, x, 1, 0}), 24) || b.CIDR != netip.PrefixFrom(netip.AddrFrom4([4]byte{127, x, 2, 0}), 24) {
+		t.Errorf("subnets %s, %s; want 127.X.1.0/24 and 127.X.2.0/24", a.CIDR, b.CIDR)
 	}
 	if a.VPC != b.VPC || a.VPC == other.VPC {
 		t.Errorf("VPCs %s %s %s: want one per region", a.VPC, b.VPC, other.VPC)
 	}
-	if other.CIDR != netip.MustParsePrefix("127.1.1.0/24") {
-		t.Errorf("second region's subnet %s, want 127.1.1.0/24", other.CIDR)
+	if y := other.CIDR.Addr().As4(); y[1] == x || y[2] != 1 || other.CIDR.Bits() != 24 {
+		t.Errorf("second region's subnet %s, want 127.Y.1.0/24 with Y != %d", other.CIDR, x)
 	}
 	if got := env.Guard().Allowed(); !slices.Equal(got, []netip.Prefix{a.CIDR, b.CIDR, other.CIDR}) {
 		t.Errorf("guard allows %v", got)

@@ -2,7 +2,9 @@ package awstest
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,8 +16,9 @@ import (
 // it.
 type loopbackVPC struct {
 	id      string
-	cidr    netip.Prefix // 127.X.0.0/16
-	subnets int          // made so far; the next is 127.X.(subnets+1).0/24
+	cidr    netip.Prefix   // 127.X.0.0/16
+	subnets int            // made so far; the next is 127.X.(subnets+1).0/24
+	cidrs   []netip.Prefix // of the subnets made, once moto has them
 }
 
 // maxSubnets is how many /24 subnets one loopback VPC holds: 127.X.1.0 to
@@ -32,7 +35,9 @@ type Subnet struct {
 }
 
 // VPC returns the loopback VPC of region, created on first use: CIDR
-// 127.X.0.0/16, X counting the regions this test used before (0 first).
+// 127.X.0.0/16, X the lowest second octet that neither this test's other
+// regions nor another test process running now hold (see leaseNetwork);
+// the test holds it until it ends.
 func (e *Env) VPC(t testing.TB, region string) string {
 	t.Helper()
 	v, err := e.vpc(t, region)
@@ -48,10 +53,13 @@ func (e *Env) vpc(t testing.TB, region string) (*loopbackVPC, error) {
 	if v := e.vpcs[region]; v != nil {
 		return v, nil
 	}
-	x := len(e.vpcs)
-	if x > 255 {
-		return nil, fmt.Errorf("loopback VPC of %s: every 127.X.0.0/16 is taken", region)
+	x, release, err := leaseNetwork(func(x int) bool {
+		return slices.ContainsFunc(slices.Collect(maps.Values(e.vpcs)), func(v *loopbackVPC) bool { return int(v.cidr.Addr().As4()[1]) == x })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loopback VPC of %s: %w", region, err)
 	}
+	e.leases = append(e.leases, release)
 	cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(x), 0, 0}), 16)
 	out, err := e.EC2(region).CreateVpc(t.Context(), &ec2.CreateVpcInput{
 		CidrBlock: aws.String(cidr.String()),
@@ -99,5 +107,22 @@ func (e *Env) Subnet(t testing.TB, region string) Subnet {
 	if err := e.guard.Allow(cidr); err != nil {
 		t.Fatal(err)
 	}
+	e.mu.Lock()
+	v.cidrs = append(v.cidrs, cidr)
+	e.mu.Unlock()
 	return Subnet{ID: aws.ToString(out.Subnet.SubnetId), VPC: v.id, Region: region, Zone: zone, CIDR: cidr}
+}
+
+// bedNetworks lists, by region, the subnets the bed made: the only
+// addresses a test host may take.
+func (e *Env) bedNetworks() map[string][]netip.Prefix {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string][]netip.Prefix{}
+	for region, v := range e.vpcs {
+		if len(v.cidrs) > 0 {
+			out[region] = slices.Clone(v.cidrs)
+		}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package awstest_test
+package dialguard_test
 
 import (
 	"context"
@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nixferry/ferry/providers/aws/awstest"
+	"github.com/nixferry/ferry/remote/dialguard"
 )
 
 func TestGuardCheck(t *testing.T) {
-	g, err := awstest.NewGuard(netip.MustParsePrefix("127.0.1.0/24"), netip.MustParsePrefix("127.1.3.0/24"))
+	g, err := dialguard.New(netip.MustParsePrefix("127.0.1.0/24"), netip.MustParsePrefix("127.1.3.0/24"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,32 +47,32 @@ func TestGuardCheck(t *testing.T) {
 
 func TestGuardAllowsOnlyLoopback(t *testing.T) {
 	for _, p := range []string{"10.0.0.0/8", "0.0.0.0/0", "126.0.0.0/7", "54.214.0.0/16", "::1/128"} {
-		if _, err := awstest.NewGuard(netip.MustParsePrefix(p)); err == nil {
+		if _, err := dialguard.New(netip.MustParsePrefix(p)); err == nil {
 			t.Errorf("NewGuard(%s) succeeded; a guard must allow loopback networks only", p)
 		}
 	}
-	var zero awstest.Guard
+	var zero dialguard.Guard
 	if err := zero.Check("127.0.0.1:22"); err == nil || !strings.Contains(err.Error(), "nothing") {
 		t.Errorf("zero guard: Check = %v, want a refusal saying it allows nothing", err)
 	}
 }
 
 func TestGuardRoundTrip(t *testing.T) {
-	g, err := awstest.ParseGuard(" 127.0.1.0/24, 127.0.2.0/24 ,")
+	g, err := dialguard.Parse(" 127.0.1.0/24, 127.0.2.0/24 ,")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := g.String(), "127.0.1.0/24,127.0.2.0/24"; got != want {
 		t.Errorf("String = %q, want %q", got, want)
 	}
-	back, err := awstest.ParseGuard(g.String())
+	back, err := dialguard.Parse(g.String())
 	if err != nil || back.String() != g.String() {
 		t.Errorf("ParseGuard(String) = %v, %v", back, err)
 	}
-	if _, err := awstest.ParseGuard("10.0.0.0/8"); err == nil {
+	if _, err := dialguard.Parse("10.0.0.0/8"); err == nil {
 		t.Error("ParseGuard(10.0.0.0/8) succeeded")
 	}
-	if _, err := awstest.ParseGuard("nonsense"); err == nil {
+	if _, err := dialguard.Parse("nonsense"); err == nil {
 		t.Error("ParseGuard(nonsense) succeeded")
 	}
 }
@@ -94,7 +94,7 @@ func TestGuardDialContext(t *testing.T) {
 			c.Close()
 		}
 	}()
-	g := &awstest.Guard{}
+	g := &dialguard.Guard{}
 	if _, err := g.DialContext(context.Background(), "tcp", l.Addr().String()); err == nil {
 		t.Fatal("DialContext to an address outside the guard succeeded")
 	}
