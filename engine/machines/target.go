@@ -254,7 +254,13 @@ func (r *Run) reach(m *plan.Machine, progress func(string, ...any)) (*plan.Machi
 		}
 		start := time.Now()
 		if err := drv.Wait(ctx, env, ep, timeout); err != nil {
-			return nil, remote.Target{}, fmt.Errorf("wait for the new host: %w", err)
+			err = fmt.Errorf("wait for the new host: %w", err)
+			if h, ok := drv.(target.Hinter); ok && t.Resource != "" {
+				id, _ := r.results.Lookup(spec.Ref{Addr: t.Resource, Attr: "id"})
+				idStr, _ := id.(string)
+				err = fmt.Errorf("%w; %s", err, h.UnreachableHint(t, idStr))
+			}
+			return nil, remote.Target{}, err
 		}
 		r.sink.Progress(m.Addr, time.Since(start), "accepts SSH connections")
 	}

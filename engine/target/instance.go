@@ -26,7 +26,21 @@ type Instance struct{ kind string }
 var (
 	_ Rebooter    = Instance{}
 	_ PowerSwitch = Instance{}
+	_ Hinter      = Instance{}
 )
+
+// UnreachableHint points at the instance's console output, where a
+// machine that does not boot says why.
+func (i Instance) UnreachableHint(t plan.Target, id string) string {
+	if id == "" {
+		id = "ID"
+	}
+	hint := fmt.Sprintf("its host is %s (instance %s): `ferry info` shows its state", t.Resource, id)
+	if i.kind == KindAWSEC2 {
+		hint += fmt.Sprintf(", and `aws ec2 get-console-output --instance-id %s` what it printed while booting", id)
+	}
+	return hint
+}
 
 // Kind is the target kind, e.g. "aws.ec2".
 func (i Instance) Kind() string { return i.kind }

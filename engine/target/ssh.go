@@ -44,7 +44,7 @@ func sshEndpoint(t plan.Target) remote.Target {
 }
 
 // pollEvery is how often Wait tries again.
-const pollEvery = time.Second
+const pollEvery = 250 * time.Millisecond
 
 // Wait reads the host key the endpoint presents (remote.ScanHostKey: a
 // handshake, no login) until it answers or timeout passes. A key other

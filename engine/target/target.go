@@ -42,6 +42,14 @@ type PowerSwitch interface {
 	Start(ctx context.Context, env Env, t plan.Target) error
 }
 
+// Hinter is a Driver that can say where to look when a new machine of its
+// kind never accepts SSH: the cloud's console output, say.
+type Hinter interface {
+	// UnreachableHint is a sentence for the error; id is the ID of the
+	// resource that is the host (t.Resource), "" when unknown.
+	UnreachableHint(t plan.Target, id string) string
+}
+
 // Env is what the engine lends a driver for one call.
 type Env struct {
 	// SSH is the run's connection pool (one reused connection per host,

@@ -22,6 +22,7 @@ type ApplyCmd struct {
 	PlanFlags
 	EvalFlags
 	RebootTimeout time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
+	ReachTimeout  time.Duration `name:"reach-timeout" default:"5m" help:"How long to wait for a machine whose host this apply created (a new cloud instance) to accept SSH."`
 	PlanLimits
 	ApplyLimits
 }
@@ -60,7 +61,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 		return err
 	}
 	opts := engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy,
-		MaxConcurrentActivate: c.MaxConcurrentActivate, BuildJobs: c.BuildJobs, RebootTimeout: c.RebootTimeout}
+		MaxConcurrentActivate: c.MaxConcurrentActivate, BuildJobs: c.BuildJobs, RebootTimeout: c.RebootTimeout, ReachTimeout: c.ReachTimeout}
 	if c.PlanFile != "" {
 		if err := refusePlanTimeFlags(kctx, c.PlanFlags, a.Var, c.PlanFile); err != nil {
 			return err

@@ -54,6 +54,7 @@ type CLI struct {
 	Keys        KeysCmd        `cmd:"" help:"Upload the machines' keys (secrets)."`
 	Stop        StopCmd        `cmd:"" help:"Stop the cloud instances of machines (aws.ec2); their disks stay."`
 	Start       StartCmd       `cmd:"" help:"Start stopped cloud instances of machines, wait for SSH, upload their keys."`
+	Reboot      RebootCmd      `cmd:"" help:"Reboot machines, wait for the new boot, upload their keys, run their checks."`
 	CheckHealth CheckHealthCmd `cmd:"" name:"check-health" help:"Run the machines' health checks now."`
 	HostKey     HostKeyCmd     `cmd:"" name:"host-key" help:"Pin machines' SSH host keys."`
 	Taint       TaintCmd       `cmd:"" help:"Mark a resource so that the next plan replaces it."`

@@ -36,6 +36,9 @@ type machineInfo struct {
 	Addr   string   `json:"address"`
 	Target string   `json:"target"`
 	Tags   []string `json:"tags"`
+	// Host is the cloud instance the machine runs on, as state recorded
+	// it (aws.ec2 targets); nil for hosts ferry did not create.
+	Host *hostInfo `json:"host,omitempty"`
 	// From state: what ferry deployed.
 	Generation int        `json:"generation,omitempty"`
 	Deployed   string     `json:"deployed,omitempty"`
@@ -44,6 +47,36 @@ type machineInfo struct {
 	Current     string `json:"current,omitempty"`
 	Unreachable string `json:"unreachable,omitempty"`
 	Status      string `json:"status"`
+}
+
+// hostInfo is the instance a machine runs on, from its resource's state.
+type hostInfo struct {
+	Resource  string `json:"resource"`
+	ID        string `json:"id,omitempty"`
+	State     string `json:"state,omitempty"`
+	Type      string `json:"type,omitempty"`
+	PublicIP  string `json:"public_ip,omitempty"`
+	PrivateIP string `json:"private_ip,omitempty"`
+}
+
+func (h *hostInfo) String() string {
+	s := orNone(h.ID)
+	var about []string
+	for _, x := range []string{h.State, h.Type} {
+		if x != "" {
+			about = append(about, x)
+		}
+	}
+	if len(about) > 0 {
+		s += " (" + strings.Join(about, ", ") + ")"
+	}
+	if h.PublicIP != "" {
+		s += ", public " + h.PublicIP
+	}
+	if h.PrivateIP != "" {
+		s += ", private " + h.PrivateIP
+	}
+	return s
 }
 
 // Run reports every selected machine: what ferry deployed, what the host
@@ -74,6 +107,9 @@ func (c *InfoCmd) Run(a *App) error {
 			fmt.Fprintf(a.Stdout, "  @%s", strings.Join(in.Tags, " @"))
 		}
 		fmt.Fprintln(a.Stdout)
+		if in.Host != nil {
+			fmt.Fprintf(a.Stdout, "    instance:  %s\n", in.Host)
+		}
 		if in.Deployed != "" {
 			fmt.Fprintf(a.Stdout, "    deployed:  %s\n", in.Deployed)
 			fmt.Fprintf(a.Stdout, "               %s\n", deployedWhen(in.Generation, in.DeployedAt))
@@ -110,6 +146,14 @@ func (f *fleet) info(ctx context.Context, m *spec.Machine) machineInfo {
 	in := machineInfo{Name: m.Name, Addr: m.Addr, Target: targetString(m.Target), Tags: m.Tags}
 	if in.Tags == nil {
 		in.Tags = []string{}
+	}
+	if addr := m.Target.Resource; addr != "" {
+		in.Host = &hostInfo{Resource: addr}
+		if r := f.st.Resources[addr]; r != nil {
+			str := func(k string) string { s, _ := r.Attrs[k].(string); return s }
+			in.Host.ID, in.Host.State, in.Host.Type = str("id"), str("state"), str("instance_type")
+			in.Host.PublicIP, in.Host.PrivateIP = str("public_ip"), str("private_ip")
+		}
 	}
 	if rec := f.record(m); rec != nil && rec.Path != "" {
 		in.Generation, in.Deployed = rec.Generation, rec.Path

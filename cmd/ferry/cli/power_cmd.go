@@ -10,6 +10,7 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/target"
 	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/remote"
 )
 
 // StopCmd is `ferry stop [--on ...]`.
@@ -149,4 +150,76 @@ func (a *App) power(on []string, op providers.PowerOp, parallelism int) ([]strin
 		return done, fmt.Errorf("%s failed for %d of %d machine(s): see above", op, failed, len(results))
 	}
 	return done, nil
+}
+
+// RebootCmd is `ferry reboot [--on ...]`.
+type RebootCmd struct {
+	On          []string      `name:"on" placeholder:"NAME|@TAG" help:"Only these machines (repeatable; default: all)."`
+	Parallelism int           `name:"parallelism" default:"${machines_default}" help:"Machines at once."`
+	Timeout     time.Duration `name:"timeout" default:"5m" help:"How long to wait for a machine to come back with a new boot."`
+}
+
+// Run reboots the selected machines through their target's driver (over
+// SSH), waits until each is back with a new boot and the same pinned host
+// key, uploads their keys again (/run/keys did not survive) and runs
+// their health checks. A machine that fails does not stop the others.
+func (c *RebootCmd) Run(a *App) error {
+	if err := engine.LimitMachines.Check(c.Parallelism); err != nil {
+		return err
+	}
+	f, err := a.openFleet(c.On)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	drivers := target.Default()
+	results := make([]error, len(f.machines))
+	f.each(a.opCtx, c.Parallelism, func(ctx context.Context, i int, m *spec.Machine) {
+		results[i] = func() error {
+			drv, err := drivers.Driver(m.Target.Kind)
+			if err != nil {
+				return err
+			}
+			rb, ok := drv.(target.Rebooter)
+			if !ok {
+				return fmt.Errorf("targets of kind %q cannot be rebooted by ferry", drv.Kind())
+			}
+			ep, err := f.target(m)
+			if err != nil {
+				return err
+			}
+			_, err = rb.Reboot(ctx, target.Env{SSH: f.dialer}, ep, remote.RebootOptions{Timeout: c.Timeout})
+			return err
+		}()
+	})
+	var withKeys, withChecks []string
+	failed := 0
+	for i, m := range f.machines {
+		if results[i] != nil {
+			failed++
+			fmt.Fprintf(a.Stdout, "%s> reboot failed: %v\n", m.Name, results[i])
+			continue
+		}
+		fmt.Fprintf(a.Stdout, "%s> back with a new boot\n", m.Name)
+		if len(m.Keys) > 0 {
+			withKeys = append(withKeys, m.Name)
+		}
+		if len(m.Checks) > 0 {
+			withChecks = append(withChecks, m.Name)
+		}
+	}
+	if len(withKeys) > 0 {
+		if kerr := (&KeysUploadCmd{On: withKeys, Parallelism: c.Parallelism}).Run(a); kerr != nil && err == nil {
+			err = kerr
+		}
+	}
+	if len(withChecks) > 0 {
+		if cerr := (&CheckHealthCmd{On: withChecks, Parallelism: c.Parallelism}).Run(a); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if failed > 0 && err == nil {
+		err = fmt.Errorf("%d of %d machine(s) did not come back: see above; try ferry info", failed, len(f.machines))
+	}
+	return err
 }

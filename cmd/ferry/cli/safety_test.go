@@ -142,6 +142,22 @@ func TestSafetyCommands(t *testing.T) {
 		t.Errorf("check-health with db unhealthy: %q / %q", r.stdout, r.stderr)
 	}
 
+	// ferry reboot: web comes back with a new boot and its keys uploaded
+	// again; its check runs and fails, since the test's /run/healthy went
+	// with /run.
+	r = mustFerry(t, 1, dir, "", "reboot", "--on", "web")
+	for _, want := range []string{"web> back with a new boot\n", "web> uploaded 2 key(s): api-token, cert.pem\n", "web> unhealthy:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("reboot --on web lacks %q:\n%s\n%s", want, r.stdout, r.stderr)
+		}
+	}
+	if n := hosts.Reboots("web"); n != 1 {
+		t.Errorf("web rebooted %d times, want 1", n)
+	}
+	if readKey(web, "api-token") != "TOKEN-SECRET-2" {
+		t.Errorf("after the reboot web's api-token is %q", readKey(web, "api-token"))
+	}
+
 	// A missing key file fails the plan before anything is touched.
 	os.Remove(filepath.Join(dir, "secrets", "cert.pem"))
 	r = mustFerry(t, 1, dir, "", "plan")
