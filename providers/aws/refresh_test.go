@@ -18,37 +18,41 @@ import (
 func fleet(t testing.TB, env *awstest.Env, c *aws.Client, n int) map[string][]providers.ReadRequest {
 	t.Helper()
 	vpc := env.VPC(t, env.Region)
-	args := map[string]map[string]any{
-		aws.KeyPairType: {"public_key": testPublicKey},
-		aws.SecurityGroupType: {"vpc_id": vpc, "ingress": []any{
+	return map[string][]providers.ReadRequest{
+		aws.KeyPairType: objects(t, c, aws.KeyPairType, map[string]any{"public_key": testPublicKey}, n),
+		aws.SecurityGroupType: objects(t, c, aws.SecurityGroupType, map[string]any{"vpc_id": vpc, "ingress": []any{
 			map[string]any{"protocol": "tcp", "port": num(22), "cidr_blocks": []any{"0.0.0.0/0"}},
-		}},
+		}}, n),
 	}
-	out := map[string][]providers.ReadRequest{}
-	for typ, a := range args {
-		r := c.Resources()[typ]
-		for i := range n {
-			addr := fmt.Sprintf("%s.n%d", typ, i)
-			cfg := map[string]any{}
-			for k, v := range a {
-				cfg[k] = v
-			}
-			s := r.Schema()
-			for _, at := range s.Attrs {
-				if _, set := cfg[at.Name]; !set && at.Default != nil {
-					cfg[at.Name] = at.Default
-				}
-			}
-			p, err := r.Plan(t.Context(), providers.PlanRequest{Addr: addr, Config: cfg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := r.Apply(t.Context(), providers.ApplyRequest{Addr: addr, Action: providers.Create, Planned: p.Planned, Token: fmt.Sprintf("tok-%s-%d", typ, i)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[typ] = append(out[typ], providers.ReadRequest{Addr: addr, Prior: resp.State})
+}
+
+// objects creates n objects of type typ with the arguments args (the
+// schema's defaults for the others) and returns their read requests.
+func objects(t testing.TB, c *aws.Client, typ string, args map[string]any, n int) []providers.ReadRequest {
+	t.Helper()
+	r := c.Resources()[typ]
+	var out []providers.ReadRequest
+	for i := range n {
+		addr := fmt.Sprintf("%s.n%d", typ, i)
+		cfg := map[string]any{}
+		for k, v := range args {
+			cfg[k] = v
 		}
+		s := r.Schema()
+		for _, at := range s.Attrs {
+			if _, set := cfg[at.Name]; !set && at.Default != nil {
+				cfg[at.Name] = at.Default
+			}
+		}
+		p, err := r.Plan(t.Context(), providers.PlanRequest{Addr: addr, Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := r.Apply(t.Context(), providers.ApplyRequest{Addr: addr, Action: providers.Create, Planned: p.Planned, Token: fmt.Sprintf("tok-%s-%d", typ, i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, providers.ReadRequest{Addr: addr, Prior: resp.State})
 	}
 	return out
 }
@@ -137,18 +141,17 @@ func instanceFleet(t testing.TB, env *awstest.Env, c *aws.Client, n, withEIP int
 }
 
 // BenchmarkRefreshEC2 refreshes a NixOS fleet on EC2: 200 instances (10
-// of them with an elastic IP) and 200 security groups, within the
-// issue's bound of 10 EC2 calls: one DescribeInstances, one
-// DescribeAddresses and one DescribeSecurityGroups.
-//
-// TODO: add 200 aws.ebs_volume once that type exists.
+// of them with an elastic IP), 200 security groups and 200 EBS volumes,
+// within the bound of 10 EC2 calls: one DescribeInstances, one
+// DescribeAddresses, one DescribeSecurityGroups and one DescribeVolumes.
 func BenchmarkRefreshEC2(b *testing.B) {
 	env := awstest.New(b)
 	c := configure(b, env, nil)
 	start := time.Now()
 	reqs := map[string][]providers.ReadRequest{aws.InstanceType: instanceFleet(b, env, c, 200, 10)}
 	reqs[aws.SecurityGroupType] = fleet(b, env, c, 200)[aws.SecurityGroupType]
-	b.Logf("created 200 instances and 200 security groups (and 200 key pairs) in %s, %d calls", time.Since(start).Round(time.Millisecond), c.Calls().Total())
+	reqs[aws.EBSVolumeType] = objects(b, c, aws.EBSVolumeType, map[string]any{"availability_zone": env.Region + "a", "size": num(8)}, 200)
+	b.Logf("created 200 instances, 200 security groups and 200 volumes (and 200 key pairs) in %s, %d calls", time.Since(start).Round(time.Millisecond), c.Calls().Total())
 	b.ResetTimer()
 	calls := 0
 	var counts map[string]int
@@ -163,7 +166,7 @@ func BenchmarkRefreshEC2(b *testing.B) {
 		}
 	}
 	if calls > 10 {
-		b.Errorf("refresh of 200 instances and 200 security groups made %d EC2 calls, want at most 10: %v", calls, counts)
+		b.Errorf("refresh of 200 instances, 200 security groups and 200 volumes made %d EC2 calls, want at most 10: %v", calls, counts)
 	}
 	b.Logf("calls of one refresh: %v", counts)
 	b.ReportMetric(float64(calls), "calls/refresh")
