@@ -153,7 +153,7 @@ func main() {
 	}
 	if *machines {
 		var parts []machinePart
-		for _, p := range machineParts {
+		for _, p := range append(machineParts, awsParts...) {
 			if selected(p.name) {
 				parts = append(parts, p)
 			}

@@ -4,7 +4,7 @@
 // pair, declared in Starlark and planned, applied, re-planned and destroyed
 // through lang and the engine as the CLI wires them, against moto
 // (providers/aws/awstest). cmd/ferry-bench runs it for its machine table
-// (awsfleet.go there):
+// (aws.go there):
 //
 //	go test ./cmd/ferry-bench/awsfleet -run '^$' -bench AWSFleet -benchtime 1x
 //
