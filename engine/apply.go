@@ -453,7 +453,7 @@ func (x *executor) perform(r *plan.Resource, prov *boundResource) (map[string]an
 	if r.Action == plan.Replace {
 		planPrior = nil
 	}
-	planned, err := prov.Plan(x.opCtx, providers.PlanRequest{Addr: r.Addr, Prior: planPrior, Config: args})
+	planned, err := prov.Plan(x.opCtx, providers.PlanRequest{Addr: r.Addr, Prior: planPrior, Config: args, Reviewed: spec.CloneMap(r.After)})
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,13 @@ type PlanRequest struct {
 	Addr   string
 	Prior  map[string]any // nil when creating
 	Config map[string]any // desired arguments; may contain spec.Unknown
+	// Reviewed, when apply plans the resource again, is what the saved
+	// plan recorded as planned (unknown values as spec.Unknown); nil at
+	// plan time. A value the provider chose itself at plan time (the
+	// newest image of a release, say) must be chosen the same at apply:
+	// the reviewed one, not a newer one, so that apply does what the plan
+	// showed.
+	Reviewed map[string]any
 }
 
 // PlanResponse is the output of Resource.Plan.

@@ -147,6 +147,12 @@ func (r *instance) planAMI(ctx context.Context, req providers.PlanRequest, p map
 	case spec.HasUnknown(release) || spec.HasUnknown(p["arch"]):
 		return nil // looked up once known
 	}
+	if id, ok := req.Reviewed["ami"].(string); ok && id != "" && equal(req.Reviewed["nixos_release"], p["nixos_release"]) && equal(req.Reviewed["arch"], p["arch"]) {
+		// Apply boots the image the reviewed plan pinned, even when a
+		// newer one of the release appeared since.
+		p["ami"] = id
+		return nil
+	}
 	id, err := r.nixosImage(ctx, req.Addr, a.release, a.arch)
 	if err != nil {
 		return err

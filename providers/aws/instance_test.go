@@ -326,6 +326,27 @@ func TestInstanceNixOSImage(t *testing.T) {
 		t.Errorf("4 lookups of 3 releases and architectures made %d DescribeImages calls, want 3", n)
 	}
 
+	// Apply plans again with the reviewed plan: the image it pinned stays,
+	// even if a newer one appeared since (here: the reviewed plan pinned
+	// an older one).
+	{
+		o := newObject(t, r, "m", machine(subnet, map[string]any{"nixos_release": "25.11"}))
+		reviewed := o.plan().Planned
+		reviewed["ami"] = older
+		before := c.Calls().Of("EC2.DescribeImages")
+		p, err := o.r.Plan(t.Context(), providers.PlanRequest{Addr: o.addr, Config: o.config, Reviewed: reviewed})
+		if err != nil || p.Planned["ami"] != older {
+			t.Errorf("apply's plan with a reviewed ami %s: ami %v, %v", older, p.Planned["ami"], err)
+		}
+		if n := c.Calls().Of("EC2.DescribeImages") - before; n != 0 {
+			t.Errorf("apply's plan looked the image up again (%d calls)", n)
+		}
+		reviewed["nixos_release"] = "25.05" // another release was reviewed: no pin of this one
+		if p, _ := o.r.Plan(t.Context(), providers.PlanRequest{Addr: o.addr, Config: o.config, Reviewed: reviewed}); p.Planned["ami"] != newest {
+			t.Errorf("plan with a reviewed ami of another release: ami %v, want the lookup's %s", p.Planned["ami"], newest)
+		}
+	}
+
 	// An instance of an older image keeps it; a replacement takes the
 	// newest.
 	o := newObject(t, r, "m", machine(subnet, map[string]any{"ami": older}))

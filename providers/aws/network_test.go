@@ -2,6 +2,7 @@ package aws_test
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 
@@ -124,13 +125,16 @@ func TestNetworkImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The bed's VPC holds the 127.X.0.0/16 its lease gave it (X is not 0
+	// when another test process holds that network).
+	vpcCIDR := netip.PrefixFrom(subnet.CIDR.Addr(), 16).Masked().String()
 	tests := []struct {
 		typ, id string
 		args    map[string]any
 		want    map[string]any
 	}{
-		{aws.VpcType, subnet.VPC, map[string]any{"cidr_block": "127.0.0.0/16", "tags": map[string]any{"Name": "ferry-test-loopback"}},
-			map[string]any{"cidr_block": "127.0.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": false}},
+		{aws.VpcType, subnet.VPC, map[string]any{"cidr_block": vpcCIDR, "tags": map[string]any{"Name": "ferry-test-loopback"}},
+			map[string]any{"cidr_block": vpcCIDR, "enable_dns_support": true, "enable_dns_hostnames": false}},
 		{aws.SubnetType, subnet.ID, map[string]any{"vpc_id": subnet.VPC, "cidr_block": subnet.CIDR.String()},
 			map[string]any{"availability_zone": subnet.Zone, "cidr_block": subnet.CIDR.String()}},
 		{aws.InternetGatewayType, igwID, map[string]any{"vpc_id": subnet.VPC},
