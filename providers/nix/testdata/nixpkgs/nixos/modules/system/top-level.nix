@@ -40,7 +40,7 @@ let
       openssh = { inherit (services.openssh) enable; };
     };
     fileSystems = lib.mapAttrs
-      (_: fs: { device = fs.device or null; fsType = fs.fsType or "auto"; })
+      (_: fs: { device = fs.device or null; fsType = fs.fsType or "auto"; autoFormat = fs.autoFormat or false; })
       config.fileSystems;
     users = lib.mapAttrs
       (_: user: {

@@ -6,7 +6,7 @@ in
   options.fileSystems = lib.mkOption {
     type = lib.types.attrsOf (lib.types.submodule { });
     default = { };
-    description = "fileSystems.<mount point>.{device, fsType}.";
+    description = "fileSystems.<mount point>.{device, fsType, autoFormat}.";
   };
   config.system.extraDependencies = lib.mkIf (nfsMounts != [ ]) [ pkgs.nfs-utils ];
 }
