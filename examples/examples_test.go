@@ -12,6 +12,7 @@ import (
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/lang"
+	"github.com/nixferry/ferry/providers/aws/awstest"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/providers/nix/nixtest"
 )
@@ -22,6 +23,10 @@ import (
 func TestExamples(t *testing.T) {
 	nixtest.RequireNix(t)
 	t.Setenv("NIX_PATH", "nixpkgs="+nixtest.NixpkgsPath())
+	// The examples on AWS are planned with their defaults against moto:
+	// the SDK's AWS_ENDPOINT_URL points every client at it.
+	env := awstest.New(t)
+	t.Setenv("AWS_ENDPOINT_URL", env.URL)
 	entries, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +46,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Schemas: reg.Schemas()})
+			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Schemas: reg.Schemas(), Providers: cli.LangProviders(reg)})
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
