@@ -36,14 +36,23 @@ web = machine("web",
 // ferry runner whose environment points the aws provider at moto and
 // guards every dial.
 type awsBed struct {
-	t      *testing.T
+	t      testing.TB
 	env    *awstest.Env
 	watch  *awstest.Watcher
 	dir    string
 	lookup map[string]string
+	// pubkey is the public key of the client key ferry logs in with.
+	pubkey string
 }
 
-func newAWSBed(t *testing.T, config string) *awsBed {
+func newAWSBed(t testing.TB, config string) *awsBed {
+	t.Helper()
+	return newAWSBedFiles(t, map[string][]byte{"ferry.star": []byte(config)})
+}
+
+// newAWSBedFiles is newAWSBed with a configuration of several files (by
+// slash-separated path in the configuration's folder).
+func newAWSBedFiles(t testing.TB, files map[string][]byte) *awsBed {
 	t.Helper()
 	nixtest.RequireNix(t)
 	env := awstest.New(t)
@@ -58,10 +67,16 @@ func newAWSBed(t *testing.T, config string) *awsBed {
 	if err := os.WriteFile(keyFile, client.PEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "ferry.star"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
+	for name, data := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	b := &awsBed{t: t, env: env, watch: w, dir: dir, lookup: map[string]string{
+	b := &awsBed{t: t, env: env, watch: w, dir: dir, pubkey: client.Public, lookup: map[string]string{
 		"NIX_PATH":           "nixpkgs=" + nixtest.NixpkgsPath(),
 		"NIX_CONFIG":         "substituters =\nsandbox = false",
 		"FERRY_SSH_KEY":      keyFile,
