@@ -17,6 +17,7 @@ import (
 
 	"github.com/nixferry/ferry/cmd/ferry/cli"
 	"github.com/nixferry/ferry/providers"
+	"github.com/nixferry/ferry/providers/aws/awstest"
 	"github.com/nixferry/ferry/providers/fakecloud"
 )
 
@@ -31,9 +32,11 @@ var update = flag.Bool("update", false, "rewrite the expected files of testdata/
 // TestMain makes this test binary double as ferry: testscript installs a
 // copy named "ferry" on PATH, and running it runs cli.Main exactly as
 // main.go does. Each `ferry` in a script is therefore a real process, with
-// its own signals, exit status and locks, like the released binary.
+// its own signals, exit status and locks, like the released binary. The
+// tests run through awstest.Main, which stops the moto server that the
+// tests on AWS start.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(motoMain{m}, map[string]func(){
 		// The test binary's ferry also has the fake cloud provider
 		// (providers/fakecloud), for scripts of the provider contract.
 		"ferry": func() {
@@ -41,6 +44,11 @@ func TestMain(m *testing.M) {
 		},
 	})
 }
+
+// motoMain runs the tests through awstest.Main.
+type motoMain struct{ m *testing.M }
+
+func (m motoMain) Run() int { return awstest.Main(m.m) }
 
 // TestScripts runs the end-to-end scripts in testdata/script: each .txtar
 // archive holds a configuration, the ferry commands a user types, and what
