@@ -211,6 +211,10 @@ func (w *Watcher) run(ctx context.Context) {
 func (w *Watcher) poll(ctx context.Context, region string, nets []netip.Prefix) error {
 	c := w.env.EC2(region)
 	seen := map[string]bool{}
+	// Instances boot at once, as a cloud's do: their hosts are brought to
+	// their states concurrently (one change at a time per host).
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	pages := ec2.NewDescribeInstancesPaginator(c, &ec2.DescribeInstancesInput{})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -226,11 +230,12 @@ func (w *Watcher) poll(ctx context.Context, region string, nets []netip.Prefix) 
 				id := aws.ToString(inst.InstanceId)
 				seen[id] = true
 				if inst.State != nil {
-					w.sync(ctx, c, region, inst, ip, inst.State.Name)
+					wg.Go(func() { w.sync(ctx, c, region, inst, ip, inst.State.Name) })
 				}
 			}
 		}
 	}
+	wg.Wait()
 	// Instances moto forgot are gone.
 	w.mu.Lock()
 	var forgotten []string
