@@ -84,7 +84,9 @@ machine(
 	old, _ := h.CurrentSystem()
 
 	// The second release: its key command blocks after the switch.
-	block := "FERRY_VAR_token_cmd=touch " + marker + "; while [ ! -e " + release + " ]; do sleep 0.05; done; printf token"
+	// It also ends when the test's folder is gone, so that a command
+	// orphaned by the kill never outlives the test.
+	block := "FERRY_VAR_token_cmd=touch " + marker + "; while [ ! -e " + release + " ] && [ -d " + dir + " ]; do sleep 0.05; done; printf token"
 	newSystem := []string{"FERRY_VAR_extra={ networking.domain = \"release-2.example\"; }"}
 	cmd := exec.Command(ferry, "apply", "--auto-approve")
 	cmd.Dir, cmd.Env = dir, append(append(append([]string(nil), env...), block), newSystem...)
