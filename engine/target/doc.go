@@ -34,18 +34,21 @@
 // as a new Driver registered on engine.Engine.Targets, without touching
 // the engine core or the machine pipeline:
 //
-//   - aws.ec2 (next): lang declares the instance as a resource and gives
-//     the machine a target of kind "aws.ec2" whose host and host_key are
-//     references to the instance's attributes (its address, and the key
-//     the provider injected or read from the console output), so they are
-//     resolved and pinned as for ssh; the driver's Wait polls the instance
-//     until it runs and SSH answers, and PowerSwitch maps to the API.
+//   - aws.ec2 (instance.go): lang declares the machine's aws.instance
+//     and gives the machine a target of kind "aws.ec2" whose host and
+//     host_key are references to the instance's attributes (its address,
+//     and the key ferry generated and handed to it in its user data),
+//     resolved and pinned as for ssh, and whose Resource names the
+//     instance; the driver reaches it as SSH does, stops and starts it
+//     through Env.Power (the instance's provider, providers.PowerSwitch),
+//     and points at the console output when it never answers (Hinter).
 //   - install (later, nixos-anywhere style): a kind whose Endpoint is the
 //     installer (kexec) and whose host key ferry generates and pins before
 //     the first login; the destructive step itself is a planned action of
 //     its own (its facts re-read and compared at apply), not a driver call.
 //
 // Nothing here decides ordering (engine/edges.go does), records state or
-// talks to providers; Env carries what the pipeline lends a call (today
-// the run's SSH Dialer).
+// talks to providers; Env carries what the caller lends a call: the run's
+// SSH Dialer, and Power where a command reaches providers (ferry stop and
+// start, engine.Engine.Power).
 package target
