@@ -17,6 +17,11 @@ import (
 	"github.com/nixferry/ferry/providers/nix/nixtest"
 )
 
+// exampleVars are the vars an example needs from its user.
+var exampleVars = map[string]map[string]string{
+	"aws-webserver": {"ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICR5lleMX8CG6QpZ1iqfVyfOafTB+KuLwdaEbUN6HsPn you@laptop"},
+}
+
 // TestExamples loads and plans every example against empty state: machines
 // are really evaluated by Nix against the stub nixpkgs (hosts are not
 // contacted: the plan does not read current systems).
@@ -46,7 +51,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Schemas: reg.Schemas(), Providers: cli.LangProviders(reg)})
+			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Vars: exampleVars[e.Name()], Schemas: reg.Schemas(), Providers: cli.LangProviders(reg)})
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}

@@ -59,7 +59,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 		}
 	}
 	mv.name, mv.addr = m.Name, m.Addr
-	var mounts *spec.Module // aws.ec2's volumes, after the machine's modules
+	var added []spec.Module // what aws.ec2 adds, after the machine's modules
 	if v, ok := a["target"]; ok {
 		switch t := v.(type) {
 		case *targetValue:
@@ -67,7 +67,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 				if !nameOK {
 					break // the instance would have no name
 				}
-				t, mounts = t.instance.declare(thread, r, p, m.Name)
+				t, added = t.instance.declare(thread, r, p, m.Name)
 			}
 			mv.target, m.Target = t, t.spec()
 		case *machineValue:
@@ -85,9 +85,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 			}
 		}
 	}
-	if mounts != nil {
-		m.Modules = append(m.Modules, *mounts)
-	}
+	m.Modules = append(m.Modules, added...)
 	if v, ok := a["tags"]; ok {
 		if tags, err := wantStrings(v); err != nil {
 			p.addArg("tags", err)

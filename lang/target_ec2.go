@@ -30,7 +30,9 @@ import (
 // ignores changes of ami (lifecycle ignore_changes), so a newer image
 // plans nothing; --replace makes a new instance from it. Volumes are
 // attached by the instance and mounted through generated fileSystems
-// entries.
+// entries. Every such machine imports NixOS's EC2 image module
+// (virtualisation/amazon-image.nix: the root file system, the host key
+// from the user data, ...), as NixOps's EC2 backend did.
 
 // Names the aws.ec2 target uses.
 const (
@@ -169,6 +171,9 @@ func ec2Target(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 			p.add("argument \"key_pair\": %s", msg)
 		} else {
 			kw("key_name", x)
+			if kp, ok := v.(*resourceValue); ok && !r.importsPublicKey(kp.address()) {
+				p.add("argument \"key_pair\": %s has no public_key, so EC2 would make the key pair and ferry could not log in with it: give it the public half of the key ferry logs in with (--ssh-key, ssh-agent or ~/.ssh/id_*), public_key = \"ssh-ed25519 AAAA...\"", kp.address())
+			}
 		}
 	}
 	if v, ok := a["subnet"]; ok && v != starlark.None {
@@ -231,6 +236,18 @@ func ec2Target(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	return t, nil
+}
+
+// importsPublicKey reports whether the declared aws.key_pair at addr
+// imports a public key (root logs in with its private half, which ferry
+// has), rather than having EC2 make the key pair.
+func (r *run) importsPublicKey(addr string) bool {
+	for _, res := range r.cfg.Resources {
+		if res.Addr == addr {
+			return res.Args["public_key"] != nil
+		}
+	}
+	return true // not declared (yet): nothing to say
 }
 
 // resourceAttr is attribute attr of v, a resource of type typ (a
@@ -342,10 +359,10 @@ func containsString(list []string, s string) bool {
 }
 
 // declare declares the instance of machine name from the template, and
-// returns the machine's target: kind aws.ec2, host and host key known
-// after apply, and the module that mounts its volumes (nil without
-// mounts).
-func (tpl *instanceTemplate) declare(thread *starlark.Thread, r *run, p *callProblems, name string) (*targetValue, *spec.Module) {
+// returns the machine's target (kind aws.ec2, host and host key known
+// after apply) and the modules ferry adds to the machine: the EC2 image
+// module, and the file systems of its volumes.
+func (tpl *instanceTemplate) declare(thread *starlark.Thread, r *run, p *callProblems, name string) (*targetValue, []spec.Module) {
 	t := &targetValue{t: spec.Target{Kind: "aws.ec2", Port: defaultSSHPort, User: defaultSSHUser, Pos: tpl.pos}}
 	rt := r.resourceTypes[ec2InstanceType]
 	if rt == nil {
@@ -386,11 +403,16 @@ func (tpl *instanceTemplate) declare(thread *starlark.Thread, r *run, p *callPro
 			t.deferArg(a.name, ref, ref.ref)
 		}
 	}
-	if len(tpl.mounts) == 0 {
-		return t, nil
+	mods := []spec.Module{{Inline: ec2ImageModule, Pos: tpl.pos}}
+	if len(tpl.mounts) > 0 {
+		mods = append(mods, spec.Module{Inline: fileSystemsModule(tpl.mounts), Pos: tpl.pos})
 	}
-	return t, &spec.Module{Inline: fileSystemsModule(tpl.mounts), Pos: tpl.pos}
+	return t, mods
 }
+
+// ec2ImageModule makes a system boot as NixOS's EC2 images do.
+const ec2ImageModule = `{ modulesPath, ... }: { imports = [ "${modulesPath}/virtualisation/amazon-image.nix" ]; }
+`
 
 // fileSystemsModule mounts the volumes: NixOS's EC2 images name NVMe
 // volumes by the device they were attached as (/dev/xvdf), and an empty

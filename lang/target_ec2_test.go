@@ -29,7 +29,7 @@ func awsTestSchemas() []spec.Schema {
 			{Name: "nixos_host_key", Kind: spec.KindBool, Optional: true, Default: false},
 			computed("id"), computed("public_ip"), computed("private_ip"), computed("host_key"),
 		}},
-		{Type: "aws.key_pair", Attrs: []spec.Attr{computed("key_name"), computed("id")}},
+		{Type: "aws.key_pair", Attrs: []spec.Attr{str("public_key"), computed("key_name"), computed("id")}},
 		{Type: "aws.security_group", Attrs: []spec.Attr{str("description"), computed("id")}},
 		{Type: "aws.subnet", Attrs: []spec.Attr{str("cidr_block"), computed("id")}},
 		{Type: "aws.elastic_ip", Attrs: []spec.Attr{computed("id"), computed("public_ip")}},
@@ -51,7 +51,7 @@ func awsTestProviders() []ProviderSchema {
 func TestEC2Target(t *testing.T) {
 	main := `aws.provider(region = "eu-west-1")
 eu = aws.provider(alias = "eu", region = "eu-west-1")
-kp = aws.key_pair("deploy")
+kp = aws.key_pair("deploy", public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0ZXN0")
 http = aws.security_group("http", provider = eu)
 sub = aws.subnet("a")
 eip = aws.elastic_ip("web")
@@ -132,8 +132,11 @@ db = machine("db", aws.ec2(instance_type = "t3.large", ami = aws.nixos_ami(relea
 	if !strings.Contains(last.Inline, `fileSystems."/data" = { device = "/dev/xvdf"; fsType = "ext4"; autoFormat = true; };`) {
 		t.Errorf("web's modules end with %q, want its volume mounted", last.Inline)
 	}
-	if len(md.Modules) != 0 {
-		t.Errorf("db has modules %v, want none (no volumes)", md.Modules)
+	if len(md.Modules) != 1 || !strings.Contains(md.Modules[0].Inline, "virtualisation/amazon-image.nix") {
+		t.Errorf("db has modules %v, want only the EC2 image module (no volumes)", md.Modules)
+	}
+	if !strings.Contains(mw.Modules[len(mw.Modules)-2].Inline, "virtualisation/amazon-image.nix") {
+		t.Errorf("web's modules %v lack the EC2 image module", mw.Modules)
 	}
 }
 
@@ -144,6 +147,7 @@ func TestEC2TargetErrors(t *testing.T) {
 	for _, tt := range []struct{ name, src, want string }{
 		{"missing type", `aws.ec2()`, `ferry.star:1:1: aws.ec2: missing required argument "instance_type"`},
 		{"key pair of the wrong type", "s = aws.subnet(\"a\")\naws.ec2(instance_type = \"t3.small\", key_pair = s)", `ferry.star:2:1: aws.ec2: argument "key_pair": got the aws.subnet resource aws.subnet.a, want an aws.key_pair`},
+		{"key pair EC2 makes", "aws.provider(region = \"x\")\nkp = aws.key_pair(\"k\")\naws.ec2(instance_type = \"t3.small\", key_pair = kp)", `argument "key_pair": aws.key_pair.k has no public_key`},
 		{"connect", `aws.provider(region = "x")
 aws.ec2(instance_type = "t3.small", connect = "vpn")`, `connect "vpn": want "public"`},
 		{"volume without device", "v = aws.ebs_volume(\"v\")\naws.ec2(instance_type = \"t3.small\", volumes = [{\"volume\": v}])", `argument "volumes"[0]: needs "volume"`},

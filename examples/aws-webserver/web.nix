@@ -1,11 +1,9 @@
 # A web server: nginx answers on port 80 with a page naming the machine
-# and its region. The EC2 image module makes the system boot on EC2 (root
-# file system, the SSH host key from the user data, ...), as the NixOS
-# images' own configuration.nix does.
-{ modulesPath, name, region, ... }:
+# and its region. aws.ec2 adds NixOS's EC2 image module to the machine
+# (root file system, the SSH host key from the user data, ...), as the
+# NixOS images' own configuration.nix does: nothing to import here.
+{ name, region, ... }:
 {
-  imports = [ "${modulesPath}/virtualisation/amazon-image.nix" ];
-
   services.nginx.enable = true;
   services.nginx.virtualHosts.${name} = {
     default = true;
