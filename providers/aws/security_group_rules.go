@@ -383,11 +383,47 @@ func rulesOf(ps []perm) []any {
 
 // shapeRules is the value of a rules attribute after a read: the prior
 // value when it holds the same permissions as EC2, EC2's rules otherwise.
+// When they differ, every prior rule that EC2 still has whole keeps its
+// shape (so that a plan shows only the rules that differ, not a kept rule
+// written in another form), and the rest of EC2's permissions follow in
+// canonical form.
 func shapeRules(addr, name string, prior any, actual []perm) any {
 	if mine, complete, err := parseRules(addr, name, prior); err == nil && complete && slices.Equal(mine, actual) {
 		return spec.Clone(prior)
 	}
-	return rulesOf(actual)
+	list, _ := prior.([]any)
+	left := map[perm]bool{}
+	for _, p := range actual {
+		left[p] = true
+	}
+	out := []any{}
+	for i, r := range list {
+		ps, ok, err := parseRule(fmt.Sprintf("%s: %s[%d]", addr, name, i), r)
+		if err != nil || !ok || len(ps) == 0 || !allIn(ps, left) {
+			continue
+		}
+		for _, p := range ps {
+			delete(left, p)
+		}
+		out = append(out, spec.Clone(r))
+	}
+	var rest []perm
+	for _, p := range actual {
+		if left[p] {
+			rest = append(rest, p)
+		}
+	}
+	return append(out, rulesOf(rest)...)
+}
+
+// allIn reports whether every permission of ps is in set.
+func allIn(ps []perm, set map[perm]bool) bool {
+	for _, p := range ps {
+		if !set[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // minus returns the permissions of a that b lacks.
