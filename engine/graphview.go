@@ -256,6 +256,14 @@ func (e *Engine) Validate(ctx context.Context, cfg *spec.Config) error {
 		dep = "default"
 	}
 	empty := &state.State{FormatVersion: state.FormatVersion, Deployment: dep, Resources: map[string]*state.Resource{}}
-	_, err := e.BuildPlan(ctx, &resourcesOnly, empty, PlanOptions{Deployment: dep, NoRefresh: true})
+	// Offline: providers that need credentials or the network check the
+	// arguments without them (offlineRegistry).
+	reg, err := offlineRegistry(e.Providers)
+	if err != nil {
+		return err
+	}
+	offline := *e
+	offline.Providers = reg
+	_, err = offline.BuildPlan(ctx, &resourcesOnly, empty, PlanOptions{Deployment: dep, NoRefresh: true})
 	return err
 }

@@ -321,6 +321,31 @@ func describe(p Provider) ([]spec.Schema, error) {
 	return out, nil
 }
 
+// ConfigValidator is a Provider that checks a resource's arguments
+// without a configuration: no credentials, no network. ferry validate uses
+// it, instead of configuring the provider and planning, for providers
+// whose Configure or Plan needs either (a cloud's), so that validate
+// works offline, as Terraform's does.
+type ConfigValidator interface {
+	// ValidateResource checks req.Config, the arguments of a resource of
+	// type typ (references unknown), and says what is wrong, naming
+	// req.Addr.
+	ValidateResource(ctx context.Context, typ string, req PlanRequest) error
+}
+
+// ConfigValidatorOf returns p's ConfigValidator; a wrapper that adds
+// checks to a provider (providers/checked) offers it through
+// ConfigValidator() rather than by its method set.
+func ConfigValidatorOf(p Provider) (ConfigValidator, bool) {
+	if v, ok := p.(ConfigValidator); ok {
+		return v, true
+	}
+	if w, ok := p.(interface{ ConfigValidator() (ConfigValidator, bool) }); ok {
+		return w.ConfigValidator()
+	}
+	return nil, false
+}
+
 // Describer lists a provider's resource types without a configuration.
 type Describer interface {
 	Schemas() []spec.Schema

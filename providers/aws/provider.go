@@ -89,3 +89,18 @@ func configName(alias string, cfg config) string {
 	}
 	return Name + ".provider(" + strings.Join(args, ", ") + ")"
 }
+
+var _ providers.ConfigValidator = (*Provider)(nil)
+
+// ValidateResource checks a resource's arguments against its type's
+// schema, offline: no credentials are loaded and no API is called (ferry
+// validate).
+func (p *Provider) ValidateResource(_ context.Context, typ string, req providers.PlanRequest) error {
+	for _, r := range resourceTypes(nil) {
+		if s := r.Schema(); s.Type == typ {
+			_, err := arguments(s, req.Addr, req.Config, false)
+			return err
+		}
+	}
+	return fmt.Errorf("%s: the aws provider has no resource type %q", req.Addr, typ)
+}

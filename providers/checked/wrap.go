@@ -151,6 +151,12 @@ func WrapProvider(p providers.Provider) providers.Provider {
 
 type checkedProvider struct{ providers.Provider }
 
+// ConfigValidator passes the wrapped provider's offline validation
+// through (providers.ConfigValidatorOf).
+func (p checkedProvider) ConfigValidator() (providers.ConfigValidator, bool) {
+	return providers.ConfigValidatorOf(p.Provider)
+}
+
 func (p checkedProvider) Configure(ctx context.Context, req providers.ConfigureRequest) (providers.Configured, error) {
 	c, err := p.Provider.Configure(ctx, req)
 	if err != nil || c == nil {
