@@ -55,7 +55,9 @@ func redact(attrs map[string]any, sensitive []string) map[string]any {
 		out[k] = v
 	}
 	for _, k := range sensitive {
-		if _, ok := out[k]; ok {
+		// null says only that there is no secret (an imported key
+		// pair's private_key): shown as it is.
+		if v, ok := out[k]; ok && v != nil {
 			out[k] = sensitiveMark
 		}
 	}

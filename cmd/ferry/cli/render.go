@@ -283,7 +283,7 @@ func renderAttrs(w io.Writer, r *plan.Resource) {
 		sensitive[a] = true
 	}
 	show := func(k string, v any) string {
-		if sensitive[k] {
+		if sensitive[k] && v != nil {
 			return "(sensitive)"
 		}
 		return spec.Render(v)
@@ -327,7 +327,7 @@ func renderValues(w io.Writer, attrs map[string]any, sensitive []string, mark st
 	sort.Strings(names)
 	for _, k := range names {
 		v := spec.Render(attrs[k])
-		if hidden[k] {
+		if hidden[k] && attrs[k] != nil {
 			v = "(sensitive)"
 		}
 		fmt.Fprintf(w, "      %s %s%s = %s\n", mark, k, strings.Repeat(" ", width-len(k)), v)
