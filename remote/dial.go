@@ -420,12 +420,22 @@ func (d *Dialer) handshake(ctx context.Context, t Target) (*ssh.Client, string, 
 	return ssh.NewClient(conn, chans, reqs), seen, nil
 }
 
+// RefusedError is a dial that Options.CheckAddress refused: no attempt
+// was made, and none will succeed, so waiting for the host is pointless.
+type RefusedError struct {
+	Address string
+	Err     error
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // dialTCP opens the TCP connection to t's SSH server: directly, or through
 // the pooled connection to its jump host (whose pin Dial enforces).
 func (d *Dialer) dialTCP(ctx context.Context, t Target) (net.Conn, error) {
 	if d.opts.CheckAddress != nil {
 		if err := d.opts.CheckAddress(t.Address()); err != nil {
-			return nil, err
+			return nil, &RefusedError{Address: t.Address(), Err: err}
 		}
 	}
 	if t.Jump != nil {

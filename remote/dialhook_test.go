@@ -59,6 +59,8 @@ func TestDialHooks(t *testing.T) {
 	}
 	if _, err := d.ScanHostKey(ctx, inner.target()); !errors.Is(err, refused) {
 		t.Fatalf("ScanHostKey of a refused address: %v, want the CheckAddress error", err)
+	} else if re := (*remote.RefusedError)(nil); !errors.As(err, &re) || re.Address != inner.target().Address() {
+		t.Errorf("ScanHostKey of a refused address: %v is no *remote.RefusedError for %s (waits would retry it)", err, inner.target().Address())
 	}
 	if len(dialled) != 0 || inner.logins.Load() != 0 {
 		t.Errorf("refused address dialled anyway: %v", dialled)

@@ -60,6 +60,10 @@ func (SSH) Wait(ctx context.Context, env Env, ep remote.Target, timeout time.Dur
 		if err == nil {
 			return nil
 		}
+		var refused *remote.RefusedError
+		if errors.As(err, &refused) {
+			return err // never allowed: waiting would not help
+		}
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
