@@ -108,7 +108,7 @@ func (n Nix) Build(ctx context.Context, drvs []string, opts BuildOptions) (map[s
 	if logLines <= 0 {
 		logLines = DefaultLogLines
 	}
-	stream := newLogStream(opts.OnLog, logLines)
+	stream := newLogStream(withoutAddRootWarning(opts.OnLog), logLines)
 	args := []string{"--realise", "--keep-going"}
 	if opts.Jobs > 0 {
 		args = append(args, "--max-jobs", fmt.Sprint(opts.Jobs))
@@ -191,6 +191,21 @@ func (n Nix) explainFailure(ctx context.Context, drv string, builders map[string
 		be.Log = tailLines(string(res.stdout), logLines)
 	}
 	return be
+}
+
+// withoutAddRootWarning drops nix-store's warning that --realise without
+// --add-root makes no garbage collector root: callers root what they keep
+// (AddDrvRoots; the engine records deployed systems on their hosts).
+func withoutAddRootWarning(onLog func(LogEvent)) func(LogEvent) {
+	if onLog == nil {
+		return nil
+	}
+	return func(ev LogEvent) {
+		if ev.Kind == LogMessage && ev.Level == LevelWarn && strings.Contains(ev.Text, "you did not specify '--add-root'") {
+			return
+		}
+		onLog(ev)
+	}
 }
 
 // invalidPaths returns the paths that are not valid in the store.
