@@ -53,6 +53,7 @@ const (
 	EventStateSaved EventKind = "state_saved" // a snapshot was written
 	EventProgress   EventKind = "progress"    // a step of a longer operation (machines)
 	EventWarning    EventKind = "warning"     // something the user should know; work goes on
+	EventNix        EventKind = "nix"         // what Nix reported evaluating or building (Nix), for Addr ("": several machines)
 )
 
 // Event reports progress of plan or apply.
@@ -66,6 +67,10 @@ type Event struct {
 	Message  string        `json:"message,omitempty"`
 	Cause    string        `json:"cause,omitempty"` // for skipped: the failed dependency
 	Serial   uint64        `json:"serial,omitempty"`
+	// Nix is what Nix reported (EventNix): a machine's evaluation
+	// starting, a build starting, a line of its log, the counts of
+	// derivations built and to build, a message.
+	Nix *nix.LogEvent `json:"nix,omitempty"`
 }
 
 func (e *Engine) emit(ev Event) {

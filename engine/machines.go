@@ -9,6 +9,7 @@ import (
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
 )
 
@@ -33,6 +34,10 @@ func (s sink) Progress(addr string, took time.Duration, msg string) {
 
 func (s sink) Warning(addr, msg string) {
 	s.e.emit(Event{Kind: EventWarning, Addr: addr, Message: msg})
+}
+
+func (s sink) Nix(addr string, ev nix.LogEvent) {
+	s.e.emit(Event{Kind: EventNix, Addr: addr, Nix: &ev})
 }
 
 // planMachines asks the pipeline to plan the machines, after the

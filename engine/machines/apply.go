@@ -118,7 +118,8 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 		defer close(r.buildDone)
 		r.sink.Progress("", 0, fmt.Sprintf("building %d system(s) in one nix-store --realise", len(drvs)))
 		start := time.Now()
-		r.builds, r.buildErr = r.pl.Nix.Build(r.ctx, drvs, nix.BuildOptions{Jobs: r.limits.BuildJobs})
+		attribution := newBuildAttribution(r.p) // nixlog.go
+		r.builds, r.buildErr = r.pl.Nix.Build(r.ctx, drvs, nix.BuildOptions{Jobs: r.limits.BuildJobs, OnLog: attribution.forward(r.sink)})
 		r.roots.built(r.builds) // gcroots.go: release the roots of what built
 		built := 0
 		for _, b := range r.builds {

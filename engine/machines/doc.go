@@ -19,6 +19,10 @@
 //     activate (guarded by the magic-rollback watchdog, or through a
 //     reboot), confirm over a new SSH connection, health checks, rollback
 //     on failure, and the record committed through the core.
+//   - nixlog.go: what Nix reports while it evaluates and builds, passed
+//     on through Sink.Nix attributed to a machine: the machine being
+//     evaluated, or the one machine whose system needs a derivation (one
+//     several need is the run's, shown once).
 //   - keys.go (secrets as keyed hashes only), checks.go, rollout.go
 //     (batches and gates), gcroots.go (GC roots of plans), drift.go (a
 //     machine's standing: plan and `ferry check` judge it the same way),

@@ -36,12 +36,16 @@ type Pipeline struct {
 
 // Sink receives the pipeline's progress; the core stamps each report with
 // the time and forwards it as its own event (engine.EventProgress,
-// engine.EventWarning). addr is a machine or rollout gate address, "" for
-// the whole run; took is 0 when the report times nothing. It is called
-// from many goroutines.
+// engine.EventWarning, engine.EventNix). addr is a machine or rollout
+// gate address, "" for the whole run; took is 0 when the report times
+// nothing. It is called from many goroutines.
 type Sink interface {
 	Progress(addr string, took time.Duration, msg string)
 	Warning(addr, msg string)
+	// Nix is what Nix reported while evaluating or building for the
+	// machine at addr ("" for the run: a derivation several machines
+	// need), as it comes (nixlog.go).
+	Nix(addr string, ev nix.LogEvent)
 }
 
 // Values are the resource values the plan builder resolved so far: the

@@ -112,6 +112,7 @@ type nopSink struct{}
 
 func (nopSink) Progress(string, time.Duration, string) {}
 func (nopSink) Warning(string, string)                 {}
+func (nopSink) Nix(string, nix.LogEvent)               {}
 
 // Plan evaluates every machine in one Nix pass, reads each host's current
 // system, and appends to p a deploy for each machine whose system differs
@@ -412,6 +413,13 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 				if b.opts.EvalMemory > 0 {
 					b.sink.Progress("", pass.Duration, fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS)))
 				}
+			},
+			OnLog: func(ev nix.LogEvent) {
+				addr := ""
+				if m := b.cfg.MachineByName(ev.Machine); m != nil {
+					addr = m.Addr
+				}
+				b.sink.Nix(addr, ev)
 			},
 		})
 		for n, ev := range res {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,12 +15,17 @@ type BuildOptions struct {
 	// Jobs is Nix's -j (--max-jobs); zero keeps the user's nix.conf.
 	Jobs int
 	// LogLines is how many lines of a failed build's log a result keeps;
-	// zero means 25.
+	// zero means DefaultLogLines.
 	LogLines int
-	// Stderr, when set, receives nix-store's progress and build logs as
-	// they come.
-	Stderr io.Writer
+	// OnLog, when set, receives what Nix reports as it builds (build
+	// starts, log lines, counts of derivations built and to build), as it
+	// comes, from the goroutine reading Nix's stderr.
+	OnLog func(LogEvent)
 }
+
+// DefaultLogLines is how many lines of a failed build's log a BuildError
+// keeps unless BuildOptions.LogLines says otherwise.
+const DefaultLogLines = 20
 
 // BuildResult is the outcome of building one derivation.
 type BuildResult struct {
@@ -55,7 +59,7 @@ func (e *BuildError) Error() string {
 		fmt.Fprintf(&b, "build %s: dependency %s failed: %s", e.Drv, e.FailedDrv, e.Message)
 	}
 	if e.Log != "" {
-		fmt.Fprintf(&b, "\nlast lines of the build log:\n%s", indentLines(e.Log, "  "))
+		fmt.Fprintf(&b, "\nlast %d lines of the build log:\n%s", strings.Count(e.Log, "\n")+1, indentLines(e.Log, "  "))
 	}
 	if e.FailedDrv != "" {
 		fmt.Fprintf(&b, "\n(full log: nix-store -l %s)", e.FailedDrv)
@@ -100,12 +104,17 @@ func (n Nix) Build(ctx context.Context, drvs []string, opts BuildOptions) (map[s
 		results[drv] = r
 	}
 
+	logLines := opts.LogLines
+	if logLines <= 0 {
+		logLines = DefaultLogLines
+	}
+	stream := newLogStream(withoutAddRootWarning(opts.OnLog), logLines)
 	args := []string{"--realise", "--keep-going"}
 	if opts.Jobs > 0 {
 		args = append(args, "--max-jobs", fmt.Sprint(opts.Jobs))
 	}
 	args = append(args, drvs...)
-	res, runErr := n.run(ctx, opts.Stderr, "nix-store", args...)
+	res, runErr := n.run(ctx, stream, "nix-store", args...)
 	if runErr == nil {
 		return results, nil
 	}
@@ -128,10 +137,6 @@ func (n Nix) Build(ctx context.Context, drvs []string, opts BuildOptions) (map[s
 		return nil, fmt.Errorf("build: %w (after: %v)", err, runErr)
 	}
 	failedBuilders := parseFailedBuilders(string(res.stderr))
-	logLines := opts.LogLines
-	if logLines <= 0 {
-		logLines = 25
-	}
 	var failed []string
 	for _, drv := range drvs {
 		r := results[drv]
@@ -143,7 +148,7 @@ func (n Nix) Build(ctx context.Context, drvs []string, opts BuildOptions) (map[s
 			continue
 		}
 		failed = append(failed, drv)
-		r.Err = n.explainFailure(ctx, drv, failedBuilders, string(res.stderr), logLines)
+		r.Err = n.explainFailure(ctx, drv, failedBuilders, string(res.stderr), stream, logLines)
 		results[drv] = r
 	}
 	if len(failed) == 0 {
@@ -159,7 +164,7 @@ func (n Nix) Build(ctx context.Context, drvs []string, opts BuildOptions) (map[s
 
 // explainFailure finds why drv was not built: its own builder, a failed
 // dependency, or whatever Nix said last.
-func (n Nix) explainFailure(ctx context.Context, drv string, builders map[string]string, stderr string, logLines int) *BuildError {
+func (n Nix) explainFailure(ctx context.Context, drv string, builders map[string]string, stderr string, stream *logStream, logLines int) *BuildError {
 	be := &BuildError{Drv: drv}
 	if msg, ok := builders[drv]; ok {
 		be.FailedDrv, be.Message = drv, msg
@@ -177,10 +182,30 @@ func (n Nix) explainFailure(ctx context.Context, drv string, builders map[string
 		be.Message = nixMessage(stderr)
 		return be
 	}
-	if res, err := n.run(ctx, nil, "nix-store", "--read-log", be.FailedDrv); err == nil {
+	// The stream had the log as it came; a build Nix did not run in this
+	// call (a dependency that failed earlier, cached as failed) has its
+	// log in the store.
+	if tail, ok := stream.Tail(be.FailedDrv); ok {
+		be.Log = tail
+	} else if res, err := n.run(ctx, nil, "nix-store", "--read-log", be.FailedDrv); err == nil {
 		be.Log = tailLines(string(res.stdout), logLines)
 	}
 	return be
+}
+
+// withoutAddRootWarning drops nix-store's warning that --realise without
+// --add-root makes no garbage collector root: callers root what they keep
+// (AddDrvRoots; the engine records deployed systems on their hosts).
+func withoutAddRootWarning(onLog func(LogEvent)) func(LogEvent) {
+	if onLog == nil {
+		return nil
+	}
+	return func(ev LogEvent) {
+		if ev.Kind == LogMessage && ev.Level == LevelWarn && strings.Contains(ev.Text, "you did not specify '--add-root'") {
+			return
+		}
+		onLog(ev)
+	}
 }
 
 // invalidPaths returns the paths that are not valid in the store.

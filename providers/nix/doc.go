@@ -16,6 +16,14 @@
 //     /run/booted-system whether activating needs a reboot;
 //   - builds (Build): one nix-store --realise --keep-going for all systems,
 //     with a result per derivation;
+//   - what Nix reports as it runs (nixlog.go): evaluations and builds run
+//     with --log-format internal-json, decoded into LogEvents for the
+//     caller (EvalOptions.OnLog, BuildOptions.OnLog: machines being
+//     evaluated, builds started and their log lines, counts of
+//     derivations built and to build) and into the plain text Nix would
+//     have printed, which errors are read from; a failed build keeps the
+//     last lines of its log from the stream. This package never prints;
+//     callers render the events;
 //   - store queries: closures (Closure) and package-level diffs between two
 //     systems computed from derivation closures, without building
 //     (PackageDiff), and which paths a store lacks (MissingPaths: one

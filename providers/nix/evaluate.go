@@ -53,6 +53,12 @@ type EvalOptions struct {
 	ShowTrace bool
 	// OnPass, when set, is called after each nix-instantiate pass.
 	OnPass func(EvalPass)
+	// OnLog, when set, receives what Nix reports as it evaluates: a
+	// LogEvaluating event when each machine's evaluation starts, then
+	// Nix's messages and activities (copies of sources to the store,
+	// builds of derivations the evaluation imports) with Machine set to
+	// that machine. It is called from the goroutine reading Nix's stderr.
+	OnLog func(LogEvent)
 }
 
 // Evaluated is one machine's evaluated system.
@@ -182,7 +188,7 @@ func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluat
 		chunk := queue[:size]
 		queue = queue[size:]
 		everything := len(chunk) == len(opts.Machines)
-		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace)
+		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace, opts.OnLog)
 		for name, ev := range pass.results {
 			results[name] = ev
 		}
@@ -219,7 +225,7 @@ type evalPass struct {
 // evalPass runs nix-instantiate once for chunk: on file itself when chunk
 // is every machine (exactly the plain command of Expression), else on a
 // small file selecting the chunk.
-func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everything, showTrace bool) (evalPass, error) {
+func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everything, showTrace bool, onLog func(LogEvent)) (evalPass, error) {
 	args := []string{"--eval", "--strict", "--json", "--read-write-mode"}
 	if showTrace {
 		args = append(args, "--show-trace")
@@ -233,7 +239,7 @@ func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everythi
 	}
 	args = append(args, target)
 	start := time.Now()
-	res, runErr := n.run(ctx, nil, "nix-instantiate", args...)
+	res, runErr := n.run(ctx, newLogStream(machineEvents(onLog), 0), "nix-instantiate", args...)
 	pass := evalPass{EvalPass: EvalPass{Machines: chunk, Duration: time.Since(start), MaxRSS: res.maxRSS}}
 
 	trace := scanEvalStderr(res.stderr)
@@ -265,6 +271,28 @@ func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everythi
 	delete(pass.results, trace.current)
 	pass.Evaluated = len(pass.results)
 	return pass, &MachineError{Machine: trace.current, Message: msg, Traced: showTrace}
+}
+
+// machineEvents turns the machine markers the expression traces into
+// LogEvaluating events and stamps every other event with the machine being
+// evaluated. Nil stays nil: nothing is sent.
+func machineEvents(onLog func(LogEvent)) func(LogEvent) {
+	if onLog == nil {
+		return nil
+	}
+	current := ""
+	return func(ev LogEvent) {
+		if ev.Kind == LogMessage {
+			if rest, ok := strings.CutPrefix(ev.Text, "trace: "+machineMarker); ok {
+				if json.Unmarshal([]byte(rest), &current) == nil {
+					onLog(LogEvent{Kind: LogEvaluating, Level: LevelInfo, Machine: current, Text: "evaluating"})
+				}
+				return
+			}
+		}
+		ev.Machine = current
+		onLog(ev)
+	}
 }
 
 func btoi(b bool) int {

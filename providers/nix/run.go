@@ -5,10 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -62,18 +62,26 @@ func (n Nix) command(ctx context.Context, tool string, args []string) *exec.Cmd 
 	return cmd
 }
 
-// run runs a Nix tool to completion. stderr is also copied to tee when it is
-// not nil. A non-zero exit is returned as an *exitError carrying stderr.
-func (n Nix) run(ctx context.Context, tee io.Writer, tool string, args ...string) (result, error) {
+// run runs a Nix tool to completion. With a log stream, the tool writes
+// --log-format internal-json into it (nixlog.go) and the result's stderr
+// is the stream's transcript: the text Nix would have printed. A non-zero
+// exit is returned as an *exitError carrying stderr.
+func (n Nix) run(ctx context.Context, log *logStream, tool string, args ...string) (result, error) {
+	if log != nil {
+		args = append(slices.Clone(logFormat), args...)
+	}
 	cmd := n.command(ctx, tool, args)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	if tee != nil {
-		cmd.Stderr = io.MultiWriter(&stderr, tee)
+	if log != nil {
+		cmd.Stderr = log
 	}
 	err := cmd.Run()
 	res := result{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	if log != nil {
+		res.stderr = log.Transcript()
+	}
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			res.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
@@ -90,7 +98,7 @@ func (n Nix) run(ctx context.Context, tee io.Writer, tool string, args ...string
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return res, &exitError{tool: tool, err: ee, stderr: stderr.String()}
+		return res, &exitError{tool: tool, err: ee, stderr: string(res.stderr)}
 	}
 	return res, fmt.Errorf("run %s: %w", tool, err)
 }

@@ -183,7 +183,7 @@ func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool, fi
 	if err != nil {
 		return err
 	}
-	r := &run{cfg: cfg, store: store}
+	r := &run{cfg: cfg, store: store, verbose: a.Verbose}
 	r.eng, r.done, err = a.Engine(store, dir, r.event)
 	if err != nil {
 		_ = store.Close()
@@ -218,7 +218,7 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 	if err != nil {
 		return nil, err
 	}
-	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors()}
+	printer := &eventPrinter{w: a.Stdout, json: asJSON, c: a.colors(), verbose: a.Verbose}
 	if a.Interactive && !asJSON {
 		printer.live = newLiveStatus(p, a.Width)
 	}

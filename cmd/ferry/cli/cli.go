@@ -71,6 +71,7 @@ type Globals struct {
 	Var         map[string]string `name:"var" placeholder:"K=V" help:"Set a configuration variable (repeatable); also FERRY_VAR_<name>."`
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
+	Verbose     bool              `short:"v" name:"verbose" help:"Show Nix's full log while it evaluates and builds: every message, and every build's log lines."`
 	SSHKey      []string          `name:"ssh-key" env:"FERRY_SSH_KEY" placeholder:"FILE" help:"SSH private key for machines (repeatable; default: ssh-agent and ~/.ssh/id_*)."`
 	// StateSecrets are keeper URLs (package sealed): the first seals,
 	// every one opens; "none" first writes in clear.

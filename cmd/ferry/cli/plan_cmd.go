@@ -194,6 +194,8 @@ type run struct {
 	eng   *engine.Engine
 	done  func()
 
+	verbose bool // -v: the printers show all of Nix's log
+
 	mu      sync.Mutex
 	printer *eventPrinter
 }
@@ -208,7 +210,7 @@ func (a *App) startRun() (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, store: store}
+	r := &run{cfg: cfg, store: store, verbose: a.Verbose}
 	r.eng, r.done, err = a.Engine(store, cfg.Dir, r.event)
 	if err != nil {
 		_ = store.Close()
@@ -228,7 +230,7 @@ func (r *run) event(ev engine.Event) {
 
 // to sends the run's events to w from now on.
 func (r *run) to(w io.Writer, asJSON bool) *eventPrinter {
-	return r.use(&eventPrinter{w: w, json: asJSON})
+	return r.use(&eventPrinter{w: w, json: asJSON, verbose: r.verbose})
 }
 
 func (r *run) use(p *eventPrinter) *eventPrinter {

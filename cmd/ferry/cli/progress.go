@@ -7,6 +7,7 @@ import (
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/providers/nix"
 )
 
 // liveStatus is the line a terminal shows below apply's output while it
@@ -19,6 +20,7 @@ type liveStatus struct {
 	total                 int
 	done, failed, skipped int
 	running               map[string]string // address -> latest step
+	nix                   nixCounts         // derivations built and to build
 	drawn                 bool
 	width                 int
 }
@@ -42,6 +44,9 @@ func newLiveStatus(p *plan.Plan, width int) *liveStatus {
 }
 
 func (s *liveStatus) update(ev engine.Event) {
+	if ev.Kind == engine.EventNix {
+		s.nix.update(ev.Nix)
+	}
 	if ev.Addr == "" || plan.IsGateAddr(ev.Addr) {
 		return
 	}
@@ -51,6 +56,10 @@ func (s *liveStatus) update(ev engine.Event) {
 	case engine.EventProgress:
 		if _, ok := s.running[ev.Addr]; ok {
 			s.running[ev.Addr] = ev.Message
+		}
+	case engine.EventNix:
+		if _, ok := s.running[ev.Addr]; ok && ev.Nix.Kind == nix.LogBuildStart {
+			s.running[ev.Addr] = "building " + drvName(ev.Nix.Drv)
 		}
 	case engine.EventDone:
 		s.done++
@@ -74,6 +83,9 @@ func (s *liveStatus) line() string {
 		fmt.Fprintf(&b, ", %d skipped", s.skipped)
 	}
 	fmt.Fprintf(&b, ", %d running]", len(s.running))
+	if s.nix.seen {
+		fmt.Fprintf(&b, "  nix: %s", s.nix.text())
+	}
 	addrs := make([]string, 0, len(s.running))
 	for a := range s.running {
 		addrs = append(addrs, a)

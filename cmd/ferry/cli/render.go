@@ -14,6 +14,7 @@ import (
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/providers/nix"
 )
 
 // colors is a tiny ANSI palette that is empty when color is off.
@@ -337,11 +338,13 @@ func renderValues(w io.Writer, attrs map[string]any, sensitive []string, mark st
 // eventPrinter renders apply progress: one line per finished operation,
 // or JSON lines with --json. Safe for concurrent use.
 type eventPrinter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	json bool
-	c    colors
-	live *liveStatus // nil: no live status line
+	mu      sync.Mutex
+	w       io.Writer
+	json    bool
+	c       colors
+	live    *liveStatus // nil: no live status line
+	verbose bool        // -v: all of Nix's log (nixlog.go)
+	counts  nixCounts   // the latest counts of derivations Nix reported
 }
 
 // finish erases the live status line, if one is drawn.
@@ -366,6 +369,13 @@ func (p *eventPrinter) event(ev engine.Event) {
 		b, _ := json.Marshal(ev)
 		fmt.Fprintf(p.w, "%s\n", b)
 		return
+	}
+	var nixLine string
+	if ev.Kind == engine.EventNix {
+		p.counts.update(ev.Nix)
+		if nixLine = p.nixLine(ev); nixLine == "" && (p.live == nil || ev.Nix.Kind != nix.LogProgress) {
+			return // nothing to print, no status to redraw
+		}
 	}
 	if p.live != nil {
 		if p.live.drawn {
@@ -403,6 +413,10 @@ func (p *eventPrinter) event(ev engine.Event) {
 		fmt.Fprintf(p.w, "note: %s\n", ev.Message)
 	case engine.EventWarning:
 		fmt.Fprintf(p.w, "%swarning%s: %s: %s\n", p.c.yellow, p.c.reset, ev.Addr, ev.Message)
+	case engine.EventNix:
+		if nixLine != "" {
+			fmt.Fprintln(p.w, nixLine)
+		}
 	case engine.EventProgress:
 		if ev.Addr != "" && !plan.IsGateAddr(ev.Addr) {
 			fmt.Fprintf(p.w, "%s> %s\n", strings.TrimPrefix(ev.Addr, "machine."), ev.Message)

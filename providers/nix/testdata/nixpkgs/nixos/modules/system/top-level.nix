@@ -51,7 +51,14 @@ let
       config.users.users;
   };
 
-  toplevel = derivation {
+  # ferry.test.buildLogLines: a builder that prints that many lines first
+  # (only then: other systems keep their derivations' hashes).
+  chatty =
+    if config.ferry.test.buildLogLines > 0
+    then { args = [ ./chatty-top-level.sh ]; topLevelScript = ./top-level.sh; buildLogLines = toString config.ferry.test.buildLogLines; }
+    else { };
+
+  toplevel = derivation ({
     name = "nixos-system-${config.networking.hostName}-${cfg.nixos.version}";
     inherit (pkgs) system;
     builder = "/bin/sh";
@@ -76,7 +83,7 @@ let
     activationDelay = toString config.ferry.test.activationDelay;
     unhealthy = if config.ferry.test.unhealthy then "1" else "";
     noReturnAfterReboot = if config.ferry.test.noReturnAfterReboot then "1" else "";
-  };
+  } // chatty);
 in
 {
   options = {
