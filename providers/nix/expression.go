@@ -57,12 +57,14 @@ func expression(opts EvalOptions) string {
 # prints { "<name>": { "boot": <boot files or null>, "drv": "<toplevel .drv>", "out": "<toplevel output>" } }.
 let
 `)
+	b.WriteString("  # The flakes machines and nixpkgs come from, each read once.\n  flakes = {")
+	for _, dir := range flakes {
+		fmt.Fprintf(&b, "\n    %s = builtins.getFlake %s;", nixString(dir), nixString(flakeURL(dir)))
+	}
 	if len(flakes) > 0 {
-		b.WriteString("  # The flakes machines and nixpkgs come from, each read once.\n  flakes = {\n")
-		for _, dir := range flakes {
-			fmt.Fprintf(&b, "    %s = builtins.getFlake %s;\n", nixString(dir), nixString(flakeURL(dir)))
-		}
-		b.WriteString(`  };
+		b.WriteString("\n ")
+	}
+	b.WriteString(` };
 
   # nixosConfigurations.<attr> of a flake, or an error naming the ones it has.
   flakeSystem = dir: attr:
@@ -71,7 +73,6 @@ let
       if configs == { } then "none" else builtins.concatStringsSep ", " (builtins.attrNames configs)}");
 
 `)
-	}
 	fmt.Fprintf(&b, "  nixpkgs = %s;\n", nixpkgsExpr(opts))
 	b.WriteString(`  evalConfig = import (nixpkgs + "/nixos/lib/eval-config.nix");
 

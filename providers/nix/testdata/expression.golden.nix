@@ -2,6 +2,15 @@
 #   nix-instantiate --eval --strict --json --read-write-mode THIS_FILE
 # prints { "<name>": { "boot": <boot files or null>, "drv": "<toplevel .drv>", "out": "<toplevel output>" } }.
 let
+  # The flakes machines and nixpkgs come from, each read once.
+  flakes = { };
+
+  # nixosConfigurations.<attr> of a flake, or an error naming the ones it has.
+  flakeSystem = dir: attr:
+    let configs = flakes.${dir}.nixosConfigurations or { }; in
+    configs.${attr} or (throw "ferry: flake ${dir} has no nixosConfigurations.${attr}; it has: ${
+      if configs == { } then "none" else builtins.concatStringsSep ", " (builtins.attrNames configs)}");
+
   nixpkgs = /nix/var/ferry/nixpkgs;
   evalConfig = import (nixpkgs + "/nixos/lib/eval-config.nix");
 
