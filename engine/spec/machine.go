@@ -161,6 +161,6 @@ type Flake struct {
 
 // FlakeInput is an input of a flake, as its flake.lock pins it.
 type FlakeInput struct {
-	Dir   string // absolute path of the folder holding flake.nix and flake.lock
-	Input string // "nixpkgs"
+	Dir   string `json:"dir"`   // absolute path of the folder holding flake.nix and flake.lock
+	Input string `json:"input"` // "nixpkgs"
 }
