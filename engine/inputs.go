@@ -80,10 +80,13 @@ func (e *Engine) checkInputs(ctx context.Context, dir string, p *plan.Plan) erro
 	}
 	if in.Nixpkgs != "" {
 		name := p.Nixpkgs
-		if name == "" {
+		switch {
+		case p.NixpkgsFlake != nil:
+			name = fmt.Sprintf("input %s of the flake in %s", p.NixpkgsFlake.Input, p.NixpkgsFlake.Dir)
+		case name == "":
 			name = "<nixpkgs>"
 		}
-		now, err := e.pipeline().NixpkgsPin(ctx, p.Nixpkgs)
+		now, err := e.pipeline().NixpkgsPin(ctx, p.Nixpkgs, p.NixpkgsFlake)
 		switch {
 		case err != nil:
 			return &plan.StaleError{What: fmt.Sprintf("nixpkgs (%s) can no longer be read: %v", name, err)}

@@ -160,9 +160,9 @@ func (s *Session) Plan(ctx context.Context, cfg *spec.Config, opts PlanOptions) 
 		return nil, fmt.Errorf("the plan key of deployment %q was created by another run while this one planned (was its lock broken?); run `ferry plan` again", s.dep)
 	}
 	p.Inputs = planInputs(cfg.Inputs, key)
-	if machines.Evaluates(p) {
+	if machines.Evaluates(p) && machines.NeedsNixpkgs(cfg) {
 		// What the machines were evaluated with is an input too.
-		if p.Inputs.Nixpkgs, err = e.pipeline().NixpkgsPin(ctx, cfg.Nixpkgs); err != nil {
+		if p.Inputs.Nixpkgs, err = e.pipeline().NixpkgsPin(ctx, cfg.Nixpkgs, cfg.NixpkgsFlake); err != nil {
 			return nil, fmt.Errorf("pin nixpkgs: %w", err)
 		}
 		p.Inputs.Digest = inputsDigest(p.Inputs)

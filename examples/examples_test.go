@@ -24,7 +24,8 @@ var exampleVars = map[string]map[string]string{
 
 // TestExamples loads and plans every example against empty state: machines
 // are really evaluated by Nix against the stub nixpkgs (hosts are not
-// contacted: the plan does not read current systems).
+// contacted: the plan does not read current systems). An example with a
+// flake.nix is planned from a copy locked to the stub nixpkgs.
 func TestExamples(t *testing.T) {
 	nixtest.RequireNix(t)
 	t.Setenv("NIX_PATH", "nixpkgs="+nixtest.NixpkgsPath())
@@ -47,6 +48,11 @@ func TestExamples(t *testing.T) {
 		}
 		found++
 		t.Run(e.Name(), func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(dir, "flake.nix")); err == nil {
+				// A flake: planned from a copy whose nixpkgs input is
+				// locked to the stub nixpkgs (path:, offline).
+				dir = nixtest.LockFlake(t, dir)
+			}
 			reg, err := cli.NewRegistry(dir)
 			if err != nil {
 				t.Fatal(err)

@@ -120,7 +120,13 @@
 //     absolute; unlike modules it may lie outside the configuration
 //     directory (a checkout beside it, a link into the Nix store). It must
 //     be an existing directory. lang records no digest of it; the engine
-//     does.
+//     does. nixpkgs(flake = DIR, input = "nixpkgs") instead sets
+//     Config.NixpkgsFlake: the flake's input as its flake.lock pins it.
+//   - machine(flake = "DIR#NAME") sets Machine.Flake: the machine is the
+//     flake's nixosConfigurations.NAME extended with its modules. A flake
+//     folder (relative to the calling file, or "//"-rooted) must be inside
+//     the configuration directory and hold flake.nix and flake.lock; both,
+//     and the *.nix files beside them, are digested as inputs.
 //   - Every machine, target and module records where its builtin was
 //     called. Machines sharing a module get their own copies of its args.
 //   - "nix" is ferry's module: a resource provider may not use it as its

@@ -15,7 +15,9 @@ import (
 // machineBuiltins provides machine(name, target, modules = [], tags = [],
 // depends_on = [], build_on_target = False, keys = [], checks = [],
 // magic_rollback = True, confirm_timeout = "30s", rollback_on_failure =
-// False), which declares a NixOS machine at address machine.NAME.
+// False, flake = None), which declares a NixOS machine at address
+// machine.NAME. flake = "DIR#NAME" makes the machine the flake's
+// nixosConfigurations.NAME, extended with its modules.
 func machineBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"machine": starlark.NewBuiltin("machine", declareMachine)}, nil
 }
@@ -32,6 +34,7 @@ var machineParams = []param{
 	{name: "magic_rollback"},
 	{name: "confirm_timeout"},
 	{name: "rollback_on_failure"},
+	{name: "flake"},
 }
 
 // defaultConfirmTimeout bounds the wait for the confirmation of a switch.
@@ -74,6 +77,15 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 			p.add("argument \"target\": got the machine %s; pass a target such as ssh(host = \"10.0.0.2\"), or %s.target to reach it the same way", t.addr, t.name)
 		default:
 			p.add("argument \"target\": got %s, want a target such as ssh(host = \"10.0.0.2\")", v.Type())
+		}
+	}
+	if v, ok := a["flake"]; ok {
+		if ref, err := wantString(v); err != nil {
+			p.addArg("flake", err)
+		} else if f, msg := r.machineFlake(m.Pos.File, ref); msg != "" {
+			p.add("%s", msg)
+		} else {
+			m.Flake = f
 		}
 	}
 	if v, ok := a["modules"]; ok {

@@ -174,7 +174,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		{"machine missing everything", "machine()", "ferry.star:1:1: machine: missing required argument \"name\"\n" +
 			"ferry.star:1:1: machine: missing required argument \"target\""},
 		{"machine None is not passed", t0 + "machine(None, t)", `ferry.star:2:1: machine: missing required argument "name"`},
-		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, 1)`, `ferry.star:2:1: machine: got 12 positional arguments, want at most 11`},
+		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, None, 1)`, `ferry.star:2:1: machine: got 13 positional arguments, want at most 12`},
 		{"machine name twice", t0 + `machine("m", t, name = "n")`, `ferry.star:2:1: machine: got two values for argument "name"`},
 		{"machine unknown argument", t0 + `machine("m", t, tag = [])`, `ferry.star:2:1: machine: unexpected argument "tag" (did you mean "tags"?)`},
 		{"machine name type", t0 + `machine(1, t)`, `ferry.star:2:1: machine: argument "name": got int, want string`},
@@ -276,7 +276,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		// nixpkgs()
 		{"nixpkgs ok", `nixpkgs("./dir")`, ""},
 		{"nixpkgs twice", "nixpkgs(\"./dir\")\nnixpkgs(path = \"./dir\")", `ferry.star:2:1: nixpkgs() is called a second time; the first call is at ferry.star:1:1: call it once`},
-		{"nixpkgs missing path", `nixpkgs()`, `ferry.star:1:1: nixpkgs: missing required argument "path"`},
+		{"nixpkgs missing path", `nixpkgs()`, `ferry.star:1:1: nixpkgs: pass path (a nixpkgs source tree) or flake and input (an input of a flake, as its flake.lock pins it)`},
 		{"nixpkgs empty path", `nixpkgs("")`, `ferry.star:1:1: nixpkgs: path is empty: pass the nixpkgs source tree, such as "./nixpkgs", or leave nixpkgs() out to use <nixpkgs> from NIX_PATH`},
 		{"nixpkgs missing", `nixpkgs("./nixpkgs")`, `ferry.star:1:1: nixpkgs: ./nixpkgs: no such directory (looked for $DIR/nixpkgs)`},
 		{"nixpkgs file", `nixpkgs("//a.nix")`, `ferry.star:1:1: nixpkgs: //a.nix: is not a directory: pass the nixpkgs source tree (the directory holding default.nix and nixos/)`},

@@ -16,7 +16,9 @@ import (
 
 // nixpkgsBuiltins provides nixpkgs(path), the nixpkgs source tree the
 // machines are evaluated with (Config.Nixpkgs); without it, <nixpkgs>
-// comes from NIX_PATH. It may be called once.
+// comes from NIX_PATH. It may be called once. nixpkgs(flake = "./", input
+// = "nixpkgs") takes instead the flake's input as its flake.lock pins it
+// (Config.NixpkgsFlake; the flake's files are inputs, see flakeDir).
 //
 // The path is relative to the calling .star file, or "//"-rooted at the
 // configuration directory, as for load(); unlike modules, it may lead
@@ -28,7 +30,7 @@ func nixpkgsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"nixpkgs": starlark.NewBuiltin("nixpkgs", nixpkgs)}, nil
 }
 
-var nixpkgsParams = []param{{name: "path", required: true}}
+var nixpkgsParams = []param{{name: "path"}, {name: "flake"}, {name: "input"}}
 
 func nixpkgs(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)
@@ -40,7 +42,38 @@ func nixpkgs(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, 
 	r.nixpkgsSeen, r.nixpkgsPos = true, pos
 	p := &callProblems{fn: "nixpkgs"}
 	a := unpack(p, nixpkgsParams, args, kwargs)
-	if v, ok := a["path"]; ok {
+	_, hasPath := a["path"]
+	flakeArg, hasFlake := a["flake"]
+	input, hasInput := a["input"]
+	switch {
+	case hasPath && hasFlake:
+		p.add("pass either path or flake, not both")
+	case !hasPath && !hasFlake && p.empty():
+		p.add("pass path (a nixpkgs source tree) or flake and input (an input of a flake, as its flake.lock pins it)")
+	case hasInput && !hasFlake:
+		p.add("argument \"input\" needs flake: the flake whose input it is")
+	}
+	if hasFlake && !hasPath {
+		in := &spec.FlakeInput{Input: "nixpkgs"}
+		if hasInput {
+			if s, err := wantString(input); err != nil {
+				p.addArg("input", err)
+			} else if s == "" {
+				p.add("argument \"input\" is empty: name the flake's nixpkgs input, such as \"nixpkgs\"")
+			} else {
+				in.Input = s
+			}
+		}
+		if s, err := wantString(flakeArg); err != nil {
+			p.addArg("flake", err)
+		} else if abs, msg := r.flakeDir(pos.File, s); msg != "" {
+			p.add("%s", msg)
+		} else {
+			in.Dir = abs
+			r.cfg.NixpkgsFlake = in
+		}
+	}
+	if v, ok := a["path"]; ok && !hasFlake {
 		if arg, err := wantString(v); err != nil {
 			p.addArg("path", err)
 		} else if abs, msg := r.nixpkgsPath(pos, arg); msg != "" {

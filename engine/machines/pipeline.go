@@ -113,9 +113,38 @@ func (pl *Pipeline) CheckPlan(p *plan.Plan) error {
 }
 
 // NixpkgsPin pins the nixpkgs machines are evaluated with (an input of
-// the plan, checked again at apply).
-func (pl *Pipeline) NixpkgsPin(ctx context.Context, nixpkgs string) (string, error) {
+// the plan, checked again at apply): the flake input flake when set (the
+// NAR hash its flake.lock records), else the nixpkgs at path nixpkgs.
+func (pl *Pipeline) NixpkgsPin(ctx context.Context, nixpkgs string, flake *spec.FlakeInput) (string, error) {
+	if flake != nil {
+		hash, err := nix.FlakeInputPin(nixFlakeInput(flake))
+		if err != nil {
+			return "", err
+		}
+		return "flake input " + flake.Input + " " + hash, nil
+	}
 	return pl.Nix.NixpkgsPin(ctx, nixpkgs)
+}
+
+// NeedsNixpkgs reports whether evaluating cfg's machines reads nixpkgs:
+// not when every machine comes from a flake and nixpkgs() is not called.
+func NeedsNixpkgs(cfg *spec.Config) bool {
+	if cfg.Nixpkgs != "" || cfg.NixpkgsFlake != nil {
+		return true
+	}
+	for _, m := range cfg.Machines {
+		if m.Flake == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func nixFlakeInput(f *spec.FlakeInput) nix.FlakeInput {
+	if f == nil {
+		return nix.FlakeInput{}
+	}
+	return nix.FlakeInput{Dir: f.Dir, Input: f.Input}
 }
 
 // Evaluates reports whether p holds machines evaluated with nixpkgs.

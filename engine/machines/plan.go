@@ -155,7 +155,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			sel[m.Name] = true
 		}
 	}
-	p.Nixpkgs = cfg.Nixpkgs
+	p.Nixpkgs, p.NixpkgsFlake = cfg.Nixpkgs, cfg.NixpkgsFlake
 	if b.opts.Destroy {
 		// ferry created none of these hosts: destroying forgets them and
 		// leaves each host running what it runs. Each is forgotten before
@@ -188,6 +188,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	unknownArgs := map[string][]spec.Ref{} // by machine name: module args known only after apply
 	for _, m := range cfg.Machines {
 		nm := nix.Machine{Name: m.Name}
+		if m.Flake != nil {
+			nm.Flake = &nix.Flake{Dir: m.Flake.Dir, Attr: m.Flake.Attr}
+		}
 		for _, mod := range m.Modules {
 			var refErr error
 			args, _ := spec.Resolve(mod.Args, func(ref spec.Ref) (any, bool) {
@@ -404,6 +407,7 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 	for len(toEval) > 0 {
 		res, err := b.pl.Nix.Evaluate(ctx, nix.EvalOptions{
 			Nixpkgs:      b.cfg.Nixpkgs,
+			NixpkgsFlake: nixFlakeInput(b.cfg.NixpkgsFlake),
 			Machines:     machines,
 			Resources:    resources,
 			Names:        toEval,

@@ -52,6 +52,9 @@ type Plan struct {
 	Machines  []*Machine  `json:"machines,omitempty"` // sorted by address
 	// Nixpkgs is the nixpkgs the machines were evaluated with.
 	Nixpkgs string `json:"nixpkgs,omitempty"`
+	// NixpkgsFlake, when set, is the flake input nixpkgs came from
+	// instead (nixpkgs(flake = ..., input = ...)).
+	NixpkgsFlake *spec.FlakeInput `json:"nixpkgs_flake,omitempty"`
 	// Rollout is the rolling policy with the batches apply follows.
 	Rollout *Rollout  `json:"rollout,omitempty"`
 	Outputs []*Output `json:"outputs,omitempty"`
@@ -153,8 +156,10 @@ type Inputs struct {
 	// plan key) of name and value: values may be secret.
 	Vars map[string]string `json:"vars,omitempty"`
 	// Nixpkgs pins the nixpkgs the machines were evaluated with: its store
-	// path, or a digest of a checkout's files ("sha256:..."); "" when the
-	// plan has no machine.
+	// path, or a digest of a checkout's files ("sha256:..."), or for a
+	// flake input the NAR hash its flake.lock records ("flake input
+	// nixpkgs sha256-..."); "" when the plan has no machine, or only
+	// machines from flakes (their flake.lock is among Files).
 	Nixpkgs string `json:"nixpkgs,omitempty"`
 }
 

@@ -17,6 +17,9 @@ type Config struct {
 	// Nixpkgs is the nixpkgs path from nixpkgs(path=...), absolute; ""
 	// means <nixpkgs> from NIX_PATH.
 	Nixpkgs string
+	// NixpkgsFlake, when set, is the flake input nixpkgs comes from
+	// (nixpkgs(flake = "./", input = "nixpkgs")) instead of Nixpkgs.
+	NixpkgsFlake *FlakeInput
 	// Rollout is the rolling deployment policy from rollout(), or nil.
 	Rollout *Rollout
 	// Providers are the provider configurations declared with

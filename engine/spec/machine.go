@@ -31,7 +31,10 @@ type Machine struct {
 	// RollbackOnFailure switches back to the previous system when the
 	// activation or a health check fails.
 	RollbackOnFailure bool
-	Pos               Pos
+	// Flake, when set, is the flake configuration the machine's modules
+	// extend (machine(flake = ".#web")); nil means nixpkgs' NixOS.
+	Flake *Flake
+	Pos   Pos
 }
 
 // Target describes how ferry reaches a machine. Kind "ssh" is an existing
@@ -146,4 +149,18 @@ type Rollout struct {
 	Pause        time.Duration
 	Tags         []string
 	Pos          Pos
+}
+
+// Flake is a NixOS configuration of a flake: nixosConfigurations.<Attr>
+// of the flake in the folder Dir, which evaluation extends with the
+// machine's modules.
+type Flake struct {
+	Dir  string // absolute path of the folder holding flake.nix and flake.lock
+	Attr string // "web"
+}
+
+// FlakeInput is an input of a flake, as its flake.lock pins it.
+type FlakeInput struct {
+	Dir   string `json:"dir"`   // absolute path of the folder holding flake.nix and flake.lock
+	Input string `json:"input"` // "nixpkgs"
 }

@@ -62,45 +62,126 @@ func BenchmarkEvaluate(b *testing.B) {
 					b.Fatalf("%v\n%s", err, out)
 				}
 			}
-			// Warm up: the first run writes the derivations to the store.
-			if _, err := n.Evaluate(ctx, opts); err != nil {
-				b.Fatal(err)
-			}
-			raw()
-			var ours, theirs []time.Duration
-			var ratios []float64
-			i := 0
-			for b.Loop() {
-				// Alternate which runs first, so that neither always runs
-				// on a warmer machine.
-				var o, r time.Duration
-				for _, first := range []bool{i%2 == 0, i%2 != 0} {
-					start := time.Now()
-					if first {
-						got, err := n.Evaluate(ctx, opts)
-						if err != nil || len(got) != size {
-							b.Fatalf("evaluated %d of %d: %v", len(got), size, err)
-						}
-						o = time.Since(start)
-					} else {
-						raw()
-						r = time.Since(start)
-					}
+			compareWithRaw(b, func() {
+				got, err := n.Evaluate(ctx, opts)
+				if err != nil || len(got) != size {
+					b.Fatalf("evaluated %d of %d: %v", len(got), size, err)
 				}
-				i++
-				ours, theirs = append(ours, o), append(theirs, r)
-				ratios = append(ratios, float64(o)/float64(r))
-			}
-			b.ReportMetric(float64(median(ours).Microseconds())/1000, "ferry-ms")
-			b.ReportMetric(float64(median(theirs).Microseconds())/1000, "raw-ms")
-			slices.Sort(ratios)
-			b.ReportMetric(ratios[len(ratios)/2], "ratio")
+			}, raw)
 		})
 	}
+}
+
+// compareWithRaw runs ours and raw in turn in every iteration, in
+// alternating order (so that neither always runs on a warmer machine),
+// after one warm-up run of each (the first writes the derivations), and
+// reports the medians ferry-ms and raw-ms and the median of the
+// per-iteration ratios ours/raw.
+func compareWithRaw(b *testing.B, ours, raw func()) {
+	ours()
+	raw()
+	var o, r []time.Duration
+	var ratios []float64
+	i := 0
+	for b.Loop() {
+		var od, rd time.Duration
+		for _, first := range []bool{i%2 == 0, i%2 != 0} {
+			start := time.Now()
+			if first {
+				ours()
+				od = time.Since(start)
+			} else {
+				raw()
+				rd = time.Since(start)
+			}
+		}
+		i++
+		o, r = append(o, od), append(r, rd)
+		ratios = append(ratios, float64(od)/float64(rd))
+	}
+	b.ReportMetric(float64(median(o).Microseconds())/1000, "ferry-ms")
+	b.ReportMetric(float64(median(r).Microseconds())/1000, "raw-ms")
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "ratio")
 }
 
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// benchFlake writes and locks a flake with size nixosConfigurations shaped
+// like benchFleet's machines (a module with a nodes-free proxy, packages),
+// and returns its folder and machines.
+func benchFlake(b *testing.B, size int) (string, []Machine) {
+	src := filepath.Join(b.TempDir(), "flake")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.CopyFS(src, os.DirFS(fleetDir(b))); err != nil {
+		b.Fatal(err)
+	}
+	text := `{
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.05";
+  outputs = { self, nixpkgs }: {
+    nixosConfigurations = builtins.listToAttrs (builtins.genList (i: {
+      name = "m${toString (1000 + i)}";
+      value = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        specialArgs = { index = i; resources = { dns.zone = "example.com"; }; };
+        modules = [ ./common.nix ./storage.nix ({ pkgs, ... }: {
+          environment.systemPackages = [ pkgs.hello ];
+          services.nginx.enable = true;
+          services.nginx.virtualHosts.app.locations."/".proxyPass = "http://m${toString (1000 + i)}:8080";
+        }) ];
+      };
+    }) ` + fmt.Sprint(size) + `);
+  };
+}
+`
+	if err := os.WriteFile(filepath.Join(src, "flake.nix"), []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	dir := nixtest.LockFlake(b, src)
+	machines := make([]Machine, size)
+	for i := range machines {
+		name := fmt.Sprintf("m%d", 1000+i)
+		machines[i] = Machine{Name: name, Flake: &Flake{Dir: dir, Attr: name}}
+	}
+	return dir, machines
+}
+
+// BenchmarkEvaluateFlake compares Evaluate of machines from a flake with
+// the lower bound: one raw `nix eval` of the same nixosConfigurations'
+// toplevel .drv paths (which writes them to the store, as Evaluate does).
+// Metrics as in BenchmarkEvaluate (target: ratio ≤ 1.2).
+//
+//	go test -run '^$' -bench EvaluateFlake -benchtime 10x ./providers/nix
+func BenchmarkEvaluateFlake(b *testing.B) {
+	n := testNix(b)
+	ctx := context.Background()
+	for _, size := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("machines=%d", size), func(b *testing.B) {
+			dir, machines := benchFlake(b, size)
+			opts := EvalOptions{Machines: machines, Resources: fleetResources()}
+			raw := func() {
+				args := append([]string{"eval", "--json"}, flakeFeatures...)
+				for k, v := range n.Options {
+					args = append(args, "--option", k, v)
+				}
+				args = append(args, flakeURL(dir)+"#nixosConfigurations", "--apply",
+					"builtins.mapAttrs (name: c: c.config.system.build.toplevel.drvPath)")
+				if out, err := exec.Command("nix", args...).CombinedOutput(); err != nil {
+					b.Fatalf("%v\n%s", err, out)
+				}
+			}
+			compareWithRaw(b, func() {
+				got, err := n.Evaluate(ctx, opts)
+				if err != nil || len(got) != size {
+					b.Fatalf("evaluated %d of %d: %v", len(got), size, err)
+				}
+			}, raw)
+		})
+	}
 }

@@ -7,6 +7,11 @@
 //     machine with <nixpkgs>/nixos/lib/eval-config.nix, giving each machine's
 //     modules the NixOps arguments name, nodes (every machine's evaluated
 //     configuration) and resources, plus per-machine and per-module args;
+//   - machines from flakes (Machine.Flake: a flake's nixosConfigurations
+//     extended through extendModules with the same modules and arguments)
+//     and nixpkgs from a flake input (EvalOptions.NixpkgsFlake, pinned by
+//     FlakeInputPin from flake.lock); flakes are enabled per call, each
+//     read once with builtins.getFlake "path:DIR" in the same one pass;
 //   - evaluation (Evaluate): one nix-instantiate process for all machines,
 //     split into several passes only when a memory budget asks for it,
 //     giving each machine's toplevel .drv and output path and its boot files

@@ -29,6 +29,9 @@ type EvalOptions struct {
 	// Nixpkgs is the absolute path of nixpkgs; empty means <nixpkgs> from
 	// NIX_PATH (set it with Nix.Env if needed).
 	Nixpkgs string
+	// NixpkgsFlake, when set, is the flake input machines not from a flake
+	// are evaluated with, instead of Nixpkgs.
+	NixpkgsFlake FlakeInput
 	// Machines is the whole deployment: every machine is in nodes, even
 	// when Names selects fewer to evaluate.
 	Machines []Machine
@@ -170,7 +173,7 @@ func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluat
 	}
 	defer os.RemoveAll(dir)
 	file := filepath.Join(dir, "deployment.nix")
-	if err := os.WriteFile(file, []byte(Expression(opts.Nixpkgs, opts.Machines, opts.Resources)), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(expression(opts)), 0o644); err != nil {
 		return nil, fmt.Errorf("evaluate: write the expression: %w", err)
 	}
 
@@ -188,7 +191,7 @@ func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluat
 		chunk := queue[:size]
 		queue = queue[size:]
 		everything := len(chunk) == len(opts.Machines)
-		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace, opts.OnLog)
+		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace, len(flakeDirs(opts)) > 0, opts.OnLog)
 		for name, ev := range pass.results {
 			results[name] = ev
 		}
@@ -225,8 +228,11 @@ type evalPass struct {
 // evalPass runs nix-instantiate once for chunk: on file itself when chunk
 // is every machine (exactly the plain command of Expression), else on a
 // small file selecting the chunk.
-func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everything, showTrace bool, onLog func(LogEvent)) (evalPass, error) {
+func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everything, showTrace, flakes bool, onLog func(LogEvent)) (evalPass, error) {
 	args := []string{"--eval", "--strict", "--json", "--read-write-mode"}
+	if flakes {
+		args = append(args, flakeFeatures...)
+	}
 	if showTrace {
 		args = append(args, "--show-trace")
 	}
@@ -263,6 +269,9 @@ func (n Nix) evalPass(ctx context.Context, file string, chunk []string, everythi
 	if !strings.Contains(ee.stderr, "error:") {
 		// Killed, most likely: out of memory.
 		return pass, fmt.Errorf("evaluate: %w; if Nix ran out of memory, set an evaluation memory budget", runErr)
+	}
+	if flakes && needsNetwork(msg) {
+		msg += "\n" + networkAdvice
 	}
 	if trace.current == "" {
 		return pass, fmt.Errorf("evaluate the deployment (before any machine): %s\n(check the nixpkgs pin; plan again with --show-trace for Nix's trace)", msg)
@@ -393,10 +402,26 @@ func checkEval(opts EvalOptions) ([]string, error) {
 			return nil, fmt.Errorf("evaluate: nixpkgs %s has no nixos/lib/eval-config.nix (%w); point the nixpkgs pin at a nixpkgs checkout", opts.Nixpkgs, err)
 		}
 	}
+	if !opts.NixpkgsFlake.IsZero() {
+		if err := checkFlakeDir(opts.NixpkgsFlake.Dir); err != nil {
+			return nil, fmt.Errorf("evaluate: nixpkgs: %w", err)
+		}
+		if opts.NixpkgsFlake.Input == "" {
+			return nil, fmt.Errorf("evaluate: nixpkgs: flake %s: no input named; name the flake's nixpkgs input", opts.NixpkgsFlake.Dir)
+		}
+	}
 	seen := map[string]bool{}
 	for _, m := range opts.Machines {
 		if m.Name == "" {
 			return nil, errors.New("evaluate: a machine has no name")
+		}
+		if m.Flake != nil {
+			if err := checkFlakeDir(m.Flake.Dir); err != nil {
+				return nil, fmt.Errorf("evaluate machine %s: %w", m.Name, err)
+			}
+			if m.Flake.Attr == "" {
+				return nil, fmt.Errorf("evaluate machine %s: flake %s: no nixosConfigurations attribute named", m.Name, m.Flake.Dir)
+			}
 		}
 		if seen[m.Name] {
 			return nil, fmt.Errorf("evaluate: two machines are named %s; machine names must be unique", m.Name)

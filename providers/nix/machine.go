@@ -15,7 +15,11 @@ type Machine struct {
 	Args map[string]any
 	// System is the Nix system type to evaluate for ("x86_64-linux");
 	// empty means the evaluating machine's own (builtins.currentSystem).
+	// A machine from a flake has the flake's own and ignores it.
 	System string
+	// Flake, when set, is the flake configuration the machine extends
+	// (see Flake) instead of evaluating nixpkgs' eval-config.nix.
+	Flake *Flake
 }
 
 // Module is one NixOS module: a file, or Nix text written inline.

@@ -69,3 +69,28 @@ func PrivateStore(t testing.TB) []string {
 		"NIX_LOG_DIR=" + filepath.Join(dir, "log"),
 	}
 }
+
+// LockFlake copies the flake in the folder src into a new temporary folder
+// of the test (outside any git work tree, so nothing is hidden from Nix)
+// and locks it with its nixpkgs input overridden to path: the stub
+// nixpkgs, offline: flake.nix may name github:NixOS/nixpkgs, as a real one
+// does. It returns the copy's path.
+func LockFlake(t testing.TB, src string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(filepath.Join(dir, "flake.lock"))
+	args := []string{"--extra-experimental-features", "nix-command flakes", "flake", "lock",
+		"--override-input", "nixpkgs", "path:" + NixpkgsPath()}
+	for k, v := range Options() {
+		args = append(args, "--option", k, v)
+	}
+	cmd := exec.Command("nix", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("lock flake %s: %v\n%s", dir, err, out)
+	}
+	return dir
+}

@@ -2,6 +2,15 @@
 #   nix-instantiate --eval --strict --json --read-write-mode THIS_FILE
 # prints { "<name>": { "boot": <boot files or null>, "drv": "<toplevel .drv>", "out": "<toplevel output>" } }.
 let
+  # The flakes machines and nixpkgs come from, each read once.
+  flakes = { };
+
+  # nixosConfigurations.<attr> of a flake, or an error naming the ones it has.
+  flakeSystem = dir: attr:
+    let configs = flakes.${dir}.nixosConfigurations or { }; in
+    configs.${attr} or (throw "ferry: flake ${dir} has no nixosConfigurations.${attr}; it has: ${
+      if configs == { } then "none" else builtins.concatStringsSep ", " (builtins.attrNames configs)}");
+
   nixpkgs = /nix/var/ferry/nixpkgs;
   evalConfig = import (nixpkgs + "/nixos/lib/eval-config.nix");
 
@@ -36,11 +45,21 @@ let
     imports = [ (import (builtins.toFile file text)) ];
   };
 
-  machine = name: { system ? null, args ? { }, modules }:
-    evalConfig ({
-      modules = [ ({ lib, ... }: { networking.hostName = lib.mkDefault name; }) ] ++ modules;
+  # The modules ferry adds to every machine, before the machine's own.
+  ferryModules = name: [
+    ({ lib, ... }: { networking.hostName = lib.mkDefault name; })
+  ];
+
+  # A machine from nixpkgs, or from a flake's nixosConfigurations (flake =
+  # { dir, attr; }) extended with the same modules and arguments.
+  machine = name: { system ? null, args ? { }, modules, flake ? null }:
+    let
+      all = ferryModules name ++ modules;
       specialArgs = { inherit name nodes resources; } // args;
-    } // (if system == null then { } else { inherit system; }));
+    in
+    if flake != null then (flakeSystem flake.dir flake.attr).extendModules { modules = all; inherit specialArgs; }
+    else evalConfig ({ modules = all; inherit specialArgs; }
+      // (if system == null then { } else { inherit system; }));
 
   # The store paths the system's kernel, initrd and kernel-modules links
   # resolve to, as NixOS's top-level.nix makes them, known without building.

@@ -129,8 +129,8 @@ let
   moduleKeys = [ "_file" "key" "imports" "options" "config" "disabledModules" "meta" "freeformType" ];
 
 in
-{
-  evalModules = { modules, specialArgs ? { }, args ? { }, prefix ? [ ] }:
+rec {
+  evalModules = evalArgs@{ modules, specialArgs ? { }, args ? { }, prefix ? [ ] }:
     let
       fixedArgs = { inherit lib config options; } // args // specialArgs;
 
@@ -178,5 +178,16 @@ in
         (map (item: { inherit (item) file; value = optionDefaults item.options; }) closure
           ++ map (item: { inherit (item) file; value = item.config; }) closure);
     in
-    { inherit config options; _module.args = fixedArgs; };
+    {
+      inherit config options;
+      _module.args = fixedArgs;
+      # As in nixpkgs: the same evaluation with more modules (and
+      # specialArgs), as flakes' nixosConfigurations are extended.
+      extendModules = ext@{ modules ? [ ], specialArgs ? { }, prefix ? evalArgs.prefix or [ ] }:
+        evalModules (evalArgs // {
+          modules = evalArgs.modules ++ modules;
+          specialArgs = (evalArgs.specialArgs or { }) // specialArgs;
+          inherit prefix;
+        });
+    };
 }

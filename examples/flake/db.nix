@@ -1,0 +1,6 @@
+# The database server.
+{ pkgs, ... }:
+{
+  environment.systemPackages = [ pkgs.postgresql ];
+  networking.firewall.allowedTCPPorts = [ 5432 ];
+}

@@ -1,0 +1,4 @@
+{ pkgs, ... }: {
+  environment.systemPackages = [ pkgs.postgresql ];
+  networking.firewall.allowedTCPPorts = [ 5432 ];
+}
