@@ -28,7 +28,11 @@ func nixpkgsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"nixpkgs": starlark.NewBuiltin("nixpkgs", nixpkgs)}, nil
 }
 
-var nixpkgsParams = []param{{name: "path", required: true}}
+var (
+	nixpkgsParams = []param{{name: "path", required: true, doc: `An existing directory, relative to the calling .star file or "//"-rooted; it may lead outside the configuration directory ("../nixpkgs", an absolute path, a store path).`}}
+	nixpkgsDoc    = builtinDoc{name: "nixpkgs", params: nixpkgsParams, returns: "None",
+		summary: "The nixpkgs source tree the machines are evaluated with; without it, <nixpkgs> comes from NIX_PATH. Part of every plan's input digest. Call it once."}
+)
 
 func nixpkgs(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)
