@@ -61,6 +61,7 @@ func (e *Engine) adoptIntents(ctx context.Context, lock *statestore.Lock, st *st
 		}
 	}
 	out.Serial++
+	out.AppliedPlan = ""
 	if err := e.Store.Write(context.WithoutCancel(ctx), lock, out); err != nil {
 		return nil, fmt.Errorf("record the objects of interrupted creates: %w", err)
 	}

@@ -195,7 +195,7 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	case info.JournalSegments > 0:
 		return nil, &plan.StaleError{What: "an apply was interrupted after this plan was made"}
 	case st.Serial != p.State.Serial:
-		return nil, &plan.StaleError{What: fmt.Sprintf("the state changed since the plan (serial %d, planned against %d): someone applied in between", st.Serial, p.State.Serial)}
+		return nil, e.stateMoved(ctx, p, st.Serial)
 	}
 	if err := plan.Unseal(ctx, p, e.Store.Secrets()); err != nil {
 		return nil, err
@@ -269,6 +269,7 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 
 	final := recorded.Clone()
 	final.Serial = st.Serial + 1
+	final.AppliedPlan = p.ID()
 	if final.Deployment == "" {
 		final.Deployment = p.Deployment
 	}

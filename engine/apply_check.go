@@ -137,3 +137,28 @@ func orRoot(path string) string {
 	}
 	return path
 }
+
+// stateMoved explains why a plan made against an older serial is refused,
+// from the snapshot that followed it: this very plan's apply wrote it
+// (the plan was applied already), another plan's apply did, or a state
+// command, an import or a recovery did.
+func (e *Engine) stateMoved(ctx context.Context, p *plan.Plan, now uint64) error {
+	moved := fmt.Sprintf("the state changed since the plan (serial %d, planned against %d)", now, p.State.Serial)
+	if now < p.State.Serial {
+		return &plan.StaleError{What: moved + ": the state was rolled back or replaced"}
+	}
+	next, err := e.Store.ReadSerial(ctx, p.Deployment, p.State.Serial+1)
+	switch {
+	case err != nil:
+		return &plan.StaleError{What: moved}
+	case next.AppliedPlan != "" && next.AppliedPlan == p.ID():
+		what := fmt.Sprintf("this plan was already applied (serial %d)", next.Serial)
+		if now != next.Serial {
+			what = fmt.Sprintf("this plan was already applied (serial %d; the state is at serial %d now)", next.Serial, now)
+		}
+		return &plan.StaleError{What: what, Applied: true}
+	case next.AppliedPlan != "":
+		return &plan.StaleError{What: moved + ": another plan was applied after this one was made"}
+	}
+	return &plan.StaleError{What: moved + ": it was changed by a state command, an import or the recovery of an interrupted apply"}
+}

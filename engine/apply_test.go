@@ -123,9 +123,40 @@ func TestApplyRefusesStalePlan(t *testing.T) {
 		{
 			name: "someone applied in between",
 			change: func(t *testing.T, e *env, p *plan.Plan) {
+				// Another plan (here of another configuration, put
+				// back afterwards, so that no input changed).
+				mine, _ := os.ReadFile(filepath.Join(e.dir, "ferry.star"))
+				e.write("ferry.star", strings.Replace(baseConfig, `"hello"`, `"other"`, 1))
 				e.apply(e.plan(engine.PlanOptions{}))
+				e.write("ferry.star", string(mine))
 			},
-			want: []string{"plan is stale", "serial 2, planned against 1", "run `ferry plan` again"},
+			want: []string{"plan is stale", "serial 2, planned against 1): another plan was applied after this one was made", "run `ferry plan` again"},
+		},
+		{
+			name: "the same plan applied already",
+			change: func(t *testing.T, e *env, p *plan.Plan) {
+				e.apply(p)
+			},
+			want: []string{"this plan was already applied (serial 2); run `ferry plan` for a new one"},
+		},
+		{
+			name: "the same plan applied, then the state moved on",
+			change: func(t *testing.T, e *env, p *plan.Plan) {
+				e.apply(p)
+				if err := e.eng.Taint(t.Context(), testDeployment, "local.file.f", true, 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"this plan was already applied (serial 2; the state is at serial 3 now); run `ferry plan` for a new one"},
+		},
+		{
+			name: "a state command changed state",
+			change: func(t *testing.T, e *env, p *plan.Plan) {
+				if err := e.eng.Taint(t.Context(), testDeployment, "local.file.f", true, 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"plan is stale", "serial 2, planned against 1): it was changed by a state command", "run `ferry plan` again"},
 		},
 		{
 			name: "configuration file changed",

@@ -61,7 +61,7 @@ func TestMachinesAuthRefused(t *testing.T) {
 	old := plannedMachine(t, first, "storage").Path
 	before := m.state()
 	activations := len(m.activations("storage"))
-	connectErr := fmt.Sprintf("connect: connect to root@%s:%d (keys tried: 1 given key(s))", h.Addr, h.Port)
+	connectErr := fmt.Sprintf("connect: connect to root@%s:%d (keys tried: 1 given key)", h.Addr, h.Port)
 
 	m.edit("common.nix", addHello)
 	p := m.plan(engine.PlanOptions{})

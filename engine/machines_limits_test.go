@@ -238,7 +238,7 @@ func TestMachinesBuildOnTarget(t *testing.T) {
 			onTarget[ev.Addr] = true
 		}
 	}
-	if d := cmp.Diff([]string{"building 1 system(s) in one nix-store --realise", "built 1 of 1 system(s)"}, builds); d != "" {
+	if d := cmp.Diff([]string{"building 1 system in one nix-store --realise", "built 1 of 1 system"}, builds); d != "" {
 		t.Errorf("local build progress (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff(map[string]bool{pm.Addr: true}, onTarget); d != "" {

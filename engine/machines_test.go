@@ -685,7 +685,7 @@ func TestMachinesBuildFailure(t *testing.T) {
 		}
 	}
 	// One nix-store --realise for all three systems.
-	want := []string{"building 3 system(s) in one nix-store --realise", "built 2 of 3 system(s)"}
+	want := []string{"building 3 systems in one nix-store --realise", "built 2 of 3 systems"}
 	if d := cmp.Diff(want, builds); d != "" {
 		t.Errorf("build progress (-want +got):\n%s", d)
 	}

@@ -195,11 +195,12 @@ func (e *Engine) readSettled(ctx context.Context, lock *statestore.Lock, dep str
 	}
 	if info.JournalSegments > 0 {
 		st.Serial++
+		st.AppliedPlan = "" // the journal's work, not a finished apply
 		if err := e.Store.Write(context.WithoutCancel(ctx), lock, st); err != nil {
 			return nil, fmt.Errorf("recover interrupted apply of %q: %w", dep, err)
 		}
 		e.emit(Event{Kind: EventRecovered, Serial: st.Serial,
-			Message: fmt.Sprintf("recovered %d journal segment(s) of an interrupted apply into state serial %d", info.JournalSegments, st.Serial)})
+			Message: fmt.Sprintf("recovered %s of an interrupted apply into state serial %d", spec.Count(info.JournalSegments, "journal segment"), st.Serial)})
 	}
 	return st, nil
 }

@@ -323,7 +323,7 @@ func TestRollout(t *testing.T) {
 			t.Errorf("summary does not say %s was not touched:\n%v", name, ae)
 		}
 	}
-	if gate := res.Failed[plan.GateAddr(2)]; gate == nil || !strings.Contains(gate.Error(), "rollout stopped after batch 2 of 4: 1 machine(s) failed (machine.h2), more than max_failures = 0") {
+	if gate := res.Failed[plan.GateAddr(2)]; gate == nil || !strings.Contains(gate.Error(), "rollout stopped after batch 2 of 4: 1 machine failed (machine.h2), more than max_failures = 0") {
 		t.Errorf("gate: %v", gate)
 	}
 

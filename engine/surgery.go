@@ -82,6 +82,7 @@ func (e *Engine) changeState(ctx context.Context, dep, op string, lockTimeout ti
 	}
 	out.Serial = st.Serial + 1
 	out.Deployment = dep
+	out.AppliedPlan = "" // no plan's apply wrote this one
 	if out.Lineage == "" {
 		out.Lineage = st.Lineage
 	}
@@ -90,7 +91,7 @@ func (e *Engine) changeState(ctx context.Context, dep, op string, lockTimeout ti
 	}
 	if info.JournalSegments > 0 && !repair { // a push replaces, and so drops, the journal's work
 		e.emit(Event{Kind: EventRecovered, Serial: out.Serial,
-			Message: fmt.Sprintf("folded %d journal segment(s) of an interrupted apply of %q into state serial %d", info.JournalSegments, dep, out.Serial)})
+			Message: fmt.Sprintf("folded %s of an interrupted apply of %q into state serial %d", spec.Count(info.JournalSegments, "journal segment"), dep, out.Serial)})
 	}
 	e.emit(Event{Kind: EventStateSaved, Serial: out.Serial})
 	return out, nil
@@ -420,7 +421,7 @@ func (e *Engine) PushState(ctx context.Context, deployment string, pushed *state
 func (e *Engine) pushProblems(cur *state.State, info statestore.ReadInfo, pushed *state.State, dep, source string) []PushProblem {
 	var out []PushProblem
 	if info.JournalSegments > 0 {
-		what := fmt.Sprintf("%d change(s)", info.JournalChanges)
+		what := spec.Count(info.JournalChanges, "change")
 		if len(info.JournalAddrs) > 0 {
 			addrs := slices.Clone(info.JournalAddrs)
 			slices.Sort(addrs)
@@ -529,12 +530,12 @@ func deletable(dep string, st *state.State) error {
 	}
 	var what, next []string
 	if n := len(st.Resources); n > 0 {
-		what = append(what, fmt.Sprintf("%d resource(s) (%s)", n, abbrev(st.Addrs(), 5)))
+		what = append(what, fmt.Sprintf("%s (%s)", spec.Count(n, "resource"), abbrev(st.Addrs(), 5)))
 		next = append(next, "`ferry destroy` to delete the resources (or `ferry state rm ADDR...` to forget them)")
 	}
 	if n := len(st.Machines); n > 0 {
 		ms := StateAddrs(st)[len(st.Resources):]
-		what = append(what, fmt.Sprintf("%d machine(s) (%s)", n, abbrev(ms, 5)))
+		what = append(what, fmt.Sprintf("%s (%s)", spec.Count(n, "machine"), abbrev(ms, 5)))
 		next = append(next, fmt.Sprintf("`ferry state rm %s` to forget the machines (their hosts are left as they are)", strings.Join(ms, " ")))
 	}
 	return fmt.Errorf("deployment %q still has %s in its state: run %s; then run `ferry delete` again", dep, strings.Join(what, " and "), strings.Join(next, ", and "))

@@ -437,14 +437,14 @@ func TestSurgeryDeleteDeployment(t *testing.T) {
 			name: "resources and machines",
 			st:   surgeryState(),
 			wantErr: []string{
-				`deployment "test" still has 3 resource(s) (null.resource.a, null.resource.b, null.resource.c) and 2 machine(s) (machine.db, machine.web1) in its state: `,
+				`deployment "test" still has 3 resources (null.resource.a, null.resource.b, null.resource.c) and 2 machines (machine.db, machine.web1) in its state: `,
 				"run `ferry destroy` to delete the resources (or `ferry state rm ADDR...` to forget them), and `ferry state rm machine.db machine.web1` to forget the machines (their hosts are left as they are); then run `ferry delete` again",
 			},
 		},
 		{
 			name:    "machines only",
 			st:      &state.State{Machines: map[string]*state.Machine{"machine.a": {Target: "root@a:22"}}},
-			wantErr: []string{`deployment "test" still has 1 machine(s) (machine.a) in its state: run ` + "`ferry state rm machine.a` to forget"},
+			wantErr: []string{`deployment "test" still has 1 machine (machine.a) in its state: run ` + "`ferry state rm machine.a` to forget"},
 		},
 	}
 	for _, tt := range tests {

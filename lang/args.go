@@ -14,10 +14,14 @@ import (
 // list of modules), so that every builtin accepts the same shapes and
 // words its errors the same way.
 
-// param is one parameter of a builtin.
+// param is one parameter of a builtin. def and doc are its default (as
+// Starlark source, "" for none) and its description: they are what
+// docs/reference.md says of it (reference.go).
 type param struct {
 	name     string
 	required bool
+	def      string
+	doc      string
 }
 
 // callProblems collects what is wrong with one call of a builtin. Each

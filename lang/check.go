@@ -38,8 +38,23 @@ const (
 )
 
 var (
-	cmdCheckParams  = []param{{name: "cmd", required: true}, {name: "timeout"}, {name: "retries"}, {name: "interval"}}
-	httpCheckParams = []param{{name: "url", required: true}, {name: "status"}, {name: "timeout"}, {name: "retries"}, {name: "interval"}}
+	cmdCheckParams = []param{
+		{name: "cmd", required: true, doc: "A shell command run on the host after activation, with the new system's sw/bin first on PATH; the check passes when it exits 0."},
+		{name: "timeout", def: `"30s"`, doc: "The bound of each attempt."},
+		{name: "retries", def: "3", doc: "Attempts after the first failed one."},
+		{name: "interval", def: `"2s"`, doc: "The wait between attempts."},
+	}
+	httpCheckParams = []param{
+		{name: "url", required: true, doc: "The URL of a GET request made from the deployer (not from the host)."},
+		{name: "status", def: "200", doc: "The status the response must have."},
+		{name: "timeout", def: `"30s"`, doc: "The bound of each attempt."},
+		{name: "retries", def: "3", doc: "Attempts after the first failed one."},
+		{name: "interval", def: `"2s"`, doc: "The wait between attempts."},
+	}
+	cmdCheckDoc = builtinDoc{name: "cmd_check", params: cmdCheckParams, returns: "a check for machine(checks = [...])",
+		summary: "A health check run on the host after activation. A deploy succeeds only when its checks pass; one that never passes is given up after (retries + 1) × timeout + retries × interval at most."}
+	httpCheckDoc = builtinDoc{name: "http_check", params: httpCheckParams, returns: "a check for machine(checks = [...])",
+		summary: "A health check that requests a URL from the deployer after activation and passes on the wanted status."}
 )
 
 func cmdCheck(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

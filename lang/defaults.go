@@ -9,7 +9,11 @@ func defaultsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"defaults": starlark.NewBuiltin("defaults", defaults)}, nil
 }
 
-var defaultsParams = []param{{name: "modules", required: true}}
+var (
+	defaultsParams = []param{{name: "modules", required: true, doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."}}
+	defaultsDoc    = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
+		summary: "NixOps' defaults: modules every machine of the deployment gets. Call it once, before or after the machines."}
+)
 
 func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)

@@ -17,9 +17,18 @@ func deploymentBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"deployment": starlark.NewBuiltin("deployment", deployment)}, nil
 }
 
+var (
+	deploymentParams = []param{
+		{name: "name", required: true, doc: "The deployment's name: its state's name in the state store, unless -d NAME says otherwise (default: \"default\")."},
+		{name: "description", def: `""`, doc: "What the deployment is, for people."},
+	}
+	deploymentDoc = builtinDoc{name: "deployment", params: deploymentParams, returns: "None",
+		summary: "Names the deployment this configuration describes. Call it once."}
+)
+
 func deployment(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, description string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "description?", &description); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, deploymentParams[0].unpackName(), &name, deploymentParams[1].unpackName(), &description); err != nil {
 		return nil, err
 	}
 	r := runOf(thread)

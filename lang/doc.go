@@ -28,6 +28,11 @@
 // configuration being built, the diagnostics) in a thread-local; there is
 // no package-level mutable state. Builtins are listed in registry.go, one
 // file each; the names every file sees are pinned by TestPredeclared.
+// Each builtin's file also declares its builtinDoc (a summary, and the
+// same parameter table its call binds arguments with, each parameter with
+// its default and description): Builtins and ResourceMetaArgs export them
+// (reference.go) for docs/reference.md, which `ferry docs` writes, and
+// TestReference fails for a builtin or a parameter without one.
 //
 // Resource calls take the name (positionally or by keyword) and the
 // attributes by keyword. An argument passed as None counts as not passed;

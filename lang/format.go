@@ -26,6 +26,15 @@ func formatBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"format": starlark.NewBuiltin("format", formatString)}, nil
 }
 
+// formatDoc documents format(); its arguments are positional (the
+// template, then one value per {}), read by formatString itself.
+var formatDoc = builtinDoc{name: "format", returns: "a string, or a string known after apply",
+	params: []param{
+		{name: "template", required: true, doc: `Literal text with "{}" where each value goes; "{{" and "}}" are literal braces.`},
+		{name: "*values", doc: "One value per {}: a string, an int, a float, a reference or another format() value."},
+	},
+	summary: `A string built from text and values that may be known only after apply: format("http://{}:8080", web.public_ip). It resolves at apply, so a URL, a CIDR or a DNS name needs no second plan.`}
+
 func formatString(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)
 	fail := func(format string, a ...any) (starlark.Value, error) {

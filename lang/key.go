@@ -29,16 +29,19 @@ func keyBuiltins(*run) (starlark.StringDict, error) {
 }
 
 var keyParams = []param{
-	{name: "name", required: true},
-	{name: "text"},
-	{name: "file"},
-	{name: "command"},
-	{name: "dest_dir"},
-	{name: "user"},
-	{name: "group"},
-	{name: "permissions"},
-	{name: "upload_at"},
+	{name: "name", required: true, doc: "The key's file name in dest_dir."},
+	{name: "text", doc: "The secret itself, usually from var() (FERRY_VAR_...). Exactly one of text, file and command."},
+	{name: "file", doc: `A file holding the secret, relative to the calling .star file, "//"-rooted or absolute; it may lie outside the configuration directory. Read at plan time (a missing file fails the plan) and checked again at apply.`},
+	{name: "command", doc: "A command printing the secret (a list of strings, or a string run with sh -c), run on the deployer at apply time."},
+	{name: "dest_dir", def: `"/run/keys"`, doc: "The folder on the host; keys in /run are uploaded again after a reboot."},
+	{name: "user", def: `"root"`, doc: "The key file's owner."},
+	{name: "group", def: `"root"`, doc: "The key file's group."},
+	{name: "permissions", def: `"0600"`, doc: "The key file's mode, in octal."},
+	{name: "upload_at", def: `"pre-activation"`, doc: `When to upload it: "pre-activation" or "post-activation" (for a user or group the new system creates).`},
 }
+
+var keyDoc = builtinDoc{name: "key", params: keyParams, returns: "a key for machine(keys = [...])",
+	summary: "A secret uploaded to a machine (NixOps deployment.keys): into a temporary file, chown, chmod, then renamed into place. The secret is never in a plan, the state, an event or an error: they hold a hash of destination and content."}
 
 // Defaults of key().
 const (

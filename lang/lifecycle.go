@@ -27,8 +27,14 @@ const (
 )
 
 var (
-	lifecycleParams = []param{{name: lcCreateBeforeDestroy}, {name: lcPreventDestroy}, {name: lcIgnoreChanges}}
-	lifecycleKeys   = []string{lcCreateBeforeDestroy, lcIgnoreChanges, lcPreventDestroy}
+	lifecycleParams = []param{
+		{name: lcCreateBeforeDestroy, def: "False", doc: "Create the replacement first, then destroy the old object (recorded as deposed until it is gone)."},
+		{name: lcPreventDestroy, def: "False", doc: "A plan that would destroy or replace the resource fails, naming it and its declaration."},
+		{name: lcIgnoreChanges, def: "[]", doc: "Attributes whose configured changes are ignored: the object keeps what it has."},
+	}
+	lifecycleDoc = builtinDoc{name: "lifecycle", params: lifecycleParams, returns: "a value for the lifecycle argument of every resource",
+		summary: "A resource's lifecycle settings, with OpenTofu's meaning. Keyword arguments only; the value may be shared by many resources."}
+	lifecycleKeys = []string{lcCreateBeforeDestroy, lcIgnoreChanges, lcPreventDestroy}
 )
 
 func declareLifecycle(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

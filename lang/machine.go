@@ -23,19 +23,22 @@ func machineBuiltins(*run) (starlark.StringDict, error) {
 }
 
 var machineParams = []param{
-	{name: "name", required: true},
-	{name: "target", required: true},
-	{name: "modules"},
-	{name: "tags"},
-	{name: "depends_on"},
-	{name: "build_on_target"},
-	{name: "keys"},
-	{name: "checks"},
-	{name: "magic_rollback"},
-	{name: "confirm_timeout"},
-	{name: "rollback_on_failure"},
-	{name: "flake"},
+	{name: "name", required: true, doc: "The machine's name: its address is machine.NAME, and modules see it as name (and in nodes)."},
+	{name: "target", required: true, doc: "Where the machine is: ssh(...) for a host that runs NixOS already, aws.ec2(...) for an EC2 instance ferry creates."},
+	{name: "modules", def: "[]", doc: "NixOS modules (nix.module, nix.inline), after those of defaults()."},
+	{name: "tags", def: "[]", doc: "Tags, for --on @TAG, --exclude @TAG and rollout(tags = ...)."},
+	{name: "depends_on", def: "[]", doc: "Resources and machines (values or addresses) deployed before this machine."},
+	{name: "build_on_target", def: "False", doc: "Build the system on the machine instead of on the deployer."},
+	{name: "keys", def: "[]", doc: "Secrets to upload (key(...))."},
+	{name: "checks", def: "[]", doc: "Health checks (cmd_check, http_check) that must pass after activation."},
+	{name: "magic_rollback", def: "True", doc: "Before a switch, start a watchdog on the host that switches back unless ferry logs in again over a new SSH connection and confirms within confirm_timeout."},
+	{name: "confirm_timeout", def: `"30s"`, doc: "How long the watchdog waits for the confirmation, counted from the end of the activation."},
+	{name: "rollback_on_failure", def: "False", doc: "Switch back to the previous system when activation, a key upload after it or a health check fails."},
+	{name: "flake", doc: `A NixOS system of a flake instead of nixpkgs: ".#web" or "./sub#web" is the flake's nixosConfigurations.web (relative to the configuration directory), extended with ferry's modules and this machine's modules.`},
 }
+
+var machineDoc = builtinDoc{name: "machine", params: machineParams, returns: "the machine; machine.target.host and the other target arguments are readable",
+	summary: "A NixOS machine at address machine.NAME: a target plus the modules that make its system."}
 
 // defaultConfirmTimeout bounds the wait for the confirmation of a switch.
 const defaultConfirmTimeout = 30 * time.Second

@@ -44,8 +44,15 @@ func nixBuiltins(*run) (starlark.StringDict, error) {
 }
 
 var (
-	nixModuleParams = []param{{name: "path", required: true}, {name: "args"}}
-	nixInlineParams = []param{{name: "text", required: true}}
+	nixModuleParams = []param{
+		{name: "path", required: true, doc: `The module's file, relative to the calling .star file or "//"-rooted at the configuration directory, as for load().`},
+		{name: "args", def: "{}", doc: "Extra module arguments for this module only; values may be references (known after apply)."},
+	}
+	nixInlineParams = []param{{name: "text", required: true, doc: "The module's Nix source."}}
+	nixModuleDoc    = builtinDoc{name: "nix.module", params: nixModuleParams, returns: "a module for machine(modules = ...) and defaults(modules = ...)",
+		summary: "A NixOS module in a file. Modules receive NixOps' arguments: name, nodes (every machine's evaluated config), resources (resource attributes by address) and their args."}
+	nixInlineDoc = builtinDoc{name: "nix.inline", params: nixInlineParams, returns: "a module for machine(modules = ...) and defaults(modules = ...)",
+		summary: "A NixOS module written in the configuration."}
 )
 
 // nixIdentifier is what a key of args must look like for a Nix module

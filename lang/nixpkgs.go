@@ -30,7 +30,15 @@ func nixpkgsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"nixpkgs": starlark.NewBuiltin("nixpkgs", nixpkgs)}, nil
 }
 
-var nixpkgsParams = []param{{name: "path"}, {name: "flake"}, {name: "input"}}
+var (
+	nixpkgsParams = []param{
+		{name: "path", doc: `An existing directory, relative to the calling .star file or "//"-rooted; it may lead outside the configuration directory ("../nixpkgs", an absolute path, a store path). Give path, or flake and input.`},
+		{name: "flake", doc: `A flake directory in the configuration ("./"): nixpkgs is its input named input, pinned by its flake.lock.`},
+		{name: "input", doc: `The flake input that is nixpkgs (with flake); default "nixpkgs".`},
+	}
+	nixpkgsDoc = builtinDoc{name: "nixpkgs", params: nixpkgsParams, returns: "None",
+		summary: "The nixpkgs source tree the machines are evaluated with: a path, or a flake's locked input; without it, <nixpkgs> comes from NIX_PATH. Part of every plan's input digest. Call it once."}
+)
 
 func nixpkgs(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)

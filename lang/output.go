@@ -12,10 +12,19 @@ func outputBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"output": starlark.NewBuiltin("output", output)}, nil
 }
 
+var (
+	outputParams = []param{
+		{name: "name", required: true, doc: "The output's name."},
+		{name: "value", required: true, doc: "Any value; references and format() values resolve at apply."},
+	}
+	outputDoc = builtinDoc{name: "output", params: outputParams, returns: "None",
+		summary: "A value the deployment reports after apply (ferry show, apply's summary)."}
+)
+
 func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var value starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "value", &value); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, outputParams[0].unpackName(), &name, outputParams[1].unpackName(), &value); err != nil {
 		return nil, err
 	}
 	r := runOf(thread)

@@ -13,24 +13,25 @@ import (
 type builtinModule struct {
 	name    string // what it provides, for messages about clashes
 	members func(r *run) (starlark.StringDict, error)
+	docs    []builtinDoc // what docs/reference.md says of its builtins (reference.go)
 }
 
 // builtinModules lists the builtins of every Load, one file each.
 func builtinModules() []builtinModule {
 	return []builtinModule{
-		{name: "deployment()", members: deploymentBuiltins},
-		{name: "var()", members: varBuiltins},
-		{name: "output()", members: outputBuiltins},
-		{name: "machine()", members: machineBuiltins},
-		{name: "ssh()", members: sshBuiltins},
-		{name: "nix.module() and nix.inline()", members: nixBuiltins},
-		{name: "defaults()", members: defaultsBuiltins},
-		{name: "nixpkgs()", members: nixpkgsBuiltins},
-		{name: "key()", members: keyBuiltins},
-		{name: "cmd_check() and http_check()", members: checkBuiltins},
-		{name: "rollout()", members: rolloutBuiltins},
-		{name: "lifecycle()", members: lifecycleBuiltins},
-		{name: "format()", members: formatBuiltins},
+		{name: "deployment()", members: deploymentBuiltins, docs: []builtinDoc{deploymentDoc}},
+		{name: "var()", members: varBuiltins, docs: []builtinDoc{varDoc}},
+		{name: "output()", members: outputBuiltins, docs: []builtinDoc{outputDoc}},
+		{name: "machine()", members: machineBuiltins, docs: []builtinDoc{machineDoc}},
+		{name: "ssh()", members: sshBuiltins, docs: []builtinDoc{sshDoc}},
+		{name: "nix.module() and nix.inline()", members: nixBuiltins, docs: []builtinDoc{nixModuleDoc, nixInlineDoc}},
+		{name: "defaults()", members: defaultsBuiltins, docs: []builtinDoc{defaultsDoc}},
+		{name: "nixpkgs()", members: nixpkgsBuiltins, docs: []builtinDoc{nixpkgsDoc}},
+		{name: "key()", members: keyBuiltins, docs: []builtinDoc{keyDoc}},
+		{name: "cmd_check() and http_check()", members: checkBuiltins, docs: []builtinDoc{cmdCheckDoc, httpCheckDoc}},
+		{name: "rollout()", members: rolloutBuiltins, docs: []builtinDoc{rolloutDoc}},
+		{name: "lifecycle()", members: lifecycleBuiltins, docs: []builtinDoc{lifecycleDoc}},
+		{name: "format()", members: formatBuiltins, docs: []builtinDoc{formatDoc}},
 		{name: "providers and resource types (Options.Providers, Options.Schemas)", members: resourceModules},
 	}
 }

@@ -19,7 +19,16 @@ func rolloutBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"rollout": starlark.NewBuiltin("rollout", declareRollout)}, nil
 }
 
-var rolloutParams = []param{{name: "batch"}, {name: "max_failures"}, {name: "pause"}, {name: "tags"}}
+var (
+	rolloutParams = []param{
+		{name: "batch", def: "1", doc: `Machines per batch: a number, or a percentage ("25%", rounded up, at least one machine).`},
+		{name: "max_failures", def: "0", doc: "The rollout stops when more machines than this have failed; the summary lists those not touched."},
+		{name: "pause", def: `"0s"`, doc: "The wait between batches."},
+		{name: "tags", def: "[]", doc: "Only machines with one of these tags roll out in batches; the others deploy as usual."},
+	}
+	rolloutDoc = builtinDoc{name: "rollout", params: rolloutParams, returns: "None",
+		summary: "The deployment's rolling policy: machines deploy in batches, in address order, with a gate after each batch. Call it once."}
+)
 
 func declareRollout(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	r := runOf(thread)

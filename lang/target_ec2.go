@@ -43,23 +43,26 @@ const (
 )
 
 var ec2Params = []param{
-	{name: "instance_type", required: true},
-	{name: "ami"},
-	{name: "key_pair"},
-	{name: "security_groups"},
-	{name: "subnet"},
-	{name: "availability_zone"},
-	{name: "elastic_ip"},
-	{name: "root_volume"},
-	{name: "volumes"},
-	{name: "iam_profile"},
-	{name: "spot"},
-	{name: "tags"},
-	{name: "connect"},
-	{name: "provider"},
-	{name: "lifecycle"},
-	{name: "timeouts"},
+	{name: "instance_type", required: true, doc: `The instance type ("t3.small").`},
+	{name: "ami", def: "aws.nixos_ami()", doc: "The image the instance starts from: aws.nixos_ami(...) or an image ID. Later changes plan nothing (NixOS reconfigures itself in place); --replace makes a new instance from it."},
+	{name: "key_pair", doc: "An aws.key_pair resource or a key pair's name."},
+	{name: "security_groups", doc: "aws.security_group resources or group IDs; default: the VPC's default group."},
+	{name: "subnet", doc: "An aws.subnet resource or a subnet ID; default: the default subnet."},
+	{name: "availability_zone", doc: "As aws.instance's."},
+	{name: "elastic_ip", doc: "An aws.elastic_ip resource or an allocation ID, associated with the instance."},
+	{name: "root_volume", doc: `As aws.instance's: {"size": GiB, "type": "gp3"}.`},
+	{name: "volumes", def: "[]", doc: `EBS volumes: [{"volume": vol, "device": "/dev/xvdf", "mount": "/data", "fs_type": "ext4"}], each an aws.ebs_volume or a volume ID; with mount, the machine gets a fileSystems entry for it.`},
+	{name: "iam_profile", doc: "An aws.instance_profile resource or a profile's name."},
+	{name: "spot", doc: "As aws.instance's."},
+	{name: "tags", doc: "The instance's tags."},
+	{name: "connect", def: `"public"`, doc: `Which address ferry logs in to: "public" (the public or elastic IP) or "private" (from inside the VPC or through a VPN).`},
+	{name: "provider", doc: "An aws.provider(...) configuration."},
+	{name: "lifecycle", doc: "As for every resource."},
+	{name: "timeouts", doc: "As for every resource."},
 }
+
+var ec2Doc = builtinDoc{name: "aws.ec2", params: ec2Params, returns: "a target for machine(target = ...)",
+	summary: "The target of a NixOS machine on EC2: every machine given it declares an aws.instance of its own name, with an SSH host key ferry generates and hands to the instance (known before the first boot, pinned before the first login)."}
 
 // awsMachineMembers are the members the aws module gets besides its
 // resource types, when the aws.instance type is known.
@@ -83,7 +86,14 @@ func (a *amiValue) Freeze()               {}
 func (a *amiValue) Truth() starlark.Bool  { return starlark.True }
 func (a *amiValue) Hash() (uint32, error) { return starlark.String(a.String()).Hash() }
 
-var nixosAMIParams = []param{{name: "release"}, {name: "arch"}}
+var (
+	nixosAMIParams = []param{
+		{name: "release", def: `"` + defaultNixOSRelease + `"`, doc: "The NixOS release, YY.MM."},
+		{name: "arch", def: `"` + defaultEC2Arch + `"`, doc: `"x86_64" or "arm64".`},
+	}
+	nixosAMIDoc = builtinDoc{name: "aws.nixos_ami", params: nixosAMIParams, returns: "an image for aws.ec2(ami = ...)",
+		summary: "The newest NixOS image of a release in the instance's region, which the plan looks up and pins."}
+)
 
 // nixosAMI implements aws.nixos_ami(release = "25.11", arch = "x86_64").
 func nixosAMI(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -24,13 +24,16 @@ func sshBuiltins(*run) (starlark.StringDict, error) {
 }
 
 var sshParams = []param{
-	{name: "host", required: true},
-	{name: "port"},
-	{name: "user"},
-	{name: "host_key"},
-	{name: "jump"},
-	{name: "sudo"},
+	{name: "host", required: true, doc: "The host name or address; may be known only after apply (a reference, a format() value)."},
+	{name: "port", def: "22", doc: "The SSH port; may be known only after apply."},
+	{name: "user", def: `"root"`, doc: "The login user; may be known only after apply."},
+	{name: "host_key", doc: `The host's public key ("ssh-ed25519 AAAA..."), pinned; without it, the key is trusted on first use and pinned in state.`},
+	{name: "jump", doc: "Another ssh(...) to connect through."},
+	{name: "sudo", def: "False", doc: "Log in as user and run what needs root with sudo."},
 }
+
+var sshDoc = builtinDoc{name: "ssh", params: sshParams, returns: "a target for machine(target = ...)",
+	summary: "The target of a machine that already runs NixOS and is reached over SSH (NixOps targetEnv \"none\")."}
 
 // Defaults of ssh().
 const (

@@ -20,10 +20,19 @@ func varBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"var": starlark.NewBuiltin("var", readVar)}, nil
 }
 
+var (
+	varParams = []param{
+		{name: "name", required: true, doc: "The variable's name: letters, digits and _."},
+		{name: "default", doc: "The value when neither --var nor the environment sets it (any value); without it, the variable must be set."},
+	}
+	varDoc = builtinDoc{name: "var", params: varParams, returns: "the value: a string from --var or the environment, else the default",
+		summary: "The only way a configuration reads its environment: --var NAME=VALUE, else FERRY_VAR_NAME, else the default, else an error. Values read are part of the plan's input digest (as keyed digests)."}
+)
+
 func readVar(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var def starlark.Value // nil when not passed; None is a valid default
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default?", &def); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, varParams[0].unpackName(), &name, varParams[1].unpackName(), &def); err != nil {
 		return nil, err
 	}
 	r := runOf(thread)

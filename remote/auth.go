@@ -26,7 +26,7 @@ func (d *Dialer) loadAuth() ([]ssh.AuthMethod, string, error) {
 	)
 	signers = append(signers, d.opts.Signers...)
 	if len(d.opts.Signers) > 0 {
-		tried = append(tried, fmt.Sprintf("%d given key(s)", len(d.opts.Signers)))
+		tried = append(tried, givenKeys(len(d.opts.Signers)))
 	}
 
 	files, explicit := d.opts.KeyFiles, d.opts.KeyFiles != nil
@@ -97,4 +97,13 @@ func loadKeyFile(path string) (ssh.Signer, error) {
 func isPassphraseError(err error) bool {
 	var pm *ssh.PassphraseMissingError
 	return errors.As(err, &pm)
+}
+
+// givenKeys counts the keys given to the dialer (remote may not import
+// engine/spec, whose Count says the same).
+func givenKeys(n int) string {
+	if n == 1 {
+		return "1 given key"
+	}
+	return fmt.Sprintf("%d given keys", n)
 }

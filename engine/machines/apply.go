@@ -116,7 +116,7 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	}
 	go func() {
 		defer close(r.buildDone)
-		r.sink.Progress("", 0, fmt.Sprintf("building %d system(s) in one nix-store --realise", len(drvs)))
+		r.sink.Progress("", 0, fmt.Sprintf("building %s in one nix-store --realise", spec.Count(len(drvs), "system")))
 		start := time.Now()
 		attribution := newBuildAttribution(r.p) // nixlog.go
 		r.builds, r.buildErr = r.pl.Nix.Build(r.ctx, drvs, nix.BuildOptions{Jobs: r.limits.BuildJobs, OnLog: attribution.forward(r.sink)})
@@ -127,7 +127,7 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 				built++
 			}
 		}
-		r.sink.Progress("", time.Since(start), fmt.Sprintf("built %d of %d system(s)", built, len(drvs)))
+		r.sink.Progress("", time.Since(start), fmt.Sprintf("built %d of %s", built, spec.Count(len(drvs), "system")))
 	}()
 	return r
 }
@@ -347,14 +347,14 @@ func (r *Run) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machin
 	start = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
 	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
 		if !p.Done && p.SentBytes == 0 {
-			progress("copying %d %spaths, %s", p.Paths, what, mib(p.TotalBytes))
+			progress("copying %s, %s", spec.Count(p.Paths, what+"path"), mib(p.TotalBytes))
 		}
 	})
 	release()
 	if err != nil {
 		return err
 	}
-	r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("copied %d of %d %spaths, %s", stats.Paths, stats.Closure, what, mib(stats.Bytes)))
+	r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("copied %d of %s, %s", stats.Paths, spec.Count(stats.Closure, what+"path"), mib(stats.Bytes)))
 	return nil
 }
 
@@ -362,7 +362,7 @@ func (r *Run) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machin
 // check goes through deployFailed (what names the step in its error).
 func (r *Run) checked(ctx context.Context, conn *remote.Conn, m *plan.Machine, rec *state.Machine, before systemState, what string, progress func(string, ...any)) (*state.Machine, error) {
 	if len(m.Checks) > 0 {
-		progress("running %d health check(s)", len(m.Checks))
+		progress("running %s", spec.Count(len(m.Checks), "health check"))
 		if err := RunChecks(ctx, conn, m.Checks); err != nil {
 			return r.deployFailed(ctx, conn, m, rec, before, nil, true, fmt.Errorf("%s: %w", what, err))
 		}

@@ -82,5 +82,5 @@ func httpCheck(ctx context.Context, url string, status int, timeout time.Duratio
 			last += ": " + b
 		}
 	}
-	return fmt.Errorf("http check %s failed after %d attempt(s): %s", url, retries+1, last)
+	return fmt.Errorf("http check %s failed after %s: %s", url, spec.Count(retries+1, "attempt"), last)
 }

@@ -47,7 +47,7 @@ func TestHTTPCheck(t *testing.T) {
 	}
 	start := time.Now()
 	err := machines.RunChecks(ctx, nil, []*plan.Check{check("/broken", 200, 2)})
-	if err == nil || !strings.Contains(err.Error(), "failed after 3 attempt(s): status 502, want 200: broken backend") {
+	if err == nil || !strings.Contains(err.Error(), "failed after 3 attempts: status 502, want 200: broken backend") {
 		t.Errorf("/broken: %v", err)
 	}
 	if time.Since(start) > 2*time.Second {

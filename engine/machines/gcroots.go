@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/providers/nix"
 )
 
@@ -111,7 +112,7 @@ func (b *planner) pinRoots(ctx context.Context, p *plan.Plan) {
 	}
 	if _, err := b.pl.Nix.AddDrvRoots(ctx, filepath.Join(folder, "drv"), drvs); err != nil {
 		b.sink.Warning("", fmt.Sprintf(
-			"could not protect the plan's %d derivation(s) from garbage collection (%v): a garbage collection before apply removes them, and apply then asks for a new plan", len(drvs), err))
+			"could not protect the plan's %s from garbage collection (%v): a garbage collection before apply removes them, and apply then asks for a new plan", spec.Count(len(drvs), "derivation"), err))
 	}
 }
 

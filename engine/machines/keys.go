@@ -278,7 +278,7 @@ func upload(ctx context.Context, conn *remote.Conn, addr string, secrets []*secr
 		names = append(names, s.spec.Name)
 	}
 	if len(names) > 0 && progress != nil {
-		progress("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))
+		progress("uploaded %s: %s", spec.Count(len(names), "key"), strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -401,7 +401,7 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 	if len(toEval) == 0 {
 		return out, nil
 	}
-	b.sink.Progress("", 0, fmt.Sprintf("evaluating %d machine(s) in one pass", len(toEval)))
+	b.sink.Progress("", 0, fmt.Sprintf("evaluating %s in one pass", spec.Count(len(toEval), "machine")))
 	evalStart := time.Now()
 	resources := b.values.Attrs()
 	for len(toEval) > 0 {
@@ -415,7 +415,7 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 			ShowTrace:    b.opts.ShowTrace,
 			OnPass: func(pass nix.EvalPass) {
 				if b.opts.EvalMemory > 0 {
-					b.sink.Progress("", pass.Duration, fmt.Sprintf("evaluation pass: %d machine(s), peak %s", pass.Evaluated, mib(pass.MaxRSS)))
+					b.sink.Progress("", pass.Duration, fmt.Sprintf("evaluation pass: %s, peak %s", spec.Count(pass.Evaluated, "machine"), mib(pass.MaxRSS)))
 				}
 			},
 			OnLog: func(ev nix.LogEvent) {
@@ -445,7 +445,7 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 		}
 		return nil, err
 	}
-	b.sink.Progress("", time.Since(evalStart), fmt.Sprintf("evaluated %d machine(s)", len(out)))
+	b.sink.Progress("", time.Since(evalStart), fmt.Sprintf("evaluated %s", spec.Count(len(out), "machine")))
 	return out, nil
 }
 

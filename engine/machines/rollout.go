@@ -85,8 +85,8 @@ func (r *Run) Gate(ctx context.Context, gate string) error {
 		for _, batch := range ro.Batches[n:] {
 			untouched = append(untouched, batch...)
 		}
-		return fmt.Errorf("rollout stopped after batch %d of %d: %d machine(s) failed (%s), more than max_failures = %d; not touched: %s",
-			n, len(ro.Batches), len(failed), strings.Join(failed, ", "), ro.MaxFailures, strings.Join(untouched, ", "))
+		return fmt.Errorf("rollout stopped after batch %d of %d: %s failed (%s), more than max_failures = %d; not touched: %s",
+			n, len(ro.Batches), spec.Count(len(failed), "machine"), strings.Join(failed, ", "), ro.MaxFailures, strings.Join(untouched, ", "))
 	}
 	msg := fmt.Sprintf("rollout: batch %d of %d done (%d failed so far, max_failures %d)", n, len(ro.Batches), len(failed), ro.MaxFailures)
 	pause, _ := time.ParseDuration(ro.Pause)

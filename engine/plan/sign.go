@@ -47,6 +47,19 @@ func Sign(p *Plan, key []byte) error {
 	return nil
 }
 
+// ID identifies a signed plan: a digest of its signature, so it names
+// exactly one plan without holding anything that could sign another.
+// Apply records it in the state snapshot it writes (state.AppliedPlan), so
+// that a plan applied twice is told apart from one another apply
+// overtook. "" for an unsigned plan.
+func (p *Plan) ID() string {
+	if p.Signature == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(p.Signature))
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
 // File returns the plan file's bytes as Sign made them, nil when the plan
 // was not signed in this process. A signed plan must not be changed.
 func (p *Plan) File() []byte { return p.Encoded.b }

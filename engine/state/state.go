@@ -26,6 +26,12 @@ type State struct {
 	// Intents are creates whose outcome was not recorded (a killed
 	// apply), by address.
 	Intents map[string]*Intent `json:"intents,omitempty"`
+	// AppliedPlan is the identity (plan.Plan.ID) of the plan whose apply
+	// wrote this snapshot; "" for a snapshot written otherwise (state
+	// commands, import, the recovery of an interrupted apply). Apply
+	// uses it to tell a plan applied twice from one another apply
+	// overtook.
+	AppliedPlan string `json:"applied_plan,omitempty"`
 }
 
 // Machine is what ferry knows about one NixOS machine.

@@ -23,6 +23,49 @@ mount:/usr/bin/mount
 iproute2:/usr/sbin/ip
 "
 
+# A second apt-get or dpkg running on the machine (unattended-upgrades, an
+# install in another terminal) holds the package manager's locks: wait for
+# it, up to FERRY_APT_LOCK_TIMEOUT seconds (default 600), instead of
+# failing. apt >= 1.9.11 waits by itself for the dpkg lock of an install
+# (DPkg::Lock::Timeout); `apt-get update` takes the lists lock, which that
+# option does not cover (measured with apt 2.6.1), and older apt waits for
+# nothing, so apt_get also retries while apt-get says a lock is held.
+lock_timeout=${FERRY_APT_LOCK_TIMEOUT:-600}
+lock_opt=""
+apt_version=$(apt-get --version 2>/dev/null | sed -n '1s/^apt \([0-9][^ ]*\).*/\1/p')
+if [ -n "$apt_version" ] && dpkg --compare-versions "$apt_version" ge 1.9.11; then
+	lock_opt="-o DPkg::Lock::Timeout=$lock_timeout"
+fi
+
+# apt_get runs apt-get with its arguments, waiting while another package
+# manager holds a lock.
+apt_get() {
+	deadline=$(($(date +%s) + lock_timeout))
+	err=$(mktemp)
+	waited=""
+	while :; do
+		rc=0
+		# shellcheck disable=SC2086 # lock_opt is two words or none
+		apt-get $lock_opt "$@" 2>"$err" || rc=$?
+		if [ "$rc" -eq 0 ] || ! grep -q 'Could not get lock\|Unable to acquire the dpkg frontend lock\|Unable to lock' "$err"; then
+			cat "$err" >&2
+			rm -f "$err"
+			return "$rc"
+		fi
+		if [ -z "$waited" ]; then
+			echo "waiting for another package manager to finish ($(grep -m1 'Could not get lock\|Unable to' "$err" | sed 's/^E: //')); giving up after ${lock_timeout}s" >&2
+			waited=1
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			cat "$err" >&2
+			rm -f "$err"
+			echo "gave up after ${lock_timeout}s waiting for another package manager to finish (apt-get $*); run this again when it is done, or set FERRY_APT_LOCK_TIMEOUT=SECONDS" >&2
+			return "$rc"
+		fi
+		sleep 2
+	done
+}
+
 apt_updated=""
 apt_install() {
 	if [ "$(id -u)" -ne 0 ]; then
@@ -32,10 +75,10 @@ apt_install() {
 	echo "installing: $*"
 	export DEBIAN_FRONTEND=noninteractive
 	if [ -z "$apt_updated" ]; then
-		apt-get update -qq
+		apt_get update -qq
 		apt_updated=1
 	fi
-	apt-get install -y -qq --no-install-recommends "$@"
+	apt_get install -y -qq --no-install-recommends "$@"
 }
 
 missing=""

@@ -140,7 +140,7 @@ func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOp
 			return nil
 		}
 		if !asJSON {
-			fmt.Fprintf(a.Stdout, "\nPlanning again: the inputs of %d deferred machine(s) exist now (%s).\n\n", len(deferred), strings.Join(sortedKeys(deferred), ", "))
+			fmt.Fprintf(a.Stdout, "\nPlanning again: the inputs of %s exist now (%s).\n\n", spec.Count(len(deferred), "deferred machine"), strings.Join(sortedKeys(deferred), ", "))
 		}
 		waiting = deferred
 		popts.Replace = nil // done by the first round
@@ -164,7 +164,7 @@ func sameKeys(a, b map[string]string) bool {
 // the machines again after everything they waited for was applied.
 func stillDeferred(deferred map[string]string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d machine(s) are still deferred after everything they wait for was applied, so planning again would not help:", len(deferred))
+	fmt.Fprintf(&b, "%s %s still deferred after everything they wait for was applied, so planning again would not help:", spec.Count(len(deferred), "machine"), isAre(len(deferred)))
 	for _, a := range sortedKeys(deferred) {
 		fmt.Fprintf(&b, "\n  %s: %s", a, deferred[a])
 	}
@@ -232,27 +232,21 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 	if err != nil {
 		return res, err
 	}
+	resources, machines := applySummary(p, res)
 	if asJSON {
-		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed), Serial: res.Serial})
+		msg := resources
+		if machines != "" {
+			msg += "; machines: " + machines
+		}
+		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: msg, Serial: res.Serial})
 		for _, addr := range sortedKeys(res.Deferred) {
 			printer.event(engine.Event{Kind: "deferred", Time: time.Now().UTC(), Addr: addr, Action: plan.Deferred, Message: res.Deferred[addr]})
 		}
 	} else if res.Err() == nil {
 		c := a.colors()
-		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: ", c.green+c.bold, c.reset)
-		if res.Imported > 0 {
-			fmt.Fprintf(a.Stdout, "%d imported, ", res.Imported)
-		}
-		fmt.Fprintf(a.Stdout, "%d added, %d changed, %d destroyed.", res.Added, res.Changed, res.Destroyed)
-		if len(p.Machines) > 0 {
-			fmt.Fprintf(a.Stdout, " Machines: %d deployed", res.Deployed)
-			if res.Forgotten > 0 {
-				fmt.Fprintf(a.Stdout, ", %d forgotten", res.Forgotten)
-			}
-			if len(res.Deferred) > 0 {
-				fmt.Fprintf(a.Stdout, ", %d deferred", len(res.Deferred))
-			}
-			fmt.Fprint(a.Stdout, ".")
+		fmt.Fprintf(a.Stdout, "\n%sApply complete!%s Resources: %s.", c.green+c.bold, c.reset, resources)
+		if machines != "" {
+			fmt.Fprintf(a.Stdout, " Machines: %s.", machines)
 		}
 		fmt.Fprintln(a.Stdout)
 		renderOutputs(a, res.Outputs)
@@ -263,11 +257,37 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 	return res, res.Err()
 }
 
+// applySummary counts what an apply did to resources ("1 imported, 2
+// added, 0 changed, 0 destroyed") and, when the plan had machines, to
+// machines ("2 deployed, 1 forgotten, 1 deferred"; "" without machines).
+// The human summary and the --json summary event say the same.
+func applySummary(p *plan.Plan, res *engine.ApplyResult) (resources, machines string) {
+	if res.Imported > 0 {
+		resources = fmt.Sprintf("%d imported, ", res.Imported)
+	}
+	resources += fmt.Sprintf("%d added, %d changed, %d destroyed", res.Added, res.Changed, res.Destroyed)
+	if len(p.Machines) == 0 {
+		return resources, ""
+	}
+	machines = fmt.Sprintf("%d deployed", res.Deployed)
+	if res.Forgotten > 0 {
+		machines += fmt.Sprintf(", %d forgotten", res.Forgotten)
+	}
+	if len(res.Deferred) > 0 {
+		machines += fmt.Sprintf(", %d deferred", len(res.Deferred))
+	}
+	return resources, machines
+}
+
 // renderDeferred names the machines a saved plan deferred and the
 // commands that deploy them now that their inputs exist.
 func renderDeferred(a *App, deferred map[string]string, planFile string) {
 	c := a.colors()
-	fmt.Fprintf(a.Stdout, "\n%sDeferred:%s %d machine(s) were not deployed: their systems depend on values this apply produced.\n", c.yellow+c.bold, c.reset, len(deferred))
+	were, depend := "were", "their systems depend"
+	if len(deferred) == 1 {
+		were, depend = "was", "its system depends"
+	}
+	fmt.Fprintf(a.Stdout, "\n%sDeferred:%s %s %s not deployed: %s on values this apply produced.\n", c.yellow+c.bold, c.reset, spec.Count(len(deferred), "machine"), were, depend)
 	for _, addr := range sortedKeys(deferred) {
 		fmt.Fprintf(a.Stdout, "  %s: %s\n", addr, deferred[addr])
 	}
@@ -376,4 +396,12 @@ func (c *DestroyCmd) Run(a *App) error {
 	}
 	return a.planAndApply(r, popts, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON, c.AutoApprove,
 		fmt.Sprintf("Do you really want to destroy everything in deployment %q?", popts.Deployment), "destroy cancelled")
+}
+
+// isAre is the verb after a count of n.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }

@@ -82,7 +82,7 @@ func (c *CheckCmd) Run(a *App) error {
 		renderChecks(a, checks)
 	}
 	if len(bad) > 0 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("check found problems on %d of %d machine(s): %s", len(bad), len(checks), strings.Join(bad, ", "))}
+		return &ExitError{Code: 1, Err: fmt.Errorf("check found problems on %d of %s: %s", len(bad), spec.Count(len(checks), "machine"), strings.Join(bad, ", "))}
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ type CLI struct {
 	Unlock   UnlockCmd   `cmd:"" help:"Break a state lock held by a run that is gone."`
 	List     ListCmd     `cmd:"" help:"List the deployments in the state store."`
 	Version  VersionCmd  `cmd:"" help:"Print ferry's version."`
+	Docs     DocsCmd     `cmd:"" hidden:"" help:"Write the reference of ferry.star's builtins and resources (docs/reference.md)."`
 
 	SSH         SSHCmd         `cmd:"" name:"ssh" help:"Open a shell on a machine, or run one command there (after --)."`
 	Exec        ExecCmd        `cmd:"" help:"Run a command on machines in parallel, output prefixed by machine."`

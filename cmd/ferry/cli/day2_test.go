@@ -307,7 +307,7 @@ func TestDay2Commands(t *testing.T) {
 		if diff := cmp.Diff([]string{"db> hello from db", "web> hello from web"}, sortedLines(r.stdout)); diff != "" {
 			t.Errorf("exec output (-want +got):\n%s", diff)
 		}
-		if r.stderr != "ferry exec: succeeded on 2 machine(s)\n" {
+		if r.stderr != "ferry exec: succeeded on 2 machines\n" {
 			t.Errorf("exec stderr = %q", r.stderr)
 		}
 		r = mustFerry(t, 0, dir, "", "exec", "--on", "@front", "--", "hostname")
@@ -318,11 +318,11 @@ func TestDay2Commands(t *testing.T) {
 		if diff := cmp.Diff([]string{"db> out", "web> out"}, sortedLines(r.stdout)); diff != "" {
 			t.Errorf("failing exec stdout (-want +got):\n%s", diff)
 		}
-		wantErr := []string{"  db: exit status 3", "db> err", "ferry exec: failed on 1 of 2 machine(s):", "web> err"}
+		wantErr := []string{"  db: exit status 3", "db> err", "ferry exec: failed on 1 of 2 machines:", "web> err"}
 		if diff := cmp.Diff(wantErr, sortedLines(r.stderr)); diff != "" {
 			t.Errorf("failing exec stderr (-want +got):\n%s", diff)
 		}
-		if !strings.HasSuffix(r.stderr, "ferry exec: failed on 1 of 2 machine(s):\n  db: exit status 3\n") {
+		if !strings.HasSuffix(r.stderr, "ferry exec: failed on 1 of 2 machines:\n  db: exit status 3\n") {
 			t.Errorf("failing exec stderr does not end with the summary:\n%s", r.stderr)
 		}
 	})
@@ -424,7 +424,7 @@ func TestDay2Commands(t *testing.T) {
 			t.Errorf("check with db unreachable printed:\n%s", r.stdout)
 		}
 		r = mustFerry(t, 1, dir, "", "exec", "--", "hostname")
-		if r.stdout != "web> web\n" || !strings.Contains(r.stderr, "ferry exec: failed on 1 of 2 machine(s):\n  db: unreachable: connect to ") {
+		if r.stdout != "web> web\n" || !strings.Contains(r.stderr, "ferry exec: failed on 1 of 2 machines:\n  db: unreachable: connect to ") {
 			t.Errorf("exec with db unreachable: stdout %q, stderr:\n%s", r.stdout, r.stderr)
 		}
 	})
@@ -483,7 +483,7 @@ func TestDay2Commands(t *testing.T) {
 		if r.stdout != wantOut {
 			t.Errorf("check after drift printed:\n%s\nwant:\n%s", r.stdout, wantOut)
 		}
-		if r.stderr != "Error: check found problems on 1 of 2 machine(s): web\n" {
+		if r.stderr != "Error: check found problems on 1 of 2 machines: web\n" {
 			t.Errorf("check after drift: stderr %q", r.stderr)
 		}
 		if got := info(t)["web"]; got.Status != statusDrift || got.Current != db1 {

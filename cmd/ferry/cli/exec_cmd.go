@@ -55,10 +55,10 @@ func (c *ExecCmd) Run(a *App) error {
 		}
 	}
 	if len(failed) == 0 {
-		fmt.Fprintf(a.Stderr, "ferry exec: succeeded on %d machine(s)\n", len(results))
+		fmt.Fprintf(a.Stderr, "ferry exec: succeeded on %s\n", spec.Count(len(results), "machine"))
 		return nil
 	}
-	fmt.Fprintf(a.Stderr, "ferry exec: failed on %d of %d machine(s):\n", len(failed), len(results))
+	fmt.Fprintf(a.Stderr, "ferry exec: failed on %d of %s:\n", len(failed), spec.Count(len(results), "machine"))
 	for _, r := range failed {
 		if r.code >= 0 {
 			fmt.Fprintf(a.Stderr, "  %s: exit status %d\n", r.name, r.code)

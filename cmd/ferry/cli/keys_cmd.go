@@ -74,7 +74,7 @@ func (c *KeysUploadCmd) Run(a *App) error {
 			rec.Keys, names, err = machines.UploadKeys(ctx, conn, m, rec.Keys, planKey)
 			recs[i] = rec
 			if len(names) > 0 {
-				report("uploaded %d key(s): %s", len(names), strings.Join(names, ", "))
+				report("uploaded %s: %s", spec.Count(len(names), "key"), strings.Join(names, ", "))
 			}
 			if err != nil {
 				report("failed: %v", err)
@@ -99,7 +99,7 @@ func (c *KeysUploadCmd) Run(a *App) error {
 		return err
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("keys upload failed on %d machine(s): %s", len(failed), strings.Join(failed, ", "))
+		return fmt.Errorf("keys upload failed on %s: %s", spec.Count(len(failed), "machine"), strings.Join(failed, ", "))
 	}
 	return nil
 }
@@ -134,7 +134,7 @@ func (c *CheckHealthCmd) Run(a *App) error {
 			if err = derr; err == nil {
 				err = machines.RunChecks(ctx, conn, machines.CheckSpecs(m.Checks))
 			}
-			msg = fmt.Sprintf("%d health check(s) passed", len(m.Checks))
+			msg = spec.Count(len(m.Checks), "health check") + " passed"
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -146,7 +146,7 @@ func (c *CheckHealthCmd) Run(a *App) error {
 		fmt.Fprintf(a.Stdout, "%s> %s\n", m.Name, msg)
 	})
 	if len(failed) > 0 {
-		return fmt.Errorf("%d machine(s) unhealthy: %s", len(failed), strings.Join(failed, ", "))
+		return fmt.Errorf("%s unhealthy: %s", spec.Count(len(failed), "machine"), strings.Join(failed, ", "))
 	}
 	return nil
 }

@@ -179,8 +179,8 @@ func (c *PlanCmd) clean(a *App) error {
 	case rel.Roots == 0:
 		fmt.Fprintf(a.Stdout, "No plan of deployment %s holds GC roots here.\n", rel.Deployment)
 	default:
-		fmt.Fprintf(a.Stdout, "Released %d GC root(s) held by %d plan(s) of deployment %s: a garbage collection (nix-store --gc) may now remove their derivations, and applying those plans then asks for a new plan.\n",
-			rel.Roots, rel.Plans, rel.Deployment)
+		fmt.Fprintf(a.Stdout, "Released %s held by %s of deployment %s: a garbage collection (nix-store --gc) may now remove their derivations, and applying those plans then asks for a new plan.\n",
+			spec.Count(rel.Roots, "GC root"), spec.Count(rel.Plans, "plan"), rel.Deployment)
 	}
 	return nil
 }

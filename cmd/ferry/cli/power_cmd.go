@@ -93,7 +93,7 @@ func (c *StartCmd) Run(a *App) error {
 		}
 	}
 	if failed > 0 && err == nil {
-		err = fmt.Errorf("%d machine(s) did not come back: see above; try ferry info", failed)
+		err = fmt.Errorf("%s did not come back: see above; try ferry info", spec.Count(failed, "machine"))
 	}
 	return err
 }
@@ -147,7 +147,7 @@ func (a *App) power(on []string, op providers.PowerOp, parallelism int) ([]strin
 		fmt.Fprintf(a.Stdout, "%s> %s (%s)\n", name, state, r.Resource)
 	}
 	if failed > 0 {
-		return done, fmt.Errorf("%s failed for %d of %d machine(s): see above", op, failed, len(results))
+		return done, fmt.Errorf("%s failed for %d of %s: see above", op, failed, spec.Count(len(results), "machine"))
 	}
 	return done, nil
 }
@@ -219,7 +219,7 @@ func (c *RebootCmd) Run(a *App) error {
 		}
 	}
 	if failed > 0 && err == nil {
-		err = fmt.Errorf("%d of %d machine(s) did not come back: see above; try ferry info", failed, len(f.machines))
+		err = fmt.Errorf("%d of %s did not come back: see above; try ferry info", failed, spec.Count(len(f.machines), "machine"))
 	}
 	return err
 }

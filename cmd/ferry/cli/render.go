@@ -78,7 +78,7 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 		fmt.Fprintln(w)
 	}
 	if ro := p.Rollout; ro != nil && len(ro.Batches) > 0 {
-		fmt.Fprintf(w, "Rollout: %d batch(es) of %s, stop after more than %d failure(s)", len(ro.Batches), batchSize(ro), ro.MaxFailures)
+		fmt.Fprintf(w, "Rollout: %s of %s, stop after more than %s", spec.Count(len(ro.Batches), "batch"), batchSize(ro), spec.Count(ro.MaxFailures, "failure"))
 		if ro.Pause != "" {
 			fmt.Fprintf(w, ", pause %s between batches", ro.Pause)
 		}
@@ -94,7 +94,7 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 	}
 	fmt.Fprintf(w, "%d to add, %d to change, %d to destroy.", n.Add, n.Change, n.Destroy)
 	if len(p.Machines) > 0 {
-		fmt.Fprintf(w, " %d machines to deploy, %d unchanged", n.Deploy, n.Unchanged)
+		fmt.Fprintf(w, " %s to deploy, %d unchanged", spec.Count(n.Deploy, "machine"), n.Unchanged)
 		if n.Forget > 0 {
 			fmt.Fprintf(w, ", %d to forget", n.Forget)
 		}
@@ -137,14 +137,20 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		renderKeys(w, m, c)
 		return
 	}
-	fmt.Fprintf(w, "\n  # %s%s%s will be deployed (%s)", c.bold, m.Addr, c.reset, m.Activate)
+	// A machine ferry never deployed is added, like a created resource;
+	// one it deployed before is changed.
+	phrase, col, symbol := "will be deployed", c.yellow, "~"
+	if m.Previous == "" {
+		phrase, col, symbol = "will be deployed for the first time", c.green, "+"
+	}
+	fmt.Fprintf(w, "\n  # %s%s%s %s (%s)", c.bold, m.Addr, c.reset, phrase, m.Activate)
 	if m.Batch > 0 {
 		fmt.Fprintf(w, " in rollout batch %d", m.Batch)
 	}
 	if m.DeclaredAt != "" {
 		fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
 	}
-	fmt.Fprintf(w, "\n%s  ~%s %s  %s\n", c.yellow, c.reset, m.Addr, targetText(m.Target))
+	fmt.Fprintf(w, "\n%s  %s%s %s  %s\n", col, symbol, c.reset, m.Addr, targetText(m.Target))
 	fmt.Fprintf(w, "      system:  %s\n", m.Path)
 	renderTarget(w, m.Target)
 	if m.Previous != "" {
@@ -238,7 +244,7 @@ func batchSize(ro *plan.Rollout) string {
 	if ro.BatchPercent > 0 {
 		return fmt.Sprintf("%d%%", ro.BatchPercent)
 	}
-	return fmt.Sprintf("%d machine(s)", ro.Batch)
+	return spec.Count(ro.Batch, "machine")
 }
 
 // renderKeys lists a machine's keys and whether they change; secrets are

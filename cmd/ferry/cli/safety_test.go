@@ -70,12 +70,12 @@ func TestSafetyCommands(t *testing.T) {
 	r := mustFerry(t, 0, dir, "", "plan", "--out", planPath)
 	noSecret(t, "plan", r.stdout+r.stderr)
 	for _, want := range []string{
-		"# machine.db will be deployed (switch) in rollout batch 1",
-		"# machine.web will be deployed (switch) in rollout batch 2",
+		"# machine.db will be deployed for the first time (switch) in rollout batch 1",
+		"# machine.web will be deployed for the first time (switch) in rollout batch 2",
 		"key + /run/keys/api-token (text, root:root 0400) new",
 		"key + /run/keys/cert.pem (file " + filepath.Join(dir, "secrets", "cert.pem") + ", root:root 0600) new",
 		"check:   cmd test -e /run/healthy",
-		"Rollout: 2 batch(es) of 1 machine(s), stop after more than 0 failure(s).",
+		"Rollout: 2 batches of 1 machine, stop after more than 0 failures.",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
@@ -88,7 +88,7 @@ func TestSafetyCommands(t *testing.T) {
 	noSecret(t, "plan.json", string(planFile))
 	r = mustFerry(t, 0, dir, "", "apply", planPath)
 	noSecret(t, "apply", r.stdout+r.stderr)
-	if !strings.Contains(r.stdout, "web> health checks passed") || !strings.Contains(r.stdout, "db> uploaded 1 key(s): api-token") {
+	if !strings.Contains(r.stdout, "web> health checks passed") || !strings.Contains(r.stdout, "db> uploaded 1 key: api-token") {
 		t.Errorf("apply output:\n%s", r.stdout)
 	}
 	readKey := func(h testhosts.Host, name string) string {
@@ -113,7 +113,7 @@ func TestSafetyCommands(t *testing.T) {
 	// the keys back without a deploy.
 	os.RemoveAll(filepath.Join(web.Root, "run", "keys"))
 	r = mustFerry(t, 0, dir, "", "keys", "upload", "--on", "web")
-	if !strings.HasPrefix(r.stdout, "web> uploaded 2 key(s): api-token, cert.pem\n") || readKey(web, "api-token") != "TOKEN-SECRET-1" {
+	if !strings.HasPrefix(r.stdout, "web> uploaded 2 keys: api-token, cert.pem\n") || readKey(web, "api-token") != "TOKEN-SECRET-1" {
 		t.Errorf("keys upload: %q, key %q", r.stdout, readKey(web, "api-token"))
 	}
 
@@ -133,12 +133,12 @@ func TestSafetyCommands(t *testing.T) {
 
 	// check-health runs the checks now.
 	r = mustFerry(t, 0, dir, "", "check-health")
-	if got := sortedLines(r.stdout); strings.Join(got, "\n") != "db> 1 health check(s) passed\nweb> 1 health check(s) passed" {
+	if got := sortedLines(r.stdout); strings.Join(got, "\n") != "db> 1 health check passed\nweb> 1 health check passed" {
 		t.Errorf("check-health: %q", r.stdout)
 	}
 	os.Remove(filepath.Join(db.Root, "run", "healthy"))
 	r = mustFerry(t, 1, dir, "", "check-health")
-	if !strings.Contains(r.stdout, "db> unhealthy:") || !strings.Contains(r.stderr, "1 machine(s) unhealthy: db") {
+	if !strings.Contains(r.stdout, "db> unhealthy:") || !strings.Contains(r.stderr, "1 machine unhealthy: db") {
 		t.Errorf("check-health with db unhealthy: %q / %q", r.stdout, r.stderr)
 	}
 
@@ -146,7 +146,7 @@ func TestSafetyCommands(t *testing.T) {
 	// again; its check runs and fails, since the test's /run/healthy went
 	// with /run.
 	r = mustFerry(t, 1, dir, "", "reboot", "--on", "web")
-	for _, want := range []string{"web> back with a new boot\n", "web> uploaded 2 key(s): api-token, cert.pem\n", "web> unhealthy:"} {
+	for _, want := range []string{"web> back with a new boot\n", "web> uploaded 2 keys: api-token, cert.pem\n", "web> unhealthy:"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("reboot --on web lacks %q:\n%s\n%s", want, r.stdout, r.stderr)
 		}

@@ -114,8 +114,8 @@ func TestMachinesOnResources(t *testing.T) {
 
 	plan := ferry(0, "", "plan", "--out", "plan.json")
 	contains("plan", plan.stdout,
-		"  # machine.web will be deployed (switch)",
-		"  ~ machine.web  root@(known after apply):(known after apply)\n",
+		"  # machine.web will be deployed for the first time (switch)",
+		"  + machine.web  root@(known after apply):(known after apply)\n",
 		"      target:  host = fake.host.web.host, port = fake.host.web.port (known after apply)\n",
 		"      host key: fake.host.web.host_key (known after apply), pinned before the first login\n",
 		"      note: the host is known only after apply (fake.host.web will be created): it is not read now; apply connects once it exists and deploys it\n",
@@ -127,7 +127,7 @@ func TestMachinesOnResources(t *testing.T) {
 	applied := ferry(0, "", "apply", "plan.json")
 	contains("apply plan.json", applied.stdout,
 		"Apply complete! Resources: 3 added, 0 changed, 0 destroyed. Machines: 2 deployed, 1 deferred.\n",
-		"Deferred: 1 machine(s) were not deployed: their systems depend on values this apply produced.\n",
+		"Deferred: 1 machine was not deployed: its system depends on values this apply produced.\n",
 		"  machine.app: its module args use fake.host.app.id, known only after apply (fake.host.app will be created)\n",
 		"run `ferry plan --out plan.json`, review it and `ferry apply plan.json` to deploy them",
 		"web> target resolved: root@"+web.Addr,
@@ -157,8 +157,8 @@ func TestMachinesOnResources(t *testing.T) {
 	}
 	contains("plan-less apply", again.stdout,
 		"Apply complete! Resources: 3 added, 0 changed, 0 destroyed. Machines: 2 deployed, 1 deferred.\n",
-		"Planning again: the inputs of 1 deferred machine(s) exist now (machine.app).\n",
-		"  # machine.app will be deployed (switch)",
+		"Planning again: the inputs of 1 deferred machine exist now (machine.app).\n",
+		"  # machine.app will be deployed for the first time (switch)",
 		"Apply complete! Resources: 0 added, 0 changed, 0 destroyed. Machines: 1 deployed.\n",
 	)
 	before("plan-less apply", again.stdout,

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/nixferry/ferry/engine"
+	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/providers"
 )
 
@@ -47,7 +48,7 @@ func (c *ValidateCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Stdout, "Configuration is valid: deployment %q, %d resources, %d machines, %d outputs.\n", a.DeploymentFor(cfg), len(cfg.Resources), len(cfg.Machines), len(cfg.Outputs))
+	fmt.Fprintf(a.Stdout, "Configuration is valid: deployment %q, %s, %s, %s.\n", a.DeploymentFor(cfg), spec.Count(len(cfg.Resources), "resource"), spec.Count(len(cfg.Machines), "machine"), spec.Count(len(cfg.Outputs), "output"))
 	return nil
 }
 

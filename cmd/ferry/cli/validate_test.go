@@ -30,7 +30,7 @@ machine("web", target = aws.ec2(instance_type = "t3.micro", key_pair = kp), modu
 		t.Fatal(err)
 	}
 	r := mustFerry(t, 0, dir, "", "validate")
-	if !strings.Contains(r.stdout, "Configuration is valid: deployment \"default\", 3 resources, 1 machines") {
+	if !strings.Contains(r.stdout, "Configuration is valid: deployment \"default\", 3 resources, 1 machine, 0 outputs") {
 		t.Errorf("validate:\n%s\n%s", r.stdout, r.stderr)
 	}
 }
