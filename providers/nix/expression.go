@@ -255,4 +255,3 @@ var ferryPrelude = `  # The deployment options of NixOps and Colmena (providers/
       }) d.keys;
     };
 `
-
