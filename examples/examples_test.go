@@ -41,7 +41,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Schemas: reg.Schemas()})
+			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Schemas: reg.Schemas(), EvalNix: evalNix})
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
@@ -72,4 +72,10 @@ func TestExamples(t *testing.T) {
 	if found == 0 {
 		t.Fatal("no examples found")
 	}
+}
+
+// evalNix is lang's load-time Nix (nixops.network, colmena.hive) on the
+// stub nixpkgs of NIX_PATH.
+func evalNix(expr string) ([]byte, error) {
+	return nix.Nix{Options: nixtest.Options()}.EvalJSON(context.Background(), expr)
 }

@@ -26,6 +26,7 @@ func builtinModules() []builtinModule {
 		{name: "nix.module() and nix.inline()", members: nixBuiltins},
 		{name: "defaults()", members: defaultsBuiltins},
 		{name: "nixpkgs()", members: nixpkgsBuiltins},
+		{name: "nixops.network()", members: nixopsBuiltins},
 		{name: "key()", members: keyBuiltins},
 		{name: "cmd_check() and http_check()", members: checkBuiltins},
 		{name: "rollout()", members: rolloutBuiltins},

@@ -1,8 +1,12 @@
 package nix
 
 import (
+	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -255,3 +259,30 @@ var ferryPrelude = `  # The deployment options of NixOps and Colmena (providers/
       }) d.keys;
     };
 `
+
+// EvalJSON evaluates expr with nix-instantiate --eval --strict --json and
+// returns what it prints. expr sees ferry's prelude: ferryModules (the
+// modules ferry adds to every machine) and deploymentReport (a machine's
+// deployment.* values, failing on a targetEnv ferry does not deploy to),
+// so that a reader of NixOps networks or Colmena hives evaluates their
+// nodes as ferry will. Nothing is written to the store.
+func (n Nix) EvalJSON(ctx context.Context, expr string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "ferry-eval-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "expr.nix")
+	if err := os.WriteFile(file, []byte("let\n"+ferryPrelude+"in\n"+expr+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	res, err := n.run(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", file)
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return nil, errors.New(nixMessage(ee.stderr))
+		}
+		return nil, err
+	}
+	return res.stdout, nil
+}

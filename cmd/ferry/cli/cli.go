@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/nixferry/ferry/providers/nix"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,6 +135,9 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 		LookupEnv: a.LookupEnv,
 		Schemas:   reg.Schemas(),
 		Providers: LangProviders(reg),
+		EvalNix: func(expr string) ([]byte, error) {
+			return nix.Nix{}.EvalJSON(a.ctx, expr)
+		},
 	})
 }
 
