@@ -86,6 +86,14 @@ func nixopsNetwork(thread *starlark.Thread, _ *starlark.Builtin, args starlark.T
 	if err != nil {
 		return starlark.NewList(nil), r.report(r.callerError(thread, "nixops.network: %s", strings.TrimPrefix(err.Error(), "error: ")))
 	}
+	return r.nodeMachines(thread, pos, "nixops.network", out, func(name string) string { return nodeModule(loader, name) })
+}
+
+// nodeMachines turns what an evaluation printed for each node (its
+// deployment report: target and tags) into the list of machine()
+// argument dicts nixops.network and colmena.hive return, sorted by name;
+// module gives a node's inline module.
+func (r *run) nodeMachines(thread *starlark.Thread, pos spec.Pos, fn string, out []byte, module func(name string) string) (starlark.Value, error) {
 	var nodes map[string]struct {
 		TargetHost *string
 		TargetPort *int
@@ -93,10 +101,10 @@ func nixopsNetwork(thread *starlark.Thread, _ *starlark.Builtin, args starlark.T
 		Tags       []string
 	}
 	if err := json.Unmarshal(out, &nodes); err != nil {
-		return starlark.NewList(nil), r.report(r.callerError(thread, "nixops.network: unexpected output of Nix: %v (a bug in ferry)", err))
+		return starlark.NewList(nil), r.report(r.callerError(thread, "%s: unexpected output of Nix: %v (a bug in ferry)", fn, err))
 	}
 	if len(nodes) == 0 {
-		return starlark.NewList(nil), r.report(r.callerError(thread, "nixops.network: the network has no machine: its files define only %s", "network, defaults or resources"))
+		return starlark.NewList(nil), r.report(r.callerError(thread, "%s: no machine is defined (only network, meta, defaults or resources)", fn))
 	}
 	names := make([]string, 0, len(nodes))
 	for n := range nodes {
@@ -116,7 +124,7 @@ func nixopsNetwork(thread *starlark.Thread, _ *starlark.Builtin, args starlark.T
 		if n.TargetUser != nil {
 			t.User = *n.TargetUser
 		}
-		mod := &moduleValue{inline: true, m: spec.Module{Pos: pos, Inline: nodeModule(loader, name)}}
+		mod := &moduleValue{inline: true, m: spec.Module{Pos: pos, Inline: module(name)}}
 		tags := make([]starlark.Value, len(n.Tags))
 		for i, tag := range n.Tags {
 			tags[i] = starlark.String(tag)

@@ -27,6 +27,7 @@ func builtinModules() []builtinModule {
 		{name: "defaults()", members: defaultsBuiltins},
 		{name: "nixpkgs()", members: nixpkgsBuiltins},
 		{name: "nixops.network()", members: nixopsBuiltins},
+		{name: "colmena.hive()", members: colmenaBuiltins},
 		{name: "key()", members: keyBuiltins},
 		{name: "cmd_check() and http_check()", members: checkBuiltins},
 		{name: "rollout()", members: rolloutBuiltins},
