@@ -12,17 +12,19 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 )
 
-// machineBuiltins provides machine(name, target, modules = [], tags = [],
+// machineBuiltins provides machine(name, target = None, modules = [], tags = [],
 // depends_on = [], build_on_target = False, keys = [], checks = [],
 // magic_rollback = True, confirm_timeout = "30s", rollback_on_failure =
-// False), which declares a NixOS machine at address machine.NAME.
+// False), which declares a NixOS machine at address machine.NAME. Without
+// a target, the machine is reached as its modules' deployment.targetHost,
+// targetPort and targetUser say (spec.Target.FromNix), as in NixOps.
 func machineBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"machine": starlark.NewBuiltin("machine", declareMachine)}, nil
 }
 
 var machineParams = []param{
 	{name: "name", required: true},
-	{name: "target", required: true},
+	{name: "target"},
 	{name: "modules"},
 	{name: "tags"},
 	{name: "depends_on"},
@@ -60,7 +62,14 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 	}
 	mv.name, mv.addr = m.Name, m.Addr
 	var mounts *spec.Module // aws.ec2's volumes, after the machine's modules
-	if v, ok := a["target"]; ok {
+	v, ok := a["target"]
+	if !ok {
+		// NixOps and Colmena modules say where the machine is
+		// (deployment.targetHost, ...): the engine reads it after
+		// evaluation.
+		m.Target = spec.Target{Kind: "ssh", FromNix: true, Pos: m.Pos}
+		mv.target = &targetValue{t: m.Target}
+	} else {
 		switch t := v.(type) {
 		case *targetValue:
 			if t.instance != nil {

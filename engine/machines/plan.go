@@ -228,8 +228,14 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	targets := map[string]plan.Target{}
 	pendingTarget := map[string]string{} // by address: why the host is not read
 	reads := map[string]remote.Target{}
+	var fromNix []string // machines whose target their modules give (deployment.targetHost, ...)
 	for _, name := range names {
 		m := cfg.MachineByName(name)
+		if m.Target.FromNix {
+			targets[m.Addr] = plan.Target{From: "deployment.targetHost, targetPort and targetUser, once evaluated"}
+			fromNix = append(fromNix, name)
+			continue
+		}
 		t, unknown, err := b.planTarget(m)
 		if err != nil {
 			return err
@@ -263,9 +269,16 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		return err
 	}
 
+	nixHosts, err := b.nixTargets(ctx, fromNix, evaluated, deferred, targets)
+	if err != nil {
+		return err
+	}
 	var read map[string]*hostRead
 	if hosts != nil {
 		read = hosts()
+		for addr, h := range nixHosts() {
+			read[addr] = h
+		}
 	}
 	planned := make([]*plan.Machine, 0, len(names))
 	boots := map[string]remote.BootFiles{}
@@ -290,6 +303,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		}
 		if rec != nil {
 			pm.Previous = rec.Path
+		}
+		if d := ev.Deployment; len(m.Tags) == 0 && d != nil && len(d.Tags) > 0 {
+			pm.Tags, pm.TagsFrom = d.Tags, "deployment.tags"
 		}
 		keysAgainst := rec
 		if pendingTarget[m.Addr] != "" {
@@ -538,6 +554,37 @@ func (b *planner) knownAfterApplyOf(refs []spec.Ref, p *plan.Plan) string {
 	}
 	sort.Strings(why)
 	return "known only after apply (" + strings.Join(why, ", ") + ")"
+}
+
+// nixTargets sets the targets of the machines in names, which take theirs
+// from their modules (spec.Target.FromNix), from what evaluation reported,
+// and starts reading those hosts (with --refresh); the function returned
+// waits for the reads.
+func (b *planner) nixTargets(ctx context.Context, names []string, evaluated map[string]nix.Evaluated, deferred map[string]string, targets map[string]plan.Target) (func() map[string]*hostRead, error) {
+	reads := map[string]remote.Target{}
+	for _, name := range names {
+		ev, ok := evaluated[name]
+		if !ok || deferred[name] != "" {
+			continue
+		}
+		m := b.cfg.MachineByName(name)
+		t := NixTarget(name, ev.Deployment)
+		if rec := b.st.Machines[m.Addr]; rec != nil && rec.HostKey != "" && rec.Target == t.String() {
+			t.HostKey = rec.HostKey
+		}
+		targets[m.Addr] = t
+		ep, err := b.pl.drivers().Driver(t.Kind)
+		if err == nil {
+			reads[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.pl.SSH}, t)
+		}
+		if err != nil {
+			return nil, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: target from %s: %v", m.Name, t.From, err))
+		}
+	}
+	if !b.opts.Refresh || len(reads) == 0 {
+		return func() map[string]*hostRead { return nil }, nil
+	}
+	return b.readHosts(ctx, reads), nil
 }
 
 // planTarget resolves m's target as far as the plan knows its references

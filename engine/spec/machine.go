@@ -56,7 +56,12 @@ type Target struct {
 	// hosts ferry does not create. Its driver stops and starts the machine
 	// through that resource's provider.
 	Resource string
-	Pos      Pos
+	// FromNix: the configuration gave no target, so host, port and user
+	// come from the machine's deployment.targetHost, targetPort and
+	// targetUser once its system is evaluated (NixOps's defaults when
+	// unset: the machine's name, 22, root). The other fields are zero.
+	FromNix bool
+	Pos     Pos
 }
 
 // Module is one NixOS module: a file or inline Nix text, with extra
