@@ -183,28 +183,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		return nil
 	}
 
-	machines := make([]nix.Machine, 0, len(cfg.Machines))
-	unknownArgs := map[string][]spec.Ref{} // by machine name: module args known only after apply
-	for _, m := range cfg.Machines {
-		nm := nix.Machine{Name: m.Name}
-		for _, mod := range m.Modules {
-			var refErr error
-			args, _ := spec.Resolve(mod.Args, func(ref spec.Ref) (any, bool) {
-				v, ok, err := b.values.Lookup(ref)
-				if err != nil && refErr == nil {
-					refErr = err
-				}
-				if !ok && err == nil {
-					unknownArgs[m.Name] = append(unknownArgs[m.Name], ref)
-				}
-				return v, ok
-			}).(map[string]any)
-			if refErr != nil {
-				return spec.Errorf(mod.Pos, fmt.Sprintf("machine %s: %v", m.Name, refErr))
-			}
-			nm.Modules = append(nm.Modules, nix.Module{Path: mod.Path, Inline: mod.Inline, Args: args})
-		}
-		machines = append(machines, nm)
+	machines, unknownArgs, err := evalMachines(cfg, b.values.Lookup)
+	if err != nil {
+		return err
 	}
 	names := make([]string, 0, len(sel))
 	for n := range sel {
@@ -311,7 +292,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if pendingTarget[m.Addr] != "" {
 			keysAgainst = nil // a new host: it has none of the keys
 		}
-		if err := planSafety(pm, m, keysAgainst, b.planKey); err != nil {
+		if err := planSafety(pm, withNixKeys(m, ev.Deployment), keysAgainst, b.planKey); err != nil {
 			return err
 		}
 		if ev.Boot != nil {
