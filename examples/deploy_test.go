@@ -18,15 +18,19 @@ import (
 // TestDeployFromNixopsAndColmena deploys examples/from-nixops and
 // examples/from-colmena into test hosts named as their nodes, through the
 // CLI: the networks and the hive are read as they are, every machine is
-// activated and runs the system its node describes.
+// activated and runs the system its node describes, with the keys of its
+// deployment.keys.
 func TestDeployFromNixopsAndColmena(t *testing.T) {
 	nixtest.RequireNix(t)
 	for _, tt := range []struct {
 		example string
-		nodes   map[string]string // node → what its system's etc/ferry-config.json must hold
+		nodes   map[string]string   // node → what its system's etc/ferry-config.json must hold
+		keys    map[string][]string // node → its keys in /run/keys
 	}{
-		{"from-nixops", map[string]string{"webserver": `"proxyPass":"http://127.0.0.1:8080"`, "gitServer": `"port":3000`, "proxy": `"proxyPass":"http://{gitServer}:3000"`}},
-		{"from-colmena", map[string]string{"web": `"domain":"example.org"`, "db": `"htop-3.2.2"`}},
+		{"from-nixops", map[string]string{"webserver": `"proxyPass":"http://127.0.0.1:8080"`, "gitServer": `"port":3000`, "proxy": `"proxyPass":"http://{gitServer}:3000"`},
+			map[string][]string{"proxy": {"proxy-token"}}},
+		{"from-colmena", map[string]string{"web": `"domain":"example.org"`, "db": `"htop-3.2.2"`},
+			map[string][]string{"web": {"site-token"}}},
 	} {
 		t.Run(tt.example, func(t *testing.T) {
 			var names []string
@@ -73,6 +77,11 @@ func TestDeployFromNixopsAndColmena(t *testing.T) {
 				var cfg struct{ HostName string }
 				if err := json.Unmarshal(data, &cfg); err != nil {
 					t.Fatal(err)
+				}
+				for _, key := range tt.keys[h.Name] {
+					if _, err := os.Stat(filepath.Join(h.Root, "run", "keys", key)); err != nil {
+						t.Errorf("%s: its deployment.keys key %s is not on the host: %v", h.Name, key, err)
+					}
 				}
 				want := tt.nodes[h.Name]
 				if git, ok := hosts.Host("gitServer"); ok {

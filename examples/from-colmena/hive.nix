@@ -18,7 +18,7 @@
   web = { site, nodes, ... }: {
     deployment.targetHost = "10.0.0.10";
     deployment.tags = [ "web" ];
-    deployment.keys."site-token" = { text = "not-a-real-token"; user = "nginx"; permissions = "0400"; };
+    deployment.keys."site-token" = { text = "not-a-real-token"; permissions = "0400"; };
     services.nginx.enable = true;
     services.nginx.virtualHosts.${site}.locations."/".proxyPass =
       "http://${nodes.db.config.deployment.targetHost}:8080";

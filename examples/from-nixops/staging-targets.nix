@@ -10,6 +10,6 @@
     deployment.targetHost = proxyHost;
     deployment.targetPort = proxyPort;
     deployment.tags = [ "proxy" "staging" ];
-    deployment.keys.proxy-token = { text = "not-a-real-token"; user = "nginx"; permissions = "0400"; };
+    deployment.keys.proxy-token = { text = "not-a-real-token"; permissions = "0400"; };
   };
 }
