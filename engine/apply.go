@@ -204,7 +204,11 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := machines.ResolveSecrets(p, opts.Config, planKey)
+	nixKeys, err := e.pipeline().NixKeys(ctx, p, opts.Config, st)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := machines.ResolveSecrets(p, opts.Config, planKey, nixKeys)
 	if err != nil {
 		return nil, err
 	}

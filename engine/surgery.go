@@ -132,6 +132,17 @@ func StateAddrs(st *state.State) []string {
 	return append(out, ms...)
 }
 
+// RecordedAddrs lists the addresses of what st records without managing
+// (state.Recorded), sorted.
+func RecordedAddrs(st *state.State) []string {
+	out := make([]string, 0, len(st.Recorded))
+	for a := range st.Recorded {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // LookupAddr finds the record at addr: a resource, or a machine for
 // "machine.NAME". An address not in st is an error that names the
 // deployment and the nearest addresses.
@@ -210,8 +221,8 @@ func orList(xs []string) string {
 	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
 
-// RemoveAddrs returns a copy of st without the resources and machines at
-// addrs: ferry forgets them and leaves the real objects and hosts as they
+// RemoveAddrs returns a copy of st without the resources, machines and
+// recorded objects at addrs: ferry forgets them and leaves the real objects and hosts as they
 // are. Every address must be in st, else nothing is removed and the error
 // names each missing one. Dependencies other records have on a removed
 // address stay as recorded: they say what was created in which order.
@@ -221,6 +232,9 @@ func RemoveAddrs(st *state.State, addrs []string) (*state.State, error) {
 	}
 	var errs []error
 	for _, a := range addrs {
+		if st.Recorded[a] != nil {
+			continue
+		}
 		if _, _, err := LookupAddr(st, a); err != nil {
 			errs = append(errs, err)
 		}
@@ -230,7 +244,9 @@ func RemoveAddrs(st *state.State, addrs []string) (*state.State, error) {
 	}
 	out := st.Clone()
 	for _, a := range addrs {
-		if state.IsMachineAddr(a) {
+		if out.Recorded[a] != nil {
+			delete(out.Recorded, a)
+		} else if state.IsMachineAddr(a) {
 			delete(out.Machines, a)
 		} else {
 			delete(out.Resources, a)

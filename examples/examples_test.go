@@ -57,7 +57,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Vars: exampleVars[e.Name()], Schemas: reg.Schemas(), Providers: cli.LangProviders(reg)})
+			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Vars: exampleVars[e.Name()], Schemas: reg.Schemas(), Providers: cli.LangProviders(reg), EvalNix: evalNix})
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
@@ -88,4 +88,10 @@ func TestExamples(t *testing.T) {
 	if found == 0 {
 		t.Fatal("no examples found")
 	}
+}
+
+// evalNix is lang's load-time Nix (nixops.network, colmena.hive) on the
+// stub nixpkgs of NIX_PATH.
+func evalNix(expr string) ([]byte, error) {
+	return nix.Nix{Options: nixtest.Options()}.EvalJSON(context.Background(), expr)
 }

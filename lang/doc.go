@@ -13,7 +13,7 @@
 //     null.resource(name, **attrs)) with NAME.provider(...) for a
 //     provider that takes a configuration, lifecycle(), the machine
 //     builtins machine(), ssh(), nix.module(), nix.inline(), defaults()
-//     and nixpkgs(), and key(), cmd_check(), http_check() and rollout();
+//     and nixpkgs(), nixops.network() and colmena.hive(), and key(), cmd_check(), http_check() and rollout();
 //   - the values those builtins return (resources, references, machines,
 //     targets, modules) and the conversion of Starlark values into spec
 //     values;
@@ -91,8 +91,11 @@
 // Machines (machine.go, target_ssh.go, nix_module.go, defaults.go,
 // nixpkgs.go):
 //
-//   - machine(name, target, modules = [], tags = [], depends_on = [],
+//   - machine(name, target = None, modules = [], tags = [], depends_on = [],
 //     build_on_target = False) appends a spec.Machine at machine.NAME.
+//     Without a target, the machine is reached as its modules'
+//     deployment.targetHost, targetPort and targetUser say, read by the
+//     engine after evaluation (spec.Target.FromNix).
 //     The value it returns has m.name, m.address, m.target (the target
 //     value) and m.tags; it is not a plain value, so passing it where a
 //     resource attribute or an output is expected is refused with a hint
@@ -136,6 +139,16 @@
 //     called. Machines sharing a module get their own copies of its args.
 //   - "nix" is ferry's module: a resource provider may not use it as its
 //     prefix.
+//
+// NixOps networks and Colmena hives (nixops.go, colmena.go):
+//
+//   - nixops.network(files, args = {}) and colmena.hive(file = "hive.nix")
+//     read the files as NixOps and Colmena do and return one dict of
+//     machine() arguments per node (name, target, modules, tags), for
+//     `for m in ...: machine(**m)`. They evaluate Nix at load time through
+//     Options.EvalNix (the only Nix lang runs); the files are digested as
+//     nix.module files are. colmena.hive's meta.nixpkgs sets the
+//     deployment's nixpkgs when nixpkgs() was not called.
 //
 // Safe rollouts (key.go, check.go, rollout.go):
 //

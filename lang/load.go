@@ -48,6 +48,13 @@ type Options struct {
 	// Print receives the output of print(); nil writes
 	// "file:line:col: message" lines to standard error.
 	Print func(pos spec.Pos, msg string)
+	// EvalNix evaluates a Nix expression at load time and returns its
+	// value as JSON (nix-instantiate --eval --strict --json); builtins
+	// that read Nix files (nixops.network, colmena.hive) need it. The
+	// expression may use ferryModules and deploymentReport (see
+	// providers/nix Nix.EvalJSON, which the CLI wires here). nil: those
+	// builtins fail, saying Nix is needed.
+	EvalNix func(expr string) ([]byte, error)
 }
 
 // dialect is the Starlark dialect of ferry files: configurations generate

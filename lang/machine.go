@@ -12,19 +12,21 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 )
 
-// machineBuiltins provides machine(name, target, modules = [], tags = [],
+// machineBuiltins provides machine(name, target = None, modules = [], tags = [],
 // depends_on = [], build_on_target = False, keys = [], checks = [],
 // magic_rollback = True, confirm_timeout = "30s", rollback_on_failure =
 // False, flake = None), which declares a NixOS machine at address
 // machine.NAME. flake = "DIR#NAME" makes the machine the flake's
-// nixosConfigurations.NAME, extended with its modules.
+// nixosConfigurations.NAME, extended with its modules. Without a target,
+// the machine is reached as its modules' deployment.targetHost,
+// targetPort and targetUser say (spec.Target.FromNix), as in NixOps.
 func machineBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"machine": starlark.NewBuiltin("machine", declareMachine)}, nil
 }
 
 var machineParams = []param{
 	{name: "name", required: true, doc: "The machine's name: its address is machine.NAME, and modules see it as name (and in nodes)."},
-	{name: "target", required: true, doc: "Where the machine is: ssh(...) for a host that runs NixOS already, aws.ec2(...) for an EC2 instance ferry creates."},
+	{name: "target", doc: "Where the machine is: ssh(...) for a host that runs NixOS already, aws.ec2(...) for an EC2 instance ferry creates; left out, the modules' deployment.targetHost, targetPort and targetUser (NixOps)."},
 	{name: "modules", def: "[]", doc: "NixOS modules (nix.module, nix.inline), after those of defaults()."},
 	{name: "tags", def: "[]", doc: "Tags, for --on @TAG, --exclude @TAG and rollout(tags = ...)."},
 	{name: "depends_on", def: "[]", doc: "Resources and machines (values or addresses) deployed before this machine."},
@@ -66,7 +68,14 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 	}
 	mv.name, mv.addr = m.Name, m.Addr
 	var added []spec.Module // what aws.ec2 adds, after the machine's modules
-	if v, ok := a["target"]; ok {
+	v, ok := a["target"]
+	if !ok {
+		// NixOps and Colmena modules say where the machine is
+		// (deployment.targetHost, ...): the engine reads it after
+		// evaluation.
+		m.Target = spec.Target{Kind: "ssh", FromNix: true, Pos: m.Pos}
+		mv.target = &targetValue{t: m.Target}
+	} else {
 		switch t := v.(type) {
 		case *targetValue:
 			if t.instance != nil {

@@ -171,8 +171,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 	}{
 		// machine()
 		{"machine ok", t0 + `machine("m", t, modules = [nix.module("./a.nix"), nix.module("./dir")])`, ""},
-		{"machine missing everything", "machine()", "ferry.star:1:1: machine: missing required argument \"name\"\n" +
-			"ferry.star:1:1: machine: missing required argument \"target\""},
+		{"machine missing everything", "machine()", "ferry.star:1:1: machine: missing required argument \"name\""},
 		{"machine None is not passed", t0 + "machine(None, t)", `ferry.star:2:1: machine: missing required argument "name"`},
 		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, None, 1)`, `ferry.star:2:1: machine: got 13 positional arguments, want at most 12`},
 		{"machine name twice", t0 + `machine("m", t, name = "n")`, `ferry.star:2:1: machine: got two values for argument "name"`},

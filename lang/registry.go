@@ -27,6 +27,8 @@ func builtinModules() []builtinModule {
 		{name: "nix.module() and nix.inline()", members: nixBuiltins, docs: []builtinDoc{nixModuleDoc, nixInlineDoc}},
 		{name: "defaults()", members: defaultsBuiltins, docs: []builtinDoc{defaultsDoc}},
 		{name: "nixpkgs()", members: nixpkgsBuiltins, docs: []builtinDoc{nixpkgsDoc}},
+		{name: "nixops.network()", members: nixopsBuiltins, docs: []builtinDoc{nixopsNetworkDoc}},
+		{name: "colmena.hive()", members: colmenaBuiltins, docs: []builtinDoc{colmenaHiveDoc}},
 		{name: "key()", members: keyBuiltins, docs: []builtinDoc{keyDoc}},
 		{name: "cmd_check() and http_check()", members: checkBuiltins, docs: []builtinDoc{cmdCheckDoc, httpCheckDoc}},
 		{name: "rollout()", members: rolloutBuiltins, docs: []builtinDoc{rolloutDoc}},

@@ -19,6 +19,7 @@ import (
 	"github.com/nixferry/ferry/providers"
 	"github.com/nixferry/ferry/providers/aws/awstest"
 	"github.com/nixferry/ferry/providers/fakecloud"
+	"github.com/nixferry/ferry/providers/nix/nixtest"
 )
 
 // update rewrites the expected output that scripts compare with `cmp`:
@@ -65,6 +66,8 @@ func TestScripts(t *testing.T) {
 			e.Setenv("AWS_CONFIG_FILE", os.DevNull)
 			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 			e.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			// For scripts that evaluate Nix: NIX_PATH=nixpkgs=$STUB_NIXPKGS.
+			e.Setenv("STUB_NIXPKGS", nixtest.NixpkgsPath())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

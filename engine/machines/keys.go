@@ -211,12 +211,15 @@ func (s Secrets) of(addr string) []*secret { return s.byAddr[addr] }
 // the planned hashes (keyed by planKey, the deployment's plan key, which
 // also keys the hashes recorded after the uploads); it refuses the plan
 // with a *plan.StaleError when one changed.
-func ResolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (Secrets, error) {
-	s, err := resolveSecrets(p, cfg, planKey)
+//
+// nixKeys are the keys of deployment.keys, by machine address
+// (Pipeline.NixKeys); nil when the plan has none.
+func ResolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte, nixKeys map[string][]*spec.Key) (Secrets, error) {
+	s, err := resolveSecrets(p, cfg, planKey, nixKeys)
 	return Secrets{byAddr: s}, err
 }
 
-func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string][]*secret, error) {
+func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte, nixKeys map[string][]*spec.Key) (map[string][]*secret, error) {
 	out := map[string][]*secret{}
 	for _, pm := range p.Machines {
 		if len(pm.Keys) == 0 || (pm.Action != plan.Deploy && pm.Action != plan.UploadKeys) {
@@ -230,7 +233,7 @@ func resolveSecrets(p *plan.Plan, cfg *spec.Config, planKey []byte) (map[string]
 			return nil, &plan.StaleError{What: fmt.Sprintf("%s is no longer in the configuration", pm.Addr)}
 		}
 		byDest := map[string]*spec.Key{}
-		for _, k := range m.Keys {
+		for _, k := range append(append([]*spec.Key(nil), m.Keys...), nixKeys[pm.Addr]...) {
 			byDest[keyDest(k)] = k
 		}
 		for _, pk := range pm.Keys {

@@ -184,31 +184,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		return nil
 	}
 
-	machines := make([]nix.Machine, 0, len(cfg.Machines))
-	unknownArgs := map[string][]spec.Ref{} // by machine name: module args known only after apply
-	for _, m := range cfg.Machines {
-		nm := nix.Machine{Name: m.Name}
-		if m.Flake != nil {
-			nm.Flake = &nix.Flake{Dir: m.Flake.Dir, Attr: m.Flake.Attr}
-		}
-		for _, mod := range m.Modules {
-			var refErr error
-			args, _ := spec.Resolve(mod.Args, func(ref spec.Ref) (any, bool) {
-				v, ok, err := b.values.Lookup(ref)
-				if err != nil && refErr == nil {
-					refErr = err
-				}
-				if !ok && err == nil {
-					unknownArgs[m.Name] = append(unknownArgs[m.Name], ref)
-				}
-				return v, ok
-			}).(map[string]any)
-			if refErr != nil {
-				return spec.Errorf(mod.Pos, fmt.Sprintf("machine %s: %v", m.Name, refErr))
-			}
-			nm.Modules = append(nm.Modules, nix.Module{Path: mod.Path, Inline: mod.Inline, Args: args})
-		}
-		machines = append(machines, nm)
+	machines, unknownArgs, err := evalMachines(cfg, b.values.Lookup)
+	if err != nil {
+		return err
 	}
 	names := make([]string, 0, len(sel))
 	for n := range sel {
@@ -232,8 +210,14 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	targets := map[string]plan.Target{}
 	pendingTarget := map[string]string{} // by address: why the host is not read
 	reads := map[string]remote.Target{}
+	var fromNix []string // machines whose target their modules give (deployment.targetHost, ...)
 	for _, name := range names {
 		m := cfg.MachineByName(name)
+		if m.Target.FromNix {
+			targets[m.Addr] = plan.Target{From: "deployment.targetHost, targetPort and targetUser, once evaluated"}
+			fromNix = append(fromNix, name)
+			continue
+		}
 		t, unknown, err := b.planTarget(m)
 		if err != nil {
 			return err
@@ -267,9 +251,16 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		return err
 	}
 
+	nixHosts, err := b.nixTargets(ctx, fromNix, evaluated, deferred, targets)
+	if err != nil {
+		return err
+	}
 	var read map[string]*hostRead
 	if hosts != nil {
 		read = hosts()
+		for addr, h := range nixHosts() {
+			read[addr] = h
+		}
 	}
 	planned := make([]*plan.Machine, 0, len(names))
 	boots := map[string]remote.BootFiles{}
@@ -295,11 +286,14 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if rec != nil {
 			pm.Previous = rec.Path
 		}
+		if d := ev.Deployment; len(m.Tags) == 0 && d != nil && len(d.Tags) > 0 {
+			pm.Tags, pm.TagsFrom = d.Tags, "deployment.tags"
+		}
 		keysAgainst := rec
 		if pendingTarget[m.Addr] != "" {
 			keysAgainst = nil // a new host: it has none of the keys
 		}
-		if err := planSafety(pm, m, keysAgainst, b.planKey); err != nil {
+		if err := planSafety(pm, withNixKeys(m, ev.Deployment), keysAgainst, b.planKey); err != nil {
 			return err
 		}
 		if ev.Boot != nil {
@@ -550,6 +544,37 @@ func (b *planner) knownAfterApplyOf(refs []spec.Ref, p *plan.Plan) string {
 	}
 	sort.Strings(why)
 	return "known only after apply (" + strings.Join(why, ", ") + ")"
+}
+
+// nixTargets sets the targets of the machines in names, which take theirs
+// from their modules (spec.Target.FromNix), from what evaluation reported,
+// and starts reading those hosts (with --refresh); the function returned
+// waits for the reads.
+func (b *planner) nixTargets(ctx context.Context, names []string, evaluated map[string]nix.Evaluated, deferred map[string]string, targets map[string]plan.Target) (func() map[string]*hostRead, error) {
+	reads := map[string]remote.Target{}
+	for _, name := range names {
+		ev, ok := evaluated[name]
+		if !ok || deferred[name] != "" {
+			continue
+		}
+		m := b.cfg.MachineByName(name)
+		t := NixTarget(name, ev.Deployment)
+		if rec := b.st.Machines[m.Addr]; rec != nil && rec.HostKey != "" && rec.Target == t.String() {
+			t.HostKey = rec.HostKey
+		}
+		targets[m.Addr] = t
+		ep, err := b.pl.drivers().Driver(t.Kind)
+		if err == nil {
+			reads[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.pl.SSH}, t)
+		}
+		if err != nil {
+			return nil, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: target from %s: %v", m.Name, t.From, err))
+		}
+	}
+	if !b.opts.Refresh || len(reads) == 0 {
+		return func() map[string]*hostRead { return nil }, nil
+	}
+	return b.readHosts(ctx, reads), nil
 }
 
 // planTarget resolves m's target as far as the plan knows its references

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/engine/target"
+	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/remote"
 )
 
@@ -175,6 +178,14 @@ func targetRefs(t spec.Target) []spec.Ref {
 // reference whose resource is not in st yet is an error that says to
 // apply first.
 func MachineTarget(m *spec.Machine, st *state.State) (plan.Target, error) {
+	if m.Target.FromNix {
+		if rec := st.Machines[m.Addr]; rec != nil {
+			if t, ok := recordedTarget(rec); ok {
+				return t, nil
+			}
+		}
+		return plan.Target{}, fmt.Errorf("%s: its target comes from deployment.targetHost, known once deployed: run `ferry apply` first", m.Addr)
+	}
 	t, unknown, err := resolveTargetRefs(ResolveTarget(m.Target), stateLookup(st))
 	if err != nil {
 		return t, fmt.Errorf("%s: %w", m.Addr, err)
@@ -296,6 +307,53 @@ func (r *Run) reboot(ctx context.Context, m *plan.Machine) (*remote.Conn, error)
 		return nil, fmt.Errorf("targets of kind %q cannot be rebooted by ferry", drv.Kind())
 	}
 	return rb.Reboot(ctx, target.Env{SSH: r.pl.SSH}, r.endpoint(m), remote.RebootOptions{Timeout: r.rebootTimeout})
+}
+
+// NixTarget is the target of the machine name whose configuration gave
+// none (spec.Target.FromNix): its deployment.targetHost, targetPort and
+// targetUser, each defaulting as in NixOps (the machine's name, 22,
+// root), with From saying which is which.
+func NixTarget(name string, d *nix.Deployment) plan.Target {
+	if d == nil {
+		d = &nix.Deployment{}
+	}
+	t := plan.Target{Host: name, Port: 22, User: "root"}
+	from := []string{"host " + name + " (the machine's name: deployment.targetHost is unset)"}
+	if d.TargetHost != "" {
+		t.Host, from[0] = d.TargetHost, "host from deployment.targetHost"
+	}
+	if d.TargetPort != 0 {
+		t.Port = d.TargetPort
+		from = append(from, "port from deployment.targetPort")
+	} else {
+		from = append(from, "port 22 (default)")
+	}
+	if d.TargetUser != "" {
+		t.User = d.TargetUser
+		from = append(from, "user from deployment.targetUser")
+	} else {
+		from = append(from, "user root (default)")
+	}
+	t.From = strings.Join(from, ", ")
+	return t
+}
+
+// recordedTarget is the target state recorded for a machine
+// ("user@host:port"), with the key pinned for it.
+func recordedTarget(rec *state.Machine) (plan.Target, bool) {
+	user, rest, ok := strings.Cut(rec.Target, "@")
+	if !ok {
+		return plan.Target{}, false
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil {
+		return plan.Target{}, false
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return plan.Target{}, false
+	}
+	return plan.Target{Host: host, Port: p, User: user, HostKey: rec.HostKey, From: "the last deploy (state)"}, true
 }
 
 // ResolveTarget is how a configured target is reached: its defaults (port

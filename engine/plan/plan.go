@@ -286,8 +286,11 @@ type Machine struct {
 	// apply reboots.
 	Reboot *Reboot `json:"reboot,omitempty"`
 	// Batch is the machine's rollout batch, from 1; 0 when not rolled out.
-	Batch      int      `json:"batch,omitempty"`
-	Tags       []string `json:"tags,omitempty"`
+	Batch int      `json:"batch,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
+	// TagsFrom is "deployment.tags" when the configuration gave no tags
+	// and the machine's modules did.
+	TagsFrom   string   `json:"tags_from,omitempty"`
 	Deps       []string `json:"deps,omitempty"`
 	DeclaredAt string   `json:"declared_at,omitempty"`
 }
@@ -314,6 +317,11 @@ type Target struct {
 	// Resource is the address of the resource that is the machine's host
 	// (spec.Target.Resource); "" for hosts ferry does not create.
 	Resource string `json:"resource,omitempty"`
+	// From says where host, port and user came from when the
+	// configuration gave no target (spec.Target.FromNix): the Nix options
+	// that set them, or NixOps's defaults ("host from
+	// deployment.targetHost, port 22 (default), user root (default)").
+	From string `json:"from,omitempty"`
 }
 
 // String is user@host:port, as state records a machine's target.

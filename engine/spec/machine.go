@@ -59,7 +59,12 @@ type Target struct {
 	// hosts ferry does not create. Its driver stops and starts the machine
 	// through that resource's provider.
 	Resource string
-	Pos      Pos
+	// FromNix: the configuration gave no target, so host, port and user
+	// come from the machine's deployment.targetHost, targetPort and
+	// targetUser once its system is evaluated (NixOps's defaults when
+	// unset: the machine's name, 22, root). The other fields are zero.
+	FromNix bool
+	Pos     Pos
 }
 
 // Module is one NixOS module: a file or inline Nix text, with extra
@@ -98,19 +103,30 @@ type Key struct {
 	Permissions string
 	// UploadAt is "pre-activation" (default) or "post-activation".
 	UploadAt string
-	Pos      Pos
+	// FromNix: the key is the machine's deployment.keys.<Name> (NixOps,
+	// Colmena), not declared in the configuration.
+	FromNix bool
+	Pos     Pos
 }
 
+// NixKeySource prefixes the Source of keys from deployment.keys.
+const NixKeySource = "deployment.keys "
+
 // Source names where the key's content comes from, without revealing it:
-// "text", "file PATH" or "command ARGV0".
+// "text", "file PATH" or "command ARGV0", after NixKeySource for a key
+// from deployment.keys.
 func (k *Key) Source() string {
+	src := "text"
 	switch {
 	case k.File != "":
-		return "file " + k.File
+		src = "file " + k.File
 	case len(k.Command) > 0:
-		return "command " + k.Command[0]
+		src = "command " + k.Command[0]
 	}
-	return "text"
+	if k.FromNix {
+		return NixKeySource + src
+	}
+	return src
 }
 
 // Check is a health check of a machine: a command run on the host

@@ -32,6 +32,21 @@ type State struct {
 	// uses it to tell a plan applied twice from one another apply
 	// overtook.
 	AppliedPlan string `json:"applied_plan,omitempty"`
+	// Recorded are objects another tool made that ferry knows of but does
+	// not manage (a NixOps EC2 machine before ferry's EC2 machines can
+	// adopt it), by address ("nixops.ec2.web"): plans neither read nor
+	// change them; `ferry state list` shows them.
+	Recorded map[string]*Recorded `json:"recorded,omitempty"`
+}
+
+// Recorded is an object ferry carries in state without managing it.
+type Recorded struct {
+	// Type is the other tool's type ("nixops ec2").
+	Type string `json:"type"`
+	// Why says why ferry does not manage it, and what to do.
+	Why string `json:"why"`
+	// Attrs are the other tool's attributes, as it recorded them.
+	Attrs map[string]string `json:"attrs,omitempty"`
 }
 
 // Machine is what ferry knows about one NixOS machine.
@@ -180,6 +195,12 @@ func (s *State) Clone() *State {
 		c.Intents = make(map[string]*Intent, len(s.Intents))
 		for a, i := range s.Intents {
 			c.Intents[a] = i
+		}
+	}
+	if s.Recorded != nil {
+		c.Recorded = make(map[string]*Recorded, len(s.Recorded))
+		for a, r := range s.Recorded {
+			c.Recorded[a] = r
 		}
 	}
 	if s.Outputs != nil {

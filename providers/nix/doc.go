@@ -7,6 +7,14 @@
 //     machine with <nixpkgs>/nixos/lib/eval-config.nix, giving each machine's
 //     modules the NixOps arguments name, nodes (every machine's evaluated
 //     configuration) and resources, plus per-machine and per-module args;
+//   - ferry's modules (ferryModules in the expression): every machine gets
+//     its default host name and the deployment options of NixOps and
+//     Colmena (deployment.nix: deployment.targetHost/Port/User, keys with
+//     their <name>-key.service units, tags, ...); evaluation reports each
+//     machine's values back (Evaluated.Deployment) and fails a machine
+//     whose deployment.targetEnv is not "none". EvalJSON evaluates any
+//     expression with the same modules in scope (how lang reads NixOps
+//     networks and Colmena hives);
 //   - machines from flakes (Machine.Flake: a flake's nixosConfigurations
 //     extended through extendModules with the same modules and arguments)
 //     and nixpkgs from a flake input (EvalOptions.NixpkgsFlake, pinned by

@@ -78,6 +78,89 @@ type Evaluated struct {
 	// when nixpkgs has none of the options they come from (or the system
 	// has no kernel of its own, like a container).
 	Boot *BootFiles `json:"boot,omitempty"`
+	// Deployment is what the machine's modules set in ferry's deployment
+	// options (NixOps and Colmena's deployment.*); nil from expressions
+	// that report none.
+	Deployment *Deployment `json:"deployment,omitempty"`
+}
+
+// Deployment holds the values of a machine's deployment.* options after
+// evaluation (deployment.nix). Zero values (empty strings, port 0) were
+// left unset in Nix; ferry's configuration decides then.
+type Deployment struct {
+	TargetHost        string         `json:"targetHost,omitempty"`
+	TargetPort        int            `json:"targetPort,omitempty"`
+	TargetUser        string         `json:"targetUser,omitempty"`
+	Tags              []string       `json:"tags,omitempty"`
+	HasFastConnection bool           `json:"hasFastConnection,omitempty"`
+	AlwaysActivate    bool           `json:"alwaysActivate,omitempty"`
+	BuildOnTarget     bool           `json:"buildOnTarget,omitempty"`
+	Keys              map[string]Key `json:"keys,omitempty"`
+}
+
+// Key is one deployment.keys.<name> of a machine. Text is the key itself:
+// it is never written to JSON (plans and state keep digests only).
+type Key struct {
+	Text        string   `json:"-"`
+	HasText     bool     `json:"hasText,omitempty"`
+	KeyFile     string   `json:"keyFile,omitempty"`
+	KeyCommand  []string `json:"keyCommand,omitempty"`
+	DestDir     string   `json:"destDir"`
+	User        string   `json:"user"`
+	Group       string   `json:"group"`
+	Permissions string   `json:"permissions"`
+	UploadAt    string   `json:"uploadAt"`
+}
+
+// deploymentJSON is Deployment as the expression prints it (nulls for
+// unset values, key texts included).
+type deploymentJSON struct {
+	TargetHost                        *string
+	TargetPort                        *int
+	TargetUser                        *string
+	Tags                              []string
+	HasFastConnection, AlwaysActivate bool
+	BuildOnTarget                     bool
+	Keys                              map[string]struct {
+		Text, KeyFile        *string
+		KeyCommand           []string
+		DestDir, User, Group string
+		Permissions          string
+		UploadAt             string
+	}
+}
+
+func (d *deploymentJSON) deployment() *Deployment {
+	if d == nil {
+		return nil
+	}
+	out := &Deployment{Tags: slices.Clip(d.Tags), HasFastConnection: d.HasFastConnection, AlwaysActivate: d.AlwaysActivate, BuildOnTarget: d.BuildOnTarget}
+	if len(out.Tags) == 0 {
+		out.Tags = nil
+	}
+	if d.TargetHost != nil {
+		out.TargetHost = *d.TargetHost
+	}
+	if d.TargetPort != nil {
+		out.TargetPort = *d.TargetPort
+	}
+	if d.TargetUser != nil {
+		out.TargetUser = *d.TargetUser
+	}
+	for name, k := range d.Keys {
+		if out.Keys == nil {
+			out.Keys = map[string]Key{}
+		}
+		key := Key{KeyCommand: k.KeyCommand, DestDir: k.DestDir, User: k.User, Group: k.Group, Permissions: k.Permissions, UploadAt: k.UploadAt}
+		if k.Text != nil {
+			key.Text, key.HasText = *k.Text, true
+		}
+		if k.KeyFile != nil {
+			key.KeyFile = *k.KeyFile
+		}
+		out.Keys[name] = key
+	}
+	return out
 }
 
 // BootFiles are what a system boots: the store paths its kernel, initrd and
@@ -364,14 +447,15 @@ func decodeEvaluated(stdout []byte) map[string]Evaluated {
 			break
 		}
 		var entry struct {
-			Drv, Out string
-			Boot     *BootFiles // older expressions print none
+			Drv, Out   string
+			Boot       *BootFiles      // older expressions print none
+			Deployment *deploymentJSON // older expressions print none
 		}
 		if err := dec.Decode(&entry); err != nil {
 			break
 		}
 		if entry.Drv != "" && entry.Out != "" {
-			ev := Evaluated{DrvPath: entry.Drv, OutPath: entry.Out}
+			ev := Evaluated{DrvPath: entry.Drv, OutPath: entry.Out, Deployment: entry.Deployment.deployment()}
 			if !entry.Boot.IsZero() {
 				ev.Boot = entry.Boot
 			}

@@ -311,7 +311,7 @@ func TestSeedInstanceTerminatedOutside(t *testing.T) {
 	for _, want := range []string{
 		"# aws.instance.web-eu will be created",
 		"# machine.web-eu will be deployed",
-		"Plan: 1 to add, 0 to change, 0 to destroy. 1 machines to deploy, 1 unchanged.",
+		"Plan: 1 to add, 0 to change, 0 to destroy. 1 machine to deploy, 1 unchanged.",
 	} {
 		if !strings.Contains(p, want) {
 			t.Errorf("plan after the instance was terminated lacks %q:\n%s", want, p)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/nixferry/ferry/providers/nix"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,18 +34,19 @@ import (
 type CLI struct {
 	Globals
 
-	Validate ValidateCmd `cmd:"" help:"Load and check the configuration (no state access)."`
-	Plan     PlanCmd     `cmd:"" help:"Show what apply would do and write the plan file."`
-	Apply    ApplyCmd    `cmd:"" help:"Apply a saved plan, or plan and ask."`
-	Show     ShowCmd     `cmd:"" help:"Render a plan file or the current state."`
-	Destroy  DestroyCmd  `cmd:"" help:"Plan and apply the deletion of everything."`
-	Delete   DeleteCmd   `cmd:"" help:"Delete a deployment without resources or machines from the state store."`
-	Graph    GraphCmd    `cmd:"" help:"Print the dependency graph (DOT)."`
-	State    StateCmd    `cmd:"" help:"Inspect and repair state."`
-	Unlock   UnlockCmd   `cmd:"" help:"Break a state lock held by a run that is gone."`
-	List     ListCmd     `cmd:"" help:"List the deployments in the state store."`
-	Version  VersionCmd  `cmd:"" help:"Print ferry's version."`
-	Docs     DocsCmd     `cmd:"" hidden:"" help:"Write the reference of ferry.star's builtins and resources (docs/reference.md)."`
+	Validate     ValidateCmd     `cmd:"" help:"Load and check the configuration (no state access)."`
+	Plan         PlanCmd         `cmd:"" help:"Show what apply would do and write the plan file."`
+	Apply        ApplyCmd        `cmd:"" help:"Apply a saved plan, or plan and ask."`
+	Show         ShowCmd         `cmd:"" help:"Render a plan file or the current state."`
+	Destroy      DestroyCmd      `cmd:"" help:"Plan and apply the deletion of everything."`
+	Delete       DeleteCmd       `cmd:"" help:"Delete a deployment without resources or machines from the state store."`
+	Graph        GraphCmd        `cmd:"" help:"Print the dependency graph (DOT)."`
+	State        StateCmd        `cmd:"" help:"Inspect and repair state."`
+	Unlock       UnlockCmd       `cmd:"" help:"Break a state lock held by a run that is gone."`
+	List         ListCmd         `cmd:"" help:"List the deployments in the state store."`
+	ImportNixops ImportNixopsCmd `cmd:"" name:"import-nixops" help:"Import the state of a NixOps deployment (nixops export output)."`
+	Version      VersionCmd      `cmd:"" help:"Print ferry's version."`
+	Docs         DocsCmd         `cmd:"" hidden:"" help:"Write the reference of ferry.star's builtins and resources (docs/reference.md)."`
 
 	SSH         SSHCmd         `cmd:"" name:"ssh" help:"Open a shell on a machine, or run one command there (after --)."`
 	Exec        ExecCmd        `cmd:"" help:"Run a command on machines in parallel, output prefixed by machine."`
@@ -135,6 +137,9 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 		LookupEnv: a.LookupEnv,
 		Schemas:   reg.Schemas(),
 		Providers: LangProviders(reg),
+		EvalNix: func(expr string) ([]byte, error) {
+			return nix.Nix{}.EvalJSON(a.ctx, expr)
+		},
 	})
 }
 

@@ -153,6 +153,9 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	fmt.Fprintf(w, "\n%s  %s%s %s  %s\n", col, symbol, c.reset, m.Addr, targetText(m.Target))
 	fmt.Fprintf(w, "      system:  %s\n", m.Path)
 	renderTarget(w, m.Target)
+	if m.TagsFrom != "" {
+		fmt.Fprintf(w, "      tags:    %s (from %s)\n", strings.Join(m.Tags, ", "), m.TagsFrom)
+	}
 	if m.Previous != "" {
 		fmt.Fprintf(w, "      was:     %s\n", m.Previous)
 	}
@@ -212,9 +215,13 @@ func targetText(t plan.Target) string {
 	return arg("user", t.User) + "@" + arg("host", t.Host) + ":" + arg("port", strconv.Itoa(t.Port))
 }
 
-// renderTarget shows, for a target known only after apply, where its
-// arguments come from and how its host key will be checked.
+// renderTarget shows where a target given by the machine's modules came
+// from and, for a target known only after apply, where its arguments come
+// from and how its host key will be checked.
 func renderTarget(w io.Writer, t plan.Target) {
+	if t.From != "" {
+		fmt.Fprintf(w, "      target:  %s\n", t.From)
+	}
 	if t.Known() {
 		return
 	}

@@ -36,11 +36,15 @@ func (c *StateListCmd) Run(a *App) error {
 		return err
 	}
 	addrs := engine.StateAddrs(st)
+	recorded := engine.RecordedAddrs(st)
 	if c.JSON {
-		return writeJSON(a.Stdout, addrs)
+		return writeJSON(a.Stdout, append(addrs, recorded...))
 	}
 	for _, addr := range addrs {
 		fmt.Fprintln(a.Stdout, addr)
+	}
+	for _, addr := range recorded {
+		fmt.Fprintf(a.Stdout, "%s (recorded, not managed: %s)\n", addr, st.Recorded[addr].Why)
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ let
 in
 {
   inherit lib system;
+  # The nixpkgs source tree, as nixpkgs' pkgs.path (Colmena's meta.nixpkgs may be a package set).
+  path = ../.;
   inherit mkFake fetchFake;
   inherit linuxPackagesFor aggregateModules;
 
