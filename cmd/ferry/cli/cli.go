@@ -69,6 +69,7 @@ type Globals struct {
 	Deployment  string            `short:"d" name:"deployment" placeholder:"NAME" help:"Deployment (default: deployment(name=...) in the config, else \"default\")."`
 	State       string            `name:"state" env:"FERRY_STATE" placeholder:"URL" help:"State store: file:///dir, s3://bucket, gs://bucket, mem:// (default: file://DIR/.ferry)."`
 	Var         map[string]string `name:"var" placeholder:"K=V" help:"Set a configuration variable (repeatable); also FERRY_VAR_<name>."`
+	VarFile     []string          `name:"var-file" type:"existingfile" placeholder:"FILE" help:"Set configuration variables from a JSON object or a .star file's globals (repeatable, later files win; --var wins over them, they win over FERRY_VAR_<name>)."`
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
 	SSHKey      []string          `name:"ssh-key" env:"FERRY_SSH_KEY" placeholder:"FILE" help:"SSH private key for machines (repeatable; default: ssh-agent and ~/.ssh/id_*)."`
@@ -130,6 +131,7 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 		Dir:       dir,
 		File:      a.File,
 		Vars:      a.Var,
+		VarFiles:  a.VarFile,
 		LookupEnv: a.LookupEnv,
 		Schemas:   reg.Schemas(),
 		Providers: LangProviders(reg),
