@@ -56,6 +56,10 @@ type Target struct {
 	// hosts ferry does not create. Its driver stops and starts the machine
 	// through that resource's provider.
 	Resource string
+	// Defaults names the arguments left to ferry's defaults ("port",
+	// "user"): the configuration did not give them, so the user's SSH
+	// client configuration may (cmd/ferry/cli/sshconfig.go).
+	Defaults []string
 	Pos      Pos
 }
 

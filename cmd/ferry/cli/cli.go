@@ -72,6 +72,7 @@ type Globals struct {
 	VarFile     []string          `name:"var-file" type:"existingfile" placeholder:"FILE" help:"Set configuration variables from a JSON object or a .star file's globals (repeatable, later files win; --var wins over them, they win over FERRY_VAR_<name>)."`
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
+	SSHConfig   string            `name:"ssh-config" env:"FERRY_SSH_CONFIG" placeholder:"FILE" help:"OpenSSH client configuration whose HostName, User, Port, IdentityFile and ProxyJump apply to machines (default: ~/.ssh/config; none: read none). Values given in ssh() win."`
 	SSHKey      []string          `name:"ssh-key" env:"FERRY_SSH_KEY" placeholder:"FILE" help:"SSH private key for machines (repeatable; default: ssh-agent and ~/.ssh/id_*)."`
 	// StateSecrets are keeper URLs (package sealed): the first seals,
 	// every one opens; "none" first writes in clear.
@@ -86,6 +87,11 @@ type App struct {
 	opCtx context.Context // cancelled on the second
 	// extraProviders are registered beside the built-in ones (MainWith).
 	extraProviders []providers.Provider
+	// sshConf is the SSH client configuration once read; sshIdentities
+	// its IdentityFiles for the machines loaded (sshconfig.go).
+	sshConf       *remote.SSHConfig
+	sshIdentities []string
+	warned        map[string]bool // warnOnce
 }
 
 // Dir is the absolute configuration directory.
@@ -127,7 +133,7 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lang.Load(a.ctx, lang.Options{
+	cfg, err := lang.Load(a.ctx, lang.Options{
 		Dir:       dir,
 		File:      a.File,
 		Vars:      a.Var,
@@ -136,6 +142,13 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 		Schemas:   reg.Schemas(),
 		Providers: LangProviders(reg),
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.applySSHConfig(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // LangProviders tells lang which providers take a configuration
