@@ -6,8 +6,10 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 )
 
-// outputBuiltins provides output(name, value), which declares a value to
-// show after apply. The value may contain references.
+// outputBuiltins provides output(name, value, sensitive = False), which
+// declares a value to show after apply and with `ferry output`. The value
+// may contain references; a sensitive one reads (sensitive) wherever
+// ferry shows it, except `ferry output --raw NAME`.
 func outputBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"output": starlark.NewBuiltin("output", output)}, nil
 }
@@ -15,7 +17,8 @@ func outputBuiltins(*run) (starlark.StringDict, error) {
 func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var value starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "value", &value); err != nil {
+	var sensitive bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "value", &value, "sensitive?", &sensitive); err != nil {
 		return nil, err
 	}
 	r := runOf(thread)
@@ -31,6 +34,6 @@ func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err != nil {
 		return starlark.None, r.report(r.callerError(thread, "output %q%s", name, withPath(err)))
 	}
-	r.cfg.Outputs = append(r.cfg.Outputs, &spec.Output{Name: name, Value: v, Pos: pos})
+	r.cfg.Outputs = append(r.cfg.Outputs, &spec.Output{Name: name, Value: v, Sensitive: sensitive, Pos: pos})
 	return starlark.None, nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
-	"github.com/nixferry/ferry/engine/spec"
 )
 
 // ApplyCmd is `ferry apply [PLAN]`.
@@ -255,7 +254,7 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			fmt.Fprint(a.Stdout, ".")
 		}
 		fmt.Fprintln(a.Stdout)
-		renderOutputs(a, res.Outputs)
+		renderOutputs(a, res.Outputs, res.SensitiveOutputs)
 		if len(res.Deferred) > 0 && planFile != "" {
 			renderDeferred(a, res.Deferred, planFile)
 		}
@@ -341,14 +340,12 @@ func planUploadsKeys(p *plan.Plan) bool {
 	return false
 }
 
-func renderOutputs(a *App, outputs map[string]any) {
+func renderOutputs(a *App, outputs map[string]any, sensitive []string) {
 	if len(outputs) == 0 {
 		return
 	}
 	fmt.Fprintln(a.Stdout, "\nOutputs:")
-	for _, k := range sortedKeys(outputs) {
-		fmt.Fprintf(a.Stdout, "  %s = %s\n", k, spec.Render(outputs[k]))
-	}
+	renderOutputLines(a.Stdout, "  ", redactOutputs(outputs, sensitive), sensitive)
 }
 
 // DestroyCmd is `ferry destroy`.

@@ -39,6 +39,7 @@ type CLI struct {
 	Show     ShowCmd     `cmd:"" help:"Render a plan file or the current state."`
 	Destroy  DestroyCmd  `cmd:"" help:"Plan and apply the deletion of everything."`
 	Delete   DeleteCmd   `cmd:"" help:"Delete a deployment without resources or machines from the state store."`
+	Output   OutputCmd   `cmd:"" help:"Print the outputs of the last apply."`
 	Graph    GraphCmd    `cmd:"" help:"Print the dependency graph (DOT)."`
 	State    StateCmd    `cmd:"" help:"Inspect and repair state."`
 	Unlock   UnlockCmd   `cmd:"" help:"Break a state lock held by a run that is gone."`
