@@ -46,6 +46,9 @@ type CLI struct {
 	List     ListCmd     `cmd:"" help:"List the deployments in the state store."`
 	Version  VersionCmd  `cmd:"" help:"Print ferry's version."`
 
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: eval \"$(ferry completion bash)\", ferry completion fish | source, or into zsh's fpath as _ferry."`
+	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Answer a completion script (hidden)."`
+
 	SSH         SSHCmd         `cmd:"" name:"ssh" help:"Open a shell on a machine, or run one command there (after --)."`
 	Exec        ExecCmd        `cmd:"" help:"Run a command on machines in parallel, output prefixed by machine."`
 	Info        InfoCmd        `cmd:"" help:"Show each machine's target, deployed and running system, and status."`
