@@ -50,6 +50,7 @@ type CLI struct {
 	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Answer a completion script (hidden)."`
 
 	SSH         SSHCmd         `cmd:"" name:"ssh" help:"Open a shell on a machine, or run one command there (after --)."`
+	Scp         ScpCmd         `cmd:"" name:"scp" help:"Copy files to or from a machine: ferry scp [-r] SRC DST, one of them MACHINE:PATH."`
 	Exec        ExecCmd        `cmd:"" help:"Run a command on machines in parallel, output prefixed by machine."`
 	Info        InfoCmd        `cmd:"" help:"Show each machine's target, deployed and running system, and status."`
 	Check       CheckCmd       `cmd:"" help:"Check machines for drift and failed systemd units."`
