@@ -63,6 +63,7 @@ type ApplyResult struct {
 	Cancelled                 []string
 	RolledBack                map[string]string // machine address -> the system it went back to
 	Outputs                   map[string]any
+	SensitiveOutputs          []string // names of Outputs declared sensitive
 	Serial                    uint64
 
 	// Deferred are the machines the plan deferred (their systems depend on
@@ -278,10 +279,10 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		final.Deployment = p.Deployment
 	}
 	if res.Err() == nil || p.Options.Destroy {
-		final.Outputs = x.outputs(recorded)
+		final.Outputs, final.SensitiveOutputs = x.outputs(recorded)
 	}
 	if p.Options.Destroy && len(final.Resources) == 0 {
-		final.Outputs = nil
+		final.Outputs, final.SensitiveOutputs = nil, nil
 	}
 	// A resource left as it is may still have new dependencies (a
 	// depends_on, or a reference whose value did not change): record
@@ -295,18 +296,18 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 			depsChanged = true
 		}
 	}
-	if len(wr.Done) == 0 && !depsChanged && res.Err() == nil && reflect.DeepEqual(final.Outputs, st.Outputs) {
+	if len(wr.Done) == 0 && !depsChanged && res.Err() == nil && reflect.DeepEqual(final.Outputs, st.Outputs) && slices.Equal(final.SensitiveOutputs, st.SensitiveOutputs) {
 		// Nothing changed: keep the serial, so the same reviewed no-op
 		// plan stays applicable and history is not padded.
 		res.Serial = st.Serial
-		res.Outputs = st.Outputs
+		res.Outputs, res.SensitiveOutputs = st.Outputs, st.SensitiveOutputs
 		return res, nil
 	}
 	if err := e.Store.Write(context.WithoutCancel(ctx), lock, final); err != nil {
 		return res, fmt.Errorf("write state snapshot: %w; completed operations are recorded in the journal and the next `ferry plan` folds them in", err)
 	}
 	res.Serial = final.Serial
-	res.Outputs = final.Outputs
+	res.Outputs, res.SensitiveOutputs = final.Outputs, final.SensitiveOutputs
 	e.emit(Event{Kind: EventStateSaved, Serial: final.Serial})
 	return res, nil
 }
@@ -618,12 +619,14 @@ func (x *executor) lookup(ref spec.Ref) (any, bool) {
 	return spec.Lookup(attrs, ref.Attr)
 }
 
-// outputs evaluates the plan's outputs against the recorded state; an
-// output whose references are not available is left out.
-func (x *executor) outputs(recorded *state.State) map[string]any {
+// outputs evaluates the plan's outputs against the recorded state, and
+// names the sensitive ones (sorted); an output whose references are not
+// available is left out.
+func (x *executor) outputs(recorded *state.State) (map[string]any, []string) {
 	if len(x.p.Outputs) == 0 {
-		return nil
+		return nil, nil
 	}
+	var sensitive []string
 	out := map[string]any{}
 	for _, o := range x.p.Outputs {
 		ok := true
@@ -639,9 +642,13 @@ func (x *executor) outputs(recorded *state.State) map[string]any {
 		})
 		if ok {
 			out[o.Name] = v
+			if o.Sensitive {
+				sensitive = append(sensitive, o.Name)
+			}
 		}
 	}
-	return out
+	slices.Sort(sensitive)
+	return out, sensitive
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -332,7 +332,7 @@ func (b *planBuilder) build(ctx context.Context) (*plan.Plan, error) {
 	// Destroy plans carry the outputs too: apply re-evaluates them against
 	// what is left, so a targeted destroy keeps the ones still valid.
 	for _, o := range b.cfg.Outputs {
-		p.Outputs = append(p.Outputs, &plan.Output{Name: o.Name, Value: o.Value, DeclaredAt: o.Pos.String()})
+		p.Outputs = append(p.Outputs, &plan.Output{Name: o.Name, Value: o.Value, Sensitive: o.Sensitive, DeclaredAt: o.Pos.String()})
 	}
 	if err := b.recordProviders(p); err != nil {
 		return nil, err

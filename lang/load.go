@@ -32,6 +32,10 @@ type Options struct {
 	File string
 	// Vars holds the values passed as --var name=value.
 	Vars map[string]string
+	// VarFiles are --var-file files (var_file.go), later ones winning,
+	// read before Vars and after FERRY_VAR_<name>: --var overrides them.
+	// Relative paths are relative to the working directory.
+	VarFiles []string
 	// LookupEnv looks up FERRY_VAR_<name> for var(); nil means no
 	// environment.
 	LookupEnv func(string) (string, bool)

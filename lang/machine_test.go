@@ -69,7 +69,8 @@ output("proxy", proxy.target.host)
 			Addr: "machine.gitServer",
 			Target: spec.Target{
 				Kind: "ssh", Host: "10.0.0.2", Port: 22, User: "root", HostKey: testHostKey,
-				Pos: pos("ferry.star", 6, 14),
+				Defaults: []string{"port", "user"},
+				Pos:      pos("ferry.star", 6, 14),
 			},
 			Modules: []spec.Module{common, utc, {Path: filepath.Join(dir, "git.nix"), Pos: pos("ferry.star", 7, 16)}},
 			Tags:    []string{"git", "staging"},
@@ -80,8 +81,9 @@ output("proxy", proxy.target.host)
 			Addr: "machine.reverse-proxy",
 			Target: spec.Target{
 				Kind: "ssh", Host: "proxy.example.com", Port: 22, User: "deploy", Sudo: true,
-				Jump: &spec.Target{Kind: "ssh", Host: "bastion", Port: 2222, User: "root", Pos: pos("ferry.star", 13, 83)},
-				Pos:  pos("ferry.star", 13, 14),
+				Jump:     &spec.Target{Kind: "ssh", Host: "bastion", Port: 2222, User: "root", Defaults: []string{"user"}, Pos: pos("ferry.star", 13, 83)},
+				Defaults: []string{"port"},
+				Pos:      pos("ferry.star", 13, 14),
 			},
 			Modules: []spec.Module{common, utc, {
 				Path: filepath.Join(dir, "proxy.nix"),
@@ -99,7 +101,7 @@ output("proxy", proxy.target.host)
 		{
 			Name:   "db",
 			Addr:   "machine.db",
-			Target: spec.Target{Kind: "ssh", Host: "10.0.0.3", Port: 2200, User: "root", Pos: pos("hosts/db.star", 1, 20)},
+			Target: spec.Target{Kind: "ssh", Host: "10.0.0.3", Port: 2200, User: "root", Defaults: []string{"user"}, Pos: pos("hosts/db.star", 1, 20)},
 			Modules: []spec.Module{
 				common, utc,
 				{Path: filepath.Join(dir, "hosts", "db.nix"), Pos: pos("hosts/db.star", 2, 5)},

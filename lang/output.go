@@ -6,8 +6,10 @@ import (
 	"github.com/nixferry/ferry/engine/spec"
 )
 
-// outputBuiltins provides output(name, value), which declares a value to
-// show after apply. The value may contain references.
+// outputBuiltins provides output(name, value, sensitive = False), which
+// declares a value to show after apply and with `ferry output`. The value
+// may contain references; a sensitive one reads (sensitive) wherever
+// ferry shows it, except `ferry output --raw NAME`.
 func outputBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"output": starlark.NewBuiltin("output", output)}, nil
 }
@@ -16,6 +18,7 @@ var (
 	outputParams = []param{
 		{name: "name", required: true, doc: "The output's name."},
 		{name: "value", required: true, doc: "Any value; references and format() values resolve at apply."},
+		{name: "sensitive", def: "False", doc: "Shown as (sensitive) by apply, show and ferry output; ferry output --raw NAME prints it."},
 	}
 	outputDoc = builtinDoc{name: "output", params: outputParams, returns: "None",
 		summary: "A value the deployment reports after apply (ferry show, apply's summary)."}
@@ -24,7 +27,8 @@ var (
 func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
 	var value starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, outputParams[0].unpackName(), &name, outputParams[1].unpackName(), &value); err != nil {
+	var sensitive bool
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, outputParams[0].unpackName(), &name, outputParams[1].unpackName(), &value, outputParams[2].unpackName(), &sensitive); err != nil {
 		return nil, err
 	}
 	r := runOf(thread)
@@ -40,6 +44,6 @@ func output(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err != nil {
 		return starlark.None, r.report(r.callerError(thread, "output %q%s", name, withPath(err)))
 	}
-	r.cfg.Outputs = append(r.cfg.Outputs, &spec.Output{Name: name, Value: v, Pos: pos})
+	r.cfg.Outputs = append(r.cfg.Outputs, &spec.Output{Name: name, Value: v, Sensitive: sensitive, Pos: pos})
 	return starlark.None, nil
 }

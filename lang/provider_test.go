@@ -81,9 +81,11 @@ output("url", format("http://{}:{}/{{x}}", web.public_ip, web.ssh_port))
 		Kind: "ssh", User: "root",
 		Refs: map[string]any{"host": webIP, "port": ref("cloud.instance.web", "ssh_port"), "host_key": ref("cloud.instance.web", "host_key")},
 		Jump: &spec.Target{Kind: "ssh", Port: 22,
-			Refs: map[string]any{"host": spec.Format{Template: "{}.bastion", Args: []any{dbID}}, "user": dbID},
-			Pos:  pos(13, 84)},
-		Pos: pos(13, 5),
+			Refs:     map[string]any{"host": spec.Format{Template: "{}.bastion", Args: []any{dbID}}, "user": dbID},
+			Defaults: []string{"port"},
+			Pos:      pos(13, 84)},
+		Defaults: []string{"user"},
+		Pos:      pos(13, 5),
 	}
 	for _, m := range cfg.Machines {
 		if diff := cmp.Diff(wantTarget, m.Target); diff != "" {

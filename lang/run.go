@@ -22,6 +22,7 @@ const maxDiagnostics = 50
 // builtins reach it through runOf and nothing is shared between Loads.
 type run struct {
 	opts        Options
+	fileVars    map[string]starlark.Value // from opts.VarFiles
 	root        *os.Root
 	predeclared starlark.StringDict
 	cfg         *spec.Config
@@ -91,6 +92,9 @@ func newRun(opts Options, extra []builtinModule) (*run, error) {
 		providers:  map[string]spec.Pos{},
 		nixFiles:   map[string]nixFile{},
 		hashedDirs: map[string]bool{},
+	}
+	if r.fileVars, err = readVarFiles(opts.VarFiles); err != nil {
+		return nil, err
 	}
 	r.predeclared, err = r.buildPredeclared(extra)
 	if err != nil {

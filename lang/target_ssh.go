@@ -142,6 +142,11 @@ func sshTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 			t.t.Sudo = sudo
 		}
 	}
+	for _, name := range []string{"port", "user"} {
+		if _, given := a[name]; !given {
+			t.t.Defaults = append(t.t.Defaults, name)
+		}
+	}
 	// The target is returned even with problems (they are reported), so
 	// that machine(target = ssh(...)) does not add errors of its own.
 	if err := p.report(r, thread); err != nil {

@@ -43,6 +43,9 @@ func readVar(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		r.recordVar(name, v)
 		return starlark.String(v), nil
 	}
+	if v, ok := r.fileVars[name]; ok {
+		return v, r.recordValueVar(thread, name, "var file value", v)
+	}
 	if r.opts.LookupEnv != nil {
 		if v, ok := r.opts.LookupEnv(varEnvPrefix + name); ok {
 			r.recordVar(name, v)
@@ -52,20 +55,27 @@ func readVar(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if def == nil {
 		return nil, r.callerError(thread, "var %q is not set: pass --var %s=VALUE or set %s%s", name, name, varEnvPrefix, name)
 	}
-	if s, ok := def.(starlark.String); ok {
+	return def, r.recordValueVar(thread, name, "default", def)
+}
+
+// recordValueVar records v, a var's value that did not come as a string
+// from the command line or the environment: a string as it is, anything
+// else as JSON.
+func (r *run) recordValueVar(thread *starlark.Thread, name, what string, v starlark.Value) error {
+	if s, ok := v.(starlark.String); ok {
 		r.recordVar(name, string(s))
-		return def, nil
+		return nil
 	}
-	x, err := toValue(def)
+	x, err := toValue(v)
 	if err != nil {
-		return nil, r.callerError(thread, "var %q: default%s", name, withPath(err))
+		return r.callerError(thread, "var %q: %s%s", name, what, withPath(err))
 	}
 	encoded, jerr := json.Marshal(spec.Encode(x))
 	if jerr != nil {
-		return nil, r.callerError(thread, "var %q: default: %v", name, jerr)
+		return r.callerError(thread, "var %q: %s: %v", name, what, jerr)
 	}
 	r.recordVar(name, string(encoded))
-	return def, nil
+	return nil
 }
 
 // recordVar records the value a var was first read as. Reading it again

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -41,10 +42,16 @@ func (d *Dialer) loadAuth() ([]ssh.AuthMethod, string, error) {
 			}
 		}
 	}
-	for _, f := range files {
+	firstConfig := len(files) // files from here on are ConfigKeyFiles
+	for _, f := range d.opts.ConfigKeyFiles {
+		if !slices.Contains(files, f) {
+			files = append(files, f)
+		}
+	}
+	for i, f := range files {
 		s, err := loadKeyFile(f)
 		if err != nil {
-			if !explicit && (errors.Is(err, os.ErrNotExist) || isPassphraseError(err)) {
+			if (!explicit || i >= firstConfig) && (errors.Is(err, os.ErrNotExist) || isPassphraseError(err)) {
 				continue // default keys are optional; encrypted ones are left to the agent
 			}
 			return nil, "", err

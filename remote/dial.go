@@ -23,6 +23,11 @@ type Options struct {
 	// ~/.ssh/id_ed25519, id_ecdsa and id_rsa when present; an empty non-nil
 	// slice means none.
 	KeyFiles []string
+	// ConfigKeyFiles are key files named by the SSH client configuration
+	// (SSHConfig's IdentityFile), tried after KeyFiles or the default ones;
+	// one that is missing or protected by a passphrase is skipped, as a
+	// default key file is.
+	ConfigKeyFiles []string
 	// HomeDir replaces the user's home directory when looking for default
 	// key files.
 	HomeDir string

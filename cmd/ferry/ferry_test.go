@@ -63,6 +63,7 @@ func TestScripts(t *testing.T) {
 			// Only what a script sets: no state URL, colors or AWS profile
 			// of the machine running the tests.
 			e.Setenv("NO_COLOR", "1")
+			e.Setenv("FERRY_SSH_CONFIG", "none") // never the machine's ~/.ssh/config
 			e.Setenv("AWS_CONFIG_FILE", os.DevNull)
 			e.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 			e.Setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -227,6 +227,7 @@ func (r *Resource) ProviderKey() string {
 type Output struct {
 	Name       string `json:"name"`
 	Value      any    `json:"value"`
+	Sensitive  bool   `json:"sensitive,omitempty"`
 	DeclaredAt string `json:"declared_at,omitempty"`
 }
 

@@ -108,7 +108,10 @@ func (r *Resource) ProviderKey() string {
 type Output struct {
 	Name  string
 	Value any
-	Pos   Pos
+	// Sensitive outputs read (sensitive) wherever ferry shows them,
+	// except `ferry output --raw NAME`.
+	Sensitive bool
+	Pos       Pos
 }
 
 // Inputs is everything evaluation read: used for the plan's input digest so

@@ -64,7 +64,11 @@ type Target struct {
 	// targetUser once its system is evaluated (NixOps's defaults when
 	// unset: the machine's name, 22, root). The other fields are zero.
 	FromNix bool
-	Pos     Pos
+	// Defaults names the arguments left to ferry's defaults ("port",
+	// "user"): the configuration did not give them, so the user's SSH
+	// client configuration may (cmd/ferry/cli/sshconfig.go).
+	Defaults []string
+	Pos      Pos
 }
 
 // Module is one NixOS module: a file or inline Nix text, with extra

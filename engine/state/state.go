@@ -3,6 +3,7 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,8 @@ type State struct {
 	Deployment    string               `json:"deployment"`
 	Resources     map[string]*Resource `json:"resources"`
 	Outputs       map[string]any       `json:"outputs,omitempty"`
+	// SensitiveOutputs names the outputs declared sensitive, sorted.
+	SensitiveOutputs []string `json:"sensitive_outputs,omitempty"`
 	// Machines maps machine addresses ("machine.web") to what ferry
 	// deployed there.
 	Machines map[string]*Machine `json:"machines,omitempty"`
@@ -203,6 +206,7 @@ func (s *State) Clone() *State {
 			c.Recorded[a] = r
 		}
 	}
+	c.SensitiveOutputs = slices.Clone(s.SensitiveOutputs)
 	if s.Outputs != nil {
 		c.Outputs = make(map[string]any, len(s.Outputs))
 		for k, v := range s.Outputs {

@@ -249,7 +249,7 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			fmt.Fprintf(a.Stdout, " Machines: %s.", machines)
 		}
 		fmt.Fprintln(a.Stdout)
-		renderOutputs(a, res.Outputs)
+		renderOutputs(a, res.Outputs, res.SensitiveOutputs)
 		if len(res.Deferred) > 0 && planFile != "" {
 			renderDeferred(a, res.Deferred, planFile)
 		}
@@ -361,14 +361,12 @@ func planUploadsKeys(p *plan.Plan) bool {
 	return false
 }
 
-func renderOutputs(a *App, outputs map[string]any) {
+func renderOutputs(a *App, outputs map[string]any, sensitive []string) {
 	if len(outputs) == 0 {
 		return
 	}
 	fmt.Fprintln(a.Stdout, "\nOutputs:")
-	for _, k := range sortedKeys(outputs) {
-		fmt.Fprintf(a.Stdout, "  %s = %s\n", k, spec.Render(outputs[k]))
-	}
+	renderOutputLines(a.Stdout, "  ", redactOutputs(outputs, sensitive), sensitive)
 }
 
 // DestroyCmd is `ferry destroy`.

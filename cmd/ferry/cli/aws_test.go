@@ -17,7 +17,12 @@ import (
 	"github.com/nixferry/ferry/remote/testhosts"
 )
 
-func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
+// TestMain points ferry at no SSH client configuration: tests never read
+// the real ~/.ssh/config (those of sshconfig_test.go pass their own).
+func TestMain(m *testing.M) {
+	os.Setenv("FERRY_SSH_CONFIG", sshConfigNone)
+	os.Exit(awstest.Main(m))
+}
 
 // ec2Config is a NixOS machine on EC2 (moto): a key pair from the test's
 // client key, a security group for SSH, and the machine's instance in a

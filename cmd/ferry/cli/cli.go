@@ -40,6 +40,7 @@ type CLI struct {
 	Show         ShowCmd         `cmd:"" help:"Render a plan file or the current state."`
 	Destroy      DestroyCmd      `cmd:"" help:"Plan and apply the deletion of everything."`
 	Delete       DeleteCmd       `cmd:"" help:"Delete a deployment without resources or machines from the state store."`
+	Output       OutputCmd       `cmd:"" help:"Print the outputs of the last apply."`
 	Graph        GraphCmd        `cmd:"" help:"Print the dependency graph (DOT)."`
 	State        StateCmd        `cmd:"" help:"Inspect and repair state."`
 	Unlock       UnlockCmd       `cmd:"" help:"Break a state lock held by a run that is gone."`
@@ -48,7 +49,11 @@ type CLI struct {
 	Version      VersionCmd      `cmd:"" help:"Print ferry's version."`
 	Docs         DocsCmd         `cmd:"" hidden:"" help:"Write the reference of ferry.star's builtins and resources (docs/reference.md)."`
 
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script: eval \"$(ferry completion bash)\", ferry completion fish | source, or into zsh's fpath as _ferry."`
+	Complete   CompleteCmd   `cmd:"" name:"__complete" hidden:"" help:"Answer a completion script (hidden)."`
+
 	SSH         SSHCmd         `cmd:"" name:"ssh" help:"Open a shell on a machine, or run one command there (after --)."`
+	Scp         ScpCmd         `cmd:"" name:"scp" help:"Copy files to or from a machine: ferry scp [-r] SRC DST, one of them MACHINE:PATH."`
 	Exec        ExecCmd        `cmd:"" help:"Run a command on machines in parallel, output prefixed by machine."`
 	Info        InfoCmd        `cmd:"" help:"Show each machine's target, deployed and running system, and status."`
 	Check       CheckCmd       `cmd:"" help:"Check machines for drift and failed systemd units."`
@@ -72,9 +77,11 @@ type Globals struct {
 	Deployment  string            `short:"d" name:"deployment" placeholder:"NAME" help:"Deployment (default: deployment(name=...) in the config, else \"default\")."`
 	State       string            `name:"state" env:"FERRY_STATE" placeholder:"URL" help:"State store: file:///dir, s3://bucket, gs://bucket, mem:// (default: file://DIR/.ferry)."`
 	Var         map[string]string `name:"var" placeholder:"K=V" help:"Set a configuration variable (repeatable); also FERRY_VAR_<name>."`
+	VarFile     []string          `name:"var-file" type:"existingfile" placeholder:"FILE" help:"Set configuration variables from a JSON object or a .star file's globals (repeatable, later files win; --var wins over them, they win over FERRY_VAR_<name>)."`
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
 	Verbose     bool              `short:"v" name:"verbose" help:"Show Nix's full log while it evaluates and builds: every message, and every build's log lines."`
+	SSHConfig   string            `name:"ssh-config" env:"FERRY_SSH_CONFIG" placeholder:"FILE" help:"OpenSSH client configuration whose HostName, User, Port, IdentityFile and ProxyJump apply to machines (default: ~/.ssh/config; none: read none). Values given in ssh() win."`
 	SSHKey      []string          `name:"ssh-key" env:"FERRY_SSH_KEY" placeholder:"FILE" help:"SSH private key for machines (repeatable; default: ssh-agent and ~/.ssh/id_*)."`
 	// StateSecrets are keeper URLs (package sealed): the first seals,
 	// every one opens; "none" first writes in clear.
@@ -89,6 +96,11 @@ type App struct {
 	opCtx context.Context // cancelled on the second
 	// extraProviders are registered beside the built-in ones (MainWith).
 	extraProviders []providers.Provider
+	// sshConf is the SSH client configuration once read; sshIdentities
+	// its IdentityFiles for the machines loaded (sshconfig.go).
+	sshConf       *remote.SSHConfig
+	sshIdentities []string
+	warned        map[string]bool // warnOnce
 }
 
 // Dir is the absolute configuration directory.
@@ -130,10 +142,11 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lang.Load(a.ctx, lang.Options{
+	cfg, err := lang.Load(a.ctx, lang.Options{
 		Dir:       dir,
 		File:      a.File,
 		Vars:      a.Var,
+		VarFiles:  a.VarFile,
 		LookupEnv: a.LookupEnv,
 		Schemas:   reg.Schemas(),
 		Providers: LangProviders(reg),
@@ -141,6 +154,13 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 			return nix.Nix{}.EvalJSON(a.ctx, expr)
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.applySSHConfig(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // LangProviders tells lang which providers take a configuration

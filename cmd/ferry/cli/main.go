@@ -101,7 +101,7 @@ func MainWith(ctx context.Context, args []string, stdio IO, opts Options) int {
 				panic(r)
 			}
 		}()
-		kctx, err := parser.Parse(args)
+		kctx, err := parser.Parse(longSingleDash(parser.Model, args))
 		if err != nil {
 			fmt.Fprintf(stdio.Stderr, "ferry: %v\n", err)
 			return 1

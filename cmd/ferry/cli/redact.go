@@ -26,7 +26,21 @@ func redactPlan(p *plan.Plan) *plan.Plan {
 		}
 		out.Resources[i] = &c
 	}
+	out.Outputs = make([]*plan.Output, len(p.Outputs))
+	for i, o := range p.Outputs {
+		c := *o
+		if o.Sensitive {
+			c.Value = sensitiveMark
+		}
+		out.Outputs[i] = &c
+	}
 	return &out
+}
+
+// redactOutputs returns outputs with the sensitive ones reading
+// sensitiveMark.
+func redactOutputs(outputs map[string]any, sensitive []string) map[string]any {
+	return redact(outputs, sensitive)
 }
 
 // redactState returns a copy of st whose resources' sensitive attributes
@@ -43,6 +57,7 @@ func redactState(st *state.State, reg *providers.Registry) *state.State {
 		c.Deposed = redact(r.Deposed, s.Sensitive())
 		out.Resources[addr] = &c
 	}
+	out.Outputs = redactOutputs(st.Outputs, st.SensitiveOutputs)
 	return out
 }
 

@@ -67,7 +67,7 @@ func (c *ShowCmd) Run(a *App) error {
 	for _, addr := range sortedKeys(st.Machines) {
 		renderStateMachine(a, addr, st.Machines[addr])
 	}
-	renderOutputs(a, st.Outputs)
+	renderOutputs(a, st.Outputs, st.SensitiveOutputs)
 	return nil
 }
 
