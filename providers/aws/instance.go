@@ -530,7 +530,7 @@ func (r *instance) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 		return nil, nil
 	}
 	ids := make([]string, len(reqs))
-	var withEIP []string
+	var withEIP, withProfile []string
 	for i, req := range reqs {
 		id, err := idOf("read", req.Addr, req.Prior)
 		if err != nil {
@@ -540,6 +540,9 @@ func (r *instance) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 		if req.Prior["elastic_ip"] != nil {
 			withEIP = append(withEIP, id)
 		}
+		if req.Prior["iam_instance_profile"] != nil {
+			withProfile = append(withProfile, id)
+		}
 	}
 	found, err := r.c.findInstancesByIDs(ctx, ids)
 	if err != nil {
@@ -548,6 +551,14 @@ func (r *instance) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 	var addrs map[string]types.Address
 	if len(withEIP) > 0 {
 		if addrs, err = r.c.findAddressesByInstance(ctx, withEIP); err != nil {
+			return nil, r.c.fail("read", batchName(reqs), err)
+		}
+	}
+	// Profiles are read from their associations (profilesOf), for the
+	// instances that had one; one more call per page of them.
+	var profiles map[string]string
+	if len(withProfile) > 0 {
+		if profiles, err = r.c.profilesOf(ctx, withProfile); err != nil {
 			return nil, r.c.fail("read", batchName(reqs), err)
 		}
 	}
@@ -564,6 +575,9 @@ func (r *instance) ReadMany(ctx context.Context, reqs []providers.ReadRequest) (
 			}
 		}
 		out[i].State = r.c.instanceState(inst, req.Prior, eip)
+		if req.Prior["iam_instance_profile"] != nil {
+			out[i].State["iam_instance_profile"] = nullable(profiles[ids[i]])
+		}
 	}
 	return out, nil
 }

@@ -466,3 +466,57 @@ func TestInstanceSpot(t *testing.T) {
 		t.Errorf("type change of a spot instance: replace %v", p.RequiresReplace)
 	}
 }
+
+// TestInstanceIAMProfile: an instance profile is given at create, swapped
+// for another in place, and removed in place; each read shows what EC2
+// has.
+func TestInstanceIAMProfile(t *testing.T) {
+	env := awstest.New(t)
+	c := configure(t, env, nil)
+	role := newObject(t, resource(t, c, aws.IAMRoleType), "node", map[string]any{"assume_role_policy": ec2TrustPolicy})
+	rn := role.create("tok-role")["role_name"].(string)
+	profile := func(name string) string {
+		p := newObject(t, resource(t, c, aws.InstanceProfileType), name, map[string]any{"role": rn})
+		return p.create("tok-" + name)["profile_name"].(string)
+	}
+	first, second := profile("first"), profile("second")
+
+	o := newObject(t, resource(t, c, aws.InstanceType), "m", machine(env.Subnet(t, env.Region), map[string]any{"iam_instance_profile": first}))
+	st := o.create("tok-m")
+	id := st["id"].(string)
+	// EC2's associations are the truth (moto's DescribeInstances keeps the
+	// profile of the launch).
+	has := func(step, want string) {
+		t.Helper()
+		out, err := env.EC2(env.Region).DescribeIamInstanceProfileAssociations(t.Context(), &ec2.DescribeIamInstanceProfileAssociationsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, a := range out.IamInstanceProfileAssociations {
+			if awssdk.ToString(a.InstanceId) == id && a.State == types.IamInstanceProfileAssociationStateAssociated {
+				arn := awssdk.ToString(a.IamInstanceProfile.Arn)
+				got = arn[strings.LastIndex(arn, "/")+1:]
+			}
+		}
+		if got != want {
+			t.Errorf("%s: EC2 associates instance profile %q, want %q", step, got, want)
+		}
+		if read := o.refresh()["iam_instance_profile"]; (want == "" && read != nil) || (want != "" && read != want) {
+			t.Errorf("%s: read iam_instance_profile %v, want %q", step, read, want)
+		}
+	}
+	has("after create", first)
+	o.config["iam_instance_profile"] = second
+	if p := o.plan(); len(p.RequiresReplace) > 0 {
+		t.Fatalf("a profile change replaces the instance (%v), want an update in place", p.RequiresReplace)
+	}
+	o.update()
+	has("after the swap", second)
+	delete(o.config, "iam_instance_profile")
+	o.update()
+	has("after the removal", "")
+	if got := o.state["id"]; got != id {
+		t.Errorf("instance %v after the updates, want %s in place", got, id)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -104,7 +105,15 @@ func (r *instance) update(ctx context.Context, req providers.ApplyRequest) (prov
 	for k, v := range args {
 		prior[k] = v
 	}
-	return providers.ApplyResponse{State: r.c.instanceState(*inst, prior, nullable(a.elasticIP))}, nil
+	st := r.c.instanceState(*inst, prior, nullable(a.elasticIP))
+	if a.profile != "" || req.Prior["iam_instance_profile"] != nil {
+		profiles, err := r.c.profilesOf(context.WithoutCancel(ctx), []string{id})
+		if err != nil {
+			return providers.ApplyResponse{State: st}, r.c.fail("update", req.Addr, err)
+		}
+		st["iam_instance_profile"] = nullable(profiles[id])
+	}
+	return providers.ApplyResponse{State: st}, nil
 }
 
 // sameStrings reports whether a and b hold the same strings.
@@ -156,18 +165,46 @@ func (c *Client) startInstance(ctx context.Context, id string) error {
 	return err
 }
 
+// profilesOf returns the instance profile (its name) associated with each
+// of the instances ids now, from their associations, in one call per page
+// of IDs. The associations are the truth: moto's DescribeInstances keeps
+// showing the profile an instance was launched with after a replace.
+func (c *Client) profilesOf(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, page := range chunks(uniq(ids), c.pageSize) {
+		p := ec2.NewDescribeIamInstanceProfileAssociationsPaginator(c.ec2, &ec2.DescribeIamInstanceProfileAssociationsInput{Filters: []types.Filter{filter("instance-id", page...)}})
+		for p.HasMorePages() {
+			res, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, callErr("ec2:DescribeIamInstanceProfileAssociations", err)
+			}
+			for _, a := range res.IamInstanceProfileAssociations {
+				live := a.State == types.IamInstanceProfileAssociationStateAssociating || a.State == types.IamInstanceProfileAssociationStateAssociated
+				if live && a.IamInstanceProfile != nil {
+					arn := aws.ToString(a.IamInstanceProfile.Arn)
+					out[aws.ToString(a.InstanceId)] = arn[strings.LastIndex(arn, "/")+1:]
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // setInstanceProfile associates profile (a name; "" for none) with the
 // instance, replacing or removing the association it has.
 func (c *Client) setInstanceProfile(ctx context.Context, id, profile string) error {
+	// The association's state is checked here, not by a filter: moto
+	// ignores the state filter and returns nothing.
 	out, err := c.ec2.DescribeIamInstanceProfileAssociations(ctx, &ec2.DescribeIamInstanceProfileAssociationsInput{
-		Filters: []types.Filter{filter("instance-id", id), filter("state", "associating", "associated")},
+		Filters: []types.Filter{filter("instance-id", id)},
 	})
 	if err != nil {
 		return callErr("ec2:DescribeIamInstanceProfileAssociations", err)
 	}
 	var assoc string
 	for _, a := range out.IamInstanceProfileAssociations {
-		if aws.ToString(a.InstanceId) == id {
+		live := a.State == types.IamInstanceProfileAssociationStateAssociating || a.State == types.IamInstanceProfileAssociationStateAssociated
+		if aws.ToString(a.InstanceId) == id && live {
 			assoc = aws.ToString(a.AssociationId)
 		}
 	}
