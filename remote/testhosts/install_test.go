@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nixferry/ferry/providers/nix/nixtest"
 	"github.com/nixferry/ferry/remote"
 	"github.com/nixferry/ferry/remote/testhosts"
 )
@@ -74,11 +75,15 @@ func TestInstallOnRescueHost(t *testing.T) {
 		t.Errorf("installer VARIANT_ID = %q", got)
 	}
 
-	// What the stub disko script does, then the closure and the install.
+	// The stub disko module's script for this disk, copied into the
+	// installer's store and run; then the closure and the install.
 	q := remote.Quote
-	run(inst, "printf 'label: gpt\\n,64M,U\\n,,L\\n' | sfdisk --quiet --wipe always "+q(h.Disk)+
-		" && partx -a "+q(h.Disk)+" && mkfs.vfat "+q(h.Disk+"p1")+" >/dev/null && mkfs.ext4 -q -F "+q(h.Disk+"p2")+
-		" && mount "+q(h.Disk+"p2")+" /mnt")
+	disko := buildDisko(t, h.Disk)
+	copyTo(t, fleet, "ssh://r1", disko)
+	run(inst, disko)
+	if got := run(inst, "findmnt -n -o SOURCE /mnt; blkid -o value -s TYPE "+q(h.Disk+"p1")); got != h.Disk+"p2\nvfat" {
+		t.Fatalf("after disko: /mnt from and ESP type %q, want %sp2 and vfat", got, h.Disk)
+	}
 	sysDir := t.TempDir()
 	os.WriteFile(filepath.Join(sysDir, "nixos-version"), []byte("24.05.ferrystub\n"), 0o644)
 	out, err := exec.Command("nix-store", "--add", sysDir).Output()
@@ -86,11 +91,7 @@ func TestInstallOnRescueHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	system := strings.TrimSpace(string(out))
-	cp := exec.Command("nix", "--extra-experimental-features", "nix-command", "copy", "--to", "ssh://r1?remote-store=local?root=/mnt", system)
-	cp.Env = append(os.Environ(), "NIX_SSHOPTS=-F "+fleet.SSHConfigFile)
-	if out, err := cp.CombinedOutput(); err != nil {
-		t.Fatalf("nix copy: %v: %s", err, out)
-	}
+	copyTo(t, fleet, "ssh://r1?remote-store=local?root=/mnt", system)
 	if got := run(inst, "nixos-install --system "+q(system)+" --no-root-passwd --no-channel-copy"); !strings.Contains(got, "installation finished") {
 		t.Errorf("nixos-install said %q", got)
 	}
@@ -146,5 +147,36 @@ func TestStopDetachesDisks(t *testing.T) {
 	}
 	if out, _ := exec.Command("losetup", "-a").Output(); strings.Contains(string(out), h.DiskImage()) {
 		t.Errorf("loop device %s still attached after Stop:\n%s", h.Disk, out)
+	}
+}
+
+// buildDisko builds the stub disko module's script for a GPT disk at
+// device with a 64 MiB ESP and an ext4 root.
+func buildDisko(t *testing.T, device string) string {
+	t.Helper()
+	expr := `{ nixpkgs, device }: (import (nixpkgs + "/nixos/lib/eval-config.nix") { modules = [ ({ modulesPath, ... }: {
+	  imports = [ "${modulesPath}/disko" ];
+	  networking.hostName = "r1";
+	  disko.devices.disk.main = { inherit device; type = "disk"; content = { type = "gpt"; partitions = {
+	    ESP = { size = "64M"; type = "EF00"; priority = 1; content = { type = "filesystem"; format = "vfat"; mountpoint = "/boot"; }; };
+	    root = { size = "100%"; content = { type = "filesystem"; format = "ext4"; mountpoint = "/"; }; };
+	  }; }; };
+	}) ]; }).config.system.build.diskoScript`
+	out, err := exec.Command("nix-build", "--option", "substituters", "", "--no-out-link",
+		"--arg", "nixpkgs", nixtest.NixpkgsPath(), "--argstr", "device", device, "-E", expr).Output()
+	if err != nil {
+		t.Fatalf("build the disko script: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// copyTo copies path's closure to the Nix store URL to, over the fleet's
+// OpenSSH configuration.
+func copyTo(t *testing.T, fleet *testhosts.Fleet, to, path string) {
+	t.Helper()
+	cp := exec.Command("nix", "--extra-experimental-features", "nix-command", "copy", "--to", to, path)
+	cp.Env = append(os.Environ(), "NIX_SSHOPTS=-F "+fleet.SSHConfigFile)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("nix copy --to %s: %v: %s", to, err, out)
 	}
 }
