@@ -24,6 +24,7 @@ func builtinModules() []builtinModule {
 		{name: "output()", members: outputBuiltins, docs: []builtinDoc{outputDoc}},
 		{name: "machine()", members: machineBuiltins, docs: []builtinDoc{machineDoc}},
 		{name: "ssh()", members: sshBuiltins, docs: []builtinDoc{sshDoc}},
+		{name: "install()", members: installBuiltins, docs: []builtinDoc{installDoc}},
 		{name: "nix.module() and nix.inline()", members: nixBuiltins, docs: []builtinDoc{nixModuleDoc, nixInlineDoc}},
 		{name: "defaults()", members: defaultsBuiltins, docs: []builtinDoc{defaultsDoc}},
 		{name: "nixpkgs()", members: nixpkgsBuiltins, docs: []builtinDoc{nixpkgsDoc}},

@@ -291,6 +291,11 @@ func (t *targetValue) deferArg(name string, v starlark.Value, x any) {
 func (t *targetValue) spec() spec.Target {
 	out := t.t
 	out.Refs = spec.CloneMap(t.t.Refs)
+	if t.t.Install != nil {
+		in := *t.t.Install
+		in.Phases = append([]string(nil), in.Phases...)
+		out.Install = &in
+	}
 	if t.jump != nil {
 		j := t.jump.spec()
 		out.Jump = &j
@@ -313,6 +318,10 @@ func (t *targetValue) String() string {
 			return fmt.Sprintf("aws.ec2(%s)", t.t.Resource)
 		}
 		return "aws.ec2(...)"
+	}
+	if t.t.Install != nil {
+		return fmt.Sprintf("install(ssh(host = %s, port = %s, user = %s), phases = %s)", t.show("host", strconv.Quote(t.t.Host)),
+			t.show("port", strconv.Itoa(t.t.Port)), t.show("user", strconv.Quote(t.t.User)), quoteAll(t.t.Install.Phases))
 	}
 	s := fmt.Sprintf("ssh(host = %s, port = %s, user = %s", t.show("host", strconv.Quote(t.t.Host)),
 		t.show("port", strconv.Itoa(t.t.Port)), t.show("user", strconv.Quote(t.t.User)))

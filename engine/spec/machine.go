@@ -64,6 +64,10 @@ type Target struct {
 	// targetUser once its system is evaluated (NixOps's defaults when
 	// unset: the machine's name, 22, root). The other fields are zero.
 	FromNix bool
+	// Install is set for install(...) targets (Kind "install"): the
+	// host is reached as its ssh(...) says, and NixOS is installed onto
+	// it first (nil for every other kind).
+	Install *Install
 	// Defaults names the arguments left to ferry's defaults ("port",
 	// "user"): the configuration did not give them, so the user's SSH
 	// client configuration may (cmd/ferry/cli/sshconfig.go).
@@ -184,3 +188,23 @@ type FlakeInput struct {
 	Dir   string `json:"dir"`   // absolute path of the folder holding flake.nix and flake.lock
 	Input string `json:"input"` // "nixpkgs"
 }
+
+// Install is how an install(...) target installs NixOS onto its host
+// (nixos-anywhere style): boot the NixOS kexec installer, partition and
+// format the disks from the machine's disko layout, install, reboot.
+type Install struct {
+	// Kexec is "auto" (boot the kexec installer unless the host runs one:
+	// /etc/os-release VARIANT_ID=installer), "always" or "never".
+	Kexec string
+	// KexecImage is a path or URL of the kexec installer tarball; "" is
+	// the one nixos-images publishes for the host's architecture.
+	KexecImage string
+	// Phases are the steps to run, in this order: some of "kexec",
+	// "disko", "install", "reboot".
+	Phases []string
+	// MinMemory is the least memory in bytes the host must have.
+	MinMemory int64
+}
+
+// InstallPhases are the phases of an install, in order.
+var InstallPhases = []string{"kexec", "disko", "install", "reboot"}

@@ -31,6 +31,15 @@
 // stops it and deletes its folder; Fleet.Up says whether it runs. The
 // providers/aws test bed mirrors moto's instances onto hosts this way.
 //
+// Hosts to install NixOS on (install.go): HostOptions.Kind adds a rescue
+// system or a booted NixOS installer (an empty writable tmpfs /nix, an
+// empty /etc/nix), HostOptions.DiskSize a loop-device disk recorded like
+// a PID and detached at Remove and Stop; Fleet.Kexec (or kexec-installer
+// run on the host) restarts it into the installer, and a reboot of a host
+// whose disk holds a boot entry boots the installed system from it
+// (Host.Kind KindDisk). Their sessions find stand-ins for reboot and
+// nixos-install first on PATH.
+//
 // For fault injection, Fleet.Restart restarts a host's sshd on the same
 // address and port, keeping its /nix, /run and boot ID, optionally with a new
 // host key or a session environment (sshd SetEnv, e.g. a PATH without

@@ -78,6 +78,7 @@ type hostState struct {
 	reboots int
 	halted  bool // down until Boot or Restart; the reboot watcher leaves it alone
 	removed bool
+	disk    string // the loop device attached for the host, "" for none
 }
 
 // hostProcess is what Stop may signal: the unshare process Start created and
@@ -317,7 +318,16 @@ KbdInteractiveAuthentication no
 UsePAM no
 PrintMotd no
 PrintLastLog no
-`, h.Name, h.Address(), filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key"))
+`, h.Name, h.Address(), h.hostKeyFile())
+	if h.Kind == KindDisk {
+		// The installed system's root keys stand in for its configuration's
+		// users.users.root.openssh.authorizedKeys: the host's own file.
+		// (Its folder is under /tmp, which StrictModes would refuse.)
+		config += "AuthorizedKeysFile " + h.AuthorizedKeysFile() + "\nStrictModes no\n"
+	}
+	if env == nil {
+		env = h.Kind.env(h)
+	}
 	if len(env) > 0 {
 		config += "SetEnv \"" + strings.Join(env, "\" \"") + "\"\n"
 	}
@@ -382,16 +392,13 @@ func launch(h Host) (*hostProcess, error) {
 	q := remote.Quote
 	sshdLog := h.SSHDLog()
 	os.Remove(sshdLog) // a retried start must not see the old "listening" line
-	script := strings.Join([]string{
-		"echo " + q(h.Name) + " > /proc/sys/kernel/hostname",
-		"mount --bind " + q(filepath.Join(h.Root, "nix")) + " /nix",
-		"mount --bind " + q(filepath.Join(h.Root, "run")) + " /run",
-		"mount --bind " + q(filepath.Join(h.Root, "root")) + " /root",
-		"mount --bind " + q(filepath.Join(h.Root, "etc-nix")) + " /etc/nix",
-		"mount --bind " + q(filepath.Join(h.Root, "boot_id")) + " /proc/sys/kernel/random/boot_id",
+	script := strings.Join(append(append([]string{
+		"echo " + q(h.Name) + " > /proc/sys/kernel/hostname"},
+		h.Kind.mounts(h)...),
+		"mount --bind "+q(filepath.Join(h.Root, "boot_id"))+" /proc/sys/kernel/random/boot_id",
 		"nix-store --init",
-		"exec " + remote.Command(sshdPath, "-D", "-f", filepath.Join(h.Root, "sshd", "sshd_config"), "-E", sshdLog),
-	}, " && ")
+		"exec "+remote.Command(sshdPath, "-D", "-f", filepath.Join(h.Root, "sshd", "sshd_config"), "-E", sshdLog),
+	), " && ")
 	startLog := filepath.Join(h.Root, "start.log")
 	out, err := os.Create(startLog)
 	if err != nil {
@@ -515,8 +522,12 @@ func (f *Fleet) stop() error {
 	<-f.watchDone
 	f.mu.Lock()
 	var procs []*hostProcess
-	for _, st := range f.states {
+	disks := map[string]string{} // loop device -> its image
+	for name, st := range f.states {
 		procs = append(procs, st.proc)
+		if st.disk != "" {
+			disks[st.disk] = filepath.Join(f.Base, name, "disk.img")
+		}
 	}
 	watchErrs := f.watchErrs
 	f.mu.Unlock()
@@ -534,6 +545,9 @@ func (f *Fleet) stop() error {
 		}()
 	}
 	wg.Wait()
+	for dev, img := range disks {
+		errs = append(errs, detachDisk(dev, img))
+	}
 	errs = append(errs, watchErrs...)
 	f.launcher.stop()
 	if f.Base != "" {

@@ -20,6 +20,13 @@ type Host struct {
 	Port    int
 	HostKey string // authorized_keys form, to pin
 	Root    string // B/NAME: the host's nix, run, root, etc-nix, sshd folders
+	// Kind is what the host runs (install.go): a NixOS-like host (""), a
+	// rescue system, a booted NixOS installer, or the system installed
+	// on its disk.
+	Kind Kind
+	// Disk is the host's loop device (/dev/loopN) when it has a disk
+	// (HostOptions.DiskSize), "" otherwise.
+	Disk string
 }
 
 // Address is Addr:Port.

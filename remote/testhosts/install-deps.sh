@@ -21,6 +21,9 @@ openssh-client:/usr/bin/ssh
 util-linux:/usr/bin/unshare
 mount:/usr/bin/mount
 iproute2:/usr/sbin/ip
+fdisk:/usr/sbin/sfdisk
+mtools:/usr/bin/mcopy
+dosfstools:/usr/sbin/mkfs.vfat
 "
 
 # A second apt-get or dpkg running on the machine (unattended-upgrades, an

@@ -34,6 +34,13 @@ type HostOptions struct {
 	// AuthorizedKeys is root's authorized_keys file; "" authorizes the
 	// fleet's client key only.
 	AuthorizedKeys string
+	// Kind is what the host runs: KindNixOS (the default), KindRescue or
+	// KindInstaller (install.go).
+	Kind Kind
+	// DiskSize, when positive, gives the host a disk of that many bytes:
+	// a loop device attached at Add, detached at Remove and Stop
+	// (Host.Disk).
+	DiskSize int64
 }
 
 // Add creates the host opts describe, starts it and waits until its sshd
@@ -54,7 +61,10 @@ func (f *Fleet) Add(ctx context.Context, opts HostOptions) (Host, error) {
 	if !strings.HasSuffix(authorized, "\n") {
 		authorized += "\n"
 	}
-	h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name)}
+	if !opts.Kind.valid() || opts.Kind == KindDisk {
+		return Host{}, fmt.Errorf("add test host %s: kind %q: want %q, %q or %q", name, opts.Kind, KindNixOS, KindRescue, KindInstaller)
+	}
+	h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name), Kind: opts.Kind}
 	st := &hostState{halted: true}
 	st.op.Lock()
 	defer st.op.Unlock()
@@ -77,6 +87,9 @@ func (f *Fleet) Add(ctx context.Context, opts HostOptions) (Host, error) {
 		if st.proc != nil {
 			err = errors.Join(err, st.proc.stop())
 		}
+		if st.disk != "" {
+			err = errors.Join(err, detachDisk(st.disk, h.DiskImage()))
+		}
 		return Host{}, errors.Join(fmt.Errorf("add test host %s: %w", name, err), os.RemoveAll(h.Root))
 	}
 	if err := ctx.Err(); err != nil {
@@ -84,6 +97,17 @@ func (f *Fleet) Add(ctx context.Context, opts HostOptions) (Host, error) {
 	}
 	if err := f.prepareWith(&h, opts.HostKey, authorized); err != nil {
 		return fail(err)
+	}
+	if h.Kind != KindNixOS {
+		if err := prepareInstallKind(h); err != nil {
+			return fail(err)
+		}
+	}
+	if opts.DiskSize > 0 {
+		if h.Disk, err = attachDisk(h, opts.DiskSize); err != nil {
+			return fail(err)
+		}
+		st.disk = h.Disk
 	}
 	if h.Port == 0 {
 		if h.Port, err = freePort(h.Addr); err != nil {
@@ -162,7 +186,11 @@ func (f *Fleet) Remove(name string) error {
 	delete(f.states, name)
 	f.Hosts = slices.DeleteFunc(f.Hosts, func(o Host) bool { return o.Name == name })
 	f.mu.Unlock()
-	return errors.Join(f.writeSSHConfig(), os.RemoveAll(h.Root))
+	var detach error
+	if st.disk != "" {
+		detach = detachDisk(st.disk, h.DiskImage())
+	}
+	return errors.Join(detach, f.writeSSHConfig(), os.RemoveAll(h.Root))
 }
 
 // Up reports whether the host named name is running: started, not halted,

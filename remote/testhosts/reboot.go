@@ -111,6 +111,10 @@ func (f *Fleet) serveReboot(name string) {
 		f.mu.Lock()
 		st.reboots++
 		f.mu.Unlock()
+	case "kexec":
+		if _, err := f.kexec(context.Background(), h, st); err != nil {
+			f.fail(st, fmt.Errorf("kexec test host %s: %w", h.Name, err))
+		}
 	case "halt":
 		os.Remove(req)
 		if err := f.halt(st); err != nil {
@@ -152,16 +156,48 @@ func (f *Fleet) reboot(h Host, st *hostState) error {
 
 // boot starts the stopped host as a machine boots: a fresh /run (keeping
 // run/sshd, which sshd needs), a new boot ID, and the boot entry as
-// current and booted system. The caller holds st.op.
+// current and booted system. A rescue or installer host with a disk
+// boots the disk's boot entry when it has one (install.go); an installer
+// without one comes back as the rescue system. The caller holds st.op.
 func (f *Fleet) boot(ctx context.Context, h Host, st *hostState) error {
 	run := filepath.Join(h.Root, "run")
 	system, err := os.Readlink(filepath.Join(run, bootEntry))
+	if h.Disk != "" && h.Kind != KindNixOS {
+		entry, ok, err := ReadBootEntry(h.Disk)
+		if err != nil {
+			return err
+		}
+		switch {
+		case ok && h.Kind != KindDisk:
+			if h, err = f.bootDisk(h, entry); err != nil {
+				return err
+			}
+			system = entry.System
+		case ok && system == "":
+			system = entry.System
+		case !ok && h.Kind == KindInstaller:
+			h.Kind = KindRescue
+			if err := writeSSHDConfig(h); err != nil {
+				return err
+			}
+		}
+		f.setHost(h)
+		return f.bootAs(ctx, h, st, system)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		system, err = h.SystemProfile()
 	}
 	if err != nil {
 		return fmt.Errorf("find the system to boot: %w", err)
 	}
+	return f.bootAs(ctx, h, st, system)
+}
+
+// bootAs starts the stopped host with a fresh /run (keeping run/sshd), a
+// new boot ID, and system ("" for none) as current and booted system.
+// The caller holds st.op.
+func (f *Fleet) bootAs(ctx context.Context, h Host, st *hostState, system string) error {
+	run := filepath.Join(h.Root, "run")
 	entries, err := os.ReadDir(run)
 	if err != nil {
 		return err
@@ -183,7 +219,13 @@ func (f *Fleet) boot(ctx context.Context, h Host, st *hostState) error {
 	if err := writeBootID(h); err != nil {
 		return err
 	}
-	return f.launchAndWait(ctx, h, st)
+	if err := f.launchAndWait(ctx, h, st); err != nil {
+		return err
+	}
+	if h.Kind == KindDisk {
+		_, err = f.readDiskHostKey(h)
+	}
+	return err
 }
 
 // launchAndWait starts the host's sshd and waits until it listens; the

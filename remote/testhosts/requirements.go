@@ -9,7 +9,7 @@ import (
 )
 
 // InstallCommand installs everything test hosts need on Debian.
-const InstallCommand = "apt-get install -y nix-bin nix-setup-systemd openssh-server openssh-client util-linux iproute2"
+const InstallCommand = "apt-get install -y nix-bin nix-setup-systemd openssh-server openssh-client util-linux iproute2 fdisk mtools dosfstools"
 
 const sshdPath = "/usr/sbin/sshd"
 
