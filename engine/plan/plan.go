@@ -225,9 +225,13 @@ func (r *Resource) ProviderKey() string {
 
 // Output is a declared output with its value expression.
 type Output struct {
-	Name       string `json:"name"`
-	Value      any    `json:"value"`
-	Sensitive  bool   `json:"sensitive,omitempty"`
+	Name      string `json:"name"`
+	Value     any    `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+	// Withheld: the value of this sensitive output is not in the plan
+	// (no sealing key, plan.Seal); apply takes it from the configuration
+	// (FillWithheld).
+	Withheld   bool   `json:"withheld,omitempty"`
 	DeclaredAt string `json:"declared_at,omitempty"`
 }
 
