@@ -289,6 +289,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if d := ev.Deployment; len(m.Tags) == 0 && d != nil && len(d.Tags) > 0 {
 			pm.Tags, pm.TagsFrom = d.Tags, "deployment.tags"
 		}
+		if d := ev.Deployment; d != nil {
+			pm.FastConnection, pm.AlwaysActivate = d.HasFastConnection, d.AlwaysActivate
+		}
 		keysAgainst := rec
 		if pendingTarget[m.Addr] != "" {
 			keysAgainst = nil // a new host: it has none of the keys
@@ -342,6 +345,8 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			switch rec := b.st.Machines[pm.Addr]; {
 			case b.replace[pm.Addr]:
 				pm.Action, pm.Reason = plan.Deploy, "requested with --replace: redeployed although up to date"
+			case pm.AlwaysActivate:
+				pm.Action, pm.Reason = plan.Deploy, "deployment.alwaysActivate: activated although its system is unchanged"
 			case rec.Unverified():
 				pm.Action, pm.Reason = plan.Deploy, "the last deploy did not finish verified ("+rec.StatusReason+"): deployed again"
 			case pm.Pending != "":
@@ -558,7 +563,10 @@ func (b *planner) nixTargets(ctx context.Context, names []string, evaluated map[
 			continue
 		}
 		m := b.cfg.MachineByName(name)
-		t := NixTarget(name, ev.Deployment)
+		t, err := NixTarget(name, ev.Deployment, b.pl.SSHConfig)
+		if err != nil {
+			return nil, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: target from its deployment options: %v", m.Name, err))
+		}
 		if rec := b.st.Machines[m.Addr]; rec != nil && rec.HostKey != "" && rec.Target == t.String() {
 			t.HostKey = rec.HostKey
 		}

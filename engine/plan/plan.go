@@ -277,6 +277,15 @@ type Machine struct {
 	// Packages is the package-level difference from Previous (or Current).
 	Packages      *PackageDiff `json:"packages,omitempty"`
 	BuildOnTarget bool         `json:"build_on_target,omitempty"`
+	// FastConnection is the machine's deployment.hasFastConnection
+	// (NixOps: true copies everything from the deployer, false lets the
+	// host fetch what it can from its substituters). Apply pushes what the
+	// host lacks from the deployer over SSH in both cases, the one transfer
+	// ferry has; it is recorded for choosing a transfer strategy.
+	FastConnection bool `json:"fast_connection,omitempty"`
+	// AlwaysActivate is the machine's deployment.alwaysActivate: it is
+	// deployed (activated) even when its system is unchanged.
+	AlwaysActivate bool `json:"always_activate,omitempty"`
 	// Keys are uploaded over SSH; the plan holds only their hashes.
 	Keys []*Key `json:"keys,omitempty"`
 	// Checks run after activation; the deploy succeeds when they pass.
