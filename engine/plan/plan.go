@@ -55,6 +55,10 @@ type Plan struct {
 	// NixpkgsFlake, when set, is the flake input nixpkgs came from
 	// instead (nixpkgs(flake = ..., input = ...)).
 	NixpkgsFlake *spec.FlakeInput `json:"nixpkgs_flake,omitempty"`
+	// TagMatches names, for each tag pattern of Options.On and Exclude
+	// ("@web"), the machines whose tags it matched, deployment.tags
+	// included; nil without tag patterns.
+	TagMatches map[string][]string `json:"tag_matches,omitempty"`
 	// Rollout is the rolling policy with the batches apply follows.
 	Rollout *Rollout  `json:"rollout,omitempty"`
 	Outputs []*Output `json:"outputs,omitempty"`
