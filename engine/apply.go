@@ -42,8 +42,9 @@ type ApplyOptions struct {
 	BuildJobs             int
 	// Config is the configuration the plan was made from (its inputs are
 	// checked against the plan's digest). Apply takes only the keys'
-	// secrets from it, checked against the planned hashes; it is needed
-	// only when the plan uploads keys.
+	// secrets from it, checked against the planned hashes, and the values
+	// of sensitive outputs the plan withheld (plan.FillWithheld); it is
+	// needed only when the plan uploads keys or withheld an output.
 	Config *spec.Config
 	// RebootTimeout bounds the wait for a rebooted host (default 5m).
 	RebootTimeout time.Duration
@@ -199,6 +200,9 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		return nil, e.stateMoved(ctx, p, st.Serial)
 	}
 	if err := plan.Unseal(ctx, p, e.Store.Secrets()); err != nil {
+		return nil, err
+	}
+	if err := plan.FillWithheld(p, configOutputs(opts.Config)); err != nil {
 		return nil, err
 	}
 	planKey, _, err := e.Store.ReadPlanKey(ctx, p.Deployment)
@@ -657,5 +661,17 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// configOutputs are cfg's output values by name (nil cfg: none).
+func configOutputs(cfg *spec.Config) map[string]any {
+	if cfg == nil {
+		return nil
+	}
+	out := make(map[string]any, len(cfg.Outputs))
+	for _, o := range cfg.Outputs {
+		out[o.Name] = o.Value
+	}
 	return out
 }

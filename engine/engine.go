@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/statestore"
 	"github.com/nixferry/ferry/engine/target"
 	"github.com/nixferry/ferry/providers"
@@ -35,6 +36,10 @@ type Engine struct {
 	// Targets are the target drivers (engine/target), by kind; nil means
 	// target.Default() (ssh).
 	Targets *target.Registry
+	// SSHConfig applies the user's SSH client configuration to the
+	// targets machines take from their deployment options
+	// (machines.Pipeline.SSHConfig); nil applies none.
+	SSHConfig func(*spec.Target) error
 }
 
 // EventKind names a progress event.

@@ -22,7 +22,7 @@ import (
 // pipeline is the machine pipeline wired with the engine's Nix, SSH and
 // target drivers as they are now (tests swap the Dialer between runs).
 func (e *Engine) pipeline() *machines.Pipeline {
-	return &machines.Pipeline{Nix: e.Nix, SSH: e.SSH, Targets: e.Targets}
+	return &machines.Pipeline{Nix: e.Nix, SSH: e.SSH, Targets: e.Targets, SSHConfig: e.SSHConfig}
 }
 
 // sink forwards the pipeline's progress as the engine's events.

@@ -160,7 +160,7 @@ func LookupAddr(st *state.State, addr string) (*state.Resource, *state.Machine, 
 // notInState says addr is not in st, with the addresses it may have meant.
 func notInState(st *state.State, addr string) error {
 	msg := fmt.Sprintf("%s is not in the state of deployment %q", addr, st.Deployment)
-	if near := nearAddrs(addr, StateAddrs(st)); len(near) > 0 {
+	if near := nearAddrs(addr, append(StateAddrs(st), RecordedAddrs(st)...)); len(near) > 0 {
 		msg += " (did you mean " + orList(near) + "?)"
 	}
 	return errors.New(msg + "; see `ferry state list`")

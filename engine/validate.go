@@ -56,7 +56,7 @@ func (p offlineProvider) Configure(context.Context, providers.ConfigureRequest) 
 type offlineConfigured map[string]providers.Resource
 
 func (c offlineConfigured) Resources() map[string]providers.Resource { return c }
-func (c offlineConfigured) Limit() int                                { return 0 }
+func (c offlineConfigured) Limit() int                               { return 0 }
 
 // offlineResource checks a resource's arguments through the provider's
 // ConfigValidator and plans them as given, every computed attribute

@@ -340,7 +340,9 @@ func ConfigValidatorOf(p Provider) (ConfigValidator, bool) {
 	if v, ok := p.(ConfigValidator); ok {
 		return v, true
 	}
-	if w, ok := p.(interface{ ConfigValidator() (ConfigValidator, bool) }); ok {
+	if w, ok := p.(interface {
+		ConfigValidator() (ConfigValidator, bool)
+	}); ok {
 		return w.ConfigValidator()
 	}
 	return nil, false

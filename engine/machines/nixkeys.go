@@ -69,6 +69,16 @@ func (pl *Pipeline) NixKeys(ctx context.Context, p *plan.Plan, cfg *spec.Config,
 	if len(names) == 0 || cfg == nil {
 		return nil, nil
 	}
+	return pl.DeploymentKeys(ctx, cfg, p.Nixpkgs, p.NixpkgsFlake, st, names)
+}
+
+// DeploymentKeys evaluates the machines of cfg named in names in one Nix
+// pass, with the nixpkgs given (nixpkgs, or the flake input flake) and
+// module arguments resolved from st, and returns by machine address the
+// keys of their deployment.keys that the configuration does not declare
+// (spec.Key.FromNix), contents included: for apply (NixKeys) and for
+// `ferry keys upload`.
+func (pl *Pipeline) DeploymentKeys(ctx context.Context, cfg *spec.Config, nixpkgs string, flake *spec.FlakeInput, st *state.State, names []string) (map[string][]*spec.Key, error) {
 	lookup := stateLookup(st)
 	machines, _, err := evalMachines(cfg, func(ref spec.Ref) (any, bool, error) {
 		v, ok := lookup(ref)
@@ -77,7 +87,7 @@ func (pl *Pipeline) NixKeys(ctx context.Context, p *plan.Plan, cfg *spec.Config,
 	if err != nil {
 		return nil, err
 	}
-	evaluated, err := pl.Nix.Evaluate(ctx, nix.EvalOptions{Nixpkgs: p.Nixpkgs, Machines: machines, Names: names})
+	evaluated, err := pl.Nix.Evaluate(ctx, nix.EvalOptions{Nixpkgs: nixpkgs, NixpkgsFlake: nixFlakeInput(flake), Machines: machines, Names: names})
 	if err != nil {
 		return nil, fmt.Errorf("evaluate the keys of deployment.keys: %w", err)
 	}

@@ -29,6 +29,12 @@ type Pipeline struct {
 	SSH *remote.Dialer
 	// Targets are the target drivers by kind; nil means target.Default().
 	Targets *target.Registry
+	// SSHConfig applies the user's SSH client configuration (the CLI's
+	// ~/.ssh/config) to a target known only once its machine is evaluated
+	// (spec.Target.FromNix), as it was applied to the configuration's
+	// ssh() targets when loading: the host looked up, Port and User where
+	// Target.Defaults names them. nil applies none.
+	SSHConfig func(*spec.Target) error
 }
 
 // What the pipeline needs from the core. Each is small so that the core

@@ -145,7 +145,21 @@ func (b *planner) configured(addr string) bool {
 func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	cfg := b.cfg
 	activate := b.opts.Activate
-	selected, err := Select(cfg, b.opts.On, b.opts.Exclude)
+	// Selecting by a tag that only Nix may set (deployment.tags of a
+	// machine without tags in the configuration) waits for evaluation:
+	// such machines are evaluated in the same one pass as the others
+	// (they may be selected), and selected once their tags are known.
+	// Plans whose selection does not depend on them select first, as
+	// before.
+	nixTagged := !b.opts.Destroy && NeedsNixTags(cfg, b.opts.On, b.opts.Exclude)
+	var selected []*spec.Machine
+	var err error
+	if nixTagged {
+		selected, err = SelectTags(cfg, b.opts.On, b.opts.Exclude, func(m *spec.Machine) ([]string, bool) { return m.Tags, len(m.Tags) > 0 })
+	} else {
+		selected, err = Select(cfg, b.opts.On, b.opts.Exclude)
+		p.TagMatches = tagMatches(TagMatches(cfg.Machines, b.opts.On, b.opts.Exclude, configTags))
+	}
 	if err != nil {
 		return err
 	}
@@ -210,7 +224,8 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	targets := map[string]plan.Target{}
 	pendingTarget := map[string]string{} // by address: why the host is not read
 	reads := map[string]remote.Target{}
-	var fromNix []string // machines whose target their modules give (deployment.targetHost, ...)
+	lateReads := map[string]remote.Target{} // read once selected by their deployment.tags
+	var fromNix []string                    // machines whose target their modules give (deployment.targetHost, ...)
 	for _, name := range names {
 		m := cfg.MachineByName(name)
 		if m.Target.FromNix {
@@ -233,7 +248,11 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			if err != nil {
 				return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: %v", m.Name, err))
 			}
-			if reads[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.pl.SSH}, t); err != nil {
+			into := reads
+			if nixTagged && len(m.Tags) == 0 {
+				into = lateReads
+			}
+			if into[m.Addr], err = ep.Endpoint(ctx, target.Env{SSH: b.pl.SSH}, t); err != nil {
 				return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: target: %v", m.Name, err))
 			}
 		}
@@ -247,6 +266,11 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		return err
 	}
 	b.deferDependents(names, deferred)
+	if nixTagged {
+		if names, fromNix, err = b.selectByNixTags(p, names, fromNix, evaluated); err != nil {
+			return err
+		}
+	}
 	if err := b.checkDeferredDependents(p, deferred); err != nil {
 		return err
 	}
@@ -260,6 +284,17 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		read = hosts()
 		for addr, h := range nixHosts() {
 			read[addr] = h
+		}
+		late := map[string]remote.Target{}
+		for _, name := range names {
+			if ep, ok := lateReads[spec.MachineAddr(name)]; ok {
+				late[spec.MachineAddr(name)] = ep
+			}
+		}
+		if len(late) > 0 {
+			for addr, h := range b.readHosts(ctx, late)() {
+				read[addr] = h
+			}
 		}
 	}
 	planned := make([]*plan.Machine, 0, len(names))
@@ -288,6 +323,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		}
 		if d := ev.Deployment; len(m.Tags) == 0 && d != nil && len(d.Tags) > 0 {
 			pm.Tags, pm.TagsFrom = d.Tags, "deployment.tags"
+		}
+		if d := ev.Deployment; d != nil {
+			pm.FastConnection, pm.AlwaysActivate = d.HasFastConnection, d.AlwaysActivate
 		}
 		keysAgainst := rec
 		if pendingTarget[m.Addr] != "" {
@@ -342,6 +380,8 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			switch rec := b.st.Machines[pm.Addr]; {
 			case b.replace[pm.Addr]:
 				pm.Action, pm.Reason = plan.Deploy, "requested with --replace: redeployed although up to date"
+			case pm.AlwaysActivate:
+				pm.Action, pm.Reason = plan.Deploy, "deployment.alwaysActivate: activated although its system is unchanged"
 			case rec.Unverified():
 				pm.Action, pm.Reason = plan.Deploy, "the last deploy did not finish verified ("+rec.StatusReason+"): deployed again"
 			case pm.Pending != "":
@@ -361,6 +401,55 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	p.Machines = append(p.Machines, planned...)
 	b.pinRoots(ctx, p) // gcroots.go: GC roots for the derivations apply builds
 	return nil
+}
+
+// configTags are the tags the configuration gives a machine.
+func configTags(m *spec.Machine) ([]string, bool) { return m.Tags, true }
+
+// tagMatches is m, nil when empty.
+func tagMatches(m map[string][]string) map[string][]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// selectByNixTags selects, among names (evaluated in one pass, and
+// fromNix among them), the machines --on and --exclude select now that
+// the tags of those without tags in the configuration are known (their
+// deployment.tags), and records in p which machines each tag pattern
+// matched. A machine whose evaluation was deferred has no known tags: no
+// tag pattern matches it, and the plan warns.
+func (b *planner) selectByNixTags(p *plan.Plan, names, fromNix []string, evaluated map[string]nix.Evaluated) ([]string, []string, error) {
+	tagsOf := func(m *spec.Machine) ([]string, bool) {
+		if len(m.Tags) > 0 {
+			return m.Tags, true
+		}
+		if ev, ok := evaluated[m.Name]; ok && ev.Deployment != nil {
+			return ev.Deployment.Tags, true
+		}
+		return nil, true
+	}
+	for _, name := range names {
+		if m := b.cfg.MachineByName(name); len(m.Tags) == 0 {
+			if _, ok := evaluated[name]; !ok {
+				b.sink.Warning(m.Addr, "its deployment.tags are not known: it is not evaluated in this plan (deferred), so no @tag selects it by them")
+			}
+		}
+	}
+	final, err := SelectTags(b.cfg, b.opts.On, b.opts.Exclude, tagsOf)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.TagMatches = tagMatches(TagMatches(b.cfg.Machines, b.opts.On, b.opts.Exclude, tagsOf))
+	keep := map[string]bool{}
+	for _, m := range final {
+		keep[m.Name] = true
+	}
+	filter := func(l []string) []string {
+		return slices.DeleteFunc(slices.Clone(l), func(n string) bool { return !keep[n] })
+	}
+	return filter(names), filter(fromNix), nil
 }
 
 // machineDeps are the dependencies of the machine at addr, as configured,
@@ -558,7 +647,10 @@ func (b *planner) nixTargets(ctx context.Context, names []string, evaluated map[
 			continue
 		}
 		m := b.cfg.MachineByName(name)
-		t := NixTarget(name, ev.Deployment)
+		t, err := NixTarget(name, ev.Deployment, b.pl.SSHConfig)
+		if err != nil {
+			return nil, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: target from its deployment options: %v", m.Name, err))
+		}
 		if rec := b.st.Machines[m.Addr]; rec != nil && rec.HostKey != "" && rec.Target == t.String() {
 			t.HostKey = rec.HostKey
 		}

@@ -3,6 +3,7 @@ package machines
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,8 +16,23 @@ import (
 // '@db-?'). An empty on selects every machine; exclude then removes
 // machines. A pattern that matches no machine is an error naming the
 // machines (and the nearest name), so a typo never silently deploys
-// nothing or everything. The result is in declaration order.
+// nothing or everything. The result is in declaration order. Tags are
+// the configuration's (spec.Machine.Tags); plan also sees those only
+// Nix sets (SelectTags).
 func Select(cfg *spec.Config, on, exclude []string) ([]*spec.Machine, error) {
+	return SelectTags(cfg, on, exclude, func(m *spec.Machine) ([]string, bool) { return m.Tags, true })
+}
+
+// TagsOf gives a machine's tags; known is false when they are not known
+// yet (a machine whose tags only its evaluation can tell).
+type TagsOf func(m *spec.Machine) (tags []string, known bool)
+
+// SelectTags is Select with the tags tagsOf gives. A machine whose tags
+// are not known is selected by an --on tag pattern and not removed by an
+// --exclude one: the result is then every machine that may be selected
+// once the tags are known, and a tag pattern that only such machines may
+// match is no error.
+func SelectTags(cfg *spec.Config, on, exclude []string, tagsOf TagsOf) ([]*spec.Machine, error) {
 	sel := map[string]bool{}
 	if len(on) == 0 {
 		for _, m := range cfg.Machines {
@@ -24,7 +40,7 @@ func Select(cfg *spec.Config, on, exclude []string) ([]*spec.Machine, error) {
 		}
 	}
 	for _, o := range on {
-		names, err := matchMachines(cfg, "--on", o)
+		names, err := matchMachines(cfg, "--on", o, tagsOf, true)
 		if err != nil {
 			return nil, err
 		}
@@ -33,7 +49,7 @@ func Select(cfg *spec.Config, on, exclude []string) ([]*spec.Machine, error) {
 		}
 	}
 	for _, x := range exclude {
-		names, err := matchMachines(cfg, "--exclude", x)
+		names, err := matchMachines(cfg, "--exclude", x, tagsOf, false)
 		if err != nil {
 			return nil, err
 		}
@@ -53,8 +69,58 @@ func Select(cfg *spec.Config, on, exclude []string) ([]*spec.Machine, error) {
 	return out, nil
 }
 
-// matchMachines returns the names of the machines pattern selects.
-func matchMachines(cfg *spec.Config, flag, pattern string) ([]string, error) {
+// NeedsNixTags reports whether selecting with on and exclude depends on
+// tags only Nix may set: a pattern is a tag and a machine has no tags in
+// the configuration (its deployment.tags become its tags).
+func NeedsNixTags(cfg *spec.Config, on, exclude []string) bool {
+	tagPattern := false
+	for _, p := range slices.Concat(on, exclude) {
+		tagPattern = tagPattern || strings.HasPrefix(p, "@")
+	}
+	if !tagPattern {
+		return false
+	}
+	for _, m := range cfg.Machines {
+		if len(m.Tags) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TagMatches names, for each tag pattern of on and exclude, the machines
+// among ms whose tags (tagsOf) it matches: what the plan shows.
+func TagMatches(ms []*spec.Machine, on, exclude []string, tagsOf TagsOf) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range slices.Concat(on, exclude) {
+		tag, ok := strings.CutPrefix(p, "@")
+		if !ok {
+			continue
+		}
+		out[p] = []string{}
+		for _, m := range ms {
+			tags, _ := tagsOf(m)
+			if hasTagMatching(tags, tag) {
+				out[p] = append(out[p], m.Addr)
+			}
+		}
+	}
+	return out
+}
+
+func hasTagMatching(tags []string, pattern string) bool {
+	for _, t := range tags {
+		if ok, _ := path.Match(pattern, t); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// matchMachines returns the names of the machines pattern selects. A
+// machine whose tags are not known matches a tag pattern when
+// unknownMatches.
+func matchMachines(cfg *spec.Config, flag, pattern string, tagsOf TagsOf, unknownMatches bool) ([]string, error) {
 	if len(cfg.Machines) == 0 {
 		return nil, fmt.Errorf("%s %s: the configuration declares no machine", flag, pattern)
 	}
@@ -63,16 +129,16 @@ func matchMachines(cfg *spec.Config, flag, pattern string) ([]string, error) {
 		if _, err := path.Match(tag, ""); err != nil {
 			return nil, fmt.Errorf("%s %s: bad pattern: %v", flag, pattern, err)
 		}
+		unknown := false
 		for _, m := range cfg.Machines {
-			for _, t := range m.Tags {
-				if ok, _ := path.Match(tag, t); ok {
-					names = append(names, m.Name)
-					break
-				}
+			tags, known := tagsOf(m)
+			unknown = unknown || !known
+			if (!known && unknownMatches) || (known && hasTagMatching(tags, tag)) {
+				names = append(names, m.Name)
 			}
 		}
-		if len(names) == 0 {
-			tags := allTags(cfg)
+		if len(names) == 0 && !unknown {
+			tags := allTags(cfg, tagsOf)
 			msg := fmt.Sprintf("%s %s: no machine has a tag matching %q; tags: %s", flag, pattern, tag, orNone(strings.Join(tags, ", ")))
 			if near := spec.Nearest(pattern, tags); near != "" {
 				msg += fmt.Sprintf("; did you mean %s?", near)
@@ -121,12 +187,13 @@ func machineNames(cfg *spec.Config) string {
 	return strings.Join(names, ", ")
 }
 
-// allTags lists the configuration's tags as @TAG, sorted.
-func allTags(cfg *spec.Config) []string {
+// allTags lists the machines' tags (tagsOf) as @TAG, sorted.
+func allTags(cfg *spec.Config, tagsOf TagsOf) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, m := range cfg.Machines {
-		for _, t := range m.Tags {
+		tags, _ := tagsOf(m)
+		for _, t := range tags {
 			if !seen[t] {
 				seen[t] = true
 				out = append(out, "@"+t)

@@ -312,30 +312,59 @@ func (r *Run) reboot(ctx context.Context, m *plan.Machine) (*remote.Conn, error)
 // NixTarget is the target of the machine name whose configuration gave
 // none (spec.Target.FromNix): its deployment.targetHost, targetPort and
 // targetUser, each defaulting as in NixOps (the machine's name, 22,
-// root), with From saying which is which.
-func NixTarget(name string, d *nix.Deployment) plan.Target {
+// root), with From saying which is which. sshConfig, when not nil,
+// applies the user's SSH client configuration (Pipeline.SSHConfig) as
+// it does to ssh() targets: the host is looked up (HostName, ProxyJump),
+// and Port and User apply where Nix left them unset.
+func NixTarget(name string, d *nix.Deployment, sshConfig func(*spec.Target) error) (plan.Target, error) {
 	if d == nil {
 		d = &nix.Deployment{}
 	}
-	t := plan.Target{Host: name, Port: 22, User: "root"}
+	st := spec.Target{Kind: target.KindSSH, Host: name, Port: d.TargetPort, User: d.TargetUser}
+	if d.TargetHost != "" {
+		st.Host = d.TargetHost
+	}
+	if st.Port == 0 {
+		st.Defaults = append(st.Defaults, "port")
+	}
+	if st.User == "" {
+		st.Defaults = append(st.Defaults, "user")
+	}
+	alias := st.Host
+	if sshConfig != nil {
+		if err := sshConfig(&st); err != nil {
+			return plan.Target{}, err
+		}
+	}
+	t := ResolveTarget(st)
 	from := []string{"host " + name + " (the machine's name: deployment.targetHost is unset)"}
 	if d.TargetHost != "" {
-		t.Host, from[0] = d.TargetHost, "host from deployment.targetHost"
+		from[0] = "host from deployment.targetHost"
 	}
-	if d.TargetPort != 0 {
-		t.Port = d.TargetPort
+	if t.Host != alias {
+		from[0] += ", " + t.Host + " by ssh_config"
+	}
+	switch {
+	case d.TargetPort != 0:
 		from = append(from, "port from deployment.targetPort")
-	} else {
+	case t.Port != 22:
+		from = append(from, fmt.Sprintf("port %d (ssh_config)", t.Port))
+	default:
 		from = append(from, "port 22 (default)")
 	}
-	if d.TargetUser != "" {
-		t.User = d.TargetUser
+	switch {
+	case d.TargetUser != "":
 		from = append(from, "user from deployment.targetUser")
-	} else {
+	case t.User != "root":
+		from = append(from, "user "+t.User+" (ssh_config)")
+	default:
 		from = append(from, "user root (default)")
 	}
+	if t.Jump != nil {
+		from = append(from, "jump "+t.Jump.String()+" (ssh_config)")
+	}
 	t.From = strings.Join(from, ", ")
-	return t
+	return t, nil
 }
 
 // recordedTarget is the target state recorded for a machine

@@ -1,6 +1,7 @@
 package machines
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/nixferry/ferry/engine/plan"
 	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/providers/nix"
 )
 
 // A valid ed25519 key (of no host).
@@ -95,5 +97,44 @@ func TestResolveTargetKeepsDefaultsOfKnownArguments(t *testing.T) {
 	got = ResolveTarget(spec.Target{Kind: "ssh", Host: "h", Refs: map[string]any{"port": spec.Ref{Addr: "fake.host.web", Attr: "port"}}})
 	if got.Port != 0 || got.User != "root" {
 		t.Errorf("a port known only after apply got the default: %+v", got)
+	}
+}
+
+// TestNixTargetSSHConfig: a target from deployment.* options goes through
+// the SSH client configuration as ssh() targets do: the host is looked
+// up, and port and user apply only where Nix left them unset; From says
+// which came from where.
+func TestNixTargetSSHConfig(t *testing.T) {
+	sshConfig := func(t *spec.Target) error { // as ~/.ssh/config: Host web-alias HostName 10.0.0.9 Port 2200 User me
+		if t.Host == "web-alias" {
+			t.Host = "10.0.0.9"
+			if slices.Contains(t.Defaults, "port") {
+				t.Port = 2200
+			}
+			if slices.Contains(t.Defaults, "user") {
+				t.User = "me"
+			}
+		}
+		return nil
+	}
+	for _, tt := range []struct {
+		name string
+		d    *nix.Deployment
+		want plan.Target
+	}{
+		{"alias", &nix.Deployment{TargetHost: "web-alias"}, plan.Target{Host: "10.0.0.9", Port: 2200, User: "me",
+			From: "host from deployment.targetHost, 10.0.0.9 by ssh_config, port 2200 (ssh_config), user me (ssh_config)"}},
+		{"Nix wins", &nix.Deployment{TargetHost: "web-alias", TargetPort: 22, TargetUser: "root"}, plan.Target{Host: "10.0.0.9", Port: 22, User: "root",
+			From: "host from deployment.targetHost, 10.0.0.9 by ssh_config, port from deployment.targetPort, user from deployment.targetUser"}},
+		{"the machine's name", nil, plan.Target{Host: "web", Port: 22, User: "root",
+			From: "host web (the machine's name: deployment.targetHost is unset), port 22 (default), user root (default)"}},
+	} {
+		got, err := NixTarget("web", tt.d, sshConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(tt.want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, d)
+		}
 	}
 }

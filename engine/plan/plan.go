@@ -55,6 +55,10 @@ type Plan struct {
 	// NixpkgsFlake, when set, is the flake input nixpkgs came from
 	// instead (nixpkgs(flake = ..., input = ...)).
 	NixpkgsFlake *spec.FlakeInput `json:"nixpkgs_flake,omitempty"`
+	// TagMatches names, for each tag pattern of Options.On and Exclude
+	// ("@web"), the machines whose tags it matched, deployment.tags
+	// included; nil without tag patterns.
+	TagMatches map[string][]string `json:"tag_matches,omitempty"`
 	// Rollout is the rolling policy with the batches apply follows.
 	Rollout *Rollout  `json:"rollout,omitempty"`
 	Outputs []*Output `json:"outputs,omitempty"`
@@ -225,9 +229,13 @@ func (r *Resource) ProviderKey() string {
 
 // Output is a declared output with its value expression.
 type Output struct {
-	Name       string `json:"name"`
-	Value      any    `json:"value"`
-	Sensitive  bool   `json:"sensitive,omitempty"`
+	Name      string `json:"name"`
+	Value     any    `json:"value"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+	// Withheld: the value of this sensitive output is not in the plan
+	// (no sealing key, plan.Seal); apply takes it from the configuration
+	// (FillWithheld).
+	Withheld   bool   `json:"withheld,omitempty"`
 	DeclaredAt string `json:"declared_at,omitempty"`
 }
 
@@ -273,6 +281,15 @@ type Machine struct {
 	// Packages is the package-level difference from Previous (or Current).
 	Packages      *PackageDiff `json:"packages,omitempty"`
 	BuildOnTarget bool         `json:"build_on_target,omitempty"`
+	// FastConnection is the machine's deployment.hasFastConnection
+	// (NixOps: true copies everything from the deployer, false lets the
+	// host fetch what it can from its substituters). Apply pushes what the
+	// host lacks from the deployer over SSH in both cases, the one transfer
+	// ferry has; it is recorded for choosing a transfer strategy.
+	FastConnection bool `json:"fast_connection,omitempty"`
+	// AlwaysActivate is the machine's deployment.alwaysActivate: it is
+	// deployed (activated) even when its system is unchanged.
+	AlwaysActivate bool `json:"always_activate,omitempty"`
 	// Keys are uploaded over SSH; the plan holds only their hashes.
 	Keys []*Key `json:"keys,omitempty"`
 	// Checks run after activation; the deploy succeeds when they pass.

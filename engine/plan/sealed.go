@@ -38,6 +38,14 @@ import (
 // The signature covers the sealed form: sign after Seal, verify before
 // Unseal. What is reviewed and signed is the ciphertext; the plaintext
 // it opens to is authenticated by the key that sealed it.
+//
+// Sensitive outputs (output(..., sensitive = True)) never stand in clear
+// in a plan: with a sealing key their value is sealed the same way
+// (bound to the deployment and the output's name); without one it is
+// left out (Output.Withheld) and apply takes it from the configuration,
+// whose inputs the plan pins (FillWithheld). Unlike resource
+// attributes, an output is not needed to review the plan, so a plan
+// file is never the only place a secret output would be read from.
 
 // SealedKey is the only key of a sealed value.
 const SealedKey = "$sealed"
@@ -56,6 +64,9 @@ type SensitiveFunc func(typ string) []string
 // changes nothing. It never changes a map in place: attribute maps may be
 // shared with state.
 func Seal(ctx context.Context, p *Plan, sensitive SensitiveFunc, keys *sealed.Keys) error {
+	if err := sealOutputs(ctx, p, keys); err != nil {
+		return err
+	}
 	if !keys.Sealing() || sensitive == nil {
 		return nil
 	}
@@ -93,6 +104,60 @@ func Seal(ctx context.Context, p *Plan, sensitive SensitiveFunc, keys *sealed.Ke
 	return nil
 }
 
+// sealOutputs seals the value of every sensitive output of p with keys'
+// sealing key, or, without one, leaves it out of the plan (Withheld).
+// The outputs are copied, never changed in place.
+func sealOutputs(ctx context.Context, p *Plan, keys *sealed.Keys) error {
+	for i, o := range p.Outputs {
+		if !o.Sensitive || o.Withheld || IsSealed(o.Value) {
+			continue
+		}
+		c := *o
+		if !keys.Sealing() {
+			c.Value, c.Withheld = nil, true
+			p.Outputs[i] = &c
+			continue
+		}
+		plain, err := json.Marshal(spec.Encode(o.Value))
+		if err != nil {
+			return fmt.Errorf("seal output %s: %w", o.Name, err)
+		}
+		s, err := keys.SealValue(ctx, sealedKind, outputSealedAttrs(p, o.Name), plain)
+		if err != nil {
+			return fmt.Errorf("seal sensitive output %s: %w", o.Name, err)
+		}
+		c.Value = map[string]any{SealedKey: s}
+		p.Outputs[i] = &c
+	}
+	return nil
+}
+
+// outputSealedAttrs binds a sealed output value to where it belongs.
+func outputSealedAttrs(p *Plan, name string) map[string]string {
+	return map[string]string{"deployment": p.Deployment, "output": name}
+}
+
+// FillWithheld gives each output of p whose value the plan left out
+// (Withheld: a sensitive output of a plan made without a sealing key)
+// its value from outputs, the configuration's outputs by name (the plan
+// pins the configuration's inputs, so it is the value planned). An
+// output the configuration no longer declares is an error.
+func FillWithheld(p *Plan, outputs map[string]any) error {
+	for i, o := range p.Outputs {
+		if !o.Withheld {
+			continue
+		}
+		v, ok := outputs[o.Name]
+		if !ok {
+			return fmt.Errorf("the plan's sensitive output %s is not in the plan file, and the configuration given to apply does not declare it: run `ferry apply PLAN` in the configuration the plan was made from", o.Name)
+		}
+		c := *o
+		c.Value, c.Withheld = v, false
+		p.Outputs[i] = &c
+	}
+	return nil
+}
+
 // Unseal opens every sealed value of p in place of the sealed one, with
 // any of keys. A sealed value that keys cannot open is an error naming
 // the key it needs (a *sealed.Error). It never changes a map in place.
@@ -100,6 +165,19 @@ func Seal(ctx context.Context, p *Plan, sensitive SensitiveFunc, keys *sealed.Ke
 // writing (its signature covers the sealed form, and Encode would now
 // write the sensitive values in clear).
 func Unseal(ctx context.Context, p *Plan, keys *sealed.Keys) error {
+	for i, o := range p.Outputs {
+		s, ok := sealedString(o.Value)
+		if !ok {
+			continue
+		}
+		v, err := openValue(ctx, keys, "the plan's sensitive output "+o.Name, outputSealedAttrs(p, o.Name), s)
+		if err != nil {
+			return err
+		}
+		c := *o
+		c.Value = v
+		p.Outputs[i] = &c
+	}
 	for _, r := range p.Resources {
 		for _, f := range r.fields() {
 			m := *f.m
@@ -110,25 +188,35 @@ func Unseal(ctx context.Context, p *Plan, keys *sealed.Keys) error {
 					continue
 				}
 				subject := fmt.Sprintf("the plan's sensitive value %s of %s (%s)", name, r.Addr, f.name)
-				plain, err := keys.OpenValue(ctx, subject, sealedKind, sealedAttrs(p, r, f.name, name), s)
+				v, err := openValue(ctx, keys, subject, sealedAttrs(p, r, f.name, name), s)
 				if err != nil {
 					return err
-				}
-				dec := json.NewDecoder(bytes.NewReader(plain))
-				dec.UseNumber()
-				var v any
-				if err := dec.Decode(&v); err != nil {
-					return fmt.Errorf("%s does not hold a value: %w", subject, err)
 				}
 				if !copied {
 					m, copied = maps.Clone(m), true
 				}
-				m[name] = spec.Decode(v)
+				m[name] = v
 			}
 			*f.m = m
 		}
 	}
 	return nil
+}
+
+// openValue opens the sealed value s bound to attrs, subject naming it in
+// errors.
+func openValue(ctx context.Context, keys *sealed.Keys, subject string, attrs map[string]string, s string) (any, error) {
+	plain, err := keys.OpenValue(ctx, subject, sealedKind, attrs, s)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%s does not hold a value: %w", subject, err)
+	}
+	return spec.Decode(v), nil
 }
 
 // IsSealed reports whether v is a sealed value ({"$sealed": "..."}).
@@ -155,6 +243,11 @@ func (r *Resource) Sealed() []string {
 // HasSealed reports whether any value of p is sealed: apply then needs
 // the key (Unseal).
 func (p *Plan) HasSealed() bool {
+	for _, o := range p.Outputs {
+		if IsSealed(o.Value) {
+			return true
+		}
+	}
 	for _, r := range p.Resources {
 		if len(r.Sealed()) > 0 {
 			return true

@@ -212,3 +212,73 @@ func TestDecodeBadSealedValue(t *testing.T) {
 		}
 	}
 }
+
+// TestSealedOutputs: a sensitive output's value is never in a plan file:
+// sealed with a key (and opened by Unseal), left out without one (and
+// filled by FillWithheld from the configuration's outputs); other
+// outputs stay clear.
+func TestSealedOutputs(t *testing.T) {
+	withOutputs := func() *plan.Plan {
+		p := smallPlan()
+		p.Outputs = []*plan.Output{
+			{Name: "password", Value: "Spring2026!", Sensitive: true},
+			{Name: "region", Value: "eu-west-1"},
+		}
+		return p
+	}
+	keys := testKeys(t, 1)
+	for _, tc := range []struct {
+		name string
+		keys *sealed.Keys
+	}{{"sealed", keys}, {"withheld", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := withOutputs()
+			shared := p.Outputs[0]
+			if err := plan.Seal(t.Context(), p, sensitiveAttrs, tc.keys); err != nil {
+				t.Fatal(err)
+			}
+			if shared.Value != "Spring2026!" {
+				t.Errorf("Seal changed an output in place")
+			}
+			data := mustEncode(t, p)
+			if bytes.Contains(data, []byte("Spring2026")) {
+				t.Fatalf("the plan file holds the sensitive output in clear:\n%s", data)
+			}
+			if !bytes.Contains(data, []byte(`"value": "eu-west-1"`)) {
+				t.Errorf("an output that is not sensitive is not in clear:\n%s", data)
+			}
+			got, err := plan.Decode("p.json", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := plan.Unseal(t.Context(), got, tc.keys); err != nil {
+				t.Fatal(err)
+			}
+			if tc.keys == nil {
+				if !got.Outputs[0].Withheld || got.Outputs[0].Value != nil {
+					t.Fatalf("output without a key: %+v", got.Outputs[0])
+				}
+				err := plan.FillWithheld(got, map[string]any{"region": "x"})
+				if err == nil || !strings.Contains(err.Error(), "sensitive output password is not in the plan file") {
+					t.Errorf("FillWithheld without the output: %v", err)
+				}
+				if err := plan.FillWithheld(got, map[string]any{"password": "Spring2026!"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d := cmp.Diff(withOutputs().Outputs, got.Outputs); d != "" {
+				t.Errorf("outputs at apply (-planned +got):\n%s", d)
+			}
+		})
+	}
+	// A sealed output moved to another name does not open.
+	p := withOutputs()
+	p.Outputs[1].Sensitive = true
+	if err := plan.Seal(t.Context(), p, nil, keys); err != nil {
+		t.Fatal(err)
+	}
+	p.Outputs[0].Value, p.Outputs[1].Value = p.Outputs[1].Value, p.Outputs[0].Value
+	if err := plan.Unseal(t.Context(), p, keys); sealed.ReasonOf(err) != sealed.Damaged {
+		t.Errorf("Unseal of swapped outputs: %v", err)
+	}
+}

@@ -28,8 +28,11 @@ in
     targetPort = mkOption { type = types.nullOr types.int; default = null; description = "The SSH port (default 22)."; };
     targetUser = mkOption { type = types.nullOr types.str; default = null; description = "The SSH user (default root)."; };
     tags = mkOption { type = types.listOf types.str; default = [ ]; description = "Tags selecting the machine (--on @tag)."; };
-    hasFastConnection = mkOption { type = types.bool; default = false; description = "Accepted for NixOps; ferry copies what the host lacks either way."; };
-    alwaysActivate = mkOption { type = types.bool; default = true; description = "Accepted for NixOps; ferry activates when the system changed."; };
+    hasFastConnection = mkOption { type = types.bool; default = false; description = "NixOps: copy everything from the deployer (true) or let the host substitute (false). ferry pushes what the host lacks from the deployer either way today; the plan records the value for transfer strategies."; };
+    # NixOps's default is true; ferry's is false, so that a plan of an
+    # unchanged fleet is empty. Set true, the machine is activated on
+    # every deploy, as NixOps did.
+    alwaysActivate = mkOption { type = types.bool; default = false; description = "Activate the machine on every deploy, even when its system is unchanged (NixOps; ferry's default is false)."; };
     buildOnTarget = mkOption { type = types.bool; default = false; description = "Build the system on the host (Colmena)."; };
     allowLocalDeployment = mkOption { type = types.bool; default = false; description = "Accepted for Colmena."; };
     replaceUnknownProfiles = mkOption { type = types.bool; default = true; description = "Accepted for Colmena."; };

@@ -24,6 +24,7 @@ func TestEvaluateDeploymentOptions(t *testing.T) {
   deployment.targetUser = "deploy";
   deployment.tags = [ "web" "prod" ];
   deployment.hasFastConnection = true;
+  deployment.alwaysActivate = true;
   deployment.keys.session = { text = "s3cret"; user = "nginx"; permissions = "0400"; };
   deployment.keys.tls.keyFile = /etc/hostname;
   services.nginx.enable = true;
@@ -41,7 +42,7 @@ func TestEvaluateDeploymentOptions(t *testing.T) {
 				"session": {Text: "s3cret", HasText: true, DestDir: "/run/keys", User: "nginx", Group: "root", Permissions: "0400", UploadAt: "pre-activation"},
 				"tls":     {KeyFile: "/etc/hostname", DestDir: "/run/keys", User: "root", Group: "root", Permissions: "0600", UploadAt: "pre-activation"},
 			}},
-		"plain": {AlwaysActivate: true},
+		"plain": {}, // alwaysActivate defaults to false (NixOps's true would activate every unchanged machine)
 	}
 	for name, w := range want {
 		if diff := cmp.Diff(w, got[name].Deployment); diff != "" {

@@ -196,9 +196,10 @@ func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool, fi
 	if opts.Deployment == "" && cfgErr == nil {
 		opts.Deployment = a.DeploymentFor(cfg)
 	}
-	if planUploadsKeys(p) {
-		// The secrets are not in the plan: they come from the
-		// configuration, whose inputs apply checks against the plan.
+	if planNeedsConfig(p) {
+		// The secrets are not in the plan (keys, sensitive outputs
+		// without a state key): they come from the configuration, whose
+		// inputs apply checks against the plan.
 		if cfgErr != nil {
 			return cfgErr
 		}
@@ -352,7 +353,14 @@ func shellWord(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func planUploadsKeys(p *plan.Plan) bool {
+// planNeedsConfig reports whether applying p reads values from the
+// configuration: keys to upload, or sensitive outputs p withheld.
+func planNeedsConfig(p *plan.Plan) bool {
+	for _, o := range p.Outputs {
+		if o.Withheld {
+			return true
+		}
+	}
 	for _, m := range p.Machines {
 		if len(m.Keys) > 0 && (m.Action == plan.Deploy || m.Action == plan.UploadKeys) {
 			return true

@@ -222,7 +222,7 @@ func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Eve
 		return nil, nil, err
 	}
 	dialer := remote.NewDialer(opts)
-	eng := &engine.Engine{Providers: reg, Store: store, Version: Version, Events: events, SSH: dialer}
+	eng := &engine.Engine{Providers: reg, Store: store, Version: Version, Events: events, SSH: dialer, SSHConfig: a.nixTargetSSHConfig}
 	return eng, func() { _ = dialer.Close() }, nil
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -23,7 +24,8 @@ type KeysUploadCmd struct {
 	Parallelism int      `name:"parallelism" default:"${machines_default}" help:"Machines at once."`
 }
 
-// Run uploads every configured key of the selected machines over SSH and
+// Run uploads every key of the selected machines (key(...) ones and
+// those of their deployment.keys, read by evaluating them) over SSH and
 // records their hashes (never the secrets) in state, under the state lock.
 // A machine that fails does not stop the others; the exit status is 1
 // when any failed.
@@ -45,6 +47,16 @@ func (c *KeysUploadCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
+	// The keys of deployment.keys: the selected machines evaluated in one
+	// Nix pass, module arguments from state.
+	names := make([]string, len(f.machines))
+	for i, m := range f.machines {
+		names[i] = m.Name
+	}
+	nixKeys, err := (&machines.Pipeline{Nix: eng.Nix}).DeploymentKeys(a.ctx, f.cfg, f.cfg.Nixpkgs, f.cfg.NixpkgsFlake, f.st, names)
+	if err != nil {
+		return err
+	}
 	var failed []string
 	err = a.modifyState("keys upload", func(st *state.State) (*state.State, error) {
 		recs := make([]*state.Machine, len(f.machines))
@@ -55,6 +67,11 @@ func (c *KeysUploadCmd) Run(a *App) error {
 				printMu.Lock()
 				defer printMu.Unlock()
 				fmt.Fprintf(a.Stdout, "%s> %s\n", m.Name, fmt.Sprintf(format, args...))
+			}
+			if nk := nixKeys[m.Addr]; len(nk) > 0 {
+				cp := *m
+				cp.Keys = slices.Concat(m.Keys, nk)
+				m = &cp
 			}
 			if len(m.Keys) == 0 {
 				report("no keys")

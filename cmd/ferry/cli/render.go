@@ -87,6 +87,9 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 	if o := p.Options.Describe(); o != "" {
 		fmt.Fprintf(w, "Options: %s.\n", o)
 	}
+	for _, pattern := range sortedKeys(p.TagMatches) {
+		fmt.Fprintf(w, "Tag %s matched: %s.\n", pattern, orNone(strings.Join(p.TagMatches[pattern], ", ")))
+	}
 	n := p.Count()
 	fmt.Fprintf(w, "%sPlan:%s ", c.bold, c.reset)
 	if n.Import > 0 {

@@ -68,6 +68,19 @@ func (a *App) applySSHConfig(cfg *spec.Config) error {
 	return nil
 }
 
+// nixTargetSSHConfig applies the SSH client configuration to a target a
+// machine's deployment.targetHost, targetPort and targetUser give once
+// evaluated (engine.Engine.SSHConfig), as applySSHConfig does to ssh()
+// targets. The IdentityFile keys of such a host are not tried: the
+// dialer was made before the host was known.
+func (a *App) nixTargetSSHConfig(t *spec.Target) error {
+	sc, err := a.sshClientConfig()
+	if err != nil || sc == nil {
+		return err
+	}
+	return a.resolveSSHTarget(sc, t, 0)
+}
+
 // maxJumps bounds ProxyJump chains that name each other.
 const maxJumps = 8
 

@@ -51,15 +51,22 @@ func (c *StateListCmd) Run(a *App) error {
 
 // StateShowCmd is `ferry state show ADDR`.
 type StateShowCmd struct {
-	Addr string `arg:"" help:"Resource address, or machine.NAME."`
+	Addr string `arg:"" help:"Resource address, machine.NAME, or the address of an object recorded, not managed (ferry import-nixops)."`
 	JSON bool   `name:"json" help:"Print JSON."`
 }
 
-// Run shows one resource or machine.
+// Run shows one resource, machine or recorded object.
 func (c *StateShowCmd) Run(a *App) error {
 	st, err := a.readState()
 	if err != nil {
 		return err
+	}
+	if rec := st.Recorded[c.Addr]; rec != nil {
+		if c.JSON {
+			return writeJSON(a.Stdout, rec)
+		}
+		renderRecorded(a, c.Addr, rec)
+		return nil
 	}
 	r, m, err := engine.LookupAddr(st, c.Addr)
 	if err != nil {
@@ -346,4 +353,16 @@ func (c *ListCmd) Run(a *App) error {
 		fmt.Fprintln(a.Stdout, d)
 	}
 	return nil
+}
+
+// renderRecorded shows an object ferry records without managing it
+// (state.Recorded): the other tool's type and attributes, and why ferry
+// does not manage it.
+func renderRecorded(a *App, addr string, rec *state.Recorded) {
+	fmt.Fprintf(a.Stdout, "\n# %s  (recorded, not managed)\n", addr)
+	fmt.Fprintf(a.Stdout, "    type = %s\n", rec.Type)
+	for _, k := range sortedKeys(rec.Attrs) {
+		fmt.Fprintf(a.Stdout, "    %s = %q\n", k, rec.Attrs[k])
+	}
+	fmt.Fprintf(a.Stdout, "    (%s)\n", rec.Why)
 }
