@@ -134,6 +134,9 @@ func setMachineBuild(p *callProblems, a map[string]starlark.Value, m *spec.Machi
 		if len(clash) > 0 {
 			p.add("store_path gives a system built elsewhere, which is not evaluated or built: leave out %s", strings.Join(clash, ", "))
 		}
+		if _, ok := a["target"]; !ok {
+			p.add("store_path needs a target (ssh(...)): without one the target comes from the modules' deployment.targetHost, and a system given by store path is not evaluated")
+		}
 		return buildChoice{}
 	}
 	m.BuildOnTarget, m.BuildHost = b.build == "target", b.buildHost
