@@ -121,8 +121,9 @@ func TestBuildHost(t *testing.T) {
 
 // TestStorePath deploys a system built elsewhere (here by nix-build, as CI
 // would) given by store path: it is not evaluated (no Nix evaluation event
-// in the whole run), pushed from this machine's store, and activated; a
-// store path that no store holds fails the plan, naming where ferry
+// in the whole run), pushed from this machine's store, and activated; one
+// this machine's store lacks is fetched by the host from its substituters;
+// a store path that no store holds fails the plan, naming where ferry
 // looked.
 func TestStorePath(t *testing.T) {
 	hosts := startTestHosts(t, "web")
@@ -170,11 +171,45 @@ machine(name = "web", target = ssh(host = var("web_host"), port = int(var("web_p
 		}
 	}
 
+	// A system this machine's store lacks: the host fetches it from the
+	// substituters it trusts (here a file:// binary cache).
+	out, err = exec.Command("nix-build", "--no-out-link", "-E",
+		`(import <nixpkgs/nixos/lib/eval-config.nix> { modules = [ { networking.domain = "cached.by.ci"; } ]; specialArgs = { }; }).config.system.build.toplevel`).Output()
+	if err != nil {
+		t.Fatalf("nix-build the cached system: %v", err)
+	}
+	cached := strings.TrimSpace(string(out))
+	cache := t.TempDir()
+	for _, argv := range [][]string{
+		{"nix", "--extra-experimental-features", "nix-command", "copy", "--to", "file://" + cache, cached},
+		{"nix-store", "--delete", cached},
+	} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
+	}
+	conf := "sandbox = false\nsubstituters = file://" + cache + "\nrequire-sigs = false\n"
+	if err := os.WriteFile(filepath.Join(web.Root, "etc-nix", "nix.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config(cached)
+	plan = mustFerry(t, 0, dir, "", "plan", "--out", planFile)
+	if want := "      system:  " + cached + " (given, not evaluated; the host fetches it from its substituters)\n"; !strings.Contains(plan.stdout, want) {
+		t.Errorf("plan lacks %q:\n%s", want, plan.stdout)
+	}
+	mustFerry(t, 0, dir, "", "apply", planFile)
+	if cur, _ := web.CurrentSystem(); cur != cached {
+		t.Errorf("web runs %q, want %s", cur, cached)
+	}
+	if locallyValid(cached) {
+		t.Errorf("this machine's store holds %s again: it was not fetched by the host", cached)
+	}
+
 	// A store path no store holds: the plan fails and says where it looked.
 	missing := "/nix/store/0c2qy2pvlqlwxg7mnjnnqbqkpj1qkgw5-nixos-system-web-24.05.ferrystub"
 	config(missing)
 	r := mustFerry(t, 1, dir, "", "plan")
-	for _, want := range []string{"ferry.star:2:1: machine web: store_path " + missing + ": no store holds it: not in this machine's Nix store, not in the Nix store of " + web.Target().String(), "not in the host's substituters (none configured)"} {
+	for _, want := range []string{"ferry.star:2:1: machine web: store_path " + missing + ": no store holds it: not in this machine's Nix store, not in the Nix store of " + web.Target().String(), "not in the host's substituters (file://" + cache + ")"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("plan's error lacks %q:\n%s", want, r.stderr)
 		}
