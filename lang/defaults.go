@@ -14,8 +14,8 @@ func defaultsBuiltins(*run) (starlark.StringDict, error) {
 var (
 	defaultsParams = []param{{name: "modules", def: "[]", doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."},
 		buildParam, buildHostParam}
-	defaultsDoc    = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
-		summary: "NixOps' defaults: modules every machine of the deployment gets. Call it once, before or after the machines."}
+	defaultsDoc = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
+		summary: "NixOps' defaults: modules every machine of the deployment gets, and where systems are built unless a machine says otherwise. Call it once, before or after the machines."}
 )
 
 func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"time"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
