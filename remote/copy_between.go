@@ -69,12 +69,16 @@ func CopyBetween(ctx context.Context, src, dst *Conn, paths []string) error {
 	expiry := time.Now().UTC().Add(24 * time.Hour).Format("200601021504")
 	line := `restrict,expiry-time="` + expiry + `",command="nix-store --serve" ` + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " " + tag
 
-	if err := src.Run(ctx, authorizeScript, RunOptions{Stdin: strings.NewReader(line + "\n")}); err != nil {
+	// The one-time key belongs to the user dst logs in as, never to the
+	// one sudo makes.
+	login := &Conn{c: src.c, target: src.target}
+	login.target.Sudo = false
+	if err := login.Run(ctx, authorizeScript, RunOptions{Stdin: strings.NewReader(line + "\n")}); err != nil {
 		return fmt.Errorf("allow %s to fetch from %s (a one-time key in its ~/.ssh/authorized_keys): %w", dst.target.Name(), src.target.Name(), err)
 	}
 	defer func() {
 		// Whatever happened, the key goes (else it expires).
-		_ = src.Run(context.WithoutCancel(ctx), revokeScript(tag), RunOptions{})
+		_ = login.Run(context.WithoutCancel(ctx), revokeScript(tag), RunOptions{})
 	}()
 
 	t := src.target.withDefaults()

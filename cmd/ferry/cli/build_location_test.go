@@ -111,6 +111,8 @@ func TestBuildHost(t *testing.T) {
 		t.Errorf("state records build host %+v, want %s with its key pinned", rec, build1.Target())
 	}
 
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode") // nothing left to do
+
 	// The build host's pinned key is enforced before the first login.
 	t.Setenv("FERRY_VAR_build1_key", web.HostKey)
 	refused := mustFerry(t, 1, dir, "", "apply", "--auto-approve", "--replace", "machine.web")
@@ -170,6 +172,8 @@ machine(name = "web", target = ssh(host = var("web_host"), port = int(var("web_p
 			t.Errorf("the second run evaluated: %+v", ev)
 		}
 	}
+
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 
 	// A system this machine's store lacks: the host fetches it from the
 	// substituters it trusts (here a file:// binary cache).
