@@ -151,8 +151,7 @@ func (r *run) finishBuild(m *spec.Machine) {
 	}
 	m.BuildOnTarget = r.defaultBuild.build == "target"
 	if h := r.defaultBuild.buildHost; h != nil {
-		cp := *h
-		cp.Target.Refs = nil
+		cp := *h // machines share no build host value
 		m.BuildHost = &cp
 	}
 }

@@ -175,6 +175,9 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 			p.addPlain("duplicate machine %s (first declared at %s)", m.Addr, first)
 		} else {
 			r.machines[m.Addr] = m.Pos
+			if r.machineBuilds == nil {
+				r.machineBuilds = map[string]bool{}
+			}
 			r.machineBuilds[m.Addr] = buildGiven
 		}
 	}

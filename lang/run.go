@@ -43,13 +43,16 @@ type run struct {
 	deploymentPos  spec.Pos
 	deploymentSeen bool
 
-	defaultModules []*moduleValue  // from defaults(), given to every machine
-	defaultBuild   buildChoice     // from defaults(build, build_host)
-	machineBuilds  map[string]bool // machine address → it chose its own build location
+	defaultModules []*moduleValue // from defaults(), given to every machine
 	defaultsPos    spec.Pos
 	defaultsSeen   bool
 	nixpkgsPos     spec.Pos
 	nixpkgsSeen    bool
+
+	// Where systems are built (build.go): defaults(build, build_host), and
+	// the machines that chose their own, by address.
+	defaultBuild  buildChoice
+	machineBuilds map[string]bool
 
 	nixFiles   map[string]nixFile // what nix.module() found, by path relative to Dir
 	hashedDirs map[string]bool    // directories whose *.nix files are hashed
@@ -86,15 +89,14 @@ func newRun(opts Options, extra []builtinModule) (*run, error) {
 				Vars:  map[string]string{},
 			},
 		},
-		modules:       map[string]*module{},
-		callStarts:    map[string]map[lineCol]lineCol{},
-		resources:     map[string]spec.Pos{},
-		outputs:       map[string]spec.Pos{},
-		machines:      map[string]spec.Pos{},
-		machineBuilds: map[string]bool{},
-		providers:     map[string]spec.Pos{},
-		nixFiles:      map[string]nixFile{},
-		hashedDirs:    map[string]bool{},
+		modules:    map[string]*module{},
+		callStarts: map[string]map[lineCol]lineCol{},
+		resources:  map[string]spec.Pos{},
+		outputs:    map[string]spec.Pos{},
+		machines:   map[string]spec.Pos{},
+		providers:  map[string]spec.Pos{},
+		nixFiles:   map[string]nixFile{},
+		hashedDirs: map[string]bool{},
 	}
 	if r.fileVars, err = readVarFiles(opts.VarFiles); err != nil {
 		return nil, err

@@ -57,17 +57,13 @@ type Machine struct {
 	Target string `json:"target"` // user@host:port
 	// HostKey is the pinned SSH host key (from the config, or trusted on
 	// first use and enforced afterwards).
-	HostKey string `json:"host_key,omitempty"`
-	// BuildHost (user@host:port) built the deployed system, and
-	// BuildHostKey is its host key, pinned like HostKey.
-	BuildHost    string    `json:"build_host,omitempty"`
-	BuildHostKey string    `json:"build_host_key,omitempty"`
-	Drv          string    `json:"drv,omitempty"`  // deployed toplevel derivation
-	Path         string    `json:"path,omitempty"` // deployed system
-	Activation   string    `json:"activation,omitempty"`
-	Generation   int       `json:"generation,omitempty"`
-	DeployedAt   time.Time `json:"deployed_at,omitzero"`
-	DeclaredAt   string    `json:"declared_at,omitempty"`
+	HostKey    string    `json:"host_key,omitempty"`
+	Drv        string    `json:"drv,omitempty"`  // deployed toplevel derivation
+	Path       string    `json:"path,omitempty"` // deployed system
+	Activation string    `json:"activation,omitempty"`
+	Generation int       `json:"generation,omitempty"`
+	DeployedAt time.Time `json:"deployed_at,omitzero"`
+	DeclaredAt string    `json:"declared_at,omitempty"`
 	// Keys maps each uploaded key's destination to the hash of what was
 	// uploaded (never the secret).
 	Keys map[string]string `json:"keys,omitempty"`
@@ -90,6 +86,10 @@ type Machine struct {
 	// depends_on), sorted: a machine no longer configured is forgotten
 	// before they are deleted.
 	Deps []string `json:"deps,omitempty"`
+	// BuildHost (user@host:port) built the deployed system (build_host),
+	// and BuildHostKey is its host key, pinned like HostKey.
+	BuildHost    string `json:"build_host,omitempty"`
+	BuildHostKey string `json:"build_host_key,omitempty"`
 }
 
 // Machine statuses.
