@@ -91,8 +91,8 @@ var (
 
 	// LimitBuildJobs is Nix's --max-jobs for the one local build of every
 	// system; 0 keeps the user's nix.conf (max-jobs, and its remote
-	// builders). Builds on targets (build_on_target) run on each target
-	// and are not bounded from here.
+	// builders). Builds on targets (build = "target") and on build hosts
+	// (build_host) run there and are not bounded from here.
 	LimitBuildJobs = Limit{Name: "build-jobs", Flag: true, Default: 0, Min: 0,
 		Unit:     "Nix build jobs",
 		Help:     "Nix build jobs of the local build of all systems (nix-store --max-jobs); 0 keeps nix.conf's max-jobs.",

@@ -2,17 +2,20 @@ package lang
 
 import "go.starlark.net/starlark"
 
-// defaultsBuiltins provides defaults(modules = [...]), NixOps' defaults:
-// modules every machine of the deployment gets, in front of its own. It
-// may be called once, before or after the machines it applies to.
+// defaultsBuiltins provides defaults(modules = [...], build = None,
+// build_host = None), NixOps' defaults: modules every machine of the
+// deployment gets, in front of its own, and where systems are built unless
+// a machine says otherwise (build.go). It may be called once, before or
+// after the machines it applies to.
 func defaultsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"defaults": starlark.NewBuiltin("defaults", defaults)}, nil
 }
 
 var (
-	defaultsParams = []param{{name: "modules", required: true, doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."}}
-	defaultsDoc    = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
-		summary: "NixOps' defaults: modules every machine of the deployment gets. Call it once, before or after the machines."}
+	defaultsParams = []param{{name: "modules", def: "[]", doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."},
+		buildParam, buildHostParam}
+	defaultsDoc = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
+		summary: "NixOps' defaults: modules every machine of the deployment gets, and where systems are built unless a machine says otherwise. Call it once, before or after the machines."}
 )
 
 func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -31,6 +34,10 @@ func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple,
 		} else {
 			r.defaultModules = mods
 		}
+	}
+	r.defaultBuild = buildArgs(p, a) // build.go
+	if len(a) == 0 && p.empty() {
+		p.add("give modules, build or build_host: what every machine gets")
 	}
 	return starlark.None, p.report(r, thread)
 }

@@ -92,7 +92,9 @@
 // nixpkgs.go):
 //
 //   - machine(name, target = None, modules = [], tags = [], depends_on = [],
-//     build_on_target = False) appends a spec.Machine at machine.NAME.
+//     build_on_target = False, build, build_host, store_path) appends a
+//     spec.Machine at machine.NAME; build.go reads where its system is
+//     built (defaults(build, build_host) gives the deployment's default).
 //     Without a target, the machine is reached as its modules'
 //     deployment.targetHost, targetPort and targetUser say, read by the
 //     engine after evaluation (spec.Target.FromNix).

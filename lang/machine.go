@@ -13,9 +13,10 @@ import (
 )
 
 // machineBuiltins provides machine(name, target = None, modules = [], tags = [],
-// depends_on = [], build_on_target = False, keys = [], checks = [],
-// magic_rollback = True, confirm_timeout = "30s", rollback_on_failure =
-// False, flake = None), which declares a NixOS machine at address
+// depends_on = [], build_on_target = False, build = None, build_host =
+// None, store_path = None, keys = [], checks = [], magic_rollback = True,
+// confirm_timeout = "30s", rollback_on_failure = False, flake = None),
+// which declares a NixOS machine at address
 // machine.NAME. flake = "DIR#NAME" makes the machine the flake's
 // nixosConfigurations.NAME, extended with its modules. Without a target,
 // the machine is reached as its modules' deployment.targetHost,
@@ -30,13 +31,14 @@ var machineParams = []param{
 	{name: "modules", def: "[]", doc: "NixOS modules (nix.module, nix.inline), after those of defaults()."},
 	{name: "tags", def: "[]", doc: "Tags, for --on @TAG, --exclude @TAG and rollout(tags = ...)."},
 	{name: "depends_on", def: "[]", doc: "Resources and machines (values or addresses) deployed before this machine."},
-	{name: "build_on_target", def: "False", doc: "Build the system on the machine instead of on the deployer."},
+	{name: "build_on_target", def: "False", doc: `Build the system on the machine instead of on the deployer: the older spelling of build = "target".`},
 	{name: "keys", def: "[]", doc: "Secrets to upload (key(...))."},
 	{name: "checks", def: "[]", doc: "Health checks (cmd_check, http_check) that must pass after activation."},
 	{name: "magic_rollback", def: "True", doc: "Before a switch, start a watchdog on the host that switches back unless ferry logs in again over a new SSH connection and confirms within confirm_timeout."},
 	{name: "confirm_timeout", def: `"30s"`, doc: "How long the watchdog waits for the confirmation, counted from the end of the activation."},
 	{name: "rollback_on_failure", def: "False", doc: "Switch back to the previous system when activation, a key upload after it or a health check fails."},
 	{name: "flake", doc: `A NixOS system of a flake instead of nixpkgs: ".#web" or "./sub#web" is the flake's nixosConfigurations.web (relative to the configuration directory), extended with ferry's modules and this machine's modules.`},
+	buildParam, buildHostParam, storePathParam, // build.go: after the older parameters, which keep their positions
 }
 
 var machineDoc = builtinDoc{name: "machine", params: machineParams, returns: "the machine; machine.target.host and the other target arguments are readable",
@@ -130,13 +132,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 		}
 		m.DependsOn = deps
 	}
-	if v, ok := a["build_on_target"]; ok {
-		if b, err := wantBool(v); err != nil {
-			p.addArg("build_on_target", err)
-		} else {
-			m.BuildOnTarget = b
-		}
-	}
+	buildGiven := setMachineBuild(p, a, m).given() // build.go
 
 	if v, ok := a["keys"]; ok {
 		m.Keys = machineKeys(p, v)
@@ -179,6 +175,10 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 			p.addPlain("duplicate machine %s (first declared at %s)", m.Addr, first)
 		} else {
 			r.machines[m.Addr] = m.Pos
+			if r.machineBuilds == nil {
+				r.machineBuilds = map[string]bool{}
+			}
+			r.machineBuilds[m.Addr] = buildGiven
 		}
 	}
 	if !p.empty() {
@@ -244,13 +244,14 @@ func tagList(p *callProblems, tags []string) []string {
 }
 
 // finishMachines gives every machine the deployment's defaults modules,
-// in front of its own. It runs after the whole configuration has been
+// in front of its own, and its default build location. It runs after the whole configuration has been
 // evaluated, so defaults() applies to machines declared before it too,
 // as NixOps' defaults does.
 func (r *run) finishMachines() {
 	for _, m := range r.cfg.Machines {
-		if len(r.defaultModules) == 0 {
-			break
+		r.finishBuild(m) // build.go
+		if len(r.defaultModules) == 0 || m.StorePath != "" {
+			continue // a system given by store path is not evaluated
 		}
 		mods := make([]spec.Module, 0, len(r.defaultModules)+len(m.Modules))
 		for _, d := range r.defaultModules {

@@ -175,7 +175,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		{"machine ok", t0 + `machine("m", t, modules = [nix.module("./a.nix"), nix.module("./dir")])`, ""},
 		{"machine missing everything", "machine()", "ferry.star:1:1: machine: missing required argument \"name\""},
 		{"machine None is not passed", t0 + "machine(None, t)", `ferry.star:2:1: machine: missing required argument "name"`},
-		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, None, 1)`, `ferry.star:2:1: machine: got 13 positional arguments, want at most 12`},
+		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, None, None, None, None, 1)`, `ferry.star:2:1: machine: got 16 positional arguments, want at most 15`},
 		{"machine name twice", t0 + `machine("m", t, name = "n")`, `ferry.star:2:1: machine: got two values for argument "name"`},
 		{"machine unknown argument", t0 + `machine("m", t, tag = [])`, `ferry.star:2:1: machine: unexpected argument "tag" (did you mean "tags"?)`},
 		{"machine name type", t0 + `machine(1, t)`, `ferry.star:2:1: machine: argument "name": got int, want string`},
@@ -271,7 +271,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		// defaults()
 		{"defaults twice", "defaults(modules = [])\n\ndefaults([])",
 			`ferry.star:3:1: defaults() is called a second time; the first call is at ferry.star:1:1: call it once, with every default module`},
-		{"defaults missing modules", "defaults()", `ferry.star:1:1: defaults: missing required argument "modules"`},
+		{"defaults missing modules", "defaults()", `ferry.star:1:1: defaults: give modules, build or build_host: what every machine gets`},
 		{"defaults modules element", t0 + `defaults(modules = [nix.inline("{ }"), t])`, `ferry.star:2:1: defaults: argument "modules"[1]: got target, want a module from nix.module() or nix.inline()`},
 
 		// nixpkgs()

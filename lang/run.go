@@ -49,6 +49,11 @@ type run struct {
 	nixpkgsPos     spec.Pos
 	nixpkgsSeen    bool
 
+	// Where systems are built (build.go): defaults(build, build_host), and
+	// the machines that chose their own, by address.
+	defaultBuild  buildChoice
+	machineBuilds map[string]bool
+
 	nixFiles   map[string]nixFile // what nix.module() found, by path relative to Dir
 	hashedDirs map[string]bool    // directories whose *.nix files are hashed
 

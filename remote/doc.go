@@ -45,6 +45,10 @@
 //     connection: unsigned paths are fine and no second SSH client is spawned.
 //     PrepareCopy and PreparedCopy.Stream are its two halves, so that a
 //     caller bounding concurrent copies bounds only the transfer.
+//   - CopyBetween copies a closure from one host (a build host) to another
+//     directly: the second fetches it with nix-copy-closure --from, through
+//     a one-time key the first accepts only for a read-only nix-store
+//     --serve, and trusts only the first host's key ferry verified.
 //   - A cancelled Run returns within half a second even when the command
 //     goes on: OpenSSH refuses signal requests in some setups (root on
 //     9.2: "session signalling requires privilege separation") and keeps the

@@ -106,7 +106,7 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	r.roots = r.startRoots(req.ConfigDir) // gcroots.go: checks this machine has the plan's derivations
 	var drvs []string
 	for _, m := range r.p.Machines {
-		if m.Action == plan.Deploy && !m.BuildOnTarget {
+		if m.Action == plan.Deploy && m.BuiltLocally() {
 			drvs = append(drvs, m.Drv)
 		}
 	}
@@ -244,7 +244,7 @@ func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
 			return nil, fmt.Errorf("refused: the host's current system changed since the plan (planned against %s, now %s): someone else deployed; run `ferry plan` again", orNone(m.Current), orNone(cur))
 		}
 	}
-	if m.Action == plan.Deploy && !m.BuildOnTarget {
+	if m.Action == plan.Deploy && m.BuiltLocally() {
 		<-r.buildDone
 		res, ok := r.builds[m.Drv]
 		switch {
@@ -264,11 +264,20 @@ func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
 		}
 		return rec, nil
 	}
-	if m.BuildOnTarget {
+	switch {
+	case m.BuildOnTarget:
 		if err := r.buildOnTarget(ctx, conn, m, progress); err != nil {
 			return nil, err
 		}
-	} else {
+	case m.BuildHost != nil: // build.go
+		if err := r.buildOnHost(ctx, conn, m, rec, progress); err != nil {
+			return nil, err
+		}
+	case m.SystemGiven != "":
+		if err := r.fetchGiven(ctx, conn, m, progress); err != nil {
+			return nil, err
+		}
+	default:
 		if err := r.copyClosure(ctx, conn, m, m.Path, "", progress); err != nil {
 			return nil, fmt.Errorf("copy closure: %w", err)
 		}
@@ -723,6 +732,9 @@ func machineRecord(pm *plan.Machine, hostKey string, prev *state.Machine) *state
 		rec.Drv, rec.Path, rec.Activation, rec.Generation, rec.DeployedAt = prev.Drv, prev.Path, prev.Activation, prev.Generation, prev.DeployedAt
 		rec.LastRollback, rec.BootID = prev.LastRollback, prev.BootID
 		rec.Status, rec.StatusReason, rec.StatusAt = prev.Status, prev.StatusReason, prev.StatusAt
+		if pm.BuildHost != nil {
+			rec.BuildHost, rec.BuildHostKey = prev.BuildHost, prev.BuildHostKey
+		}
 		// Keys no longer configured are forgotten (and left on the host,
 		// as NixOps does): only configured destinations stay.
 		for _, k := range pm.Keys {

@@ -27,7 +27,8 @@
 //     (batches and gates), gcroots.go (GC roots of plans), drift.go (a
 //     machine's standing: plan and `ferry check` judge it the same way),
 //     target.go (target arguments from resources, resolved through the
-//     drivers of engine/target), selection.go (--on, --exclude), day2.go.
+//     drivers of engine/target), selection.go (--on, --exclude), day2.go,
+//     build.go (where each system is built, or where a given one is).
 //
 // Deploy (apply.go): a machine node connects to its host while the
 // systems build, asks what the host lacks outside the copy limit, streams
@@ -107,10 +108,11 @@
 //     cache the host trusts; push once to a fleet cache) belongs in
 //     copyClosure, under the same copy limit; a host that cannot reach the
 //     cache falls back to push.
-//   - A build location per machine (the deployer, remote builders, the
-//     target, a closure built elsewhere) is a choice Start and runMachine
-//     already make for build_on_target; a closure given by store path
-//     would skip evaluation for that machine in Plan.
+//   - A build location per machine (build.go): the deployer (with Nix's
+//     remote builders), the target, a build host the target fetches the
+//     system from (remote.CopyBetween), or a system given by store path,
+//     which Plan does not evaluate and locates instead (this machine's
+//     store, the host's, or the host's substituters).
 //
 // What it must not do: import the engine core, decide ordering (the
 // core's edges.go; rollout gates are added to the core's graph by

@@ -208,7 +208,7 @@ func (run *Run) startRoots(configDir string) *planRoots {
 	for _, m := range run.p.Machines {
 		switch {
 		case m.Action != plan.Deploy || m.Drv == "":
-		case m.BuildOnTarget:
+		case m.BuildOnTarget || m.BuildHost != nil:
 			r.users[m.Drv]++
 		case !local[m.Drv]:
 			local[m.Drv] = true

@@ -25,7 +25,7 @@ type buildAttribution struct {
 func newBuildAttribution(p *plan.Plan) *buildAttribution {
 	a := &buildAttribution{byTop: map[string][]string{}}
 	for _, m := range p.Machines {
-		if m.Action == plan.Deploy && !m.BuildOnTarget {
+		if m.Action == plan.Deploy && m.BuiltLocally() {
 			a.byTop[m.Drv] = append(a.byTop[m.Drv], m.Addr)
 		}
 	}

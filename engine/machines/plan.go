@@ -261,9 +261,25 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	if b.opts.Refresh {
 		hosts = b.readHosts(ctx, reads)
 	}
-	evaluated, err := b.evaluate(ctx, p, machines, names, deferred)
+	// Systems given by store path are not evaluated (build.go).
+	var evalNames []string
+	for _, name := range names {
+		if cfg.MachineByName(name).StorePath == "" {
+			evalNames = append(evalNames, name)
+		}
+	}
+	machines = slices.DeleteFunc(machines, func(nm nix.Machine) bool {
+		m := cfg.MachineByName(nm.Name)
+		return m != nil && m.StorePath != ""
+	})
+	evaluated, err := b.evaluate(ctx, p, machines, evalNames, deferred)
 	if err != nil {
 		return err
+	}
+	for _, name := range names {
+		if m := cfg.MachineByName(name); m.StorePath != "" {
+			evaluated[name] = nix.Evaluated{OutPath: m.StorePath}
+		}
 	}
 	b.deferDependents(names, deferred)
 	if nixTagged {
@@ -317,6 +333,10 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			Name: name, Addr: m.Addr, Target: targets[m.Addr],
 			Drv: ev.DrvPath, Path: ev.OutPath, Activate: activate,
 			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: b.deps[m.Addr], DeclaredAt: m.Pos.String(),
+			BuildHost: b.planBuildHost(m), // build.go
+		}
+		if m.StorePath != "" {
+			pm.SystemGiven = plan.SystemSubstitute // until locateGiven finds where it is
 		}
 		if rec != nil {
 			pm.Previous = rec.Path
@@ -348,6 +368,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	}
 	if len(keyErrs) > 0 {
 		return &HostKeyError{Messages: keyErrs}
+	}
+	if err := b.locateGiven(ctx, planned, reads, pendingTarget); err != nil { // build.go
+		return err
 	}
 	var wg sync.WaitGroup
 	for _, pm := range planned {
@@ -795,7 +818,7 @@ func machineAction(pm *plan.Machine, profile string, profileRead bool) plan.Acti
 // deployed derivation, without building, under the package-diff limit.
 func (b *planner) machineDiff(ctx context.Context, pm *plan.Machine) {
 	rec := b.st.Machines[pm.Addr]
-	if rec == nil || rec.Drv == "" || rec.Drv == pm.Drv {
+	if rec == nil || rec.Drv == "" || pm.Drv == "" || rec.Drv == pm.Drv {
 		return
 	}
 	release, err := acquire(ctx, b.diffs)

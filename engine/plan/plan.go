@@ -290,6 +290,13 @@ type Machine struct {
 	// AlwaysActivate is the machine's deployment.alwaysActivate: it is
 	// deployed (activated) even when its system is unchanged.
 	AlwaysActivate bool `json:"always_activate,omitempty"`
+	// BuildHost is the machine that builds the system (build_host); the
+	// target fetches it from there. nil: built here, or on the target.
+	BuildHost *BuildHost `json:"build_host,omitempty"`
+	// SystemGiven is set for a system given by store_path, not evaluated
+	// (Drv is empty): where apply gets it from, SystemLocal,
+	// SystemSubstitute or SystemOnHost.
+	SystemGiven string `json:"system_given,omitempty"`
 	// Keys are uploaded over SSH; the plan holds only their hashes.
 	Keys []*Key `json:"keys,omitempty"`
 	// Checks run after activation; the deploy succeeds when they pass.
@@ -311,6 +318,29 @@ type Machine struct {
 	TagsFrom   string   `json:"tags_from,omitempty"`
 	Deps       []string `json:"deps,omitempty"`
 	DeclaredAt string   `json:"declared_at,omitempty"`
+}
+
+// BuildHost is where a machine's system is built when it is neither the
+// deployer nor the target: Name as the configuration named it, Target
+// with the build host's key pinned (configured, or recorded by an earlier
+// apply; "" is trusted on first use and recorded).
+type BuildHost struct {
+	Name   string `json:"name"`
+	Target Target `json:"target"`
+}
+
+// Where a system given by store path comes from (Machine.SystemGiven).
+const (
+	SystemLocal      = "local"      // this machine's Nix store: pushed to the host
+	SystemSubstitute = "substitute" // the host fetches it from its substituters
+	SystemOnHost     = "host"       // the host has it already
+)
+
+// BuiltLocally reports whether apply builds m's system on this machine
+// (with Nix's remote builders): not on the target, not on a build host,
+// not given by store path.
+func (m *Machine) BuiltLocally() bool {
+	return m.Drv != "" && !m.BuildOnTarget && m.BuildHost == nil
 }
 
 // Target is how apply reaches a machine.

@@ -17,8 +17,16 @@ type Machine struct {
 	Tags    []string
 	// DependsOn lists addresses (resources or machines) deployed first.
 	DependsOn []string
-	// BuildOnTarget builds the system on the machine instead of locally.
+	// BuildOnTarget builds the system on the machine instead of locally
+	// (build = "target").
 	BuildOnTarget bool
+	// BuildHost, when set, is the machine that builds the system
+	// (build_host = ssh(...)): the derivations are copied there, built
+	// there, and the target fetches the result from it.
+	BuildHost *BuildHost
+	// StorePath, when set, is the system itself, built elsewhere (CI):
+	// the machine is not evaluated and has no modules.
+	StorePath string
 	// Keys are uploaded to the host over SSH, never stored in clear.
 	Keys []*Key
 	// Checks must pass after activation for the deploy to succeed.
@@ -35,6 +43,13 @@ type Machine struct {
 	// extend (machine(flake = ".#web")); nil means nixpkgs' NixOS.
 	Flake *Flake
 	Pos   Pos
+}
+
+// BuildHost is a machine that builds others' systems: Name is how plans
+// name it (a machine's name, else the host), Target how it is reached.
+type BuildHost struct {
+	Name   string
+	Target Target
 }
 
 // Target describes how ferry reaches a machine. Kind "ssh" is an existing

@@ -86,6 +86,10 @@ type Machine struct {
 	// depends_on), sorted: a machine no longer configured is forgotten
 	// before they are deleted.
 	Deps []string `json:"deps,omitempty"`
+	// BuildHost (user@host:port) built the deployed system (build_host),
+	// and BuildHostKey is its host key, pinned like HostKey.
+	BuildHost    string `json:"build_host,omitempty"`
+	BuildHostKey string `json:"build_host_key,omitempty"`
 }
 
 // Machine statuses.

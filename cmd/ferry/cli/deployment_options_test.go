@@ -97,13 +97,13 @@ rollout(batch = 1, tags = ["front"])
 	setHostEnv(t, hosts, dir)
 	t.Setenv("FERRY_SSH_CONFIG", filepath.Join(dir, "ssh_config"))
 
-	back := mustFerry(t, 0, dir, "", "plan", "--on", "@back", "--out", "back.json")
+	back := mustFerry(t, 0, dir, "", "plan", "--on", "@back", "--out", filepath.Join(dir, "back.json"))
 	if !strings.Contains(back.stdout, "Tag @back matched: machine.db.\n") || !strings.Contains(back.stdout, "  + machine.db") || strings.Contains(back.stdout, "machine.web") {
 		t.Errorf("plan --on @back:\n%s", back.stdout)
 	}
-	mustFerry(t, 0, dir, "", "apply", "back.json")
+	mustFerry(t, 0, dir, "", "apply", filepath.Join(dir, "back.json"))
 
-	front := mustFerry(t, 0, dir, "", "plan", "--exclude", "@back", "--out", "front.json")
+	front := mustFerry(t, 0, dir, "", "plan", "--exclude", "@back", "--out", filepath.Join(dir, "front.json"))
 	for _, want := range []string{
 		"  + machine.web  root@" + web.Address() + "\n",
 		fmt.Sprintf("      target:  host from deployment.targetHost, %s by ssh_config, port %d (ssh_config), user root (default)\n", web.Addr, web.Port),
@@ -117,7 +117,7 @@ rollout(batch = 1, tags = ["front"])
 	if strings.Contains(front.stdout, "machine.db ") {
 		t.Errorf("plan --exclude @back plans db:\n%s", front.stdout)
 	}
-	mustFerry(t, 0, dir, "", "apply", "front.json")
+	mustFerry(t, 0, dir, "", "apply", filepath.Join(dir, "front.json"))
 	token := filepath.Join(web.Root, "run", "keys", "token")
 	if got, err := os.ReadFile(token); err != nil || string(got) != "s3cret-token" {
 		t.Fatalf("key on web: %q, %v", got, err)
@@ -131,11 +131,11 @@ rollout(batch = 1, tags = ["front"])
 		return strings.Count(string(data), "\n")
 	}
 	before := activations()
-	again := mustFerry(t, 0, dir, "", "plan", "--out", "again.json")
+	again := mustFerry(t, 0, dir, "", "plan", "--out", filepath.Join(dir, "again.json"))
 	if !strings.Contains(again.stdout, "deployment.alwaysActivate: activated although its system is unchanged") || !strings.Contains(again.stdout, "1 machine to deploy, 1 unchanged") {
 		t.Errorf("plan of the unchanged fleet:\n%s", again.stdout)
 	}
-	mustFerry(t, 0, dir, "", "apply", "again.json")
+	mustFerry(t, 0, dir, "", "apply", filepath.Join(dir, "again.json"))
 	if after := activations(); after != before+1 {
 		t.Errorf("db activated %d times by the apply, want once", after-before)
 	}

@@ -154,7 +154,7 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
 	}
 	fmt.Fprintf(w, "\n%s  %s%s %s  %s\n", col, symbol, c.reset, m.Addr, targetText(m.Target))
-	fmt.Fprintf(w, "      system:  %s\n", m.Path)
+	renderSystem(w, m)
 	renderTarget(w, m.Target)
 	if m.TagsFrom != "" {
 		fmt.Fprintf(w, "      tags:    %s (from %s)\n", strings.Join(m.Tags, ", "), m.TagsFrom)
@@ -203,6 +203,31 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		for _, p := range d.Removed {
 			fmt.Fprintf(w, "      %s-%s %s %s\n", c.red, c.reset, p.Name, p.Version)
 		}
+	}
+}
+
+// renderSystem shows the system and, unless it is built here (the
+// default), where it is built or where it comes from.
+func renderSystem(w io.Writer, m *plan.Machine) {
+	switch m.SystemGiven {
+	case "":
+		fmt.Fprintf(w, "      system:  %s\n", m.Path)
+	case plan.SystemLocal:
+		fmt.Fprintf(w, "      system:  %s (given, not evaluated; pushed from this machine's Nix store)\n", m.Path)
+	case plan.SystemOnHost:
+		fmt.Fprintf(w, "      system:  %s (given, not evaluated; the host has it)\n", m.Path)
+	default:
+		fmt.Fprintf(w, "      system:  %s (given, not evaluated; the host fetches it from its substituters)\n", m.Path)
+	}
+	switch {
+	case m.BuildOnTarget:
+		fmt.Fprintf(w, "      build:   on the target\n")
+	case m.BuildHost != nil:
+		key := "host key pinned"
+		if m.BuildHost.Target.HostKey == "" {
+			key = "host key trusted on first use and pinned"
+		}
+		fmt.Fprintf(w, "      build:   on %s (ssh %s; %s), fetched by the target from there\n", m.BuildHost.Name, m.BuildHost.Target, key)
 	}
 }
 
