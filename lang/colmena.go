@@ -32,7 +32,10 @@ func colmenaBuiltins(*run) (starlark.StringDict, error) {
 }
 
 var (
-	colmenaHiveParams = []param{{name: "file", def: `"hive.nix"`, doc: "The hive file, inside the configuration directory."}}
+	colmenaHiveParams = []param{
+		{name: "file", def: `"hive.nix"`, doc: "The hive file, inside the configuration directory."},
+		{name: "flake", doc: `Instead of file, a flake folder ("./"): its output colmena (the hive a flake gives colmena.lib.makeHive), or colmenaHive when that is a plain hive.`},
+	}
 	colmenaHiveDoc    = builtinDoc{name: "colmena.hive", params: colmenaHiveParams, returns: "a list of dicts of machine() arguments, one per node, sorted by name",
 		summary: "The machines of a Colmena hive, read as Colmena reads it: meta.nixpkgs, meta.nodeNixpkgs, meta.specialArgs, deployment.* and tags."}
 )
@@ -50,8 +53,20 @@ func colmenaHive(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tup
 		}
 		name = s
 	}
+	flakeDir := ""
+	if v, ok := a["flake"]; ok {
+		if _, both := a["file"]; both {
+			p.add(`give file or flake, not both`)
+		} else if s, err := wantString(v); err != nil {
+			p.addArg("flake", err)
+		} else if dir, msg := r.flakeDir(pos.File, s); msg != "" {
+			p.add("%s", msg)
+		} else {
+			flakeDir = dir
+		}
+	}
 	file := ""
-	if p.empty() {
+	if p.empty() && flakeDir == "" {
 		rel, msg := r.nixModulePath(pos.File, name)
 		if msg != "" {
 			p.add("%s", msg)
@@ -65,6 +80,9 @@ func colmenaHive(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tup
 		return starlark.NewList(nil), r.report(r.callerError(thread, "colmena.hive: reading a Colmena hive needs Nix, which this command does not run"))
 	}
 	loader := hiveLoader(file)
+	if flakeDir != "" {
+		loader = flakeHiveLoader(flakeDir)
+	}
 	raw, err := r.opts.EvalNix(hiveExpression(r.cfg.Nixpkgs, loader))
 	if err != nil {
 		return starlark.NewList(nil), r.report(r.callerError(thread, "colmena.hive: %s", strings.TrimPrefix(err.Error(), "error: ")))
@@ -86,8 +104,14 @@ func colmenaHive(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tup
 // function), meta, and wrap, which gives a module the hive's specialArgs
 // for one node (as withArgs does for nix.module).
 func hiveLoader(file string) string {
+	return hiveLoaderOf(`import (/. + ` + nixString(file) + `)`)
+}
+
+// hiveLoaderOf is hiveLoader of the hive that the Nix expression
+// hiveFile gives.
+func hiveLoaderOf(hiveFile string) string {
 	return `let
-    hiveFile = import (/. + ` + nixString(file) + `);
+    hiveFile = ` + hiveFile + `;
     hive = if builtins.isFunction hiveFile then hiveFile { } else hiveFile;
     meta = hive.meta or { };
     specialArgsOf = name: (meta.specialArgs or { }) // ((meta.nodeSpecialArgs or { }).${name} or { });
@@ -98,6 +122,18 @@ func hiveLoader(file string) string {
       } else m;
     hiveModules = name: map (wrap (specialArgsOf name)) ((if hive ? defaults then [ hive.defaults ] else [ ]) ++ [ hive.${name} ]);
   in `
+}
+
+// flakeHiveLoader is hiveLoader for the hive of the flake in dir: its
+// output colmena (Colmena's flake form, the raw hive that colmenaHive =
+// colmena.lib.makeHive self.colmena is made from), else colmenaHive when
+// it is a raw hive itself (makeHive's result carries __schema and nodes
+// already evaluated, which ferry cannot extend).
+func flakeHiveLoader(dir string) string {
+	return hiveLoaderOf(`let flake = builtins.getFlake ` + nixString("path:"+dir) + `; in
+      if flake.outputs ? colmena then flake.outputs.colmena
+      else if flake.outputs ? colmenaHive && !(flake.outputs.colmenaHive ? __schema) then flake.outputs.colmenaHive
+      else throw ` + nixString("the flake in "+dir+" has no output colmena (the hive colmenaHive is made from): add colmena = import ./hive.nix; to its outputs"))
 }
 
 // hiveNodeModule is the inline module of node name: the hive's defaults

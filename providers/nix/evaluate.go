@@ -274,7 +274,7 @@ func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluat
 		chunk := queue[:size]
 		queue = queue[size:]
 		everything := len(chunk) == len(opts.Machines)
-		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace, len(flakeDirs(opts)) > 0, opts.OnLog)
+		pass, err := n.evalPass(ctx, file, chunk, everything, opts.ShowTrace, needsFlakes(opts), opts.OnLog)
 		for name, ev := range pass.results {
 			results[name] = ev
 		}
@@ -301,6 +301,23 @@ func (n Nix) Evaluate(ctx context.Context, opts EvalOptions) (map[string]Evaluat
 		queue = append(rest, queue...)
 	}
 	return results, errors.Join(errs...)
+}
+
+// needsFlakes reports whether the evaluation reads flakes: machines or
+// nixpkgs from flakes, or inline modules that read one (the nodes of
+// colmena.hive(flake = ...)). Flakes are enabled for such calls only.
+func needsFlakes(opts EvalOptions) bool {
+	if len(flakeDirs(opts)) > 0 {
+		return true
+	}
+	for _, m := range opts.Machines {
+		for _, mod := range m.Modules {
+			if strings.Contains(mod.Inline, "builtins.getFlake") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type evalPass struct {

@@ -339,7 +339,11 @@ func (n Nix) EvalJSON(ctx context.Context, expr string) ([]byte, error) {
 	if err := os.WriteFile(file, []byte("let\n"+ferryPrelude+"in\n"+expr+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	res, err := n.run(ctx, nil, "nix-instantiate", "--eval", "--strict", "--json", file)
+	args := []string{"--eval", "--strict", "--json"}
+	if strings.Contains(expr, "builtins.getFlake") {
+		args = append(args, flakeFeatures...) // flakes are enabled per call
+	}
+	res, err := n.run(ctx, nil, "nix-instantiate", append(args, file)...)
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
