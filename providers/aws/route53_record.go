@@ -310,7 +310,13 @@ func (r *route53Record) create(ctx context.Context, req providers.ApplyRequest) 
 	err = r.c.changeRecordSets(ctx, zone, types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: &rs})
 	if err != nil {
 		if errorCode(err) == "InvalidChangeBatch" && strings.Contains(shortError(err), "already exists") {
-			return providers.ApplyResponse{}, r.exists(req.Addr, args) // made since the look
+			// Made since the look: by this very CREATE when the SDK
+			// retried it after a slow answer (the record holds exactly
+			// these values then), else by someone else.
+			if got, aerr := r.Adopt(ctx, providers.AdoptRequest{Addr: req.Addr, Planned: req.Planned}); aerr == nil && got.State != nil {
+				return providers.ApplyResponse{State: got.State}, nil
+			}
+			return providers.ApplyResponse{}, r.exists(req.Addr, args)
 		}
 		return providers.ApplyResponse{}, r.c.fail("create", req.Addr, err)
 	}
