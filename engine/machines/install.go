@@ -119,7 +119,10 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 				return fail("the disko layout names the disk %s, which the host does not have; it has %s", orNone(disk), facts.DiskPaths())
 			}
 		}
-		pi.Wipes, pi.DiskoDrv, pi.Disko = d.Disks, d.ScriptDrv, d.Script
+		pi.Disks, pi.DiskoDrv, pi.Disko = d.Disks, d.ScriptDrv, d.Script
+		if slices.Contains(pi.Redo(), "disko") {
+			pi.Wipes = d.Disks
+		}
 	}
 	if slices.Contains(pi.Redo(), "kexec") {
 		url := in.KexecImage
@@ -157,7 +160,7 @@ func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machi
 	if err != nil {
 		return nil, fmt.Errorf("refused: %w; nothing was touched", err)
 	}
-	if moved := target.FactsMoved(in.Facts, facts, in.Wipes); moved != "" {
+	if moved := target.FactsMoved(in.Facts, facts, in.Disks); moved != "" {
 		return nil, fmt.Errorf("refused: the host changed since the plan (%s); nothing was touched: run `ferry plan` again and review it", moved)
 	}
 	// The builds of the system and of the disko script.

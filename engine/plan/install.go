@@ -24,8 +24,11 @@ type Install struct {
 	// runs an installer already, or has the installer's kexec/run on its
 	// PATH).
 	KexecImage *KexecImage `json:"kexec_image,omitempty"`
-	// Wipes are the disks the layout destroys (device paths), each as the
-	// host has it in Facts.Disks; empty without the disko phase.
+	// Disks are the disks of the machine's disko layout (device paths),
+	// each as the host has it in Facts.Disks: apply refuses when one
+	// moved. Wipes are those the disko phase destroys: Disks when it is
+	// run (or redone), else none.
+	Disks []string `json:"disks,omitempty"`
 	Wipes []string `json:"wipes,omitempty"`
 	// DiskoDrv and Disko are the derivation and output of the layout's
 	// script (config.system.build.diskoScript).

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -187,4 +188,68 @@ func TestInstallThroughCLI(t *testing.T) {
 	if strings.Contains(again.stdout, "INSTALLED") {
 		t.Errorf("plan after the install:\n%s", again.stdout)
 	}
+}
+
+// installKillEnv makes TestInstallResumesAfterKill's child run the apply
+// in the folder it names.
+const installKillEnv = "FERRY_TEST_INSTALL_KILL_DIR"
+
+// TestInstallResumesAfterKill kills (SIGKILL) an apply that installs once
+// it recorded the disko phase: the next plan resumes the install after
+// kexec and disko, saying what it redoes and wiping nothing, and its apply
+// finishes the install.
+func TestInstallResumesAfterKill(t *testing.T) {
+	if dir := os.Getenv(installKillEnv); dir != "" {
+		code := Main(context.Background(), []string{"-C", dir, "apply", "--auto-approve", "--allow-install"},
+			IO{Stdin: strings.NewReader(""), Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv})
+		os.Exit(code)
+	}
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallResumesAfterKill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), installKillEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var said []string
+	for sc.Scan() {
+		said = append(said, sc.Text())
+		if strings.Contains(sc.Text(), "web> install: disko done") {
+			break
+		}
+	}
+	cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !strings.Contains(strings.Join(said, "\n"), "disko done") {
+		t.Fatalf("the child never finished disko; it said:\n%s", strings.Join(said, "\n"))
+	}
+	web, _ := fleet.Host("web")
+	if got := blkidType(web.Disk); got != "gpt" {
+		t.Fatalf("after disko the disk holds %q, want a GPT", got)
+	}
+	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	for _, want := range []string{
+		"resumes the install that an earlier apply left after kexec, disko: redoes install, reboot",
+		"      phases:  install, reboot\n",
+	} {
+		if !strings.Contains(planned.stdout, want) {
+			t.Errorf("plan after the kill does not contain %q:\n%s", want, planned.stdout)
+		}
+	}
+	if strings.Contains(planned.stdout, "wipes") {
+		t.Errorf("the resumed install wipes again:\n%s", planned.stdout)
+	}
+	applied := mustFerry(t, 0, dir, "", "apply", "plan.json")
+	if strings.Contains(applied.stdout, "disko done") || !strings.Contains(applied.stdout, "web> install: reboot done") {
+		t.Errorf("resumed apply:\n%s", applied.stdout)
+	}
+	if booted, _ := fleet.Host("web"); booted.Kind != testhosts.KindDisk {
+		t.Errorf("after the resumed apply the host is %q, want booted from its disk", booted.Kind)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 }
