@@ -20,7 +20,7 @@ type ApplyCmd struct {
 	AutoApprove bool   `name:"auto-approve" help:"Apply without asking (when no plan file is given)."`
 	// AllowInstall: --auto-approve alone never approves an install.
 	AllowInstall bool `name:"allow-install" help:"With --auto-approve: also approve installs, which wipe the disks the plan names (without it, a plan that installs is refused)."`
-	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
+	JSON         bool `name:"json" help:"Print progress events and the result as JSON lines."`
 	PlanFlags
 	EvalFlags
 	RebootTimeout time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
