@@ -36,7 +36,7 @@ var (
 		{name: "file", def: `"hive.nix"`, doc: "The hive file, inside the configuration directory."},
 		{name: "flake", doc: `Instead of file, a flake folder ("./"): its output colmena (the hive a flake gives colmena.lib.makeHive), or colmenaHive when that is a plain hive.`},
 	}
-	colmenaHiveDoc    = builtinDoc{name: "colmena.hive", params: colmenaHiveParams, returns: "a list of dicts of machine() arguments, one per node, sorted by name",
+	colmenaHiveDoc = builtinDoc{name: "colmena.hive", params: colmenaHiveParams, returns: "a list of dicts of machine() arguments, one per node, sorted by name",
 		summary: "The machines of a Colmena hive, read as Colmena reads it: meta.nixpkgs, meta.nodeNixpkgs, meta.specialArgs, deployment.* and tags."}
 )
 

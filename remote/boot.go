@@ -61,6 +61,11 @@ func (b BootFiles) Changes(next BootFiles) []string {
 type RebootOptions struct {
 	Timeout time.Duration // for the host to come back; 0 means 5m
 	Poll    time.Duration // between connection attempts; 0 means 1s
+	// Previous, for WaitForBoot after a restart that changes the host key
+	// (an install's reboot into the installed system), is the key the
+	// host presented before: seen again, it is the old boot still going
+	// down, waited out rather than refused.
+	Previous string
 }
 
 // rebootScript starts the reboot detached, a second later, so that this
@@ -96,7 +101,37 @@ func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Con
 	if err := conn.Run(ctx, rebootScript, RunOptions{}); err != nil {
 		return nil, fmt.Errorf("reboot %s: %w", host, err)
 	}
+	conn, err = d.WaitForBoot(ctx, t, before, opts)
+	var mm *HostKeyMismatchError
+	if err != nil && (errors.As(err, &mm) || ctx.Err() != nil) {
+		return nil, fmt.Errorf("reboot %s: %w", host, err)
+	}
+	return conn, err
+}
 
+// RestartScript runs cmd detached a second later (setsid nohup, as a
+// reboot is started), so that the session ends with a status before the
+// host goes away: for a kexec or a reboot that Dialer.WaitForBoot then
+// waits for.
+func RestartScript(cmd string) string {
+	return systemPath + "setsid nohup sh -c 'sleep 1; exec " + Quote("sh") + " -c \"$1\"' ferry-restart " + Quote(cmd) + " </dev/null >/dev/null 2>&1 &"
+}
+
+// WaitForBoot opens fresh connections to t every opts.Poll until one
+// reports a boot ID other than before, or opts.Timeout passes. That
+// connection replaces the pool's one for t. The host key is checked
+// against t's pin: a host that comes back with another key ends the wait
+// with *HostKeyMismatchError (only a person can tell a reinstall from an
+// attack).
+func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts RebootOptions) (*Conn, error) {
+	t = t.withDefaults()
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	host := t.Name()
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	var lastErr error
@@ -108,7 +143,7 @@ func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Con
 			switch {
 			case err == nil && id != before:
 				if err := d.replacePooled(t, c); err != nil {
-					return nil, fmt.Errorf("reboot %s: %w", host, err)
+					return nil, err
 				}
 				return fresh, nil
 			case err == nil:
@@ -121,18 +156,26 @@ func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Con
 			// A host that comes back with another key is not waited for:
 			// only a person can tell a reinstall from an attack.
 			var mm *HostKeyMismatchError
-			if errors.As(err, &mm) {
-				return nil, fmt.Errorf("reboot %s: %w", host, err)
+			if errors.As(err, &mm) && (opts.Previous == "" || !sameKeyText(mm.Got, opts.Previous)) {
+				return nil, err
 			}
 			lastErr = err
 		}
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("reboot %s: %w", host, ctx.Err())
+				return nil, ctx.Err()
 			}
 			return nil, fmt.Errorf("%s did not come back within %v after reboot (last attempt: %v); check its console", host, opts.Timeout, lastErr)
 		case <-time.After(opts.Poll):
 		}
 	}
+}
+
+// sameKeyText reports whether two host keys in authorized_keys form are
+// the same key.
+func sameKeyText(a, b string) bool {
+	ka, errA := parseHostKey(a)
+	kb, errB := parseHostKey(b)
+	return errA == nil && errB == nil && sameKey(ka, kb)
 }

@@ -65,6 +65,16 @@ func PrepareCopy(ctx context.Context, conn *Conn, paths []string) (*PreparedCopy
 	return prepareCopy(ctx, conn, paths, nixTools())
 }
 
+// PrepareCopyToStore is PrepareCopy into another store on the host than
+// its own: store is a Nix store URL as the host's nix-store --store takes
+// it, e.g. "local?root=/mnt" for the file systems an installer mounted
+// (what `nix copy --to 'ssh://H?remote-store=local?root=/mnt'` does).
+func PrepareCopyToStore(ctx context.Context, conn *Conn, paths []string, store string) (*PreparedCopy, error) {
+	tools := nixTools()
+	tools.store = store
+	return prepareCopy(ctx, conn, paths, tools)
+}
+
 func prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTools) (*PreparedCopy, error) {
 	c := &PreparedCopy{conn: conn, tools: tools}
 	if len(paths) == 0 {
@@ -144,7 +154,7 @@ func missingPaths(ctx context.Context, conn *Conn, closure []string, tools remot
 	host := conn.target.Name()
 	// set -f: store path names may contain '?', which must not glob.
 	script := requireTool(tools.nixStore) +
-		"set -f; exec " + Quote(tools.nixStore) + " --check-validity --print-invalid $(cat)"
+		"set -f; exec " + Quote(tools.nixStore) + tools.storeArg() + " --check-validity --print-invalid $(cat)"
 	var out bytes.Buffer
 	err := conn.Run(ctx, script, RunOptions{
 		Stdin:  strings.NewReader(strings.Join(closure, "\n") + "\n"),
@@ -189,7 +199,7 @@ func streamPaths(ctx context.Context, conn *Conn, paths []string, tools remoteTo
 
 	counter := &countingReader{r: pr, report: report}
 	report(0, false)
-	script := requireTool(tools.nixStore) + "exec " + Quote(tools.nixStore) + " --import"
+	script := requireTool(tools.nixStore) + "exec " + Quote(tools.nixStore) + tools.storeArg() + " --import"
 	runErr := conn.Run(ctx, script, RunOptions{Stdin: counter})
 	sent := counter.n.Load()
 

@@ -2,6 +2,9 @@ package remote
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -215,4 +218,23 @@ func hostKeyAlgorithms(pinned ssh.PublicKey) []string {
 		}
 	}
 	return algos
+}
+
+// NewHostKey generates an ed25519 host key: the private key in OpenSSH
+// form (what sshd reads from /etc/ssh/ssh_host_ed25519_key) and the
+// public key in authorized_keys form without comment, as ferry pins it.
+func NewHostKey(comment string) (private []byte, public string, err error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, "", err
+	}
+	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }

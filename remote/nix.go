@@ -33,6 +33,17 @@ func (e *NixNotFoundError) Error() string {
 type remoteTools struct {
 	nixStore string
 	nixEnv   string
+	// store is the host's store to copy into ("" for its own): a
+	// --store argument of nix-store, e.g. "local?root=/mnt".
+	store string
+}
+
+// storeArg is the --store argument of nix-store, "" for the host's own.
+func (t remoteTools) storeArg() string {
+	if t.store == "" {
+		return ""
+	}
+	return " --store " + Quote(t.store)
 }
 
 func nixTools() remoteTools {

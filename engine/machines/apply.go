@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,9 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	for _, m := range r.p.Machines {
 		if m.Action == plan.Deploy && m.BuiltLocally() {
 			drvs = append(drvs, m.Drv)
+		}
+		if m.Action == plan.Deploy && m.Install != nil && m.Install.DiskoDrv != "" && slices.Contains(m.Install.Redo(), "disko") {
+			drvs = append(drvs, m.Install.DiskoDrv)
 		}
 	}
 	if len(drvs) == 0 || r.roots.refused() != nil { // gcroots.go: nothing is built for a refused plan
@@ -235,6 +239,9 @@ func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
 		}
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	if m.Install != nil {
+		return r.installApply(ctx, conn, m, ep, prev, progress) // install.go
+	}
 	if m.CurrentRead {
 		cur, err := remote.CurrentSystem(ctx, conn)
 		if err != nil {
@@ -245,15 +252,8 @@ func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
 		}
 	}
 	if m.Action == plan.Deploy && m.BuiltLocally() {
-		<-r.buildDone
-		res, ok := r.builds[m.Drv]
-		switch {
-		case ok && res.Err != nil:
-			return nil, fmt.Errorf("build: %w", res.Err)
-		case !ok && r.buildErr != nil:
-			return nil, fmt.Errorf("build: %w", r.buildErr)
-		case !ok:
-			return nil, fmt.Errorf("build: no result for %s", m.Drv)
+		if err := r.built(m.Drv); err != nil {
+			return nil, err
 		}
 	}
 	rec := machineRecord(m, conn.HostKey(), prev)
@@ -343,8 +343,14 @@ func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
 // lacks is asked outside the copy limit, which bounds only the transfer.
 // what names the closure in progress ("" for the system, "derivation ").
 func (r *Run) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machine, path, what string, progress func(string, ...any)) error {
+	return r.copyClosureTo(ctx, conn, m, path, what, "", progress)
+}
+
+// copyClosureTo is copyClosure into the host's store store ("" for its
+// own; "local?root=/mnt" for an installer's target file systems).
+func (r *Run) copyClosureTo(ctx context.Context, conn *remote.Conn, m *plan.Machine, path, what, store string, progress func(string, ...any)) error {
 	start := time.Now()
-	prepared, err := remote.PrepareCopy(ctx, conn, []string{path})
+	prepared, err := remote.PrepareCopyToStore(ctx, conn, []string{path}, store)
 	if err != nil {
 		return err
 	}

@@ -372,6 +372,25 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	if err := b.locateGiven(ctx, planned, reads, pendingTarget); err != nil { // build.go
 		return err
 	}
+	// Installs (install.go): the facts of the hosts to install, read at
+	// once.
+	installErrs := make([]error, len(planned))
+	var iwg sync.WaitGroup
+	for i, pm := range planned {
+		m := cfg.MachineByName(pm.Name)
+		if !b.installNeeded(m, b.st.Machines[pm.Addr]) || pendingTarget[pm.Addr] != "" {
+			continue
+		}
+		iwg.Add(1)
+		go func() {
+			defer iwg.Done()
+			installErrs[i] = b.planInstall(ctx, pm, m, evaluated[pm.Name], b.st.Machines[pm.Addr])
+		}()
+	}
+	iwg.Wait()
+	if err := errors.Join(installErrs...); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	for _, pm := range planned {
 		wg.Add(1)
@@ -383,6 +402,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	wg.Wait()
 	policy := b.opts.Reboot
 	for _, pm := range planned {
+		if pm.Install != nil {
+			continue // planned by planInstall
+		}
 		h := read[pm.Addr]
 		profile, profileRead := "", false
 		if h != nil && h.err == nil && h.facts.ProfileKnown {

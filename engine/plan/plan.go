@@ -310,6 +310,10 @@ type Machine struct {
 	// or kernel modules differ from the booted system's) and whether
 	// apply reboots.
 	Reboot *Reboot `json:"reboot,omitempty"`
+	// Install, for a machine of an install(...) target that is not
+	// installed yet (or --replace), is the install that deploys it: the
+	// disks it wipes and the host's facts the plan was made against.
+	Install *Install `json:"install,omitempty"`
 	// Batch is the machine's rollout batch, from 1; 0 when not rolled out.
 	Batch int      `json:"batch,omitempty"`
 	Tags  []string `json:"tags,omitempty"`

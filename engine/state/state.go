@@ -90,7 +90,33 @@ type Machine struct {
 	// and BuildHostKey is its host key, pinned like HostKey.
 	BuildHost    string `json:"build_host,omitempty"`
 	BuildHostKey string `json:"build_host_key,omitempty"`
+	// Install records the install of NixOS onto the host (an install(...)
+	// target): the phases completed, so that an interrupted install
+	// resumes after them; nil for machines ferry did not install.
+	Install *Install `json:"install,omitempty"`
 }
+
+// Install is the progress of an install. It holds no private key: the
+// host key ferry generates for the installed system is written onto the
+// host, and only its public half is recorded (HostKey, pinned before the
+// first login).
+type Install struct {
+	// Done are the phases completed, in order ("kexec", "disko",
+	// "install", "reboot").
+	Done []string `json:"done,omitempty"`
+	// HostKey is the public host key ferry generated and wrote into the
+	// installed system, once the install phase wrote it.
+	HostKey string `json:"host_key,omitempty"`
+	// Verified is set once the installed system booted, ran the planned
+	// system and passed its checks: later plans deploy the machine as any
+	// other and never install again unless --replace.
+	Verified bool      `json:"verified,omitempty"`
+	At       time.Time `json:"at,omitzero"`
+}
+
+// Installing reports whether an install of the machine was started and
+// not verified.
+func (m *Machine) Installing() bool { return m != nil && m.Install != nil && !m.Install.Verified }
 
 // Machine statuses.
 const (

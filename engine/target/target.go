@@ -76,10 +76,10 @@ func NewRegistry(ds ...Driver) (*Registry, error) {
 	return r, nil
 }
 
-// Default is the registry of the drivers ferry has built in: ssh and
-// aws.ec2.
+// Default is the registry of the drivers ferry has built in: ssh,
+// aws.ec2 and install.
 func Default() *Registry {
-	r, _ := NewRegistry(SSH{}, Instance{kind: KindAWSEC2})
+	r, _ := NewRegistry(SSH{}, Instance{kind: KindAWSEC2}, Install{})
 	return r
 }
 

@@ -25,7 +25,7 @@ func TestRegistry(t *testing.T) {
 	if d, err := r.Driver("aws.ec2"); err != nil || d.Kind() != "aws.ec2" {
 		t.Errorf("Driver(aws.ec2) = %v, %v; want the instance driver", d, err)
 	}
-	if _, err := r.Driver("gce"); err == nil || err.Error() != `no target driver for kind "gce" in this ferry (it has aws.ec2, ssh)` {
+	if _, err := r.Driver("gce"); err == nil || err.Error() != `no target driver for kind "gce" in this ferry (it has aws.ec2, install, ssh)` {
 		t.Errorf("unknown kind: %v", err)
 	}
 	if _, err := target.NewRegistry(target.SSH{}, target.SSH{}); err == nil {

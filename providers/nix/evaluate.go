@@ -82,6 +82,21 @@ type Evaluated struct {
 	// options (NixOps and Colmena's deployment.*); nil from expressions
 	// that report none.
 	Deployment *Deployment `json:"deployment,omitempty"`
+	// Disko is the machine's disko layout; nil when config.disko.devices
+	// is empty or the system has no disko module.
+	Disko *Disko `json:"disko,omitempty"`
+}
+
+// Disko is what evaluation reports of a machine's disko layout (disko's
+// NixOS module: config.disko.devices, config.system.build.diskoScript).
+type Disko struct {
+	// Disks are the device paths of disko.devices.disk.*.device, sorted.
+	Disks []string `json:"disks"`
+	// ScriptDrv and Script are the derivation and output of the script
+	// that destroys, formats and mounts the layout under /mnt; "" when
+	// the module builds none.
+	ScriptDrv string `json:"drv,omitempty"`
+	Script    string `json:"out,omitempty"`
 }
 
 // Deployment holds the values of a machine's deployment.* options after
@@ -467,12 +482,13 @@ func decodeEvaluated(stdout []byte) map[string]Evaluated {
 			Drv, Out   string
 			Boot       *BootFiles      // older expressions print none
 			Deployment *deploymentJSON // older expressions print none
+			Disko      *Disko
 		}
 		if err := dec.Decode(&entry); err != nil {
 			break
 		}
 		if entry.Drv != "" && entry.Out != "" {
-			ev := Evaluated{DrvPath: entry.Drv, OutPath: entry.Out, Deployment: entry.Deployment.deployment()}
+			ev := Evaluated{DrvPath: entry.Drv, OutPath: entry.Out, Deployment: entry.Deployment.deployment(), Disko: entry.Disko}
 			if !entry.Boot.IsZero() {
 				ev.Boot = entry.Boot
 			}

@@ -31,7 +31,11 @@ const machineMarker = "ferry-eval-machine "
 //
 // it writes each toplevel's .drv to the store and prints
 //
-//	{"<name>": {"boot": BOOT, "deployment": DEPLOYMENT, "drv": "/nix/store/...drv", "out": "/nix/store/..."}}
+//	{"<name>": {"boot": BOOT, "deployment": DEPLOYMENT, "disko": DISKO, "drv": "/nix/store/...drv", "out": "/nix/store/..."}}
+//
+// where DISKO is null when config.disko.devices is empty or missing, else
+// {"disks": [device paths], "drv": the .drv and "out": the output of
+// config.system.build.diskoScript (null without one): see Disko.
 //
 // where DEPLOYMENT is what the machine's modules set in ferry's deployment
 // options (see Deployment); a machine whose deployment.targetEnv is not
@@ -147,6 +151,22 @@ let
     in
     if files.kernel == null && files.initrd == null && files.modules == null then null else files;
 
+  # The machine's disko layout (config.disko.devices): null when it has
+  # none (no disko module, or no devices); else the disks' device paths and
+  # the script disko's module builds (config.system.build.diskoScript).
+  diskoReport = config:
+    let
+      devices = config.disko.devices or { };
+      disks = devices.disk or { };
+      script = config.system.build.diskoScript or null;
+    in
+    if devices == { } || builtins.all (v: v == { }) (builtins.attrValues devices) then null
+    else {
+      disks = builtins.sort builtins.lessThan (map (d: d.device or "") (builtins.attrValues disks));
+      drv = if script == null then null else script.drvPath;
+      out = if script == null then null else script.outPath;
+    };
+
 ` + ferryPrelude + `
   nodes = {
 `)
@@ -166,6 +186,7 @@ let
     builtins.trace "` + machineMarker + `${builtins.toJSON name}" {
       boot = bootFiles node.config;
       deployment = deploymentReport name node.config;
+      disko = diskoReport node.config;
       drv = toplevel.drvPath;
       out = toplevel.outPath;
     })

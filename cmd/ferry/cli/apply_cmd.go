@@ -18,7 +18,9 @@ import (
 type ApplyCmd struct {
 	PlanFile    string `arg:"" optional:"" name:"plan" help:"A plan file written by 'ferry plan --out'. Without it, plan now and ask."`
 	AutoApprove bool   `name:"auto-approve" help:"Apply without asking (when no plan file is given)."`
-	JSON        bool   `name:"json" help:"Print progress events and the result as JSON lines."`
+	// AllowInstall: --auto-approve alone never approves an install.
+	AllowInstall bool `name:"allow-install" help:"With --auto-approve: also approve installs, which wipe the disks the plan names (without it, a plan that installs is refused)."`
+	JSON         bool `name:"json" help:"Print progress events and the result as JSON lines."`
 	PlanFlags
 	EvalFlags
 	RebootTimeout time.Duration `name:"reboot-timeout" default:"5m" help:"How long to wait for a rebooted machine to come back."`
@@ -81,7 +83,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.planAndApply(r, popts, opts, c.JSON, c.AutoApprove, "Do you want to perform these actions?", "apply cancelled")
+	return a.planAndApply(r, popts, opts, c.JSON, approval{auto: c.AutoApprove, allowInstall: c.AllowInstall}, "Do you want to perform these actions?", "apply cancelled")
 }
 
 // planAndApply plans and applies under one hold of the deployment's lock:
@@ -96,7 +98,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 // applies to the first plan only. A plan that defers the same machines as
 // the one before made no progress: the run stops with an error naming
 // them.
-func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOptions, asJSON, autoApprove bool, question, cancelled string) error {
+func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOptions, asJSON bool, approve approval, question, cancelled string) error {
 	r.to(a.Stderr, false)
 	s, err := r.eng.Begin(a.ctx, popts.Deployment, "apply", a.LockTimeout)
 	if err != nil {
@@ -122,8 +124,17 @@ func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOp
 			_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
 			return nil
 		}
-		if !autoApprove {
-			ok, err := a.confirm(question)
+		installs := planInstalls(p) // render_install.go
+		if approve.auto && len(installs) > 0 && !approve.allowInstall {
+			_, _ = r.eng.ReleasePlanRoots(r.cfg.Dir, p)
+			return fmt.Errorf("refused: this plan installs NixOS, which wipes disks (%s), and --auto-approve alone does not approve that: review the plan and answer the prompt, apply a saved plan (`ferry plan --out plan.json`, then `ferry apply plan.json`), or add --allow-install", strings.Join(installs, "; "))
+		}
+		if !approve.auto {
+			q := question
+			if len(installs) > 0 {
+				q = "This INSTALLS NixOS and wipes: " + strings.Join(installs, "; ") + ".\n" + question
+			}
+			ok, err := a.confirm(q)
 			if err == nil && !ok {
 				err = fmt.Errorf("%s", cancelled)
 			}
@@ -146,6 +157,11 @@ func (a *App) planAndApply(r *run, popts engine.PlanOptions, opts engine.ApplyOp
 		popts.Replace = nil // done by the first round
 	}
 }
+
+// approval is how a plan-less apply is approved: --auto-approve, and
+// --allow-install, without which --auto-approve does not approve an
+// install.
+type approval struct{ auto, allowInstall bool }
 
 // sameKeys reports whether a and b hold the same addresses.
 func sameKeys(a, b map[string]string) bool {
@@ -400,7 +416,7 @@ func (c *DestroyCmd) Run(a *App) error {
 	if err != nil {
 		return err
 	}
-	return a.planAndApply(r, popts, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON, c.AutoApprove,
+	return a.planAndApply(r, popts, engine.ApplyOptions{Parallelism: c.Parallelism}, c.JSON, approval{auto: c.AutoApprove},
 		fmt.Sprintf("Do you really want to destroy everything in deployment %q?", popts.Deployment), "destroy cancelled")
 }
 

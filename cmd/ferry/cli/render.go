@@ -140,6 +140,10 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		renderKeys(w, m, c)
 		return
 	}
+	if m.Install != nil {
+		renderInstall(w, m, c) // render_install.go
+		return
+	}
 	// A machine ferry never deployed is added, like a created resource;
 	// one it deployed before is changed.
 	phrase, col, symbol := "will be deployed", c.yellow, "~"

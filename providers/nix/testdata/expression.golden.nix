@@ -81,6 +81,22 @@ let
     in
     if files.kernel == null && files.initrd == null && files.modules == null then null else files;
 
+  # The machine's disko layout (config.disko.devices): null when it has
+  # none (no disko module, or no devices); else the disks' device paths and
+  # the script disko's module builds (config.system.build.diskoScript).
+  diskoReport = config:
+    let
+      devices = config.disko.devices or { };
+      disks = devices.disk or { };
+      script = config.system.build.diskoScript or null;
+    in
+    if devices == { } || builtins.all (v: v == { }) (builtins.attrValues devices) then null
+    else {
+      disks = builtins.sort builtins.lessThan (map (d: d.device or "") (builtins.attrValues disks));
+      drv = if script == null then null else script.drvPath;
+      out = if script == null then null else script.outPath;
+    };
+
   # The deployment options of NixOps and Colmena (providers/nix/deployment.nix).
   deploymentModule = {
     _file = "ferry's deployment options";
@@ -221,6 +237,7 @@ builtins.seq evalConfig (builtins.mapAttrs
     builtins.trace "ferry-eval-machine ${builtins.toJSON name}" {
       boot = bootFiles node.config;
       deployment = deploymentReport name node.config;
+      disko = diskoReport node.config;
       drv = toplevel.drvPath;
       out = toplevel.outPath;
     })

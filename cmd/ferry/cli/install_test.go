@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nixferry/ferry/providers/nix/nixtest"
+	"github.com/nixferry/ferry/remote/testhosts"
+)
+
+// installConfig installs NixOS onto the rescue host web: its disko layout
+// names the host's loop disk (FERRY_VAR_web_disk), and the kexec image is
+// a tarball whose kexec/run runs the test host's kexec-installer stand-in.
+const installConfig = `deployment(name = "install")
+
+machine(
+    name = "web",
+    target = install(ssh(host = var("web_host"), port = int(var("web_port"))), kexec_image = "./kexec.tar.gz", min_memory = "64MiB"),
+    modules = [nix.module("./web.nix", args = {"disk": var("web_disk")})],
+)
+`
+
+const installWebNix = `{ modulesPath, disk, ... }: {
+  imports = [ "${modulesPath}/disko" ];
+  networking.hostName = "web";
+  disko.devices.disk.main = { device = disk; type = "disk"; content = { type = "gpt"; partitions = {
+    ESP = { size = "64M"; type = "EF00"; priority = 1; content = { type = "filesystem"; format = "vfat"; mountpoint = "/boot"; }; };
+    root = { size = "100%"; content = { type = "filesystem"; format = "ext4"; mountpoint = "/"; }; };
+  }; }; };
+}
+`
+
+// kexecTarball is a kexec installer tarball for the test bed: its
+// kexec/run asks the test host for the "kexec" restart, as the real one
+// runs kexec.
+func kexecTarball(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	run := "#!/bin/sh\n# test bed: the real kexec/run loads the installer's kernel and kexecs\nexec kexec-installer\n"
+	for _, h := range []*tar.Header{{Name: "kexec/", Mode: 0o755, Typeflag: tar.TypeDir}, {Name: "kexec/run", Mode: 0o755, Size: int64(len(run))}} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeDir {
+			tw.Write([]byte(run))
+		}
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+// startRescueHosts starts an empty fleet and adds rescue hosts with a
+// 256 MiB loop disk each, and writes the install configuration into dir.
+func startRescueHosts(t *testing.T, dir string, names ...string) *testhosts.Fleet {
+	t.Helper()
+	nixtest.RequireNix(t)
+	ctx := context.Background()
+	fleet, err := testhosts.Start(ctx, testhosts.Options{Empty: true})
+	if err != nil {
+		t.Fatalf("start test hosts (needs root, nix and sshd): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := fleet.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	for i, name := range names {
+		if _, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: testhosts.KindRescue, DiskSize: 256 << 20}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range map[string]string{"ferry.star": installConfig, "web.nix": installWebNix, "kexec.tar.gz": string(kexecTarball(t))} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setHostEnv(t, fleet, dir)
+	for _, h := range fleet.Hosts {
+		t.Setenv("FERRY_VAR_"+h.Name+"_disk", h.Disk)
+	}
+	return fleet
+}
+
+// stateMachine reads machine.NAME's record from the file state in dir.
+func stateMachine(t *testing.T, dir, name string) map[string]any {
+	t.Helper()
+	r := mustFerry(t, 0, dir, "", "state", "pull")
+	var st struct {
+		Machines map[string]map[string]any `json:"machines"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("state pull: %v\n%s", err, r.stdout)
+	}
+	return st.Machines["machine."+name]
+}
+
+func blkidType(dev string) string {
+	out, _ := exec.Command("blkid", "-p", "-o", "value", "-s", "TYPE", dev).Output()
+	if s := strings.TrimSpace(string(out)); s != "" {
+		return s
+	}
+	out, _ = exec.Command("blkid", "-p", "-o", "value", "-s", "PTTYPE", dev).Output()
+	return strings.TrimSpace(string(out))
+}
+
+// TestInstallThroughCLI installs NixOS onto a rescue host with a loop
+// disk: the plan names the disk and its size; --auto-approve alone is
+// refused; a disk that changed between plan and apply refuses the plan
+// and is left as it is; the next plan and its apply partition the disk,
+// boot the kexec installer (same host key), install, reboot into the
+// installed system held to the key ferry generated (pinned in state, no
+// private key there), and the plan after is empty.
+func TestInstallThroughCLI(t *testing.T) {
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	web, _ := fleet.Host("web")
+
+	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	for _, want := range []string{
+		"# machine.web will be INSTALLED: wipes " + web.Disk + " (256 MiB; now: no file system)",
+		"      phases:  kexec, disko, install, reboot\n",
+		"      kexec:   " + filepath.Join(dir, "kexec.tar.gz") + " (sha256 ",
+	} {
+		if !strings.Contains(planned.stdout, want) {
+			t.Errorf("plan does not contain %q:\n%s", want, planned.stdout)
+		}
+	}
+
+	refused := mustFerry(t, 1, dir, "", "apply", "--auto-approve")
+	if !strings.Contains(refused.stderr, "--auto-approve alone does not approve that") || !strings.Contains(refused.stderr, web.Disk) {
+		t.Errorf("apply --auto-approve: %s", refused.stderr)
+	}
+
+	// The disk moves between plan and apply: refused, untouched.
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-L", "moved", web.Disk).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v: %s", err, out)
+	}
+	moved := mustFerry(t, 1, dir, "", "apply", "plan.json")
+	if !strings.Contains(moved.stdout+moved.stderr, "refused: the host changed since the plan (disk "+web.Disk+" was") {
+		t.Errorf("apply after the disk moved:\n%s\n%s", moved.stdout, moved.stderr)
+	}
+	if got := blkidType(web.Disk); got != "ext4" {
+		t.Errorf("disk after a refused apply: %q, want the ext4 written by hand", got)
+	}
+
+	planned = mustFerry(t, 0, dir, "", "plan", "--out", "plan2.json")
+	if want := "wipes " + web.Disk + " (256 MiB; now: ext4 moved)"; !strings.Contains(planned.stdout, want) {
+		t.Errorf("second plan does not contain %q:\n%s", want, planned.stdout)
+	}
+	applied := mustFerry(t, 0, dir, "", "apply", "plan2.json")
+	for _, want := range []string{"web> install: kexec done", "web> install: disko done", "web> install: install done", "web> install: reboot done"} {
+		if !strings.Contains(applied.stdout, want) {
+			t.Errorf("apply does not contain %q:\n%s", want, applied.stdout)
+		}
+	}
+	booted, _ := fleet.Host("web")
+	if booted.Kind != testhosts.KindDisk {
+		t.Fatalf("after apply the host is %q, want booted from its disk", booted.Kind)
+	}
+	rec := stateMachine(t, dir, "web")
+	if rec["host_key"] != booted.HostKey || booted.HostKey == web.HostKey {
+		t.Errorf("state pins %v; the installed host presents %s (the rescue system %s)", rec["host_key"], booted.HostKey, web.HostKey)
+	}
+	if in, _ := rec["install"].(map[string]any); in == nil || in["verified"] != true {
+		t.Errorf("state's install record: %v", rec["install"])
+	}
+	if b, _ := json.Marshal(rec); bytes.Contains(b, []byte("PRIVATE KEY")) {
+		t.Errorf("state holds a private key: %s", b)
+	}
+	cur, _ := booted.CurrentSystem()
+	if cur == "" || !strings.Contains(planned.stdout, cur) {
+		t.Errorf("the host runs %q, not the planned system", cur)
+	}
+	again := mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
+	if strings.Contains(again.stdout, "INSTALLED") {
+		t.Errorf("plan after the install:\n%s", again.stdout)
+	}
+}
+
+// installKillEnv makes TestInstallResumesAfterKill's child run the apply
+// in the folder it names.
+const installKillEnv = "FERRY_TEST_INSTALL_KILL_DIR"
+
+// TestInstallResumesAfterKill kills (SIGKILL) an apply that installs once
+// it recorded the disko phase: the next plan resumes the install after
+// kexec and disko, saying what it redoes and wiping nothing, and its apply
+// finishes the install.
+func TestInstallResumesAfterKill(t *testing.T) {
+	if dir := os.Getenv(installKillEnv); dir != "" {
+		code := Main(context.Background(), []string{"-C", dir, "apply", "--auto-approve", "--allow-install"},
+			IO{Stdin: strings.NewReader(""), Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv})
+		os.Exit(code)
+	}
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallResumesAfterKill$", "-test.count=1")
+	cmd.Env = append(os.Environ(), installKillEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	var said []string
+	for sc.Scan() {
+		said = append(said, sc.Text())
+		if strings.Contains(sc.Text(), "web> install: disko done") {
+			break
+		}
+	}
+	cmd.Process.Kill()
+	_ = cmd.Wait()
+	if !strings.Contains(strings.Join(said, "\n"), "disko done") {
+		t.Fatalf("the child never finished disko; it said:\n%s", strings.Join(said, "\n"))
+	}
+	web, _ := fleet.Host("web")
+	if got := blkidType(web.Disk); got != "gpt" {
+		t.Fatalf("after disko the disk holds %q, want a GPT", got)
+	}
+	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	for _, want := range []string{
+		"resumes the install that an earlier apply left after kexec, disko: redoes install, reboot",
+		"      phases:  install, reboot\n",
+	} {
+		if !strings.Contains(planned.stdout, want) {
+			t.Errorf("plan after the kill does not contain %q:\n%s", want, planned.stdout)
+		}
+	}
+	if strings.Contains(planned.stdout, "wipes") {
+		t.Errorf("the resumed install wipes again:\n%s", planned.stdout)
+	}
+	applied := mustFerry(t, 0, dir, "", "apply", "plan.json")
+	if strings.Contains(applied.stdout, "disko done") || !strings.Contains(applied.stdout, "web> install: reboot done") {
+		t.Errorf("resumed apply:\n%s", applied.stdout)
+	}
+	if booted, _ := fleet.Host("web"); booted.Kind != testhosts.KindDisk {
+		t.Errorf("after the resumed apply the host is %q, want booted from its disk", booted.Kind)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
+}

@@ -1,0 +1,315 @@
+package machines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/engine/spec"
+	"github.com/nixferry/ferry/engine/state"
+	"github.com/nixferry/ferry/engine/target"
+	"github.com/nixferry/ferry/providers/nix"
+	"github.com/nixferry/ferry/remote"
+)
+
+// Installs (install(...) targets, nixos-anywhere style). A machine of an
+// install target that state does not record as installed and verified
+// (or one named by --replace) is planned as a deploy with a plan.Install:
+//
+//   - Plan reads the host's facts over SSH (target.Install.ReadFacts:
+//     architecture, memory, boot mode, OS, lsblk's disks, the running
+//     system) and checks them: the machine's disko layout (evaluation's
+//     nix.Disko) must exist unless phases leaves out "disko", every disk it
+//     names must be one the host has (else the error lists the host's
+//     disks), and the host must have min_memory. The kexec phase is
+//     dropped when the host runs the NixOS installer already (kexec =
+//     "auto" and VARIANT_ID=installer, or kexec = "never"); else the
+//     installer tarball is pinned by URL and SHA-256. The host key of the
+//     host as it is now is pinned as for ssh (given, else trusted on first
+//     use and shown).
+//   - A host that already runs the planned system (and was never
+//     installed by ferry) is not installed: it is deployed as any host.
+//   - An install state records as started (state.Install.Done) resumes
+//     after its completed phases: the plan shows what it redoes.
+//   - Apply (installApply) re-reads the facts and refuses when the OS or
+//     a disk it wipes moved, then runs the phases, committing each as it
+//     completes: kexec (the same host key expected from the installer),
+//     disko (the layout's script, copied into the installer's store and
+//     run), install (the closure copied into /mnt's store, nixos-install
+//     --system, and an ed25519 host key ferry generates written into
+//     /mnt/etc/ssh, its public half recorded before the reboot), reboot
+//     (into the installed system, held to the generated key), then the
+//     running system verified, the health checks, and the generation
+//     recorded. Only the public host key is ever recorded.
+
+// installNeeded reports whether the machine m, with state record rec, is
+// installed by this plan.
+func (b *planner) installNeeded(m *spec.Machine, rec *state.Machine) bool {
+	if m.Target.Install == nil {
+		return false
+	}
+	return rec == nil || rec.Installing() || b.replace[m.Addr]
+}
+
+// planInstall reads the host's facts and plans pm's install; it leaves pm
+// alone when the host already runs the planned system and ferry never
+// installed it.
+func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Machine, ev nix.Evaluated, rec *state.Machine) error {
+	fail := func(format string, args ...any) error {
+		return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: install: ", m.Name)+fmt.Sprintf(format, args...))
+	}
+	in := m.Target.Install
+	if b.pl.SSH == nil || !b.opts.Refresh {
+		return fail("the plan must read the host's facts over SSH (run without --refresh=false)")
+	}
+	ep, err := target.Install{}.Endpoint(ctx, target.Env{SSH: b.pl.SSH}, pm.Target)
+	if err != nil {
+		return fail("%v", err)
+	}
+	release, err := acquire(ctx, b.reads)
+	if err != nil {
+		return err
+	}
+	conn, err := b.pl.SSH.Dial(ctx, ep)
+	var facts plan.HostFacts
+	if err == nil {
+		if pm.Target.HostKey == "" {
+			pm.Target.HostKey = conn.HostKey() // trust on first use, shown in the plan
+		}
+		facts, err = target.Install{}.ReadFacts(ctx, conn)
+	}
+	release()
+	if err != nil {
+		return fail("cannot read the host as it is now (%s): %v; the host must be reachable as root", ep, err)
+	}
+	installing := rec.Installing()
+	if !installing && !b.replace[pm.Addr] && facts.Current != "" && facts.Current == pm.Path {
+		return nil // runs the planned system already: deployed as any host
+	}
+	pi := &plan.Install{Kexec: in.Kexec, MinMemory: in.MinMemory, Facts: facts}
+	if installing && !b.replace[pm.Addr] {
+		pi.Done = slices.Clone(rec.Install.Done)
+	}
+	for _, p := range in.Phases {
+		switch {
+		case p == "kexec" && (in.Kexec == "never" || in.Kexec == "auto" && facts.VariantID == "installer"):
+			// The host runs the installer already.
+		default:
+			pi.Phases = append(pi.Phases, p)
+		}
+	}
+	if facts.MemBytes < in.MinMemory {
+		return fail("the host has %s of memory, less than min_memory %s the kexec installer needs; nothing was touched", plan.Bytes(facts.MemBytes), plan.Bytes(in.MinMemory))
+	}
+	if slices.Contains(in.Phases, "disko") {
+		d := ev.Disko
+		if d == nil {
+			return fail(`the machine's NixOS configuration has no disko layout: set disko.devices (import disko's NixOS module), or leave "disko" out of phases when the target's file systems are mounted at /mnt already`)
+		}
+		if d.ScriptDrv == "" {
+			return fail("the machine's disko module builds no config.system.build.diskoScript")
+		}
+		for _, disk := range d.Disks {
+			if _, ok := facts.Disk(disk); !ok {
+				return fail("the disko layout names the disk %s, which the host does not have; it has %s", orNone(disk), facts.DiskPaths())
+			}
+		}
+		pi.Disks, pi.DiskoDrv, pi.Disko = d.Disks, d.ScriptDrv, d.Script
+		if slices.Contains(pi.Redo(), "disko") {
+			pi.Wipes = d.Disks
+		}
+	}
+	if slices.Contains(pi.Redo(), "kexec") {
+		url := in.KexecImage
+		switch {
+		case url == "":
+			url = target.DefaultKexecImage(facts.Arch)
+		case !strings.Contains(url, "://") && !filepath.IsAbs(url):
+			url = filepath.Join(b.cfg.Dir, url)
+		}
+		img, err := target.Install{}.PinKexecImage(ctx, url)
+		if err != nil {
+			return fail("%v", err)
+		}
+		pi.KexecImage = img
+	}
+	pm.Install = pi
+	pm.Action, pm.Reason = plan.Deploy, ""
+	if len(pi.Done) > 0 {
+		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: redoes %s", strings.Join(pi.Done, ", "), orNone(strings.Join(pi.Redo(), ", ")))
+	} else if b.replace[pm.Addr] {
+		pm.Reason = "requested with --replace: installed again"
+	}
+	pm.MagicRollback, pm.ConfirmTimeout, pm.Reboot, pm.Packages = false, "", nil, nil
+	return nil
+}
+
+// installApply installs m onto its host (see the comment at the top of
+// this file): conn is the host as it is now, ep its endpoint. It returns
+// the record to commit, also on failure: it holds the phases completed.
+func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machine, ep remote.Target, prev *state.Machine, progress func(string, ...any)) (*state.Machine, error) {
+	in := m.Install
+	drv := target.Install{}
+	env := target.Env{SSH: r.pl.SSH}
+	facts, err := drv.ReadFacts(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("refused: %w; nothing was touched", err)
+	}
+	if moved := target.FactsMoved(in.Facts, facts, in.Disks); moved != "" {
+		return nil, fmt.Errorf("refused: the host changed since the plan (%s); nothing was touched: run `ferry plan` again and review it", moved)
+	}
+	// The builds of the system and of the disko script.
+	drvs := []string{m.Drv}
+	if slices.Contains(in.Redo(), "disko") {
+		drvs = append(drvs, in.DiskoDrv)
+	}
+	for _, d := range drvs {
+		if err := r.built(d); err != nil {
+			return nil, err
+		}
+	}
+	rec := machineRecord(m, conn.HostKey(), nil)
+	rec.Install = &state.Install{}
+	if prev.Installing() && len(in.Done) > 0 {
+		cp := *prev.Install
+		cp.Done = slices.Clone(prev.Install.Done)
+		rec.Install = &cp
+	}
+	if err := r.markActivating(m, rec); err != nil {
+		return nil, err
+	}
+	done := func(phase string) error {
+		rec.Install.Done = append(rec.Install.Done, phase)
+		rec.StatusReason = "install of " + m.Path + " interrupted after " + strings.Join(rec.Install.Done, ", ")
+		if err := r.commit(state.Change{Addr: m.Addr, Machine: cloneRecord(rec)}); err != nil {
+			return fmt.Errorf("record the %s phase: %w", phase, err)
+		}
+		progress("install: %s done", phase)
+		return nil
+	}
+	rec.Status = state.StatusUnverified
+	for _, phase := range in.Redo() {
+		var err error
+		switch phase {
+		case "kexec":
+			progress("install: booting the NixOS kexec installer from %s", in.KexecImage.URL)
+			conn, err = drv.Kexec(ctx, env, conn, ep, in.KexecImage, r.timeout())
+		case "disko":
+			progress("install: wiping and formatting %s with the disko layout", strings.Join(in.Wipes, ", "))
+			err = r.copyClosure(ctx, conn, m, in.Disko, "disko ", progress)
+			if err == nil {
+				err = conn.Run(ctx, in.Disko, remote.RunOptions{})
+			}
+		case "install":
+			var key string
+			key, err = r.installSystem(ctx, conn, m, progress)
+			rec.Install.HostKey = key
+		case "reboot":
+			if rec.Install.HostKey == "" {
+				return rec, errors.New("install: reboot: no host key was generated for the installed system: run the install phase first (ferry plan --replace " + m.Addr + ")")
+			}
+			next := ep
+			next.HostKey = rec.Install.HostKey
+			progress("install: rebooting into the installed system, holding it to the host key ferry generated")
+			conn, err = drv.RestartInto(ctx, env, conn, next, r.timeout())
+			if err == nil {
+				ep = next
+				r.mu.Lock()
+				r.endpoints[m.Addr] = next
+				r.mu.Unlock()
+				rec.HostKey = next.HostKey
+				if id, berr := remote.BootID(ctx, conn); berr == nil {
+					rec.BootID = id
+				}
+			}
+		}
+		if err != nil {
+			return rec, fmt.Errorf("install: %s: %w", phase, err)
+		}
+		if err := done(phase); err != nil {
+			return rec, err
+		}
+	}
+	cur, err := remote.CurrentSystem(ctx, conn)
+	if err != nil {
+		return rec, fmt.Errorf("install: read the running system: %w", err)
+	}
+	if cur != m.Path {
+		return rec, fmt.Errorf("install: the host runs %s, not the installed system %s", orNone(cur), m.Path)
+	}
+	rec, err = r.checked(ctx, conn, m, rec, systemState{}, "health check after install", progress)
+	if err == nil {
+		rec.Install.Verified = true
+	}
+	return rec, err
+}
+
+// installSystem copies m's closure into the store of the file systems
+// mounted at /mnt, runs nixos-install --system, and writes an ed25519
+// host key ferry generates into /mnt/etc/ssh; it returns the key's public
+// half. The private half never leaves this function but to the host.
+func (r *Run) installSystem(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) (string, error) {
+	if err := conn.Run(ctx, "mountpoint -q /mnt", remote.RunOptions{}); err != nil {
+		return "", errors.New("/mnt is not a mount point on the host: mount the target's file systems there (or plan again with --replace " + m.Addr + " to redo disko)")
+	}
+	if err := r.copyClosureTo(ctx, conn, m, m.Path, "", "local?root=/mnt", progress); err != nil {
+		return "", fmt.Errorf("copy the closure into /mnt: %w", err)
+	}
+	progress("install: nixos-install --system %s", m.Path)
+	if err := conn.Run(ctx, remote.Command("nixos-install", "--system", m.Path, "--no-root-passwd", "--no-channel-copy"), remote.RunOptions{}); err != nil {
+		return "", err
+	}
+	priv, pub, err := remote.NewHostKey("root@" + m.Name)
+	if err != nil {
+		return "", err
+	}
+	write := "set -e; umask 077; mkdir -p /mnt/etc/ssh; cat > /mnt/etc/ssh/ssh_host_ed25519_key.ferry-tmp\n" +
+		"printf '%s\\n' " + remote.Quote(pub) + " > /mnt/etc/ssh/ssh_host_ed25519_key.pub\n" +
+		"chmod 644 /mnt/etc/ssh/ssh_host_ed25519_key.pub\n" +
+		"mv -f /mnt/etc/ssh/ssh_host_ed25519_key.ferry-tmp /mnt/etc/ssh/ssh_host_ed25519_key; sync"
+	if err := conn.Run(ctx, write, remote.RunOptions{Stdin: strings.NewReader(string(priv))}); err != nil {
+		return "", fmt.Errorf("write the host key into /mnt/etc/ssh: %w", err)
+	}
+	fp, _ := remote.Fingerprint(pub)
+	progress("install: host key %s written into /mnt/etc/ssh, pinned", fp)
+	return pub, nil
+}
+
+// built waits for the local build and returns its error for drv.
+func (r *Run) built(drv string) error {
+	<-r.buildDone
+	res, ok := r.builds[drv]
+	switch {
+	case ok && res.Err != nil:
+		return fmt.Errorf("build: %w", res.Err)
+	case !ok && r.buildErr != nil:
+		return fmt.Errorf("build: %w", r.buildErr)
+	case !ok:
+		return fmt.Errorf("build: no result for %s", drv)
+	}
+	return nil
+}
+
+// timeout bounds the wait for a host to come back (--reboot-timeout).
+func (r *Run) timeout() time.Duration {
+	if r.rebootTimeout > 0 {
+		return r.rebootTimeout
+	}
+	return 5 * time.Minute
+}
+
+// cloneRecord copies rec deep enough to commit it while rec changes on.
+func cloneRecord(rec *state.Machine) *state.Machine {
+	cp := *rec
+	if rec.Install != nil {
+		in := *rec.Install
+		in.Done = slices.Clone(rec.Install.Done)
+		cp.Install = &in
+	}
+	return &cp
+}
