@@ -2,16 +2,20 @@ package lang
 
 import "go.starlark.net/starlark"
 
-// defaultsBuiltins provides defaults(modules = [...]), NixOps' defaults:
-// modules every machine of the deployment gets, in front of its own. It
+// defaultsBuiltins provides defaults(modules = [...], transfer = "push"),
+// NixOps' defaults: modules every machine of the deployment gets, in
+// front of its own, and the transfer strategy of machines without one. It
 // may be called once, before or after the machines it applies to.
 func defaultsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"defaults": starlark.NewBuiltin("defaults", defaults)}, nil
 }
 
 var (
-	defaultsParams = []param{{name: "modules", required: true, doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."}}
-	defaultsDoc    = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
+	defaultsParams = []param{
+		{name: "modules", def: "[]", doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."},
+		{name: transferParam.name, def: transferParam.def, doc: `The transfer strategy of every machine that gives none: "push", "substitute" or nix_cache(...).`},
+	}
+	defaultsDoc = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
 		summary: "NixOps' defaults: modules every machine of the deployment gets. Call it once, before or after the machines."}
 )
 
@@ -32,5 +36,6 @@ func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple,
 			r.defaultModules = mods
 		}
 	}
+	r.defaultTransfer = transferArg(p, a, pos)
 	return starlark.None, p.report(r, thread)
 }

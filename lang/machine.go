@@ -37,6 +37,7 @@ var machineParams = []param{
 	{name: "confirm_timeout", def: `"30s"`, doc: "How long the watchdog waits for the confirmation, counted from the end of the activation."},
 	{name: "rollback_on_failure", def: "False", doc: "Switch back to the previous system when activation, a key upload after it or a health check fails."},
 	{name: "flake", doc: `A NixOS system of a flake instead of nixpkgs: ".#web" or "./sub#web" is the flake's nixosConfigurations.web (relative to the configuration directory), extended with ferry's modules and this machine's modules.`},
+	transferParam,
 }
 
 var machineDoc = builtinDoc{name: "machine", params: machineParams, returns: "the machine; machine.target.host and the other target arguments are readable",
@@ -138,6 +139,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 		}
 	}
 
+	m.Transfer = transferArg(p, a, m.Pos)
 	if v, ok := a["keys"]; ok {
 		m.Keys = machineKeys(p, v)
 	}
@@ -244,13 +246,16 @@ func tagList(p *callProblems, tags []string) []string {
 }
 
 // finishMachines gives every machine the deployment's defaults modules,
-// in front of its own. It runs after the whole configuration has been
+// in front of its own, and the defaults' transfer unless it has its own. It runs after the whole configuration has been
 // evaluated, so defaults() applies to machines declared before it too,
 // as NixOps' defaults does.
 func (r *run) finishMachines() {
 	for _, m := range r.cfg.Machines {
+		if m.Transfer == nil {
+			m.Transfer = r.defaultTransfer
+		}
 		if len(r.defaultModules) == 0 {
-			break
+			continue
 		}
 		mods := make([]spec.Module, 0, len(r.defaultModules)+len(m.Modules))
 		for _, d := range r.defaultModules {

@@ -46,8 +46,11 @@ type run struct {
 	defaultModules []*moduleValue // from defaults(), given to every machine
 	defaultsPos    spec.Pos
 	defaultsSeen   bool
-	nixpkgsPos     spec.Pos
-	nixpkgsSeen    bool
+	// defaultTransfer is defaults(transfer = ...), for machines without
+	// their own.
+	defaultTransfer *spec.Transfer
+	nixpkgsPos      spec.Pos
+	nixpkgsSeen     bool
 
 	nixFiles   map[string]nixFile // what nix.module() found, by path relative to Dir
 	hashedDirs map[string]bool    // directories whose *.nix files are hashed

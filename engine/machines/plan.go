@@ -265,6 +265,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	planned := make([]*plan.Machine, 0, len(names))
 	boots := map[string]remote.BootFiles{}
 	var keyErrs []string
+	transfersChecked := map[*spec.Transfer]error{}
 	for _, name := range names {
 		m := cfg.MachineByName(name)
 		rec := b.st.Machines[m.Addr]
@@ -282,6 +283,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			Name: name, Addr: m.Addr, Target: targets[m.Addr],
 			Drv: ev.DrvPath, Path: ev.OutPath, Activate: activate,
 			BuildOnTarget: m.BuildOnTarget, Tags: m.Tags, Deps: b.deps[m.Addr], DeclaredAt: m.Pos.String(),
+		}
+		if pm.Transfer, err = planTransfer(ctx, m, transfersChecked); err != nil { // transfer.go
+			return err
 		}
 		if rec != nil {
 			pm.Previous = rec.Path

@@ -239,6 +239,9 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			msg += "; machines: " + machines
 		}
 		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: msg, Serial: res.Serial})
+		for _, addr := range sortedKeys(res.FellBack) {
+			printer.event(engine.Event{Kind: "fell_back", Time: time.Now().UTC(), Addr: addr, Message: "fell back to push: " + res.FellBack[addr]})
+		}
 		for _, addr := range sortedKeys(res.Deferred) {
 			printer.event(engine.Event{Kind: "deferred", Time: time.Now().UTC(), Addr: addr, Action: plan.Deferred, Message: res.Deferred[addr]})
 		}
@@ -249,6 +252,9 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			fmt.Fprintf(a.Stdout, " Machines: %s.", machines)
 		}
 		fmt.Fprintln(a.Stdout)
+		for _, addr := range sortedKeys(res.FellBack) {
+			fmt.Fprintf(a.Stdout, "%s%s fell back to push:%s %s\n", c.yellow, addr, c.reset, res.FellBack[addr])
+		}
 		renderOutputs(a, res.Outputs, res.SensitiveOutputs)
 		if len(res.Deferred) > 0 && planFile != "" {
 			renderDeferred(a, res.Deferred, planFile)

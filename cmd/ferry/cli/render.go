@@ -152,6 +152,9 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	}
 	fmt.Fprintf(w, "\n%s  %s%s %s  %s\n", col, symbol, c.reset, m.Addr, targetText(m.Target))
 	fmt.Fprintf(w, "      system:  %s\n", m.Path)
+	if m.Transfer != nil {
+		fmt.Fprintf(w, "      transfer: %s\n", m.Transfer)
+	}
 	renderTarget(w, m.Target)
 	if m.TagsFrom != "" {
 		fmt.Fprintf(w, "      tags:    %s (from %s)\n", strings.Join(m.Tags, ", "), m.TagsFrom)
