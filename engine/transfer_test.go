@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -9,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/nixferry/ferry/engine"
 	"github.com/nixferry/ferry/engine/plan"
+	"github.com/nixferry/ferry/providers/nix/binarycache"
 	"github.com/nixferry/ferry/providers/nix/binarycache/cachetest"
 )
 
@@ -21,7 +25,7 @@ import (
 // over plain HTTP, and broken caches that make a host fall back to push.
 
 // cacheKeys generates a binary cache key pair with Nix.
-func cacheKeys(t *testing.T) (secret, public string) {
+func cacheKeys(t testing.TB) (secret, public string) {
 	t.Helper()
 	dir := t.TempDir()
 	sk, pk := filepath.Join(dir, "sk"), filepath.Join(dir, "pk")
@@ -177,8 +181,8 @@ func TestFleetCacheKeyMismatch(t *testing.T) {
 	_, otherPublic := cacheKeys(t)
 	m.vars["cache_public_key"] = otherPublic
 	_, err := m.tryPlan(engine.PlanOptions{})
-	if err == nil || !strings.Contains(err.Error(), "cache.star:9:12: nix_cache: secret_key does not match public_key") {
-		t.Fatalf("plan: %v, want a key mismatch at cache.star:9:12", err)
+	if err == nil || !strings.Contains(err.Error(), "cache.star:10:12: nix_cache: secret_key does not match public_key") {
+		t.Fatalf("plan: %v, want a key mismatch at cache.star:10:12", err)
 	}
 	if strings.Contains(err.Error(), strings.SplitN(m.vars["cache_secret_key"], ":", 2)[1]) {
 		t.Errorf("the error shows the secret key")
@@ -196,3 +200,70 @@ func TestFleetCacheUnwritable(t *testing.T) {
 	}
 }
 
+
+// TestSubstitute: with transfer = "substitute" each host fetches what its
+// own substituters (its nix.conf) hold and ferry pushes the rest: a cache
+// holding the closures of two machines, not the third's system.
+func TestSubstitute(t *testing.T) {
+	m, _, _ := newCacheEnv(t)
+	m.vars["transfer"] = "substitute"
+	dir := t.TempDir()
+	srv := cachetest.NewFolder(t, dir)
+	p := m.plan(engine.PlanOptions{})
+	for _, pm := range p.Machines {
+		if pm.Transfer == nil || pm.Transfer.Mode != "substitute" {
+			t.Fatalf("%s: transfer %+v, want substitute", pm.Addr, pm.Transfer)
+		}
+	}
+	var drvs []string
+	for _, pm := range p.Machines {
+		drvs = append(drvs, pm.Drv)
+	}
+	if out, err := exec.Command("nix-store", append([]string{"--realise"}, drvs...)...).CombinedOutput(); err != nil {
+		t.Fatalf("build: %v: %s", err, out)
+	}
+	key, err := binarycache.ParseSecretKey(m.vars["cache_secret_key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkt, err := fileblob.OpenBucket(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bkt.Close()
+	up := binarycache.NewUploader(bkt, srv.BucketURL, key, 0)
+	if _, err := up.Upload(context.Background(), []string{p.Machine("machine.gitServer").Path, p.Machine("machine.proxy").Path}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range m.fleet.Hosts {
+		conf := "sandbox = false\nsubstituters = " + srv.URL + "\ntrusted-public-keys = " + m.vars["cache_public_key"] + "\n"
+		if err := os.WriteFile(filepath.Join(h.Root, "etc-nix", "nix.conf"), []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.takeEvents()
+	res := m.applyOK(p)
+	evs := m.takeEvents()
+	for _, name := range []string{"gitServer", "proxy"} {
+		pm := p.Machine("machine." + name)
+		if n := srv.Count("GET", narKey(t, pm.Path)); n != 1 {
+			t.Errorf("%s: its system's NAR was served %d times, want once", pm.Addr, n)
+		}
+		if msg := pushed(evs)[pm.Addr]; !strings.HasPrefix(msg, "copied 0 of ") {
+			t.Errorf("%s: %q, want nothing pushed", pm.Addr, msg)
+		}
+	}
+	if res.FellBack["machine.storage"] == "" {
+		t.Errorf("storage did not fall back: %v", res.FellBack)
+	}
+	var sent, closure int
+	if _, err := fmt.Sscanf(pushed(evs)["machine.storage"], "copied %d of %d", &sent, &closure); err != nil || sent == 0 || sent >= closure {
+		t.Errorf("storage: %q, want only what the cache lacked pushed", pushed(evs)["machine.storage"])
+	}
+	t.Logf("storage: %s; %s", res.FellBack["machine.storage"], pushed(evs)["machine.storage"])
+	for _, pm := range p.Machines {
+		if got := m.current(pm.Name); got != pm.Path {
+			t.Errorf("%s runs %s, want %s", pm.Addr, got, pm.Path)
+		}
+	}
+}

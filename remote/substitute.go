@@ -22,6 +22,7 @@ type SubstituteOptions struct {
 const (
 	substituteConnectTimeout = 2 // seconds: connect-timeout
 	substituteStallTimeout   = 3 // seconds: stalled-download-timeout
+	substituteJobs           = 16
 )
 
 // SubstituteStats says what a Substitute fetched.
@@ -36,7 +37,8 @@ type SubstituteStats struct {
 // command only: connect-timeout, stalled-download-timeout, one download
 // attempt and no negative narinfo cache (a host that asked too early
 // would otherwise refuse the cache for an hour). It fetches what it can
-// (--keep-going); the error says why the rest could not be fetched, and
+// (--keep-going), also the dependencies of a path it cannot fetch;
+// the error says why the rest could not be fetched, and
 // the stats how much was. Callers push what is still missing.
 func Substitute(ctx context.Context, conn *Conn, paths []string, opts SubstituteOptions) (SubstituteStats, error) {
 	var st SubstituteStats
@@ -53,6 +55,9 @@ func Substitute(ctx context.Context, conn *Conn, paths []string, opts Substitute
 		"--option", "stalled-download-timeout", fmt.Sprint(substituteStallTimeout),
 		"--option", "download-attempts", "1",
 		"--option", "narinfo-cache-negative-ttl", "0",
+		// Nix 2.8 counts substitutions against max-jobs (1 unless
+		// nix.conf says otherwise): fetch several NARs at once.
+		"--max-jobs", fmt.Sprint(substituteJobs),
 	}
 	if opts.Substituter != "" {
 		args = append(args, "--option", "substituters", opts.Substituter)
@@ -60,8 +65,11 @@ func Substitute(ctx context.Context, conn *Conn, paths []string, opts Substitute
 	if opts.TrustedKey != "" {
 		args = append(args, "--option", "extra-trusted-public-keys", opts.TrustedKey)
 	}
-	args = append(args, paths...)
-	runErr := conn.Run(ctx, requireTool("nix-store")+Command(args...)+" 2>&1", RunOptions{})
+	// Every missing path is asked for, not only paths: Nix does not
+	// fetch the references of a path the cache lacks. They travel on
+	// stdin (set -f: store path names may contain '?').
+	script := requireTool("nix-store") + "set -f; exec " + Command(args...) + " $(cat) 2>&1"
+	runErr := conn.Run(ctx, script, RunOptions{Stdin: strings.NewReader(strings.Join(before.missing, "\n") + "\n")})
 	after, err := PrepareCopy(ctx, conn, paths)
 	if err != nil {
 		return st, err

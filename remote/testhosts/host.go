@@ -20,6 +20,9 @@ type Host struct {
 	Port    int
 	HostKey string // authorized_keys form, to pin
 	Root    string // B/NAME: the host's nix, run, root, etc-nix, sshd folders
+	// NetNS is the network namespace the host runs in (HostOptions.NetNS);
+	// "" for the machine's own.
+	NetNS string
 }
 
 // Address is Addr:Port.

@@ -155,12 +155,24 @@ func folderHandler(dir string) http.Handler {
 // bucket read over plain HTTP, as hosts read a public bucket.
 func NewS3(t testing.TB, bucket string) *Server {
 	t.Helper()
+	return NewS3On(t, bucket, nil)
+}
+
+// NewS3On is NewS3 serving on l (e.g. a listener in another network
+// namespace); nil listens on 127.0.0.1.
+func NewS3On(t testing.TB, bucket string, l net.Listener) *Server {
+	t.Helper()
 	be := s3mem.New()
 	if err := be.CreateBucket(bucket); err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{}
-	srv := httptest.NewServer(s.logged(gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()))
+	srv := httptest.NewUnstartedServer(s.logged(gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()))
+	if l != nil {
+		_ = srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/" + bucket
 	s.BucketURL = fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&use_path_style=true&anonymous=true", bucket, url.QueryEscape(srv.URL))
