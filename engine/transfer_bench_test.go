@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,9 +74,23 @@ func BenchmarkTransfer10Hosts(b *testing.B) {
 		if out, err := exec.Command("nix-store", append([]string{"--realise"}, drvs...)...).CombinedOutput(); err != nil {
 			b.Fatalf("build: %v: %s", err, out)
 		}
+		m.takeEvents()
 		start := time.Now()
 		res := m.applyOK(p)
 		took := time.Since(start)
+		var upload, fetch, copyMax time.Duration
+		for _, ev := range m.takeEvents() {
+			switch {
+			case ev.Kind != engine.EventProgress:
+			case strings.HasPrefix(ev.Message, "cache ") && ev.Duration > upload:
+				upload = ev.Duration
+			case strings.HasPrefix(ev.Message, "fetched ") && ev.Duration > fetch:
+				fetch = ev.Duration
+			case strings.HasPrefix(ev.Message, "copied ") && ev.Duration > copyMax:
+				copyMax = ev.Duration
+			}
+		}
+		b.Logf("%s: apply %v (slowest upload %v, slowest fetch %v, slowest copy %v)", transfer, took.Round(time.Millisecond), upload.Round(time.Millisecond), fetch.Round(time.Millisecond), copyMax.Round(time.Millisecond))
 		if len(res.FellBack) > 0 {
 			b.Fatalf("fell back to push: %v", res.FellBack)
 		}

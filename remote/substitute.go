@@ -31,7 +31,7 @@ type SubstituteStats struct {
 	Fetched int // of them, fetched by the host
 }
 
-// Substitute has the host fetch the closures of paths from its
+// Substitute has the host fetch the paths c would send from its
 // substituters (nix-store --realise, as `nix copy
 // --substitute-on-destination` does), with tight fetch limits for that
 // command only: connect-timeout, stalled-download-timeout, one download
@@ -39,14 +39,12 @@ type SubstituteStats struct {
 // would otherwise refuse the cache for an hour). It fetches what it can
 // (--keep-going), also the dependencies of a path it cannot fetch;
 // the error says why the rest could not be fetched, and
-// the stats how much was. Callers push what is still missing.
-func Substitute(ctx context.Context, conn *Conn, paths []string, opts SubstituteOptions) (SubstituteStats, error) {
+// the stats how much was. c is then rechecked (PreparedCopy.Recheck):
+// its Stream pushes what is still missing.
+func Substitute(ctx context.Context, c *PreparedCopy, opts SubstituteOptions) (SubstituteStats, error) {
 	var st SubstituteStats
-	before, err := PrepareCopy(ctx, conn, paths)
-	if err != nil {
-		return st, err
-	}
-	st.Missing, _ = before.Missing()
+	conn := c.conn
+	st.Missing, _ = c.Missing()
 	if st.Missing == 0 {
 		return st, nil
 	}
@@ -69,12 +67,11 @@ func Substitute(ctx context.Context, conn *Conn, paths []string, opts Substitute
 	// fetch the references of a path the cache lacks. They travel on
 	// stdin (set -f: store path names may contain '?').
 	script := requireTool("nix-store") + "set -f; exec " + Command(args...) + " $(cat) 2>&1"
-	runErr := conn.Run(ctx, script, RunOptions{Stdin: strings.NewReader(strings.Join(before.missing, "\n") + "\n")})
-	after, err := PrepareCopy(ctx, conn, paths)
-	if err != nil {
+	runErr := conn.Run(ctx, script, RunOptions{Stdin: strings.NewReader(strings.Join(c.missing, "\n") + "\n")})
+	if err := c.Recheck(ctx); err != nil {
 		return st, err
 	}
-	left, _ := after.Missing()
+	left, _ := c.Missing()
 	st.Fetched = st.Missing - left
 	if runErr != nil {
 		return st, fmt.Errorf("substitute on %s: %w", conn.target.Name(), asNotFound(runErr, "nix-store"))

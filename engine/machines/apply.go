@@ -344,12 +344,17 @@ func (r *Run) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machin
 	if err != nil {
 		return err
 	}
-	prepareTime := time.Since(start)
+	return r.stream(ctx, m, prepared, time.Since(start), what, progress)
+}
+
+// stream sends what prepared says the host lacks, under the copy limit;
+// before is the time spent preparing, counted in the copy's time.
+func (r *Run) stream(ctx context.Context, m *plan.Machine, prepared *remote.PreparedCopy, before time.Duration, what string, progress func(string, ...any)) error {
 	release, err := acquire(ctx, r.limits.Copy)
 	if err != nil {
 		return err
 	}
-	start = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
+	start := time.Now().Add(-before) // the copy's time, without waiting for a slot
 	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
 		if !p.Done && p.SentBytes == 0 {
 			progress("copying %s, %s", spec.Count(p.Paths, what+"path"), mib(p.TotalBytes))

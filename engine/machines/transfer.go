@@ -213,10 +213,14 @@ func (r *Run) transfer(ctx context.Context, conn *remote.Conn, m *plan.Machine, 
 		from = t.Substituter
 	}
 	start := time.Now()
-	st, err := remote.Substitute(ctx, conn, []string{m.Path}, opts)
+	prepared, err := remote.PrepareCopy(ctx, conn, []string{m.Path})
+	if err != nil {
+		return err
+	}
+	st, err := remote.Substitute(ctx, prepared, opts)
 	switch {
 	case err != nil && st.Missing == 0:
-		return err // asking the host what it lacks failed
+		return err
 	case err != nil:
 		reason := remote.SubstituteReason(err)
 		r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("substituted %d of %d missing paths from %s", st.Fetched, st.Missing, from))
@@ -225,7 +229,7 @@ func (r *Run) transfer(ctx context.Context, conn *remote.Conn, m *plan.Machine, 
 	case st.Missing > 0:
 		r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("fetched %s from %s", spec.Count(st.Fetched, "path"), from))
 	}
-	return r.copyClosure(ctx, conn, m, m.Path, "", progress)
+	return r.stream(ctx, m, prepared, 0, "", progress)
 }
 
 // fellBack notes a host that fell back to push, for the summary.

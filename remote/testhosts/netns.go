@@ -1,6 +1,7 @@
 package testhosts
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -23,7 +24,7 @@ import (
 //
 // Nothing but the uplink's end and the namespaces' names in /run/netns
 // exists outside the namespaces; Close deletes them all. Names start with
-// a prefix made of this process's pid, so parallel test runs do not meet.
+// a random prefix, so that networks of parallel test runs do not meet.
 type Network struct {
 	prefix string
 	subnet string // "10.X.Y" of 10.X.Y.0/24
@@ -48,8 +49,11 @@ func NewNetwork(opts NetworkOptions) (*Network, error) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return nil, fmt.Errorf("test network: ip not found (apt-get install -y iproute2): %w", err)
 	}
-	pid := os.Getpid()
-	n := &Network{prefix: fmt.Sprintf("ft%x", pid%0xffff), subnet: fmt.Sprintf("10.%d.%d", 200+pid%50, (pid/50)%250), next: 9}
+	var r [3]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, err
+	}
+	n := &Network{prefix: fmt.Sprintf("ft%02x%02x", r[0], r[1]), subnet: fmt.Sprintf("10.%d.%d", 200+int(r[2])%50, r[1]), next: 9}
 	n.bridge, n.uplink = n.prefix+"br", n.prefix+"up"
 	steps := [][]string{
 		{"netns", "add", n.bridge},
@@ -140,6 +144,9 @@ func (n *Network) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error
+	if _, err := net.InterfaceByName(n.uplink); err == nil {
+		errs = append(errs, ipCmd("link", "del", n.uplink))
+	}
 	for i := len(n.nodes) - 1; i >= 0; i-- {
 		if _, err := os.Stat("/run/netns/" + n.nodes[i]); err != nil {
 			continue
