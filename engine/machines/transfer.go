@@ -193,30 +193,32 @@ func (r *Run) transfer(ctx context.Context, conn *remote.Conn, m *plan.Machine, 
 	if t == nil || t.Mode == spec.TransferPush {
 		return r.copyClosure(ctx, conn, m, m.Path, "", progress)
 	}
+	// What the host lacks is asked while the closure uploads.
+	type prepResult struct {
+		c   *remote.PreparedCopy
+		err error
+	}
+	prep := make(chan prepResult, 1)
+	go func() {
+		c, err := remote.PrepareCopy(ctx, conn, []string{m.Path})
+		prep <- prepResult{c, err}
+	}()
 	opts := remote.SubstituteOptions{}
 	from := "its substituters"
 	if t.Mode == spec.TransferCache {
-		if t.URL != "" {
-			up, err := r.caches.uploader(ctx, t.URL)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			st, err := up.Upload(ctx, []string{m.Path})
-			if err != nil {
-				return fmt.Errorf("upload to the fleet cache: %w", err)
-			}
-			r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("cache %s: uploaded %d of %s, %s (%d present)",
-				t.URL, st.Uploaded, spec.Count(st.Closure, "path"), mib(st.Bytes), st.Present))
+		if err := r.upload(ctx, m); err != nil {
+			<-prep
+			return err
 		}
 		opts = remote.SubstituteOptions{Substituter: t.Substituter, TrustedKey: t.PublicKey}
 		from = t.Substituter
 	}
-	start := time.Now()
-	prepared, err := remote.PrepareCopy(ctx, conn, []string{m.Path})
-	if err != nil {
-		return err
+	pr := <-prep
+	if pr.err != nil {
+		return pr.err
 	}
+	prepared := pr.c
+	start := time.Now()
 	st, err := remote.Substitute(ctx, prepared, opts)
 	switch {
 	case err != nil && st.Missing == 0:
@@ -230,6 +232,26 @@ func (r *Run) transfer(ctx context.Context, conn *remote.Conn, m *plan.Machine, 
 		r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("fetched %s from %s", spec.Count(st.Fetched, "path"), from))
 	}
 	return r.stream(ctx, m, prepared, 0, "", progress)
+}
+
+// upload puts m's closure into its fleet cache, once per apply.
+func (r *Run) upload(ctx context.Context, m *plan.Machine) error {
+	t := m.Transfer
+	if t.URL == "" {
+		return nil // someone else fills the cache
+	}
+	up, err := r.caches.uploader(ctx, t.URL)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := up.Upload(ctx, []string{m.Path})
+	if err != nil {
+		return fmt.Errorf("upload to the fleet cache: %w", err)
+	}
+	r.sink.Progress(m.Addr, time.Since(start), fmt.Sprintf("cache %s: uploaded %d of %s, %s (%d present)",
+		t.URL, st.Uploaded, spec.Count(st.Closure, "path"), mib(st.Bytes), st.Present))
+	return nil
 }
 
 // fellBack notes a host that fell back to push, for the summary.
