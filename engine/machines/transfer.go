@@ -116,10 +116,10 @@ func ResolveTransfers(p *plan.Plan, cfg *spec.Config) (Transfers, error) {
 		if _, ok := out.keys[t.URL]; ok {
 			continue
 		}
-		var m *spec.Machine
-		if cfg != nil {
-			m = cfg.MachineByName(pm.Name)
+		if cfg == nil {
+			return Transfers{}, fmt.Errorf("%s uploads into the fleet cache %s, but apply was given no configuration to read its secret key from (ApplyOptions.Config)", pm.Addr, t.URL)
 		}
+		m := cfg.MachineByName(pm.Name)
 		if m == nil || m.Transfer == nil || m.Transfer.URL != t.URL || m.Transfer.PublicKey != t.PublicKey {
 			return Transfers{}, &plan.StaleError{What: fmt.Sprintf("the fleet cache %s of %s is no longer in the configuration", t.URL, pm.Addr)}
 		}

@@ -196,9 +196,10 @@ func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool, fi
 	if opts.Deployment == "" && cfgErr == nil {
 		opts.Deployment = a.DeploymentFor(cfg)
 	}
-	if planUploadsKeys(p) {
-		// The secrets are not in the plan: they come from the
-		// configuration, whose inputs apply checks against the plan.
+	if planUploadsKeys(p) || planUploadsToCache(p) {
+		// The secrets (keys, fleet caches' signing keys) are not in the
+		// plan: they come from the configuration, whose inputs apply
+		// checks against the plan.
 		if cfgErr != nil {
 			return cfgErr
 		}
@@ -361,6 +362,18 @@ func shellWord(s string) string {
 func planUploadsKeys(p *plan.Plan) bool {
 	for _, m := range p.Machines {
 		if len(m.Keys) > 0 && (m.Action == plan.Deploy || m.Action == plan.UploadKeys) {
+			return true
+		}
+	}
+	return false
+}
+
+// planUploadsToCache reports whether a machine the plan deploys uploads
+// into a fleet cache, whose signing key apply reads from the
+// configuration.
+func planUploadsToCache(p *plan.Plan) bool {
+	for _, m := range p.Machines {
+		if t := m.Transfer; t != nil && t.URL != "" && m.Action == plan.Deploy {
 			return true
 		}
 	}
