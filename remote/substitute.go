@@ -53,8 +53,9 @@ func Substitute(ctx context.Context, c *PreparedCopy, opts SubstituteOptions) (S
 		"--option", "stalled-download-timeout", fmt.Sprint(substituteStallTimeout),
 		"--option", "download-attempts", "1",
 		"--option", "narinfo-cache-negative-ttl", "0",
-		// Nix 2.8 counts substitutions against max-jobs (1 unless
-		// nix.conf says otherwise): fetch several NARs at once.
+		// Before max-substitution-jobs (Nix 2.16, NixOS/nix#8299),
+		// max-jobs (default 1) bounds parallel substitutions too: fetch
+		// several NARs at once.
 		"--max-jobs", fmt.Sprint(substituteJobs),
 	}
 	if opts.Substituter != "" {
@@ -63,8 +64,8 @@ func Substitute(ctx context.Context, c *PreparedCopy, opts SubstituteOptions) (S
 	if opts.TrustedKey != "" {
 		args = append(args, "--option", "extra-trusted-public-keys", opts.TrustedKey)
 	}
-	// Every missing path is asked for, not only paths: Nix does not
-	// fetch the references of a path the cache lacks. They travel on
+	// Every missing path is asked for, not only the closure's top: Nix
+	// does not fetch the references of a path the cache lacks. They travel on
 	// stdin (set -f: store path names may contain '?').
 	script := requireTool("nix-store") + "set -f; exec " + Command(args...) + " $(cat) 2>&1"
 	runErr := conn.Run(ctx, script, RunOptions{Stdin: strings.NewReader(strings.Join(c.missing, "\n") + "\n")})
