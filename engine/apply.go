@@ -63,9 +63,13 @@ type ApplyResult struct {
 	Skipped                   map[string]string // address -> failed dependency
 	Cancelled                 []string
 	RolledBack                map[string]string // machine address -> the system it went back to
-	Outputs                   map[string]any
-	SensitiveOutputs          []string // names of Outputs declared sensitive
-	Serial                    uint64
+	// FellBack are the machines whose closures were pushed because they
+	// could not substitute them from their cache or substituters, with
+	// why (machine(transfer = ...)).
+	FellBack         map[string]string
+	Outputs          map[string]any
+	SensitiveOutputs []string // names of Outputs declared sensitive
+	Serial           uint64
 
 	// Deferred are the machines the plan deferred (their systems depend on
 	// values this apply produced), with why: the next plan deploys them.
@@ -217,6 +221,10 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 	if err != nil {
 		return nil, err
 	}
+	transfers, err := machines.ResolveTransfers(p, opts.Config)
+	if err != nil {
+		return nil, err
+	}
 	journal, err := e.Store.OpenJournal(ctx, lock, st)
 	if err != nil {
 		return nil, err
@@ -226,15 +234,16 @@ func (s *Session) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*
 		opCtx = context.WithoutCancel(ctx)
 	}
 	x := &executor{e: e, p: p, st: st, results: map[string]map[string]any{}, opCtx: opCtx,
-		secrets: secrets, ps: newProviderSet(e.Providers, p.Providers)}
+		secrets: secrets, transfers: transfers, ps: newProviderSet(e.Providers, p.Providers)}
 	x.com = newCommitter(journal, st)
 
 	g, _ := PlanGraph(p)
 	x.startMachines(opts) // machines.go: the build starts now, in the background
 	wr := g.Walk(ctx, LimitParallelism.Or(opts.Parallelism), x.run)
 	recorded, comErr := x.com.close()
+	x.ms.Close()
 
-	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.ms.RolledBack(), Deferred: p.Deferred()}
+	res := &ApplyResult{Failed: wr.Failed, Skipped: map[string]string{}, RolledBack: x.ms.RolledBack(), FellBack: x.ms.FellBack(), Deferred: p.Deferred()}
 	for _, a := range wr.Cancelled {
 		if !plan.IsGateAddr(a) {
 			res.Cancelled = append(res.Cancelled, a)
@@ -327,7 +336,9 @@ type executor struct {
 	// secrets are the keys the machines upload, read and checked before
 	// anything ran.
 	secrets machines.Secrets
-	ms      *machines.Run // the machines' part of this apply
+	// transfers are the fleet caches' signing keys (machines.ResolveTransfers).
+	transfers machines.Transfers
+	ms        *machines.Run // the machines' part of this apply
 
 	ps *providerSet // the plan's provider configurations, configured on first use
 

@@ -98,6 +98,7 @@ func (x *executor) startMachines(opts ApplyOptions) {
 		Ctx:           x.opCtx,
 		ConfigDir:     opts.Dir,
 		Secrets:       x.secrets,
+		Transfers:     x.transfers,
 		RebootTimeout: opts.RebootTimeout,
 		ReachTimeout:  opts.ReachTimeout,
 	})

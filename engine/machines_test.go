@@ -77,13 +77,21 @@ type machineEnv struct {
 // and NAME_port vars at them.
 func newMachineEnv(t testing.TB, names ...string) *machineEnv {
 	t.Helper()
+	return newMachineEnvFleet(t, testhosts.Options{Names: names})
+}
+
+// newMachineEnvFleet is newMachineEnv with the fleet opts describe (Base
+// is set here); hosts added later get no vars.
+func newMachineEnvFleet(t testing.TB, opts testhosts.Options) *machineEnv {
+	t.Helper()
 	nixtest.RequireNix(t)
 	t.Setenv("NIX_PATH", "nixpkgs="+nixtest.NixpkgsPath())
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "machines"))); err != nil {
 		t.Fatalf("copy testdata/machines: %v", err)
 	}
-	fleet, err := testhosts.Start(context.Background(), testhosts.Options{Names: names, Base: filepath.Join(t.TempDir(), "hosts")})
+	opts.Base = filepath.Join(t.TempDir(), "hosts")
+	fleet, err := testhosts.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,19 +3,23 @@ package lang
 import "go.starlark.net/starlark"
 
 // defaultsBuiltins provides defaults(modules = [...], build = None,
-// build_host = None), NixOps' defaults: modules every machine of the
-// deployment gets, in front of its own, and where systems are built unless
-// a machine says otherwise (build.go). It may be called once, before or
-// after the machines it applies to.
+// build_host = None, transfer = "push"), NixOps' defaults: modules every
+// machine of the deployment gets, in front of its own, where systems are
+// built (build.go) and how closures reach the hosts, unless a machine
+// says otherwise. It may be called once, before or after the machines it
+// applies to.
 func defaultsBuiltins(*run) (starlark.StringDict, error) {
 	return starlark.StringDict{"defaults": starlark.NewBuiltin("defaults", defaults)}, nil
 }
 
 var (
-	defaultsParams = []param{{name: "modules", def: "[]", doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."},
-		buildParam, buildHostParam}
+	defaultsParams = []param{
+		{name: "modules", def: "[]", doc: "Modules (nix.module, nix.inline) every machine gets in front of its own."},
+		buildParam, buildHostParam,
+		{name: transferParam.name, def: transferParam.def, doc: `The transfer strategy of every machine that gives none: "push", "substitute" or nix_cache(...).`},
+	}
 	defaultsDoc = builtinDoc{name: "defaults", params: defaultsParams, returns: "None",
-		summary: "NixOps' defaults: modules every machine of the deployment gets, and where systems are built unless a machine says otherwise. Call it once, before or after the machines."}
+		summary: "NixOps' defaults: modules every machine of the deployment gets, where systems are built and how closures travel, unless a machine says otherwise. Call it once, before or after the machines."}
 )
 
 func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -36,8 +40,9 @@ func defaults(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple,
 		}
 	}
 	r.defaultBuild = buildArgs(p, a) // build.go
+	r.defaultTransfer = transferArg(p, a, pos)
 	if len(a) == 0 && p.empty() {
-		p.add("give modules, build or build_host: what every machine gets")
+		p.add("give modules, build, build_host or transfer: what every machine gets")
 	}
 	return starlark.None, p.report(r, thread)
 }

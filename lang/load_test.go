@@ -627,7 +627,7 @@ func TestPredeclared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"cloud", "cmd_check", "colmena", "defaults", "deployment", "format", "http_check", "install", "key", "lifecycle", "local", "machine", "nix", "nixops", "nixpkgs", "null", "output", "rollout", "ssh", "time", "var"}
+	want := []string{"cloud", "cmd_check", "colmena", "defaults", "deployment", "format", "http_check", "install", "key", "lifecycle", "local", "machine", "nix", "nix_cache", "nixops", "nixpkgs", "null", "output", "rollout", "ssh", "time", "var"}
 	if diff := cmp.Diff(want, r.predeclared.Keys()); diff != "" {
 		t.Errorf("predeclared (-want +got):\n%s", diff)
 	}

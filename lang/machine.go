@@ -39,6 +39,7 @@ var machineParams = []param{
 	{name: "rollback_on_failure", def: "False", doc: "Switch back to the previous system when activation, a key upload after it or a health check fails."},
 	{name: "flake", doc: `A NixOS system of a flake instead of nixpkgs: ".#web" or "./sub#web" is the flake's nixosConfigurations.web (relative to the configuration directory), extended with ferry's modules and this machine's modules.`},
 	buildParam, buildHostParam, storePathParam, // build.go: after the older parameters, which keep their positions
+	transferParam,
 }
 
 var machineDoc = builtinDoc{name: "machine", params: machineParams, returns: "the machine; machine.target.host and the other target arguments are readable",
@@ -134,6 +135,7 @@ func declareMachine(thread *starlark.Thread, _ *starlark.Builtin, args starlark.
 	}
 	buildGiven := setMachineBuild(p, a, m).given() // build.go
 
+	m.Transfer = transferArg(p, a, m.Pos)
 	if v, ok := a["keys"]; ok {
 		m.Keys = machineKeys(p, v)
 	}
@@ -244,12 +246,15 @@ func tagList(p *callProblems, tags []string) []string {
 }
 
 // finishMachines gives every machine the deployment's defaults modules,
-// in front of its own, and its default build location. It runs after the whole configuration has been
+// in front of its own, its default build location, and the defaults' transfer unless it has its own. It runs after the whole configuration has been
 // evaluated, so defaults() applies to machines declared before it too,
 // as NixOps' defaults does.
 func (r *run) finishMachines() {
 	for _, m := range r.cfg.Machines {
 		r.finishBuild(m) // build.go
+		if m.Transfer == nil {
+			m.Transfer = r.defaultTransfer
+		}
 		if len(r.defaultModules) == 0 || m.StorePath != "" {
 			continue // a system given by store path is not evaluated
 		}

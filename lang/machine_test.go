@@ -175,7 +175,7 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		{"machine ok", t0 + `machine("m", t, modules = [nix.module("./a.nix"), nix.module("./dir")])`, ""},
 		{"machine missing everything", "machine()", "ferry.star:1:1: machine: missing required argument \"name\""},
 		{"machine None is not passed", t0 + "machine(None, t)", `ferry.star:2:1: machine: missing required argument "name"`},
-		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, None, None, None, None, 1)`, `ferry.star:2:1: machine: got 16 positional arguments, want at most 15`},
+		{"machine too many positional", t0 + `machine("m", t, [], [], [], False, [], [], True, "30s", False, None, None, None, None, "push", 1)`, `ferry.star:2:1: machine: got 17 positional arguments, want at most 16`},
 		{"machine name twice", t0 + `machine("m", t, name = "n")`, `ferry.star:2:1: machine: got two values for argument "name"`},
 		{"machine unknown argument", t0 + `machine("m", t, tag = [])`, `ferry.star:2:1: machine: unexpected argument "tag" (did you mean "tags"?)`},
 		{"machine name type", t0 + `machine(1, t)`, `ferry.star:2:1: machine: argument "name": got int, want string`},
@@ -271,7 +271,20 @@ func TestMachineBuiltinErrors(t *testing.T) {
 		// defaults()
 		{"defaults twice", "defaults(modules = [])\n\ndefaults([])",
 			`ferry.star:3:1: defaults() is called a second time; the first call is at ferry.star:1:1: call it once, with every default module`},
-		{"defaults missing modules", "defaults()", `ferry.star:1:1: defaults: give modules, build or build_host: what every machine gets`},
+		{"defaults missing modules", "defaults()", `ferry.star:1:1: defaults: give modules, build, build_host or transfer: what every machine gets`},
+		{"defaults transfer", `defaults(transfer = "pull")`, `ferry.star:1:1: defaults: transfer "pull": want "push", "substitute" or nix_cache(...)`},
+		{"machine transfer type", t0 + `machine("m", t, transfer = 1)`, `ferry.star:2:1: machine: argument "transfer": got int, want "push", "substitute" or nix_cache(...)`},
+		{"machine transfer substitute", t0 + `machine("m", t, transfer = "substitute")`, ""},
+
+		// nix_cache()
+		{"nix_cache ok", `nix_cache(url = "s3://b?region=x", substituter = "https://b", public_key = "k:AAAA", secret_key = "k:BBBB")`, ""},
+		{"nix_cache read only", `nix_cache(substituter = "https://b", public_key = "k:AAAA")`, ""},
+		{"nix_cache file substituter", `nix_cache(url = "file:///tmp/c", public_key = "k:AAAA", secret_key = "k:BBBB")`, ""},
+		{"nix_cache no public key", `nix_cache(substituter = "https://b")`, `ferry.star:1:1: nix_cache: missing required argument "public_key"`},
+		{"nix_cache no substituter", `nix_cache(url = "s3://b", public_key = "k:AAAA", secret_key = "k:BBBB")`, `ferry.star:1:1: nix_cache: missing argument "substituter": where the hosts read the cache, e.g. "https://cache.example.com"`},
+		{"nix_cache url without key", `nix_cache(url = "s3://b", substituter = "https://b", public_key = "k:AAAA")`, `ferry.star:1:1: nix_cache: url is set but secret_key is not: ferry signs what it uploads; pass secret_key (e.g. var("cache_secret_key")), or leave url out if someone else fills the cache`},
+		{"nix_cache secret key type", `nix_cache(url = "s3://b", substituter = "https://b", public_key = "k:AAAA", secret_key = 1)`, `ferry.star:1:1: nix_cache: argument "secret_key": want the key as a string, e.g. from var()`},
+		{"nix_cache bad url", `nix_cache(url = "bucket", substituter = "https://b", public_key = "k:AAAA", secret_key = "k:B")`, `ferry.star:1:1: nix_cache: url "bucket" is not a bucket URL: want "s3://bucket?region=...", "gs://bucket" or "file:///path"`},
 		{"defaults modules element", t0 + `defaults(modules = [nix.inline("{ }"), t])`, `ferry.star:2:1: defaults: argument "modules"[1]: got target, want a module from nix.module() or nix.inline()`},
 
 		// nixpkgs()

@@ -30,6 +30,7 @@ func builtinModules() []builtinModule {
 		{name: "nixpkgs()", members: nixpkgsBuiltins, docs: []builtinDoc{nixpkgsDoc}},
 		{name: "nixops.network()", members: nixopsBuiltins, docs: []builtinDoc{nixopsNetworkDoc}},
 		{name: "colmena.hive()", members: colmenaBuiltins, docs: []builtinDoc{colmenaHiveDoc}},
+		{name: "nix_cache()", members: transferBuiltins, docs: []builtinDoc{nixCacheDoc}},
 		{name: "key()", members: keyBuiltins, docs: []builtinDoc{keyDoc}},
 		{name: "cmd_check() and http_check()", members: checkBuiltins, docs: []builtinDoc{cmdCheckDoc, httpCheckDoc}},
 		{name: "rollout()", members: rolloutBuiltins, docs: []builtinDoc{rolloutDoc}},

@@ -46,8 +46,11 @@ type run struct {
 	defaultModules []*moduleValue // from defaults(), given to every machine
 	defaultsPos    spec.Pos
 	defaultsSeen   bool
-	nixpkgsPos     spec.Pos
-	nixpkgsSeen    bool
+	// defaultTransfer is defaults(transfer = ...), for machines without
+	// their own.
+	defaultTransfer *spec.Transfer
+	nixpkgsPos      spec.Pos
+	nixpkgsSeen     bool
 
 	// Where systems are built (build.go): defaults(build, build_host), and
 	// the machines that chose their own, by address.

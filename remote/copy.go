@@ -53,7 +53,8 @@ type PreparedCopy struct {
 	conn    *Conn
 	tools   remoteTools
 	missing []string
-	total   int64 // NAR bytes of missing
+	total   int64            // NAR bytes of missing
+	sizes   map[string]int64 // NAR bytes of each missing path
 	stats   CopyStats
 }
 
@@ -116,14 +117,34 @@ func prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTo
 	for _, p := range missing {
 		isMissing[p] = true
 	}
+	c.sizes = make(map[string]int64, len(missing))
 	for i, s := range sizes.lines {
 		if isMissing[closure[i]] {
 			n, _ := strconv.ParseInt(s, 10, 64)
 			c.total += n
+			c.sizes[closure[i]] = n
 		}
 	}
 	c.missing = missing
 	return c, nil
+}
+
+// Recheck asks the host again which of the paths it lacked it still
+// lacks (one round trip), after something else put paths into its store
+// (Substitute).
+func (c *PreparedCopy) Recheck(ctx context.Context) error {
+	if len(c.missing) == 0 {
+		return nil
+	}
+	missing, err := missingPaths(ctx, c.conn, c.missing, c.tools)
+	if err != nil {
+		return err
+	}
+	c.missing, c.total = missing, 0
+	for _, p := range missing {
+		c.total += c.sizes[p]
+	}
+	return nil
 }
 
 // Stream sends the paths the host lacks. progress may be nil.

@@ -21,6 +21,10 @@
 //     clock, pending watchdogs);
 //   - CurrentSystem, CopyClosure, Activate, Generations and Rollback, which
 //     shell out to the local nix-store and to nix-store / nix-env on the host;
+//   - Substitute: the host fetches what a PreparedCopy would send from
+//     its substituters (or one fleet cache, trusting its key for that
+//     command only) with tight fetch limits, --keep-going; the copy is
+//     rechecked (PreparedCopy.Recheck) so that Stream pushes the rest;
 //   - UploadKey (NixOps deployment.keys), RunHostCheck (health checks),
 //     Dialer.DialFresh (a new login, unshared, to prove logins still work);
 //   - the rollback watchdog (ArmWatchdog, Start, Confirm, Trigger, Disarm,

@@ -39,6 +39,9 @@ type ApplyRequest struct {
 	ConfigDir string
 	// Secrets are the keys to upload (ResolveSecrets).
 	Secrets Secrets
+	// Transfers are the signing keys of the fleet caches
+	// (ResolveTransfers).
+	Transfers Transfers
 	// RebootTimeout bounds the wait for a rebooted host (0: 5m,
 	// remote.RebootOptions); ReachTimeout the wait for a host that
 	// appeared in this apply (0: DefaultReachTimeout).
@@ -73,6 +76,7 @@ type Run struct {
 	limits        Limits
 	ctx           context.Context
 	secrets       Secrets
+	caches        *caches // transfer.go
 	rebootTimeout time.Duration
 	reachTimeout  time.Duration
 	gates         map[string]int // rollout gate -> the batch it follows
@@ -86,6 +90,7 @@ type Run struct {
 	done       map[string]bool          // machines deployed, for rollout gates
 	activating map[string]bool          // machines whose activation started
 	rollbacks  map[string]string        // machine -> system it was rolled back to
+	fallbacks  map[string]string        // machine -> why its closure was pushed (transfer.go)
 	endpoints  map[string]remote.Target // machine -> where reach found it
 }
 
@@ -96,7 +101,7 @@ type Run struct {
 // while resources proceed.
 func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	r := &Run{pl: pl, p: req.Plan, st: req.State, commit: req.Commit, results: req.Results, sink: req.Sink,
-		limits: req.Limits, ctx: req.Ctx, secrets: req.Secrets, rebootTimeout: req.RebootTimeout, reachTimeout: req.ReachTimeout,
+		limits: req.Limits, ctx: req.Ctx, secrets: req.Secrets, caches: &caches{keys: req.Transfers}, rebootTimeout: req.RebootTimeout, reachTimeout: req.ReachTimeout,
 		gates: gateBatches(req.Plan.Rollout), buildDone: make(chan struct{}), done: map[string]bool{}}
 	if r.sink == nil {
 		r.sink = nopSink{}
@@ -278,7 +283,7 @@ func (r *Run) runMachine(m *plan.Machine) (*state.Machine, error) {
 			return nil, err
 		}
 	default:
-		if err := r.copyClosure(ctx, conn, m, m.Path, "", progress); err != nil {
+		if err := r.transfer(ctx, conn, m, progress); err != nil { // transfer.go
 			return nil, fmt.Errorf("copy closure: %w", err)
 		}
 	}
@@ -354,12 +359,17 @@ func (r *Run) copyClosureTo(ctx context.Context, conn *remote.Conn, m *plan.Mach
 	if err != nil {
 		return err
 	}
-	prepareTime := time.Since(start)
+	return r.stream(ctx, m, prepared, time.Since(start), what, progress)
+}
+
+// stream sends what prepared says the host lacks, under the copy limit;
+// before is the time spent preparing, counted in the copy's time.
+func (r *Run) stream(ctx context.Context, m *plan.Machine, prepared *remote.PreparedCopy, before time.Duration, what string, progress func(string, ...any)) error {
 	release, err := acquire(ctx, r.limits.Copy)
 	if err != nil {
 		return err
 	}
-	start = time.Now().Add(-prepareTime) // the copy's time, without waiting for a slot
+	start := time.Now().Add(-before) // the copy's time, without waiting for a slot
 	stats, err := prepared.Stream(ctx, func(p remote.CopyProgress) {
 		if !p.Done && p.SentBytes == 0 {
 			progress("copying %s, %s", spec.Count(p.Paths, what+"path"), mib(p.TotalBytes))

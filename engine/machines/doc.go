@@ -29,6 +29,16 @@
 //     target.go (target arguments from resources, resolved through the
 //     drivers of engine/target), selection.go (--on, --exclude), day2.go,
 //     build.go (where each system is built, or where a given one is).
+//   - transfer.go: transfer strategies (machine(transfer = ...)): push;
+//     substitute (the host fetches what its own substituters hold,
+//     remote.Substitute, the rest is pushed); a fleet cache, checked at
+//     plan (the secret key signs what the public key verifies; the bucket
+//     answers), uploaded to once per apply (binarycache.Uploader shared by
+//     the machines of a cache; its secret key read from the configuration
+//     again by ResolveTransfers, never in the plan, state or events) while
+//     the host is asked what it lacks, then substituted by the host with
+//     tight fetch limits; what it could not fetch is pushed, and the
+//     fallback is a warning event and ApplyResult.FellBack.
 //
 // Deploy (apply.go): a machine node connects to its host while the
 // systems build, asks what the host lacks outside the copy limit, streams

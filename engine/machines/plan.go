@@ -316,6 +316,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	planned := make([]*plan.Machine, 0, len(names))
 	boots := map[string]remote.BootFiles{}
 	var keyErrs []string
+	transfersChecked := map[*spec.Transfer]error{}
 	for _, name := range names {
 		m := cfg.MachineByName(name)
 		rec := b.st.Machines[m.Addr]
@@ -337,6 +338,9 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		}
 		if m.StorePath != "" {
 			pm.SystemGiven = plan.SystemSubstitute // until locateGiven finds where it is
+		}
+		if pm.Transfer, err = planTransfer(ctx, m, transfersChecked); err != nil { // transfer.go
+			return err
 		}
 		if rec != nil {
 			pm.Previous = rec.Path

@@ -297,6 +297,8 @@ type Machine struct {
 	// (Drv is empty): where apply gets it from, SystemLocal,
 	// SystemSubstitute or SystemOnHost.
 	SystemGiven string `json:"system_given,omitempty"`
+	// Transfer is how the closure reaches the host; nil is push.
+	Transfer *Transfer `json:"transfer,omitempty"`
 	// Keys are uploaded over SSH; the plan holds only their hashes.
 	Keys []*Key `json:"keys,omitempty"`
 	// Checks run after activation; the deploy succeeds when they pass.
@@ -345,6 +347,35 @@ const (
 // not given by store path.
 func (m *Machine) BuiltLocally() bool {
 	return m.Drv != "" && !m.BuildOnTarget && m.BuildHost == nil
+}
+
+// Transfer is a machine's transfer strategy (spec.Transfer) as the plan
+// records it: never the secret key, which apply reads from the
+// configuration again and checks against PublicKey.
+type Transfer struct {
+	// Mode is "push", "substitute" or "cache" (spec.TransferPush, ...).
+	Mode string `json:"mode"`
+	// URL is where ferry uploads the closure (cache mode; "" when someone
+	// else fills the cache), Substituter where the host reads it, and
+	// PublicKey the key the host trusts for that command only.
+	URL         string `json:"url,omitempty"`
+	Substituter string `json:"substituter,omitempty"`
+	PublicKey   string `json:"public_key,omitempty"`
+}
+
+// String describes the strategy as the plan shows it per host: "push",
+// "substitute, then push the rest", "cache s3://fleet (substituter
+// https://...)".
+func (t *Transfer) String() string {
+	switch {
+	case t == nil || t.Mode == "push":
+		return "push"
+	case t.Mode == "substitute":
+		return "substitute from the host's substituters, then push the rest"
+	case t.URL == "":
+		return fmt.Sprintf("cache (substituter %s; filled by someone else)", t.Substituter)
+	}
+	return fmt.Sprintf("cache %s (substituter %s)", t.URL, t.Substituter)
 }
 
 // Target is how apply reaches a machine.

@@ -42,7 +42,39 @@ type Machine struct {
 	// Flake, when set, is the flake configuration the machine's modules
 	// extend (machine(flake = ".#web")); nil means nixpkgs' NixOS.
 	Flake *Flake
-	Pos   Pos
+	// Transfer says how the system's closure reaches the host
+	// (machine(transfer = ...) or defaults(transfer = ...)); nil is push.
+	Transfer *Transfer
+	Pos      Pos
+}
+
+// Transfer modes: how a machine's closure reaches it.
+const (
+	// TransferPush copies the paths the host lacks over ferry's SSH
+	// connection (the default).
+	TransferPush = "push"
+	// TransferSubstitute lets the host fetch what it can from the
+	// substituters it trusts; ferry pushes the rest.
+	TransferSubstitute = "substitute"
+	// TransferCache uploads the closure once to a fleet binary cache
+	// (Transfer.URL) that the host substitutes from; ferry pushes what
+	// the host could not fetch.
+	TransferCache = "cache"
+)
+
+// Transfer is a machine's transfer strategy. For TransferCache, URL is
+// where ferry uploads (a gocloud.dev bucket URL: s3://, gs://, file://;
+// "" when someone else fills the cache), Substituter where hosts read it
+// (https://...), PublicKey the key hosts trust for that command only, and
+// SecretKey the signing key: the secret itself, never written to a plan,
+// state or log.
+type Transfer struct {
+	Mode        string
+	URL         string
+	Substituter string
+	PublicKey   string
+	SecretKey   string
+	Pos         Pos
 }
 
 // BuildHost is a machine that builds others' systems: Name is how plans

@@ -40,6 +40,12 @@
 // (Host.Kind KindDisk). Their sessions find stand-ins for reboot and
 // nixos-install first on PATH.
 //
+// Hosts can also run in network namespaces (HostOptions.NetNS): Network
+// makes a private /24 on a bridge in its own namespace, one namespace per
+// Node, and an uplink from this machine that tc tbf may limit (TESTING.md,
+// "A limited uplink"); ListenIn opens a listener inside a node (a cache
+// server the hosts reach over the bridge). Close deletes the namespaces.
+//
 // For fault injection, Fleet.Restart restarts a host's sshd on the same
 // address and port, keeping its /nix, /run and boot ID, optionally with a new
 // host key or a session environment (sshd SetEnv, e.g. a PATH without

@@ -405,8 +405,12 @@ func launch(h Host) (*hostProcess, error) {
 		return nil, err
 	}
 	defer out.Close()
-	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts",
-		"--mount-proc", "--propagation", "private", "--", "/bin/sh", "-c", script)
+	argv := []string{"unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts",
+		"--mount-proc", "--propagation", "private", "--", "/bin/sh", "-c", script}
+	if h.NetNS != "" {
+		argv = append([]string{"ip", "netns", "exec", h.NetNS}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=/root", "LC_ALL=C"}
 	// Own session (no terminal signals); killed if the test process dies.

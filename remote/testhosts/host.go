@@ -27,6 +27,9 @@ type Host struct {
 	// Disk is the host's loop device (/dev/loopN) when it has a disk
 	// (HostOptions.DiskSize), "" otherwise.
 	Disk string
+	// NetNS is the network namespace the host runs in (HostOptions.NetNS);
+	// "" for the machine's own.
+	NetNS string
 }
 
 // Address is Addr:Port.

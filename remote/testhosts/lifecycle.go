@@ -41,6 +41,10 @@ type HostOptions struct {
 	// a loop device attached at Add, detached at Remove and Stop
 	// (Host.Disk).
 	DiskSize int64
+	// NetNS, when set, is the network namespace (ip netns, e.g. a
+	// Network.Node) the host runs in; Addr is then its address there
+	// and Port must be given.
+	NetNS string
 }
 
 // Add creates the host opts describe, starts it and waits until its sshd
@@ -51,7 +55,10 @@ func (f *Fleet) Add(ctx context.Context, opts HostOptions) (Host, error) {
 		return Host{}, fmt.Errorf("add test host: bad host name %q", name)
 	}
 	addr, err := netip.ParseAddr(opts.Addr)
-	if err != nil || !addr.Is4() || !addr.IsLoopback() {
+	if opts.NetNS != "" && (err != nil || !addr.Is4() || opts.Port == 0) {
+		return Host{}, fmt.Errorf("add test host %s: in network namespace %s, give an IPv4 address and a port (got %q, %d)", name, opts.NetNS, opts.Addr, opts.Port)
+	}
+	if opts.NetNS == "" && (err != nil || !addr.Is4() || !addr.IsLoopback()) {
 		return Host{}, fmt.Errorf("add test host %s: address %q is not an IPv4 loopback address (127.0.0.0/8)", name, opts.Addr)
 	}
 	authorized := opts.AuthorizedKeys
@@ -64,7 +71,7 @@ func (f *Fleet) Add(ctx context.Context, opts HostOptions) (Host, error) {
 	if !opts.Kind.valid() || opts.Kind == KindDisk {
 		return Host{}, fmt.Errorf("add test host %s: kind %q: want %q, %q or %q", name, opts.Kind, KindNixOS, KindRescue, KindInstaller)
 	}
-	h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name), Kind: opts.Kind}
+	h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name), Kind: opts.Kind, NetNS: opts.NetNS}
 	st := &hostState{halted: true}
 	st.op.Lock()
 	defer st.op.Unlock()

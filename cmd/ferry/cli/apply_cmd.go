@@ -212,10 +212,10 @@ func (a *App) applySaved(p *plan.Plan, opts engine.ApplyOptions, asJSON bool, fi
 	if opts.Deployment == "" && cfgErr == nil {
 		opts.Deployment = a.DeploymentFor(cfg)
 	}
-	if planNeedsConfig(p) {
-		// The secrets are not in the plan (keys, sensitive outputs
-		// without a state key): they come from the configuration, whose
-		// inputs apply checks against the plan.
+	if planNeedsConfig(p) || planUploadsToCache(p) {
+		// The secrets (keys, sensitive outputs without a state key, fleet
+		// caches' signing keys) are not in the plan: they come from the
+		// configuration, whose inputs apply checks against the plan.
 		if cfgErr != nil {
 			return cfgErr
 		}
@@ -256,6 +256,9 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			msg += "; machines: " + machines
 		}
 		printer.event(engine.Event{Kind: "summary", Time: time.Now().UTC(), Message: msg, Serial: res.Serial})
+		for _, addr := range sortedKeys(res.FellBack) {
+			printer.event(engine.Event{Kind: "fell_back", Time: time.Now().UTC(), Addr: addr, Message: "fell back to push: " + res.FellBack[addr]})
+		}
 		for _, addr := range sortedKeys(res.Deferred) {
 			printer.event(engine.Event{Kind: "deferred", Time: time.Now().UTC(), Addr: addr, Action: plan.Deferred, Message: res.Deferred[addr]})
 		}
@@ -266,6 +269,9 @@ func (a *App) execute(r *run, p *plan.Plan, opts engine.ApplyOptions, asJSON boo
 			fmt.Fprintf(a.Stdout, " Machines: %s.", machines)
 		}
 		fmt.Fprintln(a.Stdout)
+		for _, addr := range sortedKeys(res.FellBack) {
+			fmt.Fprintf(a.Stdout, "%s%s fell back to push:%s %s\n", c.yellow, addr, c.reset, res.FellBack[addr])
+		}
 		renderOutputs(a, res.Outputs, res.SensitiveOutputs)
 		if len(res.Deferred) > 0 && planFile != "" {
 			renderDeferred(a, res.Deferred, planFile)
@@ -379,6 +385,18 @@ func planNeedsConfig(p *plan.Plan) bool {
 	}
 	for _, m := range p.Machines {
 		if len(m.Keys) > 0 && (m.Action == plan.Deploy || m.Action == plan.UploadKeys) {
+			return true
+		}
+	}
+	return false
+}
+
+// planUploadsToCache reports whether a machine the plan deploys uploads
+// into a fleet cache, whose signing key apply reads from the
+// configuration.
+func planUploadsToCache(p *plan.Plan) bool {
+	for _, m := range p.Machines {
+		if t := m.Transfer; t != nil && t.URL != "" && m.Action == plan.Deploy {
 			return true
 		}
 	}

@@ -159,6 +159,9 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 	}
 	fmt.Fprintf(w, "\n%s  %s%s %s  %s\n", col, symbol, c.reset, m.Addr, targetText(m.Target))
 	renderSystem(w, m)
+	if m.Transfer != nil {
+		fmt.Fprintf(w, "      transfer: %s\n", m.Transfer)
+	}
 	renderTarget(w, m.Target)
 	if m.TagsFrom != "" {
 		fmt.Fprintf(w, "      tags:    %s (from %s)\n", strings.Join(m.Tags, ", "), m.TagsFrom)

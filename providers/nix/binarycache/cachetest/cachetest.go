@@ -1,0 +1,237 @@
+package cachetest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// Request is one request a cache answered.
+type Request struct {
+	Method string
+	Path   string // URL path, e.g. /nar/1abc...nar.zst or /fleet/abc.narinfo
+	Status int
+}
+
+// Server is a working cache with a request log.
+type Server struct {
+	// URL is where Nix reads the cache (a substituter).
+	URL string
+	// BucketURL is where ferry uploads (s3:// for NewS3, file:// for
+	// NewFolder).
+	BucketURL string
+
+	mu  sync.Mutex
+	log []Request
+}
+
+// Requests returns the requests answered so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// Count counts the requests of method whose path ends with suffix and
+// that were answered with 200.
+func (s *Server) Count(method, suffix string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Method == method && strings.HasSuffix(r.Path, suffix) && r.Status == http.StatusOK {
+			n++
+		}
+	}
+	return n
+}
+
+// Reset forgets the requests logged so far.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.log = nil
+	s.mu.Unlock()
+}
+
+func (s *Server) logged(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		s.mu.Lock()
+		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		s.mu.Unlock()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// NewFolder serves dir as an HTTP binary cache on 127.0.0.1: GET and
+// HEAD read files, PUT writes them (through a temporary file, renamed into
+// place). BucketURL is file://dir.
+func NewFolder(t testing.TB, dir string) *Server {
+	t.Helper()
+	s := &Server{BucketURL: "file://" + filepath.ToSlash(dir)}
+	srv := httptest.NewServer(s.logged(folderHandler(dir)))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+func folderHandler(dir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := path.Clean("/" + r.URL.Path)
+		file := filepath.Join(dir, filepath.FromSlash(name))
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			f, err := os.Open(file)
+			if errors.Is(err, fs.ErrNotExist) {
+				http.NotFound(w, r)
+				return
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil || st.IsDir() {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(st.Size()))
+			if r.Method == http.MethodHead {
+				return
+			}
+			_, _ = io.Copy(w, f)
+		case http.MethodPut:
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(file), ".put-*")
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			_, err = io.Copy(tmp, r.Body)
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(tmp.Name(), file)
+			}
+			if err != nil {
+				_ = os.Remove(tmp.Name())
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		default:
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		}
+	})
+}
+
+// NewS3 runs gofakes3 on 127.0.0.1 with one bucket: BucketURL is its
+// s3:// URL (anonymous, path style, the server as endpoint), URL the
+// bucket read over plain HTTP, as hosts read a public bucket.
+func NewS3(t testing.TB, bucket string) *Server {
+	t.Helper()
+	return NewS3On(t, bucket, nil)
+}
+
+// NewS3On is NewS3 serving on l (e.g. a listener in another network
+// namespace); nil listens on 127.0.0.1.
+func NewS3On(t testing.TB, bucket string, l net.Listener) *Server {
+	t.Helper()
+	be := s3mem.New()
+	if err := be.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{}
+	srv := httptest.NewUnstartedServer(s.logged(gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()))
+	if l != nil {
+		_ = srv.Listener.Close()
+		srv.Listener = l
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL + "/" + bucket
+	s.BucketURL = fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&use_path_style=true&anonymous=true", bucket, url.QueryEscape(srv.URL))
+	return s
+}
+
+// Broken kinds of cache.
+const (
+	Refused = "refused" // nothing listens on the port
+	Failing = "500"     // every request is answered 500
+	Silent  = "silent"  // connections are accepted and never answered
+)
+
+// NewBroken returns the URL of a broken cache of the given kind.
+func NewBroken(t testing.TB, kind string) string {
+	t.Helper()
+	switch kind {
+	case Refused:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		return "http://" + addr
+	case Failing:
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "cache is broken", http.StatusInternalServerError)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	case Silent:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var conns []net.Conn
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c) // held open, never read or answered
+				mu.Unlock()
+			}
+		}()
+		t.Cleanup(func() {
+			_ = l.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		})
+		return "http://" + l.Addr().String()
+	}
+	t.Fatalf("cachetest: unknown broken cache kind %q", kind)
+	return ""
+}
