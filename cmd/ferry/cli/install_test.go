@@ -156,11 +156,11 @@ func TestInstallThroughCLI(t *testing.T) {
 		t.Errorf("disk after a refused apply: %q, want the ext4 written by hand", got)
 	}
 
-	planned = mustFerry(t, 0, dir, "", "plan", "--out", "plan2.json")
+	planned = mustFerry(t, 0, dir, "", "plan", "--out", filepath.Join(dir, "plan2.json"))
 	if want := "wipes " + web.Disk + " (256 MiB; now: ext4 moved)"; !strings.Contains(planned.stdout, want) {
 		t.Errorf("second plan does not contain %q:\n%s", want, planned.stdout)
 	}
-	applied := mustFerry(t, 0, dir, "", "apply", "plan2.json")
+	applied := mustFerry(t, 0, dir, "", "apply", filepath.Join(dir, "plan2.json"))
 	for _, want := range []string{"web> install: kexec done", "web> install: disko done", "web> install: install done", "web> install: reboot done"} {
 		if !strings.Contains(applied.stdout, want) {
 			t.Errorf("apply does not contain %q:\n%s", want, applied.stdout)
