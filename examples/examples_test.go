@@ -15,6 +15,7 @@ import (
 	"github.com/nixferry/ferry/providers/aws/awstest"
 	"github.com/nixferry/ferry/providers/nix"
 	"github.com/nixferry/ferry/providers/nix/nixtest"
+	"github.com/nixferry/ferry/remote"
 )
 
 // exampleVars are the vars an example needs from its user.
@@ -53,19 +54,28 @@ func TestExamples(t *testing.T) {
 				// locked to the stub nixpkgs (path:, offline).
 				dir = nixtest.LockFlake(t, dir)
 			}
+			vars, eng := exampleVars[e.Name()], &engine.Engine{Version: "test", Nix: nix.Nix{Options: nixtest.Options()}}
+			opts := engine.PlanOptions{Deployment: "x", Parallelism: 1, NoRefresh: true}
+			if e.Name() == "install-any-host" {
+				// An install's plan reads its hosts' facts over SSH, and
+				// the fleet cache is checked: rescue test hosts with loop
+				// disks and a cache in a folder.
+				bed := newInstallBed(t)
+				vars, eng.SSH, opts.NoRefresh = bed.vars, remote.NewDialer(bed.fleet.DialerOptions()), false
+			}
 			reg, err := cli.NewRegistry(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Vars: exampleVars[e.Name()], Schemas: reg.Schemas(), Providers: cli.LangProviders(reg), EvalNix: evalNix})
+			cfg, err := lang.Load(context.Background(), lang.Options{Dir: dir, Vars: vars, Schemas: reg.Schemas(), Providers: cli.LangProviders(reg), EvalNix: evalNix})
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
 			if len(cfg.Resources)+len(cfg.Machines) == 0 {
 				t.Fatal("example declares no resources and no machines")
 			}
-			eng := &engine.Engine{Providers: reg, Version: "test", Nix: nix.Nix{Options: nixtest.Options()}}
-			p, err := eng.BuildPlan(context.Background(), cfg, state.New("x"), engine.PlanOptions{Deployment: "x", Parallelism: 1, NoRefresh: true})
+			eng.Providers = reg
+			p, err := eng.BuildPlan(context.Background(), cfg, state.New("x"), opts)
 			if err != nil {
 				t.Fatalf("plan: %v", err)
 			}
