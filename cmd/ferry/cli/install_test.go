@@ -43,19 +43,23 @@ const installWebNix = `{ modulesPath, disk, ... }: {
 // kexecTarball is a kexec installer tarball for the test bed: its
 // kexec/run asks the test host for the "kexec" restart, as the real one
 // runs kexec.
-func kexecTarball(t *testing.T) []byte {
+// Extra files (name, content) are added after kexec/run.
+func kexecTarball(t *testing.T, extra ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
 	run := "#!/bin/sh\n# test bed: the real kexec/run loads the installer's kernel and kexecs\nexec kexec-installer\n"
-	for _, h := range []*tar.Header{{Name: "kexec/", Mode: 0o755, Typeflag: tar.TypeDir}, {Name: "kexec/run", Mode: 0o755, Size: int64(len(run))}} {
+	files := append([]string{"kexec/", "", "kexec/run", run}, extra...)
+	for i := 0; i < len(files); i += 2 {
+		h := &tar.Header{Name: files[i], Mode: 0o755, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(h.Name, "/") {
+			h.Typeflag = tar.TypeDir
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if h.Typeflag != tar.TypeDir {
-			tw.Write([]byte(run))
-		}
+		tw.Write([]byte(files[i+1]))
 	}
 	tw.Close()
 	gz.Close()
