@@ -126,7 +126,8 @@ func blkidType(dev string) string {
 // and is left as it is; the next plan and its apply partition the disk,
 // boot the kexec installer (same host key), install, reboot into the
 // installed system held to the key ferry generated (pinned in state, no
-// private key there), and the plan after is empty.
+// private key there), and the plan after is empty. The plan counts the
+// install as one, and the prompt of a plan-less apply names the disk.
 func TestInstallThroughCLI(t *testing.T) {
 	dir := t.TempDir()
 	fleet := startRescueHosts(t, dir, "web")
@@ -137,6 +138,7 @@ func TestInstallThroughCLI(t *testing.T) {
 		"# machine.web will be INSTALLED: wipes " + web.Disk + " (256 MiB; now: no file system)",
 		"      phases:  kexec, disko, install, reboot\n",
 		"      kexec:   " + filepath.Join(dir, "kexec.tar.gz") + " (sha256 ",
+		" 1 machine to install, 0 machines to deploy, 0 unchanged.",
 	} {
 		if !strings.Contains(planned.stdout, want) {
 			t.Errorf("plan does not contain %q:\n%s", want, planned.stdout)
@@ -146,6 +148,15 @@ func TestInstallThroughCLI(t *testing.T) {
 	refused := mustFerry(t, 1, dir, "", "apply", "--auto-approve")
 	if !strings.Contains(refused.stderr, "--auto-approve alone does not approve that") || !strings.Contains(refused.stderr, web.Disk) {
 		t.Errorf("apply --auto-approve: %s", refused.stderr)
+	}
+
+	// The prompt of a plan-less apply names the disks; "no" touches nothing.
+	asked := mustFerry(t, 1, dir, "no\n", "apply")
+	if want := "This INSTALLS NixOS and wipes: machine.web (wipes " + web.Disk + " (256 MiB; now: no file system))."; !strings.Contains(asked.stdout, want) {
+		t.Errorf("the prompt of ferry apply does not contain %q:\n%s", want, asked.stdout)
+	}
+	if got := blkidType(web.Disk); got != "" {
+		t.Errorf("disk after answering no: %q, want it untouched", got)
 	}
 
 	// The disk moves between plan and apply: refused, untouched.
