@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,9 +55,16 @@ func (f *Fleet) Reboots(name string) int {
 	return 0
 }
 
-// watchReboots serves reboot requests until Stop.
+// watchReboots serves reboot requests until Stop, each host's in a
+// goroutine of its own: hosts restart in parallel, as machines do (the
+// restarts of ten hosts one after the other made a fleet's install
+// measure the watcher). Stop waits for the restarts under way.
 func (f *Fleet) watchReboots() {
-	defer close(f.watchDone)
+	var serving sync.WaitGroup
+	defer func() {
+		serving.Wait()
+		close(f.watchDone)
+	}()
 	tick := time.NewTicker(rebootPoll)
 	defer tick.Stop()
 	for {
@@ -72,7 +80,11 @@ func (f *Fleet) watchReboots() {
 		}
 		f.mu.Unlock()
 		for _, name := range names {
-			f.serveReboot(name)
+			serving.Add(1)
+			go func() {
+				defer serving.Done()
+				f.serveReboot(name)
+			}()
 		}
 	}
 }

@@ -44,7 +44,7 @@ const installWebNix = `{ modulesPath, disk, ... }: {
 // kexec/run asks the test host for the "kexec" restart, as the real one
 // runs kexec.
 // Extra files (name, content) are added after kexec/run.
-func kexecTarball(t *testing.T, extra ...string) []byte {
+func kexecTarball(t testing.TB, extra ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
