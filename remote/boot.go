@@ -109,12 +109,14 @@ func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Con
 	return conn, err
 }
 
-// RestartScript runs cmd detached a second later (setsid nohup, as a
-// reboot is started), so that the session ends with a status before the
-// host goes away: for a kexec or a reboot that Dialer.WaitForBoot then
-// waits for.
+// RestartScript runs cmd detached (setsid nohup, as a reboot is started)
+// a fifth of a second later (a second where sleep takes whole seconds
+// only), so that the session ends with its status before the host goes
+// away: for a kexec or a reboot that Dialer.WaitForBoot then waits for.
+// The status needs only to leave the host, not a round trip: sshd sends
+// it as the shell exits, right after the fork.
 func RestartScript(cmd string) string {
-	return systemPath + "setsid nohup sh -c 'sleep 1; exec " + Quote("sh") + " -c \"$1\"' ferry-restart " + Quote(cmd) + " </dev/null >/dev/null 2>&1 &"
+	return systemPath + "setsid nohup sh -c '{ sleep 0.2 || sleep 1; } 2>/dev/null; exec " + Quote("sh") + " -c \"$1\"' ferry-restart " + Quote(cmd) + " </dev/null >/dev/null 2>&1 &"
 }
 
 // WaitForBoot opens fresh connections to t every opts.Poll until one

@@ -132,7 +132,7 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 		case !strings.Contains(url, "://") && !filepath.IsAbs(url):
 			url = filepath.Join(b.cfg.Dir, url)
 		}
-		img, err := target.Install{}.PinKexecImage(ctx, url)
+		img, err := target.Install{}.PinKexecImage(ctx, url, facts.Arch)
 		if err != nil {
 			return fail("%v", err)
 		}

@@ -516,7 +516,9 @@ type Package struct {
 
 // Counts tallies the actions of a plan the way Terraform's summary does:
 // a replacement counts as one add and one destroy.
-type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Unchanged, Forget, Deferred int }
+// Install counts the machines whose deploy installs NixOS (Deploy does
+// not count them).
+type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Install, Unchanged, Forget, Deferred int }
 
 // Count returns the plan's action counts.
 func (p *Plan) Count() Counts {
@@ -544,7 +546,11 @@ func (p *Plan) Count() Counts {
 	for _, m := range p.Machines {
 		switch m.Action {
 		case Deploy, UploadKeys:
-			c.Deploy++
+			if m.Install != nil {
+				c.Install++
+			} else {
+				c.Deploy++
+			}
 		case Forget:
 			c.Forget++
 		case Deferred:
@@ -559,7 +565,7 @@ func (p *Plan) Count() Counts {
 // HasChanges reports whether applying p would change anything.
 func (p *Plan) HasChanges() bool {
 	c := p.Count()
-	return c.Add+c.Change+c.Destroy+c.Import+c.Deploy+c.Forget > 0
+	return c.Add+c.Change+c.Destroy+c.Import+c.Deploy+c.Install+c.Forget > 0
 }
 
 // Deferred returns the deferred machines, by address, with the reason of

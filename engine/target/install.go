@@ -227,16 +227,25 @@ func openImage(ctx context.Context, url string) (io.ReadCloser, error) {
 }
 
 // PinKexecImage reads the kexec image at url (http(s) or an absolute
-// path) and pins it by its SHA-256.
-func (Install) PinKexecImage(ctx context.Context, url string) (*plan.KexecImage, error) {
+// path) and pins it by its SHA-256. An image whose file name or ELF
+// files show an architecture other than hostArch (uname -m) is refused
+// (see install_arch.go for what can be told before it runs).
+func (Install) PinKexecImage(ctx context.Context, url, hostArch string) (*plan.KexecImage, error) {
 	r, err := openImage(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("kexec image %s: %w", url, err)
 	}
 	defer r.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
+	tee := io.TeeReader(r, h)
+	byELF := archOfTarball(tee)
+	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return nil, fmt.Errorf("kexec image %s: %w", url, err)
+	}
+	for _, c := range [][2]string{{archOfName(url), "its file name"}, {byELF, "the ELF files in it"}} {
+		if c[0] != "" && hostArch != "" && c[0] != hostArch {
+			return nil, fmt.Errorf("kexec image %s is for %s (from %s), but the host is %s: set kexec_image to the %s installer (or leave it out for nixos-images' default)", url, c[0], c[1], hostArch, hostArch)
+		}
 	}
 	return &plan.KexecImage{URL: url, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

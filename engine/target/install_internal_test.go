@@ -32,3 +32,23 @@ func TestParseFacts(t *testing.T) {
 		t.Errorf("FactsMoved of the same facts = %q", moved)
 	}
 }
+
+// TestArchOfKexecImage: the architecture of a kexec image is told from
+// its file name, else from the first ELF file of a gzip tarball; an image
+// that shows neither cannot be checked ("").
+func TestArchOfKexecImage(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://github.com/nix-community/nixos-images/releases/download/nixos-unstable/nixos-kexec-installer-noninteractive-aarch64-linux.tar.gz": "aarch64",
+		"/srv/kexec-x86_64-linux.tar.gz": "x86_64",
+		"/srv/installer-arm64.tar.xz":    "aarch64",
+		"/srv/kexec.tar.gz":              "",
+		"/srv/x86_64-to-aarch64.tar.gz":  "",
+	} {
+		if got := archOfName(url); got != want {
+			t.Errorf("archOfName(%s) = %q, want %q", url, got, want)
+		}
+	}
+	if got := archOfTarball(strings.NewReader("not gzip")); got != "" {
+		t.Errorf("archOfTarball(not gzip) = %q", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,9 +55,16 @@ func (f *Fleet) Reboots(name string) int {
 	return 0
 }
 
-// watchReboots serves reboot requests until Stop.
+// watchReboots serves reboot requests until Stop, each host's in a
+// goroutine of its own: hosts restart in parallel, as machines do (the
+// restarts of ten hosts one after the other made a fleet's install
+// measure the watcher). Stop waits for the restarts under way.
 func (f *Fleet) watchReboots() {
-	defer close(f.watchDone)
+	var serving sync.WaitGroup
+	defer func() {
+		serving.Wait()
+		close(f.watchDone)
+	}()
 	tick := time.NewTicker(rebootPoll)
 	defer tick.Stop()
 	for {
@@ -72,7 +80,11 @@ func (f *Fleet) watchReboots() {
 		}
 		f.mu.Unlock()
 		for _, name := range names {
-			f.serveReboot(name)
+			serving.Add(1)
+			go func() {
+				defer serving.Done()
+				f.serveReboot(name)
+			}()
 		}
 	}
 }
@@ -219,17 +231,13 @@ func (f *Fleet) bootAs(ctx context.Context, h Host, st *hostState, system string
 	if err := writeBootID(h); err != nil {
 		return err
 	}
-	if err := f.launchAndWait(ctx, h, st); err != nil {
-		return err
-	}
-	if h.Kind == KindDisk {
-		_, err = f.readDiskHostKey(h)
-	}
-	return err
+	return f.launchAndWait(ctx, h, st)
 }
 
 // launchAndWait starts the host's sshd and waits until it listens; the
-// host is up from then on. The caller holds st.op.
+// host is up from then on, with its record's host key the one it presents
+// (a host booted from its disk: the installed system's, read first, so
+// that a waiter that sees it up sees that key). The caller holds st.op.
 func (f *Fleet) launchAndWait(ctx context.Context, h Host, st *hostState) error {
 	np, err := f.launcher.launch(h)
 	if err != nil {
@@ -240,6 +248,11 @@ func (f *Fleet) launchAndWait(ctx context.Context, h Host, st *hostState) error 
 	f.mu.Unlock()
 	if _, err := waitListening(ctx, []*hostProcess{np}, time.Now().Add(startTimeout), false); err != nil {
 		return err
+	}
+	if h.Kind == KindDisk {
+		if _, err := f.readDiskHostKey(h); err != nil {
+			return err
+		}
 	}
 	f.mu.Lock()
 	st.halted = false

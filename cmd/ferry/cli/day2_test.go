@@ -190,7 +190,7 @@ type ferryRun struct {
 
 // runFerry runs ferry -C dir ARGS in this process, with the process
 // environment (which the test sets with t.Setenv) and stdin.
-func runFerry(t *testing.T, dir, stdin string, args ...string) ferryRun {
+func runFerry(t testing.TB, dir, stdin string, args ...string) ferryRun {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	stdio := IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, LookupEnv: os.LookupEnv}
@@ -199,7 +199,7 @@ func runFerry(t *testing.T, dir, stdin string, args ...string) ferryRun {
 }
 
 // mustFerry runs ferry and fails the test unless it exits with want.
-func mustFerry(t *testing.T, want int, dir, stdin string, args ...string) ferryRun {
+func mustFerry(t testing.TB, want int, dir, stdin string, args ...string) ferryRun {
 	t.Helper()
 	r := runFerry(t, dir, stdin, args...)
 	if r.code != want {
@@ -248,7 +248,7 @@ func startWebAndDB(t *testing.T) (*testhosts.Fleet, testhosts.Host, testhosts.Ho
 // setHostEnv points ferry at the stub nixpkgs, the fleet's client key and
 // file:// state in dir, and sets the vars NAME_host and NAME_port of
 // every host.
-func setHostEnv(t *testing.T, hosts *testhosts.Fleet, dir string) {
+func setHostEnv(t testing.TB, hosts *testhosts.Fleet, dir string) {
 	t.Helper()
 	for k, v := range map[string]string{
 		"NIX_PATH":      "nixpkgs=" + nixtest.NixpkgsPath(),

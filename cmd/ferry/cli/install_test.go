@@ -43,19 +43,23 @@ const installWebNix = `{ modulesPath, disk, ... }: {
 // kexecTarball is a kexec installer tarball for the test bed: its
 // kexec/run asks the test host for the "kexec" restart, as the real one
 // runs kexec.
-func kexecTarball(t *testing.T) []byte {
+// Extra files (name, content) are added after kexec/run.
+func kexecTarball(t testing.TB, extra ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
 	run := "#!/bin/sh\n# test bed: the real kexec/run loads the installer's kernel and kexecs\nexec kexec-installer\n"
-	for _, h := range []*tar.Header{{Name: "kexec/", Mode: 0o755, Typeflag: tar.TypeDir}, {Name: "kexec/run", Mode: 0o755, Size: int64(len(run))}} {
+	files := append([]string{"kexec/", "", "kexec/run", run}, extra...)
+	for i := 0; i < len(files); i += 2 {
+		h := &tar.Header{Name: files[i], Mode: 0o755, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(h.Name, "/") {
+			h.Typeflag = tar.TypeDir
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if h.Typeflag != tar.TypeDir {
-			tw.Write([]byte(run))
-		}
+		tw.Write([]byte(files[i+1]))
 	}
 	tw.Close()
 	gz.Close()
@@ -122,7 +126,8 @@ func blkidType(dev string) string {
 // and is left as it is; the next plan and its apply partition the disk,
 // boot the kexec installer (same host key), install, reboot into the
 // installed system held to the key ferry generated (pinned in state, no
-// private key there), and the plan after is empty.
+// private key there), and the plan after is empty. The plan counts the
+// install as one, and the prompt of a plan-less apply names the disk.
 func TestInstallThroughCLI(t *testing.T) {
 	dir := t.TempDir()
 	fleet := startRescueHosts(t, dir, "web")
@@ -133,6 +138,7 @@ func TestInstallThroughCLI(t *testing.T) {
 		"# machine.web will be INSTALLED: wipes " + web.Disk + " (256 MiB; now: no file system)",
 		"      phases:  kexec, disko, install, reboot\n",
 		"      kexec:   " + filepath.Join(dir, "kexec.tar.gz") + " (sha256 ",
+		" 1 machine to install, 0 machines to deploy, 0 unchanged.",
 	} {
 		if !strings.Contains(planned.stdout, want) {
 			t.Errorf("plan does not contain %q:\n%s", want, planned.stdout)
@@ -142,6 +148,15 @@ func TestInstallThroughCLI(t *testing.T) {
 	refused := mustFerry(t, 1, dir, "", "apply", "--auto-approve")
 	if !strings.Contains(refused.stderr, "--auto-approve alone does not approve that") || !strings.Contains(refused.stderr, web.Disk) {
 		t.Errorf("apply --auto-approve: %s", refused.stderr)
+	}
+
+	// The prompt of a plan-less apply names the disks; "no" touches nothing.
+	asked := mustFerry(t, 1, dir, "no\n", "apply")
+	if want := "This INSTALLS NixOS and wipes: machine.web (wipes " + web.Disk + " (256 MiB; now: no file system))."; !strings.Contains(asked.stdout, want) {
+		t.Errorf("the prompt of ferry apply does not contain %q:\n%s", want, asked.stdout)
+	}
+	if got := blkidType(web.Disk); got != "" {
+		t.Errorf("disk after answering no: %q, want it untouched", got)
 	}
 
 	// The disk moves between plan and apply: refused, untouched.
@@ -187,6 +202,24 @@ func TestInstallThroughCLI(t *testing.T) {
 	again := mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 	if strings.Contains(again.stdout, "INSTALLED") {
 		t.Errorf("plan after the install:\n%s", again.stdout)
+	}
+
+	// --replace installs it again and shows the wipe again, of the disk as
+	// it is now. (Planned only: the test bed cannot kexec a host booted
+	// from its disk.)
+	replaced := mustFerry(t, 0, dir, "", "plan", "--replace", "machine.web")
+	for _, want := range []string{
+		"# machine.web will be INSTALLED: wipes " + web.Disk + " (256 MiB; now: ",
+		"      phases:  kexec, disko, install, reboot\n",
+		"requested with --replace: installed again",
+		" 1 machine to install, 0 machines to deploy, 0 unchanged.",
+	} {
+		if !strings.Contains(replaced.stdout, want) {
+			t.Errorf("plan --replace machine.web does not contain %q:\n%s", want, replaced.stdout)
+		}
+	}
+	if _, line, _ := strings.Cut(replaced.stdout, "will be INSTALLED: wipes"); !strings.Contains(strings.SplitN(line, "\n", 2)[0], "ext4") {
+		t.Errorf("plan --replace does not show the installed ext4 root among what it wipes:\n%s", replaced.stdout)
 	}
 }
 

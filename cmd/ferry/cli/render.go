@@ -97,6 +97,9 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 	}
 	fmt.Fprintf(w, "%d to add, %d to change, %d to destroy.", n.Add, n.Change, n.Destroy)
 	if len(p.Machines) > 0 {
+		if n.Install > 0 {
+			fmt.Fprintf(w, " %s to install,", spec.Count(n.Install, "machine"))
+		}
 		fmt.Fprintf(w, " %s to deploy, %d unchanged", spec.Count(n.Deploy, "machine"), n.Unchanged)
 		if n.Forget > 0 {
 			fmt.Fprintf(w, ", %d to forget", n.Forget)
