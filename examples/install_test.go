@@ -133,10 +133,14 @@ func TestInstallAnyHost(t *testing.T) {
 			t.Errorf("%s runs %q, not the planned system", name, cur)
 		}
 	}
-	// Not asserted yet: that the cache served the closures. The install
-	// phase pushes the closure into /mnt (engine/machines installSystem)
-	// and uploads nothing to the fleet cache: installs do not follow the
-	// machine's transfer yet.
+	// The installers fetched the closures from the fleet cache into /mnt
+	// (the machines' transfer), and none fell back to push.
+	if n := bed.cache.Count("GET", ".nar.zst"); n < 2 {
+		t.Errorf("the installers fetched %d NARs from the fleet cache, want the closures of both:\n%s", n, applied)
+	}
+	if strings.Contains(applied, "fell back to push") {
+		t.Errorf("an installer fell back to push:\n%s", applied)
+	}
 	if again := ferry("plan"); strings.Contains(again, "INSTALLED") || strings.Contains(again, "will be deployed") {
 		t.Errorf("plan after the install:\n%s", again)
 	}

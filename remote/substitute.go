@@ -58,6 +58,10 @@ func Substitute(ctx context.Context, c *PreparedCopy, opts SubstituteOptions) (S
 		// several NARs at once.
 		"--max-jobs", fmt.Sprint(substituteJobs),
 	}
+	if c.tools.store != "" {
+		// Into the store the copy goes to (an installer's /mnt).
+		args = append(args, "--store", c.tools.store)
+	}
 	if opts.Substituter != "" {
 		args = append(args, "--option", "substituters", opts.Substituter)
 	}

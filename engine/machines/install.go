@@ -257,7 +257,7 @@ func (r *Run) installSystem(ctx context.Context, conn *remote.Conn, m *plan.Mach
 	if err := conn.Run(ctx, "mountpoint -q /mnt", remote.RunOptions{}); err != nil {
 		return "", errors.New("/mnt is not a mount point on the host: mount the target's file systems there (or plan again with --replace " + m.Addr + " to redo disko)")
 	}
-	if err := r.copyClosureTo(ctx, conn, m, m.Path, "", "local?root=/mnt", progress); err != nil {
+	if err := r.transferTo(ctx, conn, m, "local?root=/mnt", progress); err != nil { // as the machine's transfer says
 		return "", fmt.Errorf("copy the closure into /mnt: %w", err)
 	}
 	progress("install: nixos-install --system %s", m.Path)

@@ -189,9 +189,15 @@ func (c *caches) close() {
 
 // transfer brings m's system closure to the host by m's strategy.
 func (r *Run) transfer(ctx context.Context, conn *remote.Conn, m *plan.Machine, progress func(string, ...any)) error {
+	return r.transferTo(ctx, conn, m, "", progress)
+}
+
+// transferTo is transfer into store on the host ("" for its own; an
+// installer's "local?root=/mnt" for the system it installs).
+func (r *Run) transferTo(ctx context.Context, conn *remote.Conn, m *plan.Machine, store string, progress func(string, ...any)) error {
 	t := m.Transfer
 	if t == nil || t.Mode == spec.TransferPush {
-		return r.copyClosure(ctx, conn, m, m.Path, "", progress)
+		return r.copyClosureTo(ctx, conn, m, m.Path, "", store, progress)
 	}
 	// What the host lacks is asked while the closure uploads.
 	type prepResult struct {
@@ -200,7 +206,7 @@ func (r *Run) transfer(ctx context.Context, conn *remote.Conn, m *plan.Machine, 
 	}
 	prep := make(chan prepResult, 1)
 	go func() {
-		c, err := remote.PrepareCopy(ctx, conn, []string{m.Path})
+		c, err := remote.PrepareCopyToStore(ctx, conn, []string{m.Path}, store)
 		prep <- prepResult{c, err}
 	}()
 	opts := remote.SubstituteOptions{}
