@@ -42,20 +42,28 @@ func (c *Client) findKeyPairs(ctx context.Context, filters ...types.Filter) ([]t
 	return out.KeyPairs, nil
 }
 
-// findKeyPairsByIDs returns the key pairs with the given IDs that exist,
-// by ID, in one call per page of IDs.
-func (c *Client) findKeyPairsByIDs(ctx context.Context, ids []string) (map[string]types.KeyPairInfo, error) {
-	found := map[string]types.KeyPairInfo{}
+// findByIDs looks ids up with find, one call per page of c.pageSize IDs,
+// and indexes what exists by key.
+func findByIDs[T any](ctx context.Context, c *Client, ids []string, find func(context.Context, []string) ([]T, error), key func(T) string) (map[string]T, error) {
+	found := map[string]T{}
 	for _, page := range chunks(uniq(ids), c.pageSize) {
-		kps, err := c.findKeyPairs(ctx, filter("key-pair-id", page...))
+		objs, err := find(ctx, page)
 		if err != nil {
 			return nil, err
 		}
-		for _, kp := range kps {
-			found[aws.ToString(kp.KeyPairId)] = kp
+		for _, o := range objs {
+			found[key(o)] = o
 		}
 	}
 	return found, nil
+}
+
+// findKeyPairsByIDs returns the key pairs with the given IDs that exist,
+// by ID, in one call per page of IDs.
+func (c *Client) findKeyPairsByIDs(ctx context.Context, ids []string) (map[string]types.KeyPairInfo, error) {
+	return findByIDs(ctx, c, ids, func(ctx context.Context, page []string) ([]types.KeyPairInfo, error) {
+		return c.findKeyPairs(ctx, filter("key-pair-id", page...))
+	}, func(kp types.KeyPairInfo) string { return aws.ToString(kp.KeyPairId) })
 }
 
 // findKeyPairByName returns the key pair named name, nil when none is.
@@ -102,17 +110,9 @@ func (c *Client) findSecurityGroups(ctx context.Context, filters ...types.Filter
 // findSecurityGroupsByIDs returns the security groups with the given IDs
 // that exist, by ID, in one call per page of IDs.
 func (c *Client) findSecurityGroupsByIDs(ctx context.Context, ids []string) (map[string]types.SecurityGroup, error) {
-	found := map[string]types.SecurityGroup{}
-	for _, page := range chunks(uniq(ids), c.pageSize) {
-		sgs, err := c.findSecurityGroups(ctx, filter("group-id", page...))
-		if err != nil {
-			return nil, err
-		}
-		for _, sg := range sgs {
-			found[aws.ToString(sg.GroupId)] = sg
-		}
-	}
-	return found, nil
+	return findByIDs(ctx, c, ids, func(ctx context.Context, page []string) ([]types.SecurityGroup, error) {
+		return c.findSecurityGroups(ctx, filter("group-id", page...))
+	}, func(sg types.SecurityGroup) string { return aws.ToString(sg.GroupId) })
 }
 
 // findSecurityGroupByID returns one security group, nil when it does not

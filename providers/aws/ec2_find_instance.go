@@ -36,17 +36,9 @@ func (c *Client) findInstances(ctx context.Context, filters ...types.Filter) ([]
 // still lists (terminated ones too: see instanceGone), by ID, in one call
 // per page of IDs.
 func (c *Client) findInstancesByIDs(ctx context.Context, ids []string) (map[string]types.Instance, error) {
-	found := map[string]types.Instance{}
-	for _, page := range chunks(uniq(ids), c.pageSize) {
-		insts, err := c.findInstances(ctx, filter("instance-id", page...))
-		if err != nil {
-			return nil, err
-		}
-		for _, inst := range insts {
-			found[aws.ToString(inst.InstanceId)] = inst
-		}
-	}
-	return found, nil
+	return findByIDs(ctx, c, ids, func(ctx context.Context, page []string) ([]types.Instance, error) {
+		return c.findInstances(ctx, filter("instance-id", page...))
+	}, func(inst types.Instance) string { return aws.ToString(inst.InstanceId) })
 }
 
 // findInstanceByID returns one instance, nil when EC2 does not list it.
@@ -154,17 +146,9 @@ func poll(ctx context.Context, check func() (bool, error)) error {
 // findAddressesByInstance returns the elastic IPs associated with the
 // given instances, by instance ID, in one call per page of IDs.
 func (c *Client) findAddressesByInstance(ctx context.Context, ids []string) (map[string]types.Address, error) {
-	found := map[string]types.Address{}
-	for _, page := range chunks(uniq(ids), c.pageSize) {
-		addrs, err := c.findAddresses(ctx, filter("instance-id", page...))
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range addrs {
-			found[aws.ToString(a.InstanceId)] = a
-		}
-	}
-	return found, nil
+	return findByIDs(ctx, c, ids, func(ctx context.Context, page []string) ([]types.Address, error) {
+		return c.findAddresses(ctx, filter("instance-id", page...))
+	}, func(a types.Address) string { return aws.ToString(a.InstanceId) })
 }
 
 // findAddress returns the elastic IP with allocation ID id, nil when

@@ -12,22 +12,6 @@ import (
 // elastic IPs), by filter as in ec2_find.go, so that an object deleted
 // outside ferry drops out of a page instead of failing it.
 
-// findByIDs looks ids up with find, one call per page of c.pageSize IDs,
-// and indexes what exists by key.
-func findByIDs[T any](ctx context.Context, c *Client, ids []string, find func(context.Context, []string) ([]T, error), key func(T) string) (map[string]T, error) {
-	found := map[string]T{}
-	for _, page := range chunks(uniq(ids), c.pageSize) {
-		objs, err := find(ctx, page)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range objs {
-			found[key(o)] = o
-		}
-	}
-	return found, nil
-}
-
 // findVpcs pages through DescribeVpcs.
 func (c *Client) findVpcs(ctx context.Context, filters ...types.Filter) ([]types.Vpc, error) {
 	var out []types.Vpc

@@ -35,17 +35,9 @@ func (c *Client) findVolumes(ctx context.Context, filters ...types.Filter) ([]ty
 // findVolumesByIDs returns the volumes with the given IDs that exist, by
 // ID, in one call per page of IDs.
 func (c *Client) findVolumesByIDs(ctx context.Context, ids []string) (map[string]types.Volume, error) {
-	found := map[string]types.Volume{}
-	for _, page := range chunks(uniq(ids), c.pageSize) {
-		vs, err := c.findVolumes(ctx, filter("volume-id", page...))
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range vs {
-			found[aws.ToString(v.VolumeId)] = v
-		}
-	}
-	return found, nil
+	return findByIDs(ctx, c, ids, func(ctx context.Context, page []string) ([]types.Volume, error) {
+		return c.findVolumes(ctx, filter("volume-id", page...))
+	}, func(v types.Volume) string { return aws.ToString(v.VolumeId) })
 }
 
 // findVolumeByID returns one volume, nil when it does not exist.
