@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,7 +307,7 @@ func ec2Volumes(p *callProblems, v starlark.Value) (starlark.Value, []ec2Mount) 
 		}
 		for _, k := range d.Keys() {
 			ks, _ := k.(starlark.String)
-			if !containsString(ec2VolumeKeys, string(ks)) {
+			if !slices.Contains(ec2VolumeKeys, string(ks)) {
 				p.add(`argument "volumes"[%d]: unknown key %s; a volume takes %s`, i, k, strings.Join(ec2VolumeKeys, ", "))
 			}
 		}
@@ -359,15 +360,6 @@ func ec2Volumes(p *callProblems, v starlark.Value) (starlark.Value, []ec2Mount) 
 	return starlark.NewList(vols), mounts
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // declare declares the instance of machine name from the template, and
 // returns the machine's target (kind aws.ec2, host and host key known
 // after apply) and the modules ferry adds to the machine: the EC2 image
@@ -392,7 +384,7 @@ func (tpl *instanceTemplate) declare(thread *starlark.Thread, r *run, p *callPro
 	if n := len(r.cfg.Resources); n > 0 && r.cfg.Resources[n-1].Addr == inst.address() {
 		res := r.cfg.Resources[n-1]
 		res.Pos = tpl.pos
-		if !containsString(res.Lifecycle.IgnoreChanges, "ami") {
+		if !slices.Contains(res.Lifecycle.IgnoreChanges, "ami") {
 			res.Lifecycle.IgnoreChanges = append(res.Lifecycle.IgnoreChanges, "ami")
 		}
 	}

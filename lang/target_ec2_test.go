@@ -2,6 +2,7 @@ package lang
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,7 +109,7 @@ db = machine("db", aws.ec2(instance_type = "t3.large", ami = aws.nixos_ami(relea
 	if d := cmp.Diff(wantWeb, got); d != "" {
 		t.Errorf("aws.instance.web arguments (-want +got):\n%s", d)
 	}
-	if web.Provider != "aws.eu" || !slicesContain(web.Lifecycle.IgnoreChanges, "ami") {
+	if web.Provider != "aws.eu" || !slices.Contains(web.Lifecycle.IgnoreChanges, "ami") {
 		t.Errorf("aws.instance.web: provider %q, ignore_changes %v; want aws.eu and ami ignored", web.Provider, web.Lifecycle.IgnoreChanges)
 	}
 	if web.Pos != (spec.Pos{File: "ferry.star", Line: 8, Col: 7}) {
@@ -140,7 +141,6 @@ db = machine("db", aws.ec2(instance_type = "t3.large", ami = aws.nixos_ami(relea
 	}
 }
 
-func slicesContain(list []string, s string) bool { return containsString(list, s) }
 
 // TestEC2TargetErrors: mistakes in aws.ec2(...) are reported at the call.
 func TestEC2TargetErrors(t *testing.T) {
