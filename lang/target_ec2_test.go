@@ -141,7 +141,6 @@ db = machine("db", aws.ec2(instance_type = "t3.large", ami = aws.nixos_ami(relea
 	}
 }
 
-
 // TestEC2TargetErrors: mistakes in aws.ec2(...) are reported at the call.
 func TestEC2TargetErrors(t *testing.T) {
 	for _, tt := range []struct{ name, src, want string }{
