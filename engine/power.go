@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 	"github.com/nixferry/ferry/providers"
@@ -40,29 +42,26 @@ func (e *Engine) Power(ctx context.Context, cfg *spec.Config, deployment string,
 		out := st.Clone()
 		changed := false
 		var mu sync.Mutex // out, changed
-		sem := make(chan struct{}, max(parallelism, 1))
-		var wg sync.WaitGroup
+		var g errgroup.Group
+		g.SetLimit(max(parallelism, 1))
 		for i, m := range ms {
 			results[i] = PowerResult{Machine: m.Addr, Resource: m.Target.Resource}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
+			g.Go(func() error {
 				rec, err := e.powerOne(ctx, ps, cfg, st, m, op)
 				res := &results[i]
 				if err != nil {
 					res.Err = err
-					return
+					return nil // the others go on
 				}
 				res.State, _ = rec.Attrs["state"].(string)
 				mu.Lock()
 				out.Resources[m.Target.Resource] = rec
 				changed = true
 				mu.Unlock()
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
+		_ = g.Wait()
 		if !changed {
 			return nil, nil // nothing to write
 		}
