@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/blob/gcsblob"
 	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/nixferry/ferry/engine"
@@ -40,9 +41,14 @@ func cacheKeys(t testing.TB) (secret, public string) {
 // newCacheEnv is the three machines of testdata/machines/cache.star with a
 // fleet cache on gofakes3.
 func newCacheEnv(t *testing.T) (*machineEnv, *cachetest.Server, string) {
+	return newCacheEnvOn(t, cachetest.NewS3)
+}
+
+// newCacheEnvOn is newCacheEnv with the fleet cache that newCache starts.
+func newCacheEnvOn(t *testing.T, newCache func(testing.TB, string) *cachetest.Server) (*machineEnv, *cachetest.Server, string) {
 	m := newMachineEnv(t, "gitServer", "proxy", "storage")
 	m.file = "cache.star"
-	srv := cachetest.NewS3(t, "fleet")
+	srv := newCache(t, "fleet")
 	secret, public := cacheKeys(t)
 	m.vars["cache_url"] = srv.BucketURL
 	m.vars["cache_substituter"] = srv.URL
@@ -72,8 +78,19 @@ func pushed(evs []engine.Event) map[string]string {
 	return out
 }
 
+// TestFleetCache deploys three machines through a fleet cache that ferry
+// uploads to over S3 (gofakes3) or GCS (fake-gcs-server) and the hosts
+// read over HTTP: each host fetches its system from the cache, nothing is
+// pushed, the secret key is nowhere, and a no-change apply uploads
+// nothing.
 func TestFleetCache(t *testing.T) {
-	m, srv, secret := newCacheEnv(t)
+	for name, newCache := range map[string]func(testing.TB, string) *cachetest.Server{"s3": cachetest.NewS3, "gs": cachetest.NewGCS} {
+		t.Run(name, func(t *testing.T) { testFleetCache(t, newCache) })
+	}
+}
+
+func testFleetCache(t *testing.T, newCache func(testing.TB, string) *cachetest.Server) {
+	m, srv, secret := newCacheEnvOn(t, newCache)
 	p := m.plan(engine.PlanOptions{})
 	for _, pm := range p.Machines {
 		want := &plan.Transfer{Mode: "cache", URL: srv.BucketURL, Substituter: srv.URL, PublicKey: m.vars["cache_public_key"]}
@@ -103,8 +120,8 @@ func TestFleetCache(t *testing.T) {
 			t.Errorf("%s: %s, want nothing pushed", addr, msg)
 		}
 	}
-	if srv.Count("PUT", ".narinfo") == 0 {
-		t.Errorf("no narinfo was uploaded; requests: %v", srv.Requests())
+	if srv.Uploads() == 0 {
+		t.Errorf("nothing was uploaded; requests: %v", srv.Requests())
 	}
 	// The secret key is nowhere: not in the plan file, the state, the events.
 	secretPart := strings.SplitN(secret, ":", 2)[1]
@@ -134,7 +151,7 @@ func TestFleetCache(t *testing.T) {
 		t.Fatalf("no-change plan deploys %d machines", n.Deploy)
 	}
 	m.applyOK(p)
-	if n := srv.Count("PUT", ""); n != 0 {
+	if n := srv.Uploads(); n != 0 {
 		t.Errorf("a no-change apply uploaded %d objects", n)
 	}
 }

@@ -158,7 +158,7 @@ func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts 
 			// A host that comes back with another key is not waited for:
 			// only a person can tell a reinstall from an attack.
 			var mm *HostKeyMismatchError
-			if errors.As(err, &mm) && (opts.Previous == "" || !sameKeyText(mm.Got, opts.Previous)) {
+			if errors.As(err, &mm) && (opts.Previous == "" || !SameHostKey(mm.Got, opts.Previous)) {
 				return nil, err
 			}
 			lastErr = err
@@ -172,12 +172,4 @@ func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts 
 		case <-time.After(opts.Poll):
 		}
 	}
-}
-
-// sameKeyText reports whether two host keys in authorized_keys form are
-// the same key.
-func sameKeyText(a, b string) bool {
-	ka, errA := parseHostKey(a)
-	kb, errB := parseHostKey(b)
-	return errA == nil && errB == nil && sameKey(ka, kb)
 }

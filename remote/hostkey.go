@@ -178,6 +178,14 @@ func authorizedKey(k ssh.PublicKey) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
 }
 
+// SameHostKey reports whether two host keys, each in authorized_keys or
+// known_hosts form (see ParseHostKey), are the same key.
+func SameHostKey(a, b string) bool {
+	ka, errA := parseHostKey(a)
+	kb, errB := parseHostKey(b)
+	return errA == nil && errB == nil && sameKey(ka, kb)
+}
+
 func sameKey(a, b ssh.PublicKey) bool {
 	return bytes.Equal(a.Marshal(), b.Marshal())
 }

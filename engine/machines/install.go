@@ -76,6 +76,17 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 		return err
 	}
 	conn, err := b.pl.SSH.Dial(ctx, ep)
+	rebooted := false
+	if rebootedInto(err, rec) {
+		// An earlier apply was stopped while the host rebooted into the
+		// installed system: it presents the key ferry generated for it
+		// (recorded before the reboot), so the reboot is done.
+		ep.HostKey = rec.Install.HostKey
+		if conn, err = b.pl.SSH.Dial(ctx, ep); err == nil {
+			rebooted = true
+			pm.Target.HostKey = rec.Install.HostKey
+		}
+	}
 	var facts plan.HostFacts
 	if err == nil {
 		if pm.Target.HostKey == "" {
@@ -94,6 +105,9 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 	pi := &plan.Install{Kexec: in.Kexec, MinMemory: in.MinMemory, Facts: facts}
 	if installing && !b.replace[pm.Addr] {
 		pi.Done = slices.Clone(rec.Install.Done)
+		if rebooted {
+			pi.Done = append(pi.Done, "reboot")
+		}
 	}
 	for _, p := range in.Phases {
 		switch {
@@ -140,7 +154,9 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 	}
 	pm.Install = pi
 	pm.Action, pm.Reason = plan.Deploy, ""
-	if len(pi.Done) > 0 {
+	if rebooted {
+		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: the host has rebooted into the installed system (it presents the host key ferry generated), which apply verifies", strings.Join(rec.Install.Done, ", "))
+	} else if len(pi.Done) > 0 {
 		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: redoes %s", strings.Join(pi.Done, ", "), orNone(strings.Join(pi.Redo(), ", ")))
 	} else if b.replace[pm.Addr] {
 		pm.Reason = "requested with --replace: installed again"
@@ -149,13 +165,28 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 	return nil
 }
 
+// rebootPending reports whether rec records an install that wrote the
+// installed system's host key and did not record the reboot into it.
+func rebootPending(rec *state.Machine) bool {
+	return rec.Installing() && rec.Install.HostKey != "" && slices.Contains(rec.Install.Done, "install") && !slices.Contains(rec.Install.Done, "reboot")
+}
+
+// rebootedInto reports whether err, from connecting to the host of the
+// machine with record rec, is the host presenting the key ferry generated
+// for the system it installed and was rebooting into when the apply
+// stopped: the reboot is done (planInstall reads the host with that key).
+func rebootedInto(err error, rec *state.Machine) bool {
+	var mm *remote.HostKeyMismatchError
+	return errors.As(err, &mm) && rebootPending(rec) && remote.SameHostKey(mm.Got, rec.Install.HostKey)
+}
+
 // installApply installs m onto its host (see the comment at the top of
 // this file): conn is the host as it is now, ep its endpoint. It returns
 // the record to commit, also on failure: it holds the phases completed.
 func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machine, ep remote.Target, prev *state.Machine, progress func(string, ...any)) (*state.Machine, error) {
 	in := m.Install
 	drv := target.Install{}
-	env := target.Env{SSH: r.pl.SSH}
+	env := target.Env{SSH: r.pl.SSH, Progress: progress}
 	facts, err := drv.ReadFacts(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("refused: %w; nothing was touched", err)
@@ -177,7 +208,7 @@ func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machi
 	rec.Install = &state.Install{}
 	if prev.Installing() && len(in.Done) > 0 {
 		cp := *prev.Install
-		cp.Done = slices.Clone(prev.Install.Done)
+		cp.Done = slices.Clone(in.Done) // with "reboot" when the plan found the host rebooted
 		rec.Install = &cp
 	}
 	if err := r.markActivating(m, rec); err != nil {
@@ -233,6 +264,11 @@ func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machi
 		}
 		if err := done(phase); err != nil {
 			return rec, err
+		}
+	}
+	if rec.BootID == "" { // the plan found the host rebooted already
+		if id, err := remote.BootID(ctx, conn); err == nil {
+			rec.BootID = id
 		}
 	}
 	cur, err := remote.CurrentSystem(ctx, conn)

@@ -362,7 +362,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			boots[m.Addr] = remote.BootFiles{Kernel: ev.Boot.Kernel, Initrd: ev.Boot.Initrd, Modules: ev.Boot.Modules}
 		}
 		if h := read[m.Addr]; h != nil {
-			if msg := h.apply(pm); msg != "" {
+			if msg := h.apply(pm); msg != "" && !rebootedInto(h.err, rec) {
 				keyErrs = append(keyErrs, msg)
 			} else if h.err != nil {
 				b.sink.Warning(pm.Addr, pm.Reason)

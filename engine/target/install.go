@@ -284,6 +284,7 @@ func (Install) Kexec(ctx context.Context, env Env, conn *remote.Conn, ep remote.
 	if err := conn.Run(ctx, remote.RestartScript(run), remote.RunOptions{}); err != nil {
 		return nil, fmt.Errorf("start %s: %w", run, err)
 	}
+	env.progress("install: kexec started; waiting up to %s for the installer", timeout)
 	next, err := env.SSH.WaitForBoot(ctx, ep, before, remote.RebootOptions{Timeout: timeout, Poll: 200 * time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("wait for the kexec installer: %w", err)
@@ -302,6 +303,7 @@ func (Install) RestartInto(ctx context.Context, env Env, conn *remote.Conn, ep r
 	if err := conn.Run(ctx, remote.RestartScript("umount -R /mnt 2>/dev/null; reboot"), remote.RunOptions{}); err != nil {
 		return nil, fmt.Errorf("reboot into the installed system: %w", err)
 	}
+	env.progress("install: reboot started; waiting up to %s for the installed system", timeout)
 	next, err := env.SSH.WaitForBoot(ctx, ep, before, remote.RebootOptions{Timeout: timeout, Poll: 200 * time.Millisecond, Previous: conn.HostKey()})
 	if err != nil {
 		return nil, fmt.Errorf("wait for the installed system: %w", err)

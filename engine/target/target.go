@@ -59,6 +59,16 @@ type Env struct {
 	// resource at address resource through its provider, and records its
 	// new state; nil where the command offers no such thing (plan, apply).
 	Power func(ctx context.Context, resource, op string) error
+	// Progress reports a step of a long driver call as the machine's
+	// progress line; nil drops them.
+	Progress func(format string, args ...any)
+}
+
+// progress reports a step through e.Progress, if set.
+func (e Env) progress(format string, args ...any) {
+	if e.Progress != nil {
+		e.Progress(format, args...)
+	}
 }
 
 // Registry holds the drivers by kind.

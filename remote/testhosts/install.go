@@ -22,8 +22,9 @@ import (
 // store in RAM) and an empty /etc/nix; with HostOptions.DiskSize it has a
 // disk, a loop device of its own attached at Add (losetup -f --show -P)
 // and detached when the host is removed or the fleet stops. "kexec" is a
-// restart of the host into KindInstaller: the same host key and disk, a
-// new boot ID, a fresh /run and an empty store. A reboot of a rescue or
+// restart of a rescue, installer or disk-booted host into KindInstaller:
+// the same host key (a disk-booted host's is copied to the host's sshd
+// folder) and disk, a new boot ID, a fresh /run and an empty store. A reboot of a rescue or
 // installer host whose disk holds a boot entry (loader/loader.conf on a
 // FAT partition, as systemd-boot reads it) boots the disk: KindDisk, with
 // the entry's root= partition mounted at B/NAME/sysroot inside the host's
@@ -161,6 +162,12 @@ func prepareInstallKind(h Host) error {
 	}
 	return nil
 }
+
+// KexecRun is a kexec/run for the kexec installer tarballs of tests: where
+// the real one loads the installer's kernel and kexecs, it asks the fleet
+// for the "kexec" restart, on a host of any kind (a disk-booted one has no
+// kexec-installer stand-in on its PATH).
+func KexecRun() string { return requestScript("kexec") }
 
 // requestScript asks the fleet for a reboot or a kexec restart, through
 // the reboot protocol (reboot.go).
@@ -355,14 +362,25 @@ func (f *Fleet) Kexec(ctx context.Context, name string) (Host, error) {
 
 // kexec restarts h as KindInstaller. The caller holds st.op.
 func (f *Fleet) kexec(ctx context.Context, h Host, st *hostState) (Host, error) {
+	if h.Kind == KindNixOS {
+		return h, errors.New("only rescue, installer and disk-booted hosts kexec in this test bed")
+	}
+	// The installer presents the running system's host key (the NixOS
+	// kexec installer copies it): the key file in the host's sshd folder,
+	// which a disk-booted host's key is copied to first (its sysroot is
+	// mounted inside the host only, so read while it runs).
+	if h.Kind == KindDisk {
+		key, err := f.RunInHost(h.Name, "cat", h.hostKeyFile())
+		if err != nil {
+			return h, fmt.Errorf("read the installed system's host key: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(h.Root, "sshd", "ssh_host_ed25519_key"), key, 0o600); err != nil {
+			return h, err
+		}
+	}
 	if err := f.halt(st); err != nil {
 		return h, err
 	}
-	if h.Kind != KindRescue && h.Kind != KindInstaller {
-		return h, errors.New("only rescue and installer hosts kexec in this test bed")
-	}
-	// The installer presents the running system's host key (the NixOS
-	// kexec installer copies it): the key file in the host's sshd folder.
 	h.Kind = KindInstaller
 	f.setHost(h)
 	if err := writeSSHDConfig(h); err != nil {

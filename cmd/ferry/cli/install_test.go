@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nixferry/ferry/providers/nix/nixtest"
+	"github.com/nixferry/ferry/remote"
 	"github.com/nixferry/ferry/remote/testhosts"
 )
 
@@ -41,16 +43,15 @@ const installWebNix = `{ modulesPath, disk, ... }: {
 `
 
 // kexecTarball is a kexec installer tarball for the test bed: its
-// kexec/run asks the test host for the "kexec" restart, as the real one
-// runs kexec.
+// kexec/run asks the test host's fleet for the "kexec" restart, as the
+// real one runs kexec.
 // Extra files (name, content) are added after kexec/run.
 func kexecTarball(t testing.TB, extra ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	run := "#!/bin/sh\n# test bed: the real kexec/run loads the installer's kernel and kexecs\nexec kexec-installer\n"
-	files := append([]string{"kexec/", "", "kexec/run", run}, extra...)
+	files := append([]string{"kexec/", "", "kexec/run", testhosts.KexecRun()}, extra...)
 	for i := 0; i < len(files); i += 2 {
 		h := &tar.Header{Name: files[i], Mode: 0o755, Size: int64(len(files[i+1])), Typeflag: tar.TypeReg}
 		if strings.HasSuffix(h.Name, "/") {
@@ -128,6 +129,7 @@ func blkidType(dev string) string {
 // installed system held to the key ferry generated (pinned in state, no
 // private key there), and the plan after is empty. The plan counts the
 // install as one, and the prompt of a plan-less apply names the disk.
+// Then --replace installs it again, from the installed system.
 func TestInstallThroughCLI(t *testing.T) {
 	dir := t.TempDir()
 	fleet := startRescueHosts(t, dir, "web")
@@ -205,9 +207,10 @@ func TestInstallThroughCLI(t *testing.T) {
 	}
 
 	// --replace installs it again and shows the wipe again, of the disk as
-	// it is now. (Planned only: the test bed cannot kexec a host booted
-	// from its disk.)
-	replaced := mustFerry(t, 0, dir, "", "plan", "--replace", "machine.web")
+	// it is now; its apply kexecs the installed system into the installer
+	// (which presents the installed system's key), wipes, installs, and
+	// reboots into a system with a key ferry generated anew.
+	replaced := mustFerry(t, 0, dir, "", "plan", "--replace", "machine.web", "--out", filepath.Join(dir, "replace.json"))
 	for _, want := range []string{
 		"# machine.web will be INSTALLED: wipes " + web.Disk + " (256 MiB; now: ",
 		"      phases:  kexec, disko, install, reboot\n",
@@ -221,25 +224,42 @@ func TestInstallThroughCLI(t *testing.T) {
 	if _, line, _ := strings.Cut(replaced.stdout, "will be INSTALLED: wipes"); !strings.Contains(strings.SplitN(line, "\n", 2)[0], "ext4") {
 		t.Errorf("plan --replace does not show the installed ext4 root among what it wipes:\n%s", replaced.stdout)
 	}
+	reapplied := mustFerry(t, 0, dir, "", "apply", filepath.Join(dir, "replace.json"))
+	for _, want := range []string{"web> install: kexec done", "web> install: disko done", "web> install: reboot done"} {
+		if !strings.Contains(reapplied.stdout, want) {
+			t.Errorf("apply --replace does not contain %q:\n%s", want, reapplied.stdout)
+		}
+	}
+	again2, _ := fleet.Host("web")
+	if again2.Kind != testhosts.KindDisk || again2.HostKey == booted.HostKey {
+		t.Errorf("after the reinstall the host is %q with key %s, want booted from its disk with a key other than the first install's %s", again2.Kind, again2.HostKey, booted.HostKey)
+	}
+	if rec := stateMachine(t, dir, "web"); rec["host_key"] != again2.HostKey {
+		t.Errorf("after the reinstall state pins %v, the host presents %s", rec["host_key"], again2.HostKey)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 }
 
-// installKillEnv makes TestInstallResumesAfterKill's child run the apply
-// in the folder it names.
+// installKillEnv makes the child of killInstallAt run the apply in the
+// folder it names.
 const installKillEnv = "FERRY_TEST_INSTALL_KILL_DIR"
 
-// TestInstallResumesAfterKill kills (SIGKILL) an apply that installs once
-// it recorded the disko phase: the next plan resumes the install after
-// kexec and disko, saying what it redoes and wiping nothing, and its apply
-// finishes the install.
-func TestInstallResumesAfterKill(t *testing.T) {
+// installChild is the child side of killInstallAt: with installKillEnv
+// set it runs a plan-less apply that installs, and exits.
+func installChild() {
 	if dir := os.Getenv(installKillEnv); dir != "" {
 		code := Main(context.Background(), []string{"-C", dir, "apply", "--auto-approve", "--allow-install"},
 			IO{Stdin: strings.NewReader(""), Stdout: os.Stdout, Stderr: os.Stderr, LookupEnv: os.LookupEnv})
 		os.Exit(code)
 	}
-	dir := t.TempDir()
-	fleet := startRescueHosts(t, dir, "web")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallResumesAfterKill$", "-test.count=1")
+}
+
+// killInstallAt runs an apply that installs in dir in a child process
+// (the test named test, re-run) and kills it (SIGKILL) once it printed a
+// line containing at; it returns what the child printed.
+func killInstallAt(t *testing.T, test, dir, at string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), installKillEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -252,15 +272,28 @@ func TestInstallResumesAfterKill(t *testing.T) {
 	var said []string
 	for sc.Scan() {
 		said = append(said, sc.Text())
-		if strings.Contains(sc.Text(), "web> install: disko done") {
+		if strings.Contains(sc.Text(), at) {
 			break
 		}
 	}
 	cmd.Process.Kill()
 	_ = cmd.Wait()
-	if !strings.Contains(strings.Join(said, "\n"), "disko done") {
-		t.Fatalf("the child never finished disko; it said:\n%s", strings.Join(said, "\n"))
+	all := strings.Join(said, "\n")
+	if !strings.Contains(all, at) {
+		t.Fatalf("the child never said %q; it said:\n%s", at, all)
 	}
+	return all
+}
+
+// TestInstallResumesAfterKill kills (SIGKILL) an apply that installs once
+// it recorded the disko phase: the next plan resumes the install after
+// kexec and disko, saying what it redoes and wiping nothing, and its apply
+// finishes the install.
+func TestInstallResumesAfterKill(t *testing.T) {
+	installChild()
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	killInstallAt(t, "TestInstallResumesAfterKill", dir, "web> install: disko done")
 	web, _ := fleet.Host("web")
 	if got := blkidType(web.Disk); got != "gpt" {
 		t.Fatalf("after disko the disk holds %q, want a GPT", got)
@@ -283,6 +316,63 @@ func TestInstallResumesAfterKill(t *testing.T) {
 	}
 	if booted, _ := fleet.Host("web"); booted.Kind != testhosts.KindDisk {
 		t.Errorf("after the resumed apply the host is %q, want booted from its disk", booted.Kind)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
+}
+
+// TestInstallResumesAfterKillDuringReboot kills an apply that installs
+// once the reboot into the installed system started: the host comes back
+// with the host key ferry generated, which state recorded before the
+// reboot, so the next plan reads it with that key (no host-key mismatch),
+// says the reboot is done, wipes and installs nothing, and its apply
+// verifies the running system and records the install as verified.
+func TestInstallResumesAfterKillDuringReboot(t *testing.T) {
+	installChild()
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	rescue, _ := fleet.Host("web")
+	killInstallAt(t, "TestInstallResumesAfterKillDuringReboot", dir, "web> install: reboot started")
+	// The reboot was started detached from the session (remote.RestartScript):
+	// wait for the fleet to boot the host from its disk.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if h, _ := fleet.Host("web"); h.Kind == testhosts.KindDisk && fleet.Up("web") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the host did not boot from its disk after the reboot the killed apply started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	booted, _ := fleet.Host("web")
+	if in, _ := stateMachine(t, dir, "web")["install"].(map[string]any); in == nil || in["verified"] == true {
+		t.Fatalf("state's install record after the kill: %v", in)
+	}
+	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	for _, want := range []string{
+		"resumes the install that an earlier apply left after kexec, disko, install: the host has rebooted into the installed system",
+		"      phases:  none left: apply verifies the running system and records the install\n",
+		"(the disks were wiped by the earlier apply)",
+	} {
+		if !strings.Contains(planned.stdout, want) {
+			t.Errorf("plan after the kill does not contain %q:\n%s", want, planned.stdout)
+		}
+	}
+	if fp, _ := remote.Fingerprint(booted.HostKey); !strings.Contains(planned.stdout, "host key: "+fp+" (the installed system's") {
+		t.Errorf("plan after the kill does not pin the installed system's key %s:\n%s", fp, planned.stdout)
+	}
+	applied := mustFerry(t, 0, dir, "", "apply", "plan.json")
+	for _, phase := range []string{"kexec", "disko", "install", "reboot"} {
+		if strings.Contains(applied.stdout, "web> install: "+phase+" done") {
+			t.Errorf("the resumed apply ran the %s phase again:\n%s", phase, applied.stdout)
+		}
+	}
+	if h, _ := fleet.Host("web"); h.HostKey != booted.HostKey || fleet.Reboots("web") != 1 {
+		t.Errorf("after the resumed apply the host presents %s after %d reboots, want %s after 1", h.HostKey, fleet.Reboots("web"), booted.HostKey)
+	}
+	rec := stateMachine(t, dir, "web")
+	if in, _ := rec["install"].(map[string]any); in == nil || in["verified"] != true || rec["host_key"] != booted.HostKey || booted.HostKey == rescue.HostKey {
+		t.Errorf("state after the resumed apply: host key %v (installed %s, rescue %s), install %v", rec["host_key"], booted.HostKey, rescue.HostKey, rec["install"])
 	}
 	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
@@ -56,6 +57,12 @@ func (s *Server) Count(method, suffix string) int {
 		}
 	}
 	return n
+}
+
+// Uploads counts the writes answered with 200: PUTs (S3, HTTP caches)
+// and POSTs (GCS's upload API, which names the object in its query).
+func (s *Server) Uploads() int {
+	return s.Count(http.MethodPut, "") + s.Count(http.MethodPost, "")
 }
 
 // Reset forgets the requests logged so far.
@@ -176,6 +183,39 @@ func NewS3On(t testing.TB, bucket string, l net.Listener) *Server {
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL + "/" + bucket
 	s.BucketURL = fmt.Sprintf("s3://%s?endpoint=%s&region=us-east-1&use_path_style=true&anonymous=true", bucket, url.QueryEscape(srv.URL))
+	return s
+}
+
+// NewGCS runs fake-gcs-server on 127.0.0.1 with one bucket: BucketURL is
+// its gs:// URL, which gocloud.dev's gcsblob opens on the emulator because
+// NewGCS sets STORAGE_EMULATOR_HOST for the test (so tests using it
+// cannot run in parallel), and URL the bucket read over plain HTTP, as
+// hosts read a public bucket (https://storage.googleapis.com/BUCKET).
+func NewGCS(t testing.TB, bucket string) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	// The emulator answers the public download URL (/BUCKET/OBJECT) on
+	// its public host only: the address the hosts read it at.
+	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, PublicHost: addr})
+	if err != nil {
+		_ = l.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Stop)
+	fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: bucket})
+	s := &Server{}
+	srv := httptest.NewUnstartedServer(s.logged(fake.HTTPHandler()))
+	_ = srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Setenv("STORAGE_EMULATOR_HOST", addr)
+	s.URL = srv.URL + "/" + bucket
+	s.BucketURL = "gs://" + bucket
 	return s
 }
 

@@ -1,8 +1,9 @@
 // Package cachetest runs binary caches for tests: an HTTP cache over a
 // folder (GET, HEAD and PUT, what Nix's http:// binary cache store sends
-// and reads), an S3 bucket on gofakes3 that hosts read back over plain
-// HTTP (path-style, as a public bucket is read), and broken caches (a
-// refused port, one answering 500, one that accepts and never answers).
+// and reads), an S3 bucket on gofakes3 and a GCS bucket on
+// fake-gcs-server that hosts read back over plain HTTP (as a public bucket
+// is read), and broken caches (a refused port, one answering 500, one
+// that accepts and never answers).
 // Every working cache keeps a log of the requests it answered, so that a
 // test can see which NARs hosts fetched.
 //
