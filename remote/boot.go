@@ -119,8 +119,9 @@ func RestartScript(cmd string) string {
 	return systemPath + "setsid nohup sh -c '{ sleep 0.2 || sleep 1; } 2>/dev/null; exec " + Quote("sh") + " -c \"$1\"' ferry-restart " + Quote(cmd) + " </dev/null >/dev/null 2>&1 &"
 }
 
-// WaitForBoot opens fresh connections to t every opts.Poll until one
-// reports a boot ID other than before, or opts.Timeout passes. That
+// WaitForBoot opens fresh connections to t every opts.Poll (the first one
+// a poll after the call) until one reports a boot ID other than before,
+// or opts.Timeout passes. That
 // connection replaces the pool's one for t. The host key is checked
 // against t's pin: a host that comes back with another key ends the wait
 // with *HostKeyMismatchError (only a person can tell a reinstall from an
@@ -138,6 +139,21 @@ func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts 
 	defer cancel()
 	var lastErr error
 	for {
+		// The first attempt too waits a poll: right after a restart was
+		// asked for the host still runs the old boot (RestartScript waits
+		// before it restarts), and a connection to it is a handshake and a
+		// session spent on both ends for nothing.
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if lastErr == nil {
+				lastErr = errors.New("no attempt was made")
+			}
+			return nil, fmt.Errorf("%s did not come back within %v after reboot (last attempt: %v); check its console", host, opts.Timeout, lastErr)
+		case <-time.After(opts.Poll):
+		}
 		c, err := d.dialNew(wctx, t)
 		if err == nil {
 			fresh := &Conn{c: c, target: t}
@@ -162,14 +178,6 @@ func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts 
 				return nil, err
 			}
 			lastErr = err
-		}
-		select {
-		case <-wctx.Done():
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("%s did not come back within %v after reboot (last attempt: %v); check its console", host, opts.Timeout, lastErr)
-		case <-time.After(opts.Poll):
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -76,15 +77,87 @@ func PrepareCopyToStore(ctx context.Context, conn *Conn, paths []string, store s
 	return prepareCopy(ctx, conn, paths, tools)
 }
 
+// Closures remembers the local answers a copy needs before it asks the
+// host (the closure of its paths, and their sizes), by the paths copied,
+// for the copies of one run: hosts that get the same system (or the same
+// script) ask the local store once. A nil *Closures remembers nothing. It
+// is safe for concurrent use; the local store must not lose paths while it
+// is used (closures of valid paths never change).
+type Closures struct {
+	mu sync.Mutex
+	m  map[string]*localClosure
+}
+
+// localClosure is what the local store said of the closure of some paths.
+type localClosure struct {
+	once    sync.Once
+	closure []string // dependencies first, as nix-store -qR prints them
+	err     error
+
+	sizesOnce sync.Once
+	sizes     []string // nix-store --query --size of closure, in its order
+	sizesErr  error
+}
+
+// PrepareCopyToStore is the package's PrepareCopyToStore, asking the
+// local store about paths once per cl.
+func (cl *Closures) PrepareCopyToStore(ctx context.Context, conn *Conn, paths []string, store string) (*PreparedCopy, error) {
+	tools := nixTools()
+	tools.store = store
+	return cl.prepareCopy(ctx, conn, paths, tools)
+}
+
+// of returns the memo of paths' closure (a fresh one for a nil cl).
+func (cl *Closures) of(paths []string) *localClosure {
+	if cl == nil {
+		return &localClosure{}
+	}
+	key := strings.Join(paths, "\n")
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.m == nil {
+		cl.m = map[string]*localClosure{}
+	}
+	lc := cl.m[key]
+	if lc == nil {
+		lc = &localClosure{}
+		cl.m[key] = lc
+	}
+	return lc
+}
+
+// get returns the closure of paths. nix-store -qR prints it in dependency
+// order (dependencies first), which is the order nix-store --import needs.
+// The queries (a few milliseconds) are not cancelled with the ctx of the
+// copy that runs them: another copy may be waiting for the answer.
+func (lc *localClosure) get(ctx context.Context, paths []string) ([]string, error) {
+	lc.once.Do(func() {
+		lc.closure, lc.err = localLines(context.WithoutCancel(ctx), "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
+	})
+	return lc.closure, lc.err
+}
+
+// getSizes returns the NAR sizes of the closure get returned.
+func (lc *localClosure) getSizes(ctx context.Context) ([]string, error) {
+	lc.sizesOnce.Do(func() {
+		lc.sizes, lc.sizesErr = localLines(context.WithoutCancel(ctx), "nix-store", append([]string{"--query", "--size"}, lc.closure...)...)
+	})
+	return lc.sizes, lc.sizesErr
+}
+
 func prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTools) (*PreparedCopy, error) {
+	return (*Closures)(nil).prepareCopy(ctx, conn, paths, tools)
+}
+
+func (cl *Closures) prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTools) (*PreparedCopy, error) {
 	c := &PreparedCopy{conn: conn, tools: tools}
 	if len(paths) == 0 {
 		return c, nil
 	}
-	// nix-store -qR prints the closure in dependency order (dependencies
-	// first), which is the order nix-store --import needs.
-	closure, err := localLines(ctx, "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
+	lc := cl.of(paths)
+	closure, err := lc.get(ctx, paths)
 	if err != nil {
+		cl.forget(paths, lc)
 		return c, fmt.Errorf("compute closure of %s: %w", strings.Join(paths, " "), err)
 	}
 	c.stats.Closure = int64(len(closure))
@@ -96,11 +169,14 @@ func prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTo
 	}
 	sizesDone := make(chan sizesResult, 1)
 	go func() {
-		lines, err := localLines(ctx, "nix-store", append([]string{"--query", "--size"}, closure...)...)
+		lines, err := lc.getSizes(ctx)
 		sizesDone <- sizesResult{lines, err}
 	}()
 	missing, err := missingPaths(ctx, conn, closure, tools)
 	sizes := <-sizesDone
+	if sizes.err != nil {
+		cl.forget(paths, lc)
+	}
 	if err != nil {
 		return c, err
 	}
@@ -127,6 +203,20 @@ func prepareCopy(ctx context.Context, conn *Conn, paths []string, tools remoteTo
 	}
 	c.missing = missing
 	return c, nil
+}
+
+// forget drops lc, a failed answer, so that the next copy of paths asks
+// again.
+func (cl *Closures) forget(paths []string, lc *localClosure) {
+	if cl == nil {
+		return
+	}
+	key := strings.Join(paths, "\n")
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.m[key] == lc {
+		delete(cl.m, key)
+	}
 }
 
 // Recheck asks the host again which of the paths it lacked it still

@@ -76,7 +76,8 @@ type Run struct {
 	limits        Limits
 	ctx           context.Context
 	secrets       Secrets
-	caches        *caches // transfer.go
+	caches        *caches         // transfer.go
+	closures      remote.Closures // the local store's answers, asked once per run
 	rebootTimeout time.Duration
 	reachTimeout  time.Duration
 	gates         map[string]int // rollout gate -> the batch it follows
@@ -355,7 +356,7 @@ func (r *Run) copyClosure(ctx context.Context, conn *remote.Conn, m *plan.Machin
 // own; "local?root=/mnt" for an installer's target file systems).
 func (r *Run) copyClosureTo(ctx context.Context, conn *remote.Conn, m *plan.Machine, path, what, store string, progress func(string, ...any)) error {
 	start := time.Now()
-	prepared, err := remote.PrepareCopyToStore(ctx, conn, []string{path}, store)
+	prepared, err := r.closures.PrepareCopyToStore(ctx, conn, []string{path}, store)
 	if err != nil {
 		return err
 	}

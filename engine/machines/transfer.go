@@ -206,7 +206,7 @@ func (r *Run) transferTo(ctx context.Context, conn *remote.Conn, m *plan.Machine
 	}
 	prep := make(chan prepResult, 1)
 	go func() {
-		c, err := remote.PrepareCopyToStore(ctx, conn, []string{m.Path}, store)
+		c, err := r.closures.PrepareCopyToStore(ctx, conn, []string{m.Path}, store)
 		prep <- prepResult{c, err}
 	}()
 	opts := remote.SubstituteOptions{}
