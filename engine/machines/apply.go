@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -112,13 +111,19 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	}
 	r.roots = r.startRoots(req.ConfigDir) // gcroots.go: checks this machine has the plan's derivations
 	var drvs []string
+	scripts := 0
 	for _, m := range r.p.Machines {
 		if m.Action == plan.Deploy && m.BuiltLocally() {
 			drvs = append(drvs, m.Drv)
 		}
-		if m.Action == plan.Deploy && m.Install != nil && m.Install.DiskoDrv != "" && slices.Contains(m.Install.Redo(), "disko") {
-			drvs = append(drvs, m.Install.DiskoDrv)
+		if d := diskoDrv(m); d != "" { // gcroots.go
+			drvs = append(drvs, d)
+			scripts++
 		}
+	}
+	what := spec.Count(len(drvs)-scripts, "system")
+	if scripts > 0 {
+		what += " and " + spec.Count(scripts, "disko script")
 	}
 	if len(drvs) == 0 || r.roots.refused() != nil { // gcroots.go: nothing is built for a refused plan
 		close(r.buildDone)
@@ -126,7 +131,7 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	}
 	go func() {
 		defer close(r.buildDone)
-		r.sink.Progress("", 0, fmt.Sprintf("building %s in one nix-store --realise", spec.Count(len(drvs), "system")))
+		r.sink.Progress("", 0, fmt.Sprintf("building %s in one nix-store --realise", what))
 		start := time.Now()
 		attribution := newBuildAttribution(r.p) // nixlog.go
 		r.builds, r.buildErr = r.pl.Nix.Build(r.ctx, drvs, nix.BuildOptions{Jobs: r.limits.BuildJobs, OnLog: attribution.forward(r.sink)})
@@ -137,7 +142,11 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 				built++
 			}
 		}
-		r.sink.Progress("", time.Since(start), fmt.Sprintf("built %d of %s", built, spec.Count(len(drvs), "system")))
+		if scripts > 0 {
+			r.sink.Progress("", time.Since(start), fmt.Sprintf("built %d of %d: %s", built, len(drvs), what))
+		} else {
+			r.sink.Progress("", time.Since(start), fmt.Sprintf("built %d of %s", built, what))
+		}
 	}()
 	return r
 }

@@ -84,16 +84,29 @@ func planRootsFolder(configDir string, p *plan.Plan) string {
 }
 
 // planDrvs are the derivations apply needs on this machine: those of the
-// machines it deploys, built here or copied to the target that builds them.
+// machines it deploys, built here or copied to the target that builds them,
+// and the disko scripts of the installs that wipe (built here).
 func planDrvs(p *plan.Plan) []string {
 	var drvs []string
 	for _, m := range p.Machines {
 		if m.Action == plan.Deploy && m.Drv != "" {
 			drvs = append(drvs, m.Drv)
 		}
+		if d := diskoDrv(m); d != "" {
+			drvs = append(drvs, d)
+		}
 	}
 	slices.Sort(drvs)
 	return slices.Compact(drvs)
+}
+
+// diskoDrv is the derivation of the disko script apply builds and runs for
+// m, if its install redoes the disko phase.
+func diskoDrv(m *plan.Machine) string {
+	if m.Action == plan.Deploy && m.Install != nil && slices.Contains(m.Install.Redo(), "disko") {
+		return m.Install.DiskoDrv
+	}
+	return ""
 }
 
 // pinRoots registers the plan's derivations as GC roots; Plan calls it once every machine is planned. It first releases the roots of
@@ -182,6 +195,11 @@ func (pl *Pipeline) CheckDerivations(ctx context.Context, p *plan.Plan) error {
 		if _, ok := me.Drvs[m.Drv]; ok && m.Action == plan.Deploy {
 			me.Drvs[m.Drv] = append(me.Drvs[m.Drv], m.Addr)
 		}
+		if d := diskoDrv(m); d != "" {
+			if _, ok := me.Drvs[d]; ok {
+				me.Drvs[d] = append(me.Drvs[d], m.Addr+" (disko)")
+			}
+		}
 	}
 	return me
 }
@@ -213,6 +231,10 @@ func (run *Run) startRoots(configDir string) *planRoots {
 		case !local[m.Drv]:
 			local[m.Drv] = true
 			r.users[m.Drv]++
+		}
+		if d := diskoDrv(m); d != "" && !local[d] {
+			local[d] = true
+			r.users[d]++
 		}
 	}
 	return r

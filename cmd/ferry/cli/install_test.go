@@ -147,6 +147,19 @@ func TestInstallThroughCLI(t *testing.T) {
 		}
 	}
 
+	// The plan keeps the disko script's derivation from the garbage
+	// collector until apply builds it, as it keeps the system's.
+	links, _ := filepath.Glob(filepath.Join(dir, ".ferry", ".gcroots", "install", "*", "drv*"))
+	var rooted []string
+	for _, l := range links {
+		if to, err := os.Readlink(l); err == nil {
+			rooted = append(rooted, to)
+		}
+	}
+	if s := strings.Join(rooted, " "); !strings.Contains(s, "-disko-web.drv") || !strings.Contains(s, "-nixos-system-web-") {
+		t.Errorf("the plan's GC roots hold %v, want the system's and the disko script's derivations", rooted)
+	}
+
 	refused := mustFerry(t, 1, dir, "", "apply", "--auto-approve")
 	if !strings.Contains(refused.stderr, "--auto-approve alone does not approve that") || !strings.Contains(refused.stderr, web.Disk) {
 		t.Errorf("apply --auto-approve: %s", refused.stderr)
