@@ -218,6 +218,37 @@ func TestFleetCacheUnwritable(t *testing.T) {
 	}
 }
 
+// TestFleetCacheWriteRefused: a cache the plan can read but whose
+// credentials may not write fails the apply of the machines that upload
+// to it, naming the URL and the credentials ferry looked for; no host is
+// touched and state records no deploy.
+func TestFleetCacheWriteRefused(t *testing.T) {
+	m, _, _ := newCacheEnvOn(t, cachetest.NewS3ReadOnly)
+	p := m.plan(engine.PlanOptions{})
+	res, ae := m.applyFailing(p)
+	if len(res.Failed) != len(p.Machines) {
+		t.Errorf("failed: %v, want every machine", res.Failed)
+	}
+	for addr, err := range res.Failed {
+		msg := err.Error()
+		for _, want := range []string{"upload to the fleet cache", "in the binary cache " + m.vars["cache_url"], "AccessDenied", "ferry looked for AWS credentials"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q does not contain %q", addr, msg, want)
+			}
+		}
+	}
+	t.Logf("%v", ae)
+	st := m.state()
+	for _, pm := range p.Machines {
+		if rec := st.Machines[pm.Addr]; rec != nil && rec.Path == pm.Path {
+			t.Errorf("state records %s as deployed", pm.Addr)
+		}
+		if got, _ := m.host(pm.Name).CurrentSystem(); got == pm.Path {
+			t.Errorf("%s runs the planned system after a refused upload", pm.Addr)
+		}
+	}
+}
+
 // TestSubstitute: with transfer = "substitute" each host fetches what its
 // own substituters (its nix.conf) hold and ferry pushes the rest: a cache
 // holding the closures of two machines, not the third's system.

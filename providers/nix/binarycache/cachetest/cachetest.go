@@ -169,12 +169,21 @@ func NewS3(t testing.TB, bucket string) *Server {
 // namespace); nil listens on 127.0.0.1.
 func NewS3On(t testing.TB, bucket string, l net.Listener) *Server {
 	t.Helper()
+	return newS3(t, bucket, l, false)
+}
+
+func newS3(t testing.TB, bucket string, l net.Listener, readOnly bool) *Server {
+	t.Helper()
 	be := s3mem.New()
 	if err := be.CreateBucket(bucket); err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{}
-	srv := httptest.NewUnstartedServer(s.logged(gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()))
+	h := gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
+	if readOnly {
+		h = readOnlyS3(h)
+	}
+	srv := httptest.NewUnstartedServer(s.logged(h))
 	if l != nil {
 		_ = srv.Listener.Close()
 		srv.Listener = l
@@ -217,6 +226,27 @@ func NewGCS(t testing.TB, bucket string) *Server {
 	s.URL = srv.URL + "/" + bucket
 	s.BucketURL = "gs://" + bucket
 	return s
+}
+
+// NewS3ReadOnly is NewS3 with a bucket whose credentials may read, not
+// write: every PUT, POST and DELETE is answered 403 AccessDenied, as S3
+// answers a role without s3:PutObject.
+func NewS3ReadOnly(t testing.TB, bucket string) *Server {
+	t.Helper()
+	return newS3(t, bucket, nil, true)
+}
+
+// readOnlyS3 answers writes 403 AccessDenied and passes reads to h.
+func readOnlyS3(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+	})
 }
 
 // Broken kinds of cache.
