@@ -30,7 +30,7 @@ func elfHeader(m elf.Machine) string {
 }
 
 // TestInstallPlanErrors plans installs that cannot go ahead, through the
-// CLI on a rescue host: no disko layout (names disko.devices), a layout
+// CLI on a rescue host: a host that does not let root in, no disko layout (names disko.devices), a layout
 // disk the host lacks (lists the host's disks), less memory than
 // min_memory, and a kexec image for another architecture, told by its
 // file name or by the ELF files in it. Each fails the plan with the
@@ -52,12 +52,30 @@ func TestInstallPlanErrors(t *testing.T) {
 	write("kexec-"+other+"-linux.tar.gz", string(kexecTarball(t)))
 	write("kexec-elf.tar.gz", string(kexecTarball(t, "kexec/kexec", elfHeader(otherELF))))
 
+	// A rescue system that does not let root in: its root accepts no key.
+	rootLocked := func(t *testing.T) {
+		keys, err := os.ReadFile(web.AuthorizedKeysFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(web.AuthorizedKeysFile(), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := os.WriteFile(web.AuthorizedKeysFile(), keys, 0o600); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	for _, c := range []struct {
 		name     string
 		from, to string
 		env      map[string]string
+		setup    func(*testing.T)
 		want     []string
 	}{
+		{name: "not reachable as root", setup: rootLocked,
+			want: []string{"ferry.star:5:", "machine web: install: cannot read the host as it is now (root@" + web.Address(), "unable to authenticate", "the host must be reachable as root"}},
 		{name: "no disko layout", from: "./web.nix", to: "./nodisko.nix",
 			want: []string{"ferry.star:5:", "machine web: install:", "no disko layout: set disko.devices"}},
 		{name: "a disk the host lacks", env: map[string]string{"FERRY_VAR_web_disk": "/dev/vdz"},
@@ -73,6 +91,9 @@ func TestInstallPlanErrors(t *testing.T) {
 			write("ferry.star", strings.Replace(installConfig, c.from, c.to, 1))
 			for k, v := range c.env {
 				t.Setenv(k, v)
+			}
+			if c.setup != nil {
+				c.setup(t)
 			}
 			r := mustFerry(t, 1, dir, "", "plan", "--out", "plan.json")
 			for _, want := range c.want {

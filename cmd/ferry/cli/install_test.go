@@ -389,3 +389,47 @@ func TestInstallResumesAfterKillDuringReboot(t *testing.T) {
 	}
 	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 }
+
+// TestInstallRefusesInstallerWithAnotherKey installs with a kexec image
+// whose installer does not keep the host's key (its kexec/run gives the
+// host a new one first, as an image that generates fresh keys would): the
+// apply refuses the installer naming both fingerprints, wipes nothing, and
+// state records no completed phase.
+func TestInstallRefusesInstallerWithAnotherKey(t *testing.T) {
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	web, _ := fleet.Host("web")
+	key := filepath.Join(web.Root, "sshd", "ssh_host_ed25519_key")
+	run := "#!/bin/sh\nset -eu\nrm -f " + key + ".new " + key + ".new.pub\nssh-keygen -q -t ed25519 -N '' -f " + key + ".new\nmv -f " + key + ".new " + key + "\n" + testhosts.KexecRun()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "kexec/", Mode: 0o755, Typeflag: tar.TypeDir})
+	tw.WriteHeader(&tar.Header{Name: "kexec/run", Mode: 0o755, Size: int64(len(run)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(run))
+	tw.Close()
+	gz.Close()
+	if err := os.WriteFile(filepath.Join(dir, "kexec.tar.gz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	r := mustFerry(t, 1, dir, "", "apply", "plan.json")
+	out := r.stdout + r.stderr
+	pub, err := os.ReadFile(key + ".new.pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldFP, _ := remote.Fingerprint(web.HostKey)
+	newFP, _ := remote.Fingerprint(string(pub))
+	for _, want := range []string{"machine.web", "install: kexec: wait for the kexec installer: host key mismatch", "pinned " + oldFP, "presented " + newFP} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply does not say %q:\n%s", want, out)
+		}
+	}
+	if got := blkidType(web.Disk); got != "" {
+		t.Errorf("the disk holds %q after the refused installer, want it untouched", got)
+	}
+	if in, _ := stateMachine(t, dir, "web")["install"].(map[string]any); in != nil && in["done"] != nil {
+		t.Errorf("state records completed phases after the refused installer: %v", in)
+	}
+}
