@@ -129,7 +129,8 @@ func blkidType(dev string) string {
 // installed system held to the key ferry generated (pinned in state, no
 // private key there), and the plan after is empty. The plan counts the
 // install as one, and the prompt of a plan-less apply names the disk.
-// Then --replace installs it again, from the installed system.
+// Then --replace installs it again, from the installed system, and
+// destroy forgets it, wiping nothing.
 func TestInstallThroughCLI(t *testing.T) {
 	dir := t.TempDir()
 	fleet := startRescueHosts(t, dir, "web")
@@ -251,6 +252,18 @@ func TestInstallThroughCLI(t *testing.T) {
 		t.Errorf("after the reinstall state pins %v, the host presents %s", rec["host_key"], again2.HostKey)
 	}
 	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
+
+	// destroy forgets the installed machine and wipes nothing.
+	destroyed := mustFerry(t, 0, dir, "", "destroy", "--auto-approve")
+	if !strings.Contains(destroyed.stdout, "ferry forgets the machine") {
+		t.Errorf("destroy:\n%s", destroyed.stdout)
+	}
+	if rec := stateMachine(t, dir, "web"); rec != nil {
+		t.Errorf("state records web after destroy: %v", rec)
+	}
+	if h, _ := fleet.Host("web"); h.Kind != testhosts.KindDisk || !fleet.Up("web") || blkidType(web.Disk) != "gpt" {
+		t.Errorf("after destroy the host is %q (up %v) and its disk holds %q, want the installed system running from its GPT disk", h.Kind, fleet.Up("web"), blkidType(web.Disk))
+	}
 }
 
 // installKillEnv makes the child of killInstallAt run the apply in the
