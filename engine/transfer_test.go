@@ -120,8 +120,8 @@ func testFleetCache(t *testing.T, newCache func(testing.TB, string) *cachetest.S
 			t.Errorf("%s: %s, want nothing pushed", addr, msg)
 		}
 	}
-	if srv.Uploads() == 0 {
-		t.Errorf("nothing was uploaded; requests: %v", srv.Requests())
+	if srv.Uploads(".narinfo") == 0 {
+		t.Errorf("no narinfo was uploaded; requests: %v", srv.Requests())
 	}
 	// The secret key is nowhere: not in the plan file, the state, the events.
 	secretPart := strings.SplitN(secret, ":", 2)[1]
@@ -151,7 +151,7 @@ func testFleetCache(t *testing.T, newCache func(testing.TB, string) *cachetest.S
 		t.Fatalf("no-change plan deploys %d machines", n.Deploy)
 	}
 	m.applyOK(p)
-	if n := srv.Uploads(); n != 0 {
+	if n := srv.Uploads(""); n != 0 {
 		t.Errorf("a no-change apply uploaded %d objects", n)
 	}
 }

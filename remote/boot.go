@@ -120,8 +120,8 @@ func RestartScript(cmd string) string {
 }
 
 // WaitForBoot opens fresh connections to t every opts.Poll (the first one
-// a poll after the call) until one reports a boot ID other than before,
-// or opts.Timeout passes. That
+// a poll after the call, or half the timeout if that is sooner) until one
+// reports a boot ID other than before, or opts.Timeout passes. That
 // connection replaces the pool's one for t. The host key is checked
 // against t's pin: a host that comes back with another key ends the wait
 // with *HostKeyMismatchError (only a person can tell a reinstall from an
@@ -138,11 +138,13 @@ func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts 
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	var lastErr error
+	// The first attempt too waits a poll (at most half the timeout, so that
+	// one is made): right after a restart was asked for the host still runs
+	// the old boot (RestartScript waits before it restarts), and a
+	// connection to it is a handshake and a session spent on both ends for
+	// nothing.
+	wait := min(opts.Poll, opts.Timeout/2)
 	for {
-		// The first attempt too waits a poll: right after a restart was
-		// asked for the host still runs the old boot (RestartScript waits
-		// before it restarts), and a connection to it is a handshake and a
-		// session spent on both ends for nothing.
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
@@ -152,8 +154,9 @@ func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts 
 				lastErr = errors.New("no attempt was made")
 			}
 			return nil, fmt.Errorf("%s did not come back within %v after reboot (last attempt: %v); check its console", host, opts.Timeout, lastErr)
-		case <-time.After(opts.Poll):
+		case <-time.After(wait):
 		}
+		wait = opts.Poll
 		c, err := d.dialNew(wctx, t)
 		if err == nil {
 			fresh := &Conn{c: c, target: t}

@@ -89,14 +89,16 @@ type Closures struct {
 }
 
 // localClosure is what the local store said of the closure of some paths.
+// The first copy to ask runs the queries; the others wait for them (or for
+// their own ctx).
 type localClosure struct {
-	once    sync.Once
-	closure []string // dependencies first, as nix-store -qR prints them
-	err     error
-
-	sizesOnce sync.Once
-	sizes     []string // nix-store --query --size of closure, in its order
-	sizesErr  error
+	mu          sync.Mutex
+	closureDone chan struct{} // closed once closure and err are set; nil until asked
+	closure     []string      // dependencies first, as nix-store -qR prints them
+	err         error
+	sizesDone   chan struct{}
+	sizes       []string // nix-store --query --size of closure, in its order
+	sizesErr    error
 }
 
 // PrepareCopyToStore is the package's PrepareCopyToStore, asking the
@@ -126,22 +128,47 @@ func (cl *Closures) of(paths []string) *localClosure {
 	return lc
 }
 
+// shared runs query once for all callers, the first caller's ctx without
+// its cancellation (another copy may wait for the answer; the queries take
+// milliseconds), and waits for it or for ctx.
+func shared(ctx context.Context, mu *sync.Mutex, done *chan struct{}, query func(context.Context)) error {
+	mu.Lock()
+	ch := *done
+	if ch == nil {
+		ch = make(chan struct{})
+		*done = ch
+		go func() {
+			defer close(ch)
+			query(context.WithoutCancel(ctx))
+		}()
+	}
+	mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // get returns the closure of paths. nix-store -qR prints it in dependency
 // order (dependencies first), which is the order nix-store --import needs.
-// The queries (a few milliseconds) are not cancelled with the ctx of the
-// copy that runs them: another copy may be waiting for the answer.
 func (lc *localClosure) get(ctx context.Context, paths []string) ([]string, error) {
-	lc.once.Do(func() {
-		lc.closure, lc.err = localLines(context.WithoutCancel(ctx), "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
-	})
+	if err := shared(ctx, &lc.mu, &lc.closureDone, func(ctx context.Context) {
+		lc.closure, lc.err = localLines(ctx, "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
+	}); err != nil {
+		return nil, err
+	}
 	return lc.closure, lc.err
 }
 
 // getSizes returns the NAR sizes of the closure get returned.
 func (lc *localClosure) getSizes(ctx context.Context) ([]string, error) {
-	lc.sizesOnce.Do(func() {
-		lc.sizes, lc.sizesErr = localLines(context.WithoutCancel(ctx), "nix-store", append([]string{"--query", "--size"}, lc.closure...)...)
-	})
+	if err := shared(ctx, &lc.mu, &lc.sizesDone, func(ctx context.Context) {
+		lc.sizes, lc.sizesErr = localLines(ctx, "nix-store", append([]string{"--query", "--size"}, lc.closure...)...)
+	}); err != nil {
+		return nil, err
+	}
 	return lc.sizes, lc.sizesErr
 }
 

@@ -122,7 +122,10 @@ func (pl *Pipeline) Start(req ApplyRequest) *Run {
 		}
 	}
 	what := spec.Count(len(drvs)-scripts, "system")
-	if scripts > 0 {
+	switch {
+	case scripts > 0 && scripts == len(drvs):
+		what = spec.Count(scripts, "disko script")
+	case scripts > 0:
 		what += " and " + spec.Count(scripts, "disko script")
 	}
 	if len(drvs) == 0 || r.roots.refused() != nil { // gcroots.go: nothing is built for a refused plan

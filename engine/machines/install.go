@@ -35,7 +35,11 @@ import (
 //   - A host that already runs the planned system (and was never
 //     installed by ferry) is not installed: it is deployed as any host.
 //   - An install state records as started (state.Install.Done) resumes
-//     after its completed phases: the plan shows what it redoes.
+//     after its completed phases (never going back to a phase before the
+//     last completed one): the plan shows what it redoes. A host that
+//     presents the key ferry generated for the installed system (recorded
+//     with the install phase) has rebooted into it: the plan counts the
+//     reboot as done and apply only verifies the system.
 //   - Apply (installApply) re-reads the facts and refuses when the OS or
 //     a disk it wipes moved, then runs the phases, committing each as it
 //     completes: kexec (the same host key expected from the installer),
@@ -92,7 +96,11 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 		if pm.Target.HostKey == "" {
 			pm.Target.HostKey = conn.HostKey() // trust on first use, shown in the plan
 		}
-		facts, err = target.Install{}.ReadFacts(ctx, conn)
+		var probe []string // the disks the layout wipes: their file systems are shown
+		if ev.Disko != nil && slices.Contains(in.Phases, "disko") {
+			probe = ev.Disko.Disks
+		}
+		facts, err = target.Install{}.ReadFacts(ctx, conn, probe)
 	}
 	release()
 	if err != nil {
@@ -109,8 +117,19 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 			pi.Done = append(pi.Done, "reboot")
 		}
 	}
-	for _, p := range in.Phases {
+	// A resumed install never goes back to a phase before its last
+	// completed one: a kexec that an earlier apply skipped (the host ran
+	// the installer then) is not done now from whatever the host runs.
+	last := -1
+	for i, p := range in.Phases {
+		if slices.Contains(pi.Done, p) {
+			last = i
+		}
+	}
+	for i, p := range in.Phases {
 		switch {
+		case i < last && !slices.Contains(pi.Done, p):
+			// Skipped by the apply that did the later phases.
 		case p == "kexec" && (in.Kexec == "never" || in.Kexec == "auto" && facts.VariantID == "installer"):
 			// The host runs the installer already.
 		default:
@@ -154,7 +173,7 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 	}
 	pm.Install = pi
 	pm.Action, pm.Reason = plan.Deploy, ""
-	if rebooted {
+	if rebooted && !b.replace[pm.Addr] {
 		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: the host has rebooted into the installed system (it presents the host key ferry generated), which apply verifies", strings.Join(rec.Install.Done, ", "))
 	} else if len(pi.Done) > 0 {
 		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: redoes %s", strings.Join(pi.Done, ", "), orNone(strings.Join(pi.Redo(), ", ")))
@@ -187,7 +206,7 @@ func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machi
 	in := m.Install
 	drv := target.Install{}
 	env := target.Env{SSH: r.pl.SSH, Progress: progress}
-	facts, err := drv.ReadFacts(ctx, conn)
+	facts, err := drv.ReadFacts(ctx, conn, in.Disks)
 	if err != nil {
 		return nil, fmt.Errorf("refused: %w; nothing was touched", err)
 	}

@@ -361,8 +361,14 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if ev.Boot != nil {
 			boots[m.Addr] = remote.BootFiles{Kernel: ev.Boot.Kernel, Initrd: ev.Boot.Initrd, Modules: ev.Boot.Modules}
 		}
-		if h := read[m.Addr]; h != nil {
-			if msg := h.apply(pm); msg != "" && !rebootedInto(h.err, rec) {
+		// A host that rebooted into the system an interrupted install put
+		// on it presents that system's key: planInstall reads it with that.
+		h := read[m.Addr]
+		if h != nil && rebootedInto(h.err, rec) && b.installNeeded(m, rec) && pendingTarget[m.Addr] == "" {
+			h = nil
+		}
+		if h != nil {
+			if msg := h.apply(pm); msg != "" {
 				keyErrs = append(keyErrs, msg)
 			} else if h.err != nil {
 				b.sink.Warning(pm.Addr, pm.Reason)

@@ -54,20 +54,36 @@ func (Install) Reboot(ctx context.Context, env Env, ep remote.Target, opts remot
 }
 
 // factsScript prints the host's facts in sections: uname -m, MemTotal,
-// whether /sys/firmware/efi exists, /etc/os-release, lsblk's JSON, and
-// /run/current-system.
-const factsScript = `PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+// whether /sys/firmware/efi exists, /etc/os-release, lsblk's JSON,
+// /run/current-system, and blkid's probe of the disks in probe and their
+// partitions (only those: blkid without devices would read every block
+// device of the machine).
+func factsScript(probe []string) string {
+	script := `PATH=/run/current-system/sw/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 uname -m; echo '--ferry--'
 sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo; echo '--ferry--'
 if [ -d /sys/firmware/efi ]; then echo efi; fi; echo '--ferry--'
 cat /etc/os-release 2>/dev/null; echo '--ferry--'
 lsblk -J -b -o NAME,PATH,SIZE,MODEL,SERIAL,TYPE,FSTYPE,MOUNTPOINT,LABEL; echo '--ferry--'
 readlink /run/current-system 2>/dev/null || true; echo '--ferry--'
-blkid -c /dev/null -o export 2>/dev/null || true`
+`
+	if len(probe) > 0 {
+		var disks []string
+		for _, d := range probe {
+			disks = append(disks, remote.Quote(d))
+		}
+		script += "set -- $(lsblk -nrpo PATH -- " + strings.Join(disks, " ") + " 2>/dev/null)\n" +
+			"if [ $# -gt 0 ]; then blkid -c /dev/null -o export \"$@\" 2>/dev/null || true; fi"
+	}
+	return script
+}
 
-// ReadFacts reads the facts of the host on conn, in one round trip.
-func (Install) ReadFacts(ctx context.Context, conn *remote.Conn) (plan.HostFacts, error) {
-	out, err := conn.Output(ctx, factsScript)
+// ReadFacts reads the facts of the host on conn, in one round trip; the
+// disks in probe (those an install wipes) and their partitions are probed
+// for file systems too (lsblk reads those from udev, which rescue systems
+// may lack).
+func (Install) ReadFacts(ctx context.Context, conn *remote.Conn, probe []string) (plan.HostFacts, error) {
+	out, err := conn.Output(ctx, factsScript(probe))
 	if err != nil {
 		return plan.HostFacts{}, fmt.Errorf("read the host's facts: %w", err)
 	}

@@ -77,6 +77,7 @@ type hostState struct {
 	proc    *hostProcess // nil before the first launch
 	reboots int
 	halted  bool // down until Boot or Restart; the reboot watcher leaves it alone
+	held    bool // reboot requests wait (HoldReboots); kexec and halt ones do not
 	removed bool
 	disk    string // the loop device attached for the host, "" for none
 }

@@ -55,6 +55,22 @@ func (f *Fleet) Reboots(name string) int {
 	return 0
 }
 
+// HoldReboots makes the host named name's reboot requests wait (kexec
+// and halt requests are served) until release is called: a test can stop
+// an apply that asked for a reboot before the host comes back, with no
+// race against the reboot.
+func (f *Fleet) HoldReboots(name string) (release func()) {
+	set := func(held bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if st := f.states[name]; st != nil {
+			st.held = held
+		}
+	}
+	set(true)
+	return func() { set(false) }
+}
+
 // watchReboots serves reboot requests until Stop, each host's in a
 // goroutine of its own: hosts restart in parallel, as machines do (the
 // restarts of ten hosts one after the other made a fleet's install
@@ -102,7 +118,7 @@ func (f *Fleet) serveReboot(name string) {
 	defer st.op.Unlock()
 	h, ok := f.Host(name)
 	f.mu.Lock()
-	down := st.halted || st.removed
+	down, held := st.halted || st.removed, st.held
 	f.mu.Unlock()
 	if !ok || down {
 		return
@@ -116,6 +132,9 @@ func (f *Fleet) serveReboot(name string) {
 	case "":
 		// Still being written: look again next time.
 	case "reboot":
+		if held {
+			return // served once released
+		}
 		if err := f.reboot(h, st); err != nil {
 			f.fail(st, fmt.Errorf("reboot test host %s: %w", h.Name, err))
 			return

@@ -79,7 +79,8 @@ func TestInstallPlanErrors(t *testing.T) {
 		{name: "no disko layout", from: "./web.nix", to: "./nodisko.nix",
 			want: []string{"ferry.star:5:", "machine web: install:", "no disko layout: set disko.devices"}},
 		{name: "a disk the host lacks", env: map[string]string{"FERRY_VAR_web_disk": "/dev/vdz"},
-			want: []string{"ferry.star:5:", "names the disk /dev/vdz, which the host does not have; it has " + web.Disk}},
+			// (The host sees every disk of this machine: other tests' loop disks too.)
+			want: []string{"ferry.star:5:", "names the disk /dev/vdz, which the host does not have; it has ", web.Disk + " (256 MiB)"}},
 		{name: "too little memory", from: `min_memory = "64MiB"`, to: `min_memory = "64TiB"`,
 			want: []string{"ferry.star:5:", "less than min_memory 64 TiB", "nothing was touched"}},
 		{name: "kexec image named for another architecture", from: "./kexec.tar.gz", to: "./kexec-" + other + "-linux.tar.gz",

@@ -71,6 +71,12 @@ func kexecTarball(t testing.TB, extra ...string) []byte {
 // 256 MiB loop disk each, and writes the install configuration into dir.
 func startRescueHosts(t *testing.T, dir string, names ...string) *testhosts.Fleet {
 	t.Helper()
+	return startInstallHosts(t, dir, testhosts.KindRescue, names...)
+}
+
+// startInstallHosts is startRescueHosts with hosts of kind.
+func startInstallHosts(t *testing.T, dir string, kind testhosts.Kind, names ...string) *testhosts.Fleet {
+	t.Helper()
 	nixtest.RequireNix(t)
 	ctx := context.Background()
 	fleet, err := testhosts.Start(ctx, testhosts.Options{Empty: true})
@@ -83,7 +89,7 @@ func startRescueHosts(t *testing.T, dir string, names ...string) *testhosts.Flee
 		}
 	})
 	for i, name := range names {
-		if _, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: testhosts.KindRescue, DiskSize: 256 << 20}); err != nil {
+		if _, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: kind, DiskSize: 256 << 20}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,15 +357,32 @@ func TestInstallResumesAfterKill(t *testing.T) {
 // with the host key ferry generated, which state recorded before the
 // reboot, so the next plan reads it with that key (no host-key mismatch),
 // says the reboot is done, wipes and installs nothing, and its apply
-// verifies the running system and records the install as verified.
+// verifies the running system and records the install as verified. From
+// a host that ran the installer already (no kexec phase), the resume does
+// not kexec the installed system either.
 func TestInstallResumesAfterKillDuringReboot(t *testing.T) {
 	installChild()
+	for _, c := range []struct {
+		kind testhosts.Kind
+		done string
+	}{
+		{testhosts.KindRescue, "kexec, disko, install"},
+		{testhosts.KindInstaller, "disko, install"},
+	} {
+		t.Run(string(c.kind), func(t *testing.T) { testResumeAfterKillDuringReboot(t, c.kind, c.done) })
+	}
+}
+
+func testResumeAfterKillDuringReboot(t *testing.T, kind testhosts.Kind, done string) {
 	dir := t.TempDir()
-	fleet := startRescueHosts(t, dir, "web")
+	fleet := startInstallHosts(t, dir, kind, "web")
 	rescue, _ := fleet.Host("web")
+	// The reboot waits until the child is dead, so that it cannot see the
+	// new boot and record it: then the fleet serves the reboot the child
+	// asked for (detached from its session, remote.RestartScript).
+	release := fleet.HoldReboots("web")
 	killInstallAt(t, "TestInstallResumesAfterKillDuringReboot", dir, "web> install: reboot started")
-	// The reboot was started detached from the session (remote.RestartScript):
-	// wait for the fleet to boot the host from its disk.
+	release()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if h, _ := fleet.Host("web"); h.Kind == testhosts.KindDisk && fleet.Up("web") {
@@ -376,7 +399,7 @@ func TestInstallResumesAfterKillDuringReboot(t *testing.T) {
 	}
 	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
 	for _, want := range []string{
-		"resumes the install that an earlier apply left after kexec, disko, install: the host has rebooted into the installed system",
+		"resumes the install that an earlier apply left after " + done + ": the host has rebooted into the installed system",
 		"      phases:  none left: apply verifies the running system and records the install\n",
 		"(the disks were wiped by the earlier apply)",
 	} {

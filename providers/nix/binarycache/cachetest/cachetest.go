@@ -59,10 +59,12 @@ func (s *Server) Count(method, suffix string) int {
 	return n
 }
 
-// Uploads counts the writes answered with 200: PUTs (S3, HTTP caches)
-// and POSTs (GCS's upload API, which names the object in its query).
-func (s *Server) Uploads() int {
-	return s.Count(http.MethodPut, "") + s.Count(http.MethodPost, "")
+// Uploads counts the writes of objects whose key ends with suffix that
+// were answered with 200: PUTs (S3, HTTP caches) and POSTs (GCS's upload
+// API, logged with the object name of its query as the last element of
+// the path).
+func (s *Server) Uploads(suffix string) int {
+	return s.Count(http.MethodPut, suffix) + s.Count(http.MethodPost, suffix)
 }
 
 // Reset forgets the requests logged so far.
@@ -77,7 +79,11 @@ func (s *Server) logged(h http.Handler) http.Handler {
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		s.mu.Lock()
-		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		p := r.URL.Path
+		if name := r.URL.Query().Get("name"); r.Method == http.MethodPost && name != "" {
+			p += "/" + name // GCS's upload API names the object in its query
+		}
+		s.log = append(s.log, Request{Method: r.Method, Path: p, Status: rec.status})
 		s.mu.Unlock()
 	})
 }
