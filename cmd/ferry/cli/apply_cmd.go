@@ -68,7 +68,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 		if err := refusePlanTimeFlags(kctx, c.PlanFlags, a.Var, c.PlanFile); err != nil {
 			return err
 		}
-		p, err := readPlanFile(c.PlanFile)
+		p, err := a.readPlanFile(c.PlanFile)
 		if err != nil {
 			return err
 		}

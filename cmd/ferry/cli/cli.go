@@ -72,12 +72,12 @@ type CLI struct {
 
 // Globals are the flags every command takes.
 type Globals struct {
-	Chdir       string            `short:"C" name:"chdir" default:"." placeholder:"DIR" help:"Configuration directory."`
+	Chdir       string            `short:"C" name:"chdir" default:"." placeholder:"DIR" help:"Configuration directory; relative file paths given on the command line (plan files, --out, --var-file, --ssh-key, --ssh-config) are taken from it, as with terraform -chdir."`
 	File        string            `short:"f" name:"file" default:"ferry.star" placeholder:"FILE" help:"Entry file, relative to the configuration directory."`
 	Deployment  string            `short:"d" name:"deployment" placeholder:"NAME" help:"Deployment (default: deployment(name=...) in the config, else \"default\")."`
 	State       string            `name:"state" env:"FERRY_STATE" placeholder:"URL" help:"State store: file:///dir, s3://bucket, gs://bucket, mem:// (default: file://DIR/.ferry)."`
 	Var         map[string]string `name:"var" placeholder:"K=V" help:"Set a configuration variable (repeatable); also FERRY_VAR_<name>."`
-	VarFile     []string          `name:"var-file" type:"existingfile" placeholder:"FILE" help:"Set configuration variables from a JSON object or a .star file's globals (repeatable, later files win; --var wins over them, they win over FERRY_VAR_<name>)."`
+	VarFile     []string          `name:"var-file" placeholder:"FILE" help:"Set configuration variables from a JSON object or a .star file's globals (repeatable, later files win; --var wins over them, they win over FERRY_VAR_<name>; relative to -C DIR)."`
 	LockTimeout time.Duration     `name:"lock-timeout" default:"0s" help:"How long to wait for a held state lock."`
 	NoColor     bool              `name:"no-color" env:"NO_COLOR" help:"Plain output."`
 	Verbose     bool              `short:"v" name:"verbose" help:"Show Nix's full log while it evaluates and builds: every message, and every build's log lines."`
@@ -110,6 +110,39 @@ func (a *App) Dir() (string, error) {
 		return "", fmt.Errorf("configuration directory %s: %w", a.Chdir, err)
 	}
 	return d, nil
+}
+
+// path is the file path p given on the command line, relative to the
+// configuration directory (-C) when it is relative: `ferry -C infra plan
+// --out plan.json` writes infra/plan.json, as terraform -chdir=infra
+// does. "", "-" and absolute paths are returned as they are.
+func (a *App) path(p string) string {
+	if p == "" || p == "-" || filepath.IsAbs(p) {
+		return p
+	}
+	dir, err := a.Dir()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// paths is path for each of ps.
+func (a *App) paths(ps []string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = a.path(p)
+	}
+	return out
+}
+
+// ferryCmd is how to run ferry again on this configuration, for the
+// commands ferry suggests: "ferry", or "ferry -C DIR".
+func (a *App) ferryCmd() string {
+	if a.Chdir == "" || a.Chdir == "." {
+		return "ferry"
+	}
+	return "ferry -C " + remote.Quote(a.Chdir)
 }
 
 // Registry wires the providers explicitly.
@@ -146,7 +179,7 @@ func (a *App) LoadConfig() (*spec.Config, error) {
 		Dir:       dir,
 		File:      a.File,
 		Vars:      a.Var,
-		VarFiles:  a.VarFile,
+		VarFiles:  a.paths(a.VarFile),
 		LookupEnv: a.LookupEnv,
 		Schemas:   reg.Schemas(),
 		Providers: LangProviders(reg),
@@ -217,7 +250,7 @@ func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Eve
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := a.dialerOptions(remote.Options{KeyFiles: a.SSHKey})
+	opts, err := a.dialerOptions(remote.Options{KeyFiles: a.paths(a.SSHKey)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,7 +13,7 @@ type GraphCmd struct {
 // references and depends_on, or a plan's actions, edges and rollout gates.
 func (c *GraphCmd) Run(a *App) error {
 	if c.Plan != "" {
-		p, err := readPlanFile(c.Plan)
+		p, err := a.readPlanFile(c.Plan)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 // ImportNixopsCmd is `ferry import-nixops EXPORT.json [-d NAME]`: NixOps
 // state (`nixops export`) into ferry state.
 type ImportNixopsCmd struct {
-	Export string `arg:"" name:"export" type:"existingfile" help:"The output of nixops export (JSON)."`
+	Export string `arg:"" name:"export" help:"The output of nixops export (JSON; relative to -C DIR)."`
 	JSON   bool   `name:"json" help:"Print what was imported as JSON."`
 }
 
@@ -20,7 +20,7 @@ type ImportNixopsCmd struct {
 // its "none" machines with target, pinned host key and deployed system,
 // everything else recorded, not managed. No host is contacted.
 func (c *ImportNixopsCmd) Run(a *App) error {
-	data, err := os.ReadFile(c.Export)
+	data, err := os.ReadFile(a.path(c.Export))
 	if err != nil {
 		return fmt.Errorf("import-nixops: %w", err)
 	}

@@ -73,7 +73,7 @@ func (a *App) openSelected(sel func(*spec.Config) ([]*spec.Machine, error)) (*fl
 	if err != nil {
 		return nil, err
 	}
-	keys := a.SSHKey
+	keys := a.paths(a.SSHKey)
 	if len(keys) == 0 {
 		keys = nil // the default keys and ssh-agent
 	}

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,7 +126,7 @@ func (c *PlanCmd) Run(a *App) error {
 		return err
 	}
 	if c.Out != "" {
-		if err := writePlanFile(c.Out, p); err != nil {
+		if err := writePlanFile(a.path(c.Out), p); err != nil {
 			return err
 		}
 	} else {
@@ -143,7 +145,7 @@ func (c *PlanCmd) Run(a *App) error {
 	} else {
 		renderPlan(a.Stdout, p, a.colors())
 		if c.Out != "" {
-			fmt.Fprintf(a.Stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    ferry apply %s\n", c.Out, c.Out)
+			fmt.Fprintf(a.Stdout, "\nSaved the plan to %s. To apply exactly this plan, run:\n    %s apply %s\n", c.Out, a.ferryCmd(), c.Out)
 		}
 	}
 	if c.DetailedExitcode && p.HasChanges() {
@@ -289,16 +291,21 @@ func writePlanFile(path string, p *plan.Plan) error {
 	return nil
 }
 
-// readPlanFile reads and decodes a plan file.
-func readPlanFile(path string) (*plan.Plan, error) {
+// readPlanFile reads and decodes the plan file path, given on the command
+// line (relative to -C), and named as given in errors.
+func (a *App) readPlanFile(path string) (*plan.Plan, error) {
 	if strings.HasSuffix(path, ".star") {
 		// Not a plan: and the plan decoder's advice to run
 		// `ferry plan --out PATH` would overwrite the configuration.
 		return nil, fmt.Errorf("%s is a configuration file, not a plan file; write a plan with `ferry plan --out plan.json` and pass that (or run `ferry apply` without a file to plan and apply in one go)", path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(a.path(path))
 	if err != nil {
-		return nil, fmt.Errorf("read plan: %w; write one with `ferry plan --out %s`", err, path)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Path = path // as given
+		}
+		return nil, fmt.Errorf("read plan: %w; write one with `%s plan --out %s`", err, a.ferryCmd(), path)
 	}
 	return plan.Decode(path, data)
 }

@@ -50,7 +50,7 @@ func TestWritePlanFile(t *testing.T) {
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("plan file mode %04o, want 0600", info.Mode().Perm())
 	}
-	if p, err := readPlanFile(path); err != nil {
+	if p, err := (&App{}).readPlanFile(path); err != nil {
 		t.Errorf("reading the plan back: %v", err)
 	} else if p.Deployment != "site" {
 		t.Errorf("the plan read back is of deployment %q, want site", p.Deployment)

@@ -25,7 +25,7 @@ type ShowCmd struct {
 // Run shows a plan or the state.
 func (c *ShowCmd) Run(a *App) error {
 	if c.PlanFile != "" {
-		p, err := readPlanFile(c.PlanFile)
+		p, err := a.readPlanFile(c.PlanFile)
 		if err != nil {
 			return err
 		}

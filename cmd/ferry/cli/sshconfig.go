@@ -35,7 +35,7 @@ func (a *App) sshClientConfig() (*remote.SSHConfig, error) {
 	if a.sshConf != nil || a.SSHConfig == sshConfigNone {
 		return a.sshConf, nil
 	}
-	path, home := a.SSHConfig, ""
+	path, home := a.path(a.SSHConfig), ""
 	if a.LookupEnv != nil {
 		home, _ = a.LookupEnv("HOME")
 	}

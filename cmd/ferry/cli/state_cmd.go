@@ -112,13 +112,13 @@ func (c *StatePullCmd) Run(a *App) error {
 
 // StatePushCmd is `ferry state push FILE`.
 type StatePushCmd struct {
-	File  string `arg:"" type:"existingfile" help:"A state file (as written by 'ferry state pull')."`
+	File  string `arg:"" help:"A state file (as written by 'ferry state pull'; relative to -C DIR)."`
 	Force bool   `name:"force" help:"Push even over an interrupted apply's journal, another deployment's or lineage's snapshot, or resource types this ferry does not know."`
 }
 
 // Run replaces the state.
 func (c *StatePushCmd) Run(a *App) error {
-	data, err := os.ReadFile(c.File)
+	data, err := os.ReadFile(a.path(c.File))
 	if err != nil {
 		return err
 	}
