@@ -165,7 +165,7 @@ func PlanGraph(p *plan.Plan) (*graph.Graph[string], map[string]int) {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action != plan.Noop && m.Action != plan.Deferred {
+		if m.Action.Runs() {
 			g.Add(m.Addr)
 		}
 	}

@@ -370,7 +370,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if h != nil {
 			if msg := h.apply(pm); msg != "" {
 				keyErrs = append(keyErrs, msg)
-			} else if h.err != nil {
+			} else if h.err != nil && b.hostStopped(pm) == "" {
 				b.sink.Warning(pm.Addr, pm.Reason)
 			}
 		}
@@ -451,11 +451,32 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			pm.Action = plan.UploadKeys
 			pm.Reason = "the system is unchanged; keys change"
 		}
+		if why := b.hostStopped(pm); why != "" && pm.Action != plan.Noop && pm.Install == nil && pendingTarget[pm.Addr] == "" {
+			pm.Action, pm.Reason = plan.Stopped, why
+			pm.Reboot = nil
+			continue
+		}
 		planReboot(pm, policy, boots, read)
 	}
 	p.Machines = append(p.Machines, planned...)
 	b.pinRoots(ctx, p) // gcroots.go: GC roots for the derivations apply builds
 	return nil
+}
+
+// hostStopped says why pm's host is down on purpose: its target is a
+// cloud instance whose "state" attribute, as this plan refreshed it, is
+// stopped or stopping (`ferry stop`, or the cloud's console); "" else.
+func (b *planner) hostStopped(pm *plan.Machine) string {
+	res := pm.Target.Resource
+	if res == "" || b.values == nil {
+		return ""
+	}
+	v, known, err := b.values.Lookup(spec.Ref{Addr: res, Attr: "state"})
+	s, _ := v.(string)
+	if err != nil || !known || (s != "stopped" && s != "stopping") {
+		return ""
+	}
+	return fmt.Sprintf("its host %s is %s: apply leaves the machine alone; run `ferry start --on %s` to start it, then plan again", res, s, pm.Name)
 }
 
 // configTags are the tags the configuration gives a machine.

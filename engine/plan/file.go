@@ -109,7 +109,7 @@ func Decode(name string, data []byte) (*Plan, error) {
 			return nil, fmt.Errorf("plan %s is corrupted: a machine without name or address; run `ferry plan` again", name)
 		}
 		switch m.Action {
-		case Deploy, UploadKeys, Noop, Forget, Deferred:
+		case Deploy, UploadKeys, Noop, Forget, Deferred, Stopped:
 		default:
 			return nil, fmt.Errorf("plan %s is corrupted: %s has unknown action %q; run `ferry plan` again", name, m.Addr, m.Action)
 		}

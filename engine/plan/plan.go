@@ -250,14 +250,23 @@ const (
 	// the reference. Apply leaves it alone; the next plan (a plan-less
 	// `ferry apply` makes it in the same run) deploys it.
 	Deferred Action = "deferred"
+	// Stopped: the machine's host is a cloud instance that is stopped
+	// (`ferry stop`, or outside ferry), as the plan's refresh read its
+	// "state" attribute. Apply leaves it alone, whatever changed in its
+	// system: starting it is a decision of its own (`ferry start`), after
+	// which the next plan deploys it. Reason says so.
+	Stopped Action = "stopped"
 )
+
+// Runs reports whether apply does anything for a machine of action a.
+func (a Action) Runs() bool { return a != Noop && a != Deferred && a != Stopped }
 
 // Machine is the planned deployment of one NixOS machine. Apply builds,
 // copies and activates exactly Drv/Path; it never evaluates again.
 type Machine struct {
 	Name   string `json:"name"`
 	Addr   string `json:"address"`
-	Action Action `json:"action"` // deploy, upload-keys, noop, forget, deferred
+	Action Action `json:"action"` // deploy, upload-keys, noop, forget, deferred, stopped
 	Reason string `json:"reason,omitempty"`
 	// Target is how the host is reached. Arguments known only after
 	// apply (a target that comes from a resource created in this plan)
@@ -518,7 +527,7 @@ type Package struct {
 // a replacement counts as one add and one destroy.
 // Install counts the machines whose deploy installs NixOS (Deploy does
 // not count them).
-type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Install, Unchanged, Forget, Deferred int }
+type Counts struct{ Add, Change, Destroy, Import, Noop, Deploy, Install, Unchanged, Forget, Deferred, Stopped int }
 
 // Count returns the plan's action counts.
 func (p *Plan) Count() Counts {
@@ -555,6 +564,8 @@ func (p *Plan) Count() Counts {
 			c.Forget++
 		case Deferred:
 			c.Deferred++
+		case Stopped:
+			c.Stopped++
 		default:
 			c.Unchanged++
 		}

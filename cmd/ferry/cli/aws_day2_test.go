@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // TestEC2Day2: day-2 commands on an EC2 machine: info shows its instance
 // (id, state, type, private IP), reboot brings it back with a new boot,
-// and a machine that is stopped shows as such.
+// a machine that is stopped shows as such, and plans leave it alone (a
+// change to its system waits for `ferry start`).
 func TestEC2Day2(t *testing.T) {
 	b := newAWSBed(t, ec2Config)
 	b.ferry(0, "", "apply", "--auto-approve")
@@ -35,6 +38,39 @@ func TestEC2Day2(t *testing.T) {
 	info = b.ferry(0, "", "info").stdout
 	if !strings.Contains(info, id+" (stopped, t3.micro)") || !strings.Contains(info, "unreachable") {
 		t.Errorf("info of a stopped machine:\n%s", info)
+	}
+
+	// A stopped machine whose system changed is shown as stopped and left
+	// alone: apply does not try to reach it, and nothing fails.
+	conf := filepath.Join(b.dir, "ferry.star")
+	src, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(strings.Replace(string(src), "ec2.example", "day2.example", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	planned := b.ferry(0, "", "plan", "--detailed-exitcode")
+	for _, want := range []string{
+		"# machine.web is stopped: its host aws.instance.web is stopped: apply leaves the machine alone; run `ferry start --on web` to start it, then plan again",
+		"0 machines to deploy, 0 unchanged, 1 stopped.",
+	} {
+		if !strings.Contains(planned.stdout, want) {
+			t.Errorf("plan of a stopped machine lacks %q:\n%s\n%s", want, planned.stdout, planned.stderr)
+		}
+	}
+	if strings.Contains(planned.stderr, "not reachable") {
+		t.Errorf("plan of a stopped machine warns that it is unreachable:\n%s", planned.stderr)
+	}
+	b.ferry(0, "", "apply", "--auto-approve")
+
+	// Started again, the next plan deploys the change.
+	b.ferry(0, "", "start")
+	if _, err := b.watch.WaitUp(waitCtx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.ferry(0, "", "apply", "--auto-approve"); !strings.Contains(r.stdout, "web: deployed") {
+		t.Errorf("apply after start:\n%s\n%s", r.stdout, r.stderr)
 	}
 }
 

@@ -36,7 +36,7 @@ func newLiveStatus(p *plan.Plan, width int) *liveStatus {
 		}
 	}
 	for _, m := range p.Machines {
-		if m.Action != plan.Noop && m.Action != plan.Deferred {
+		if m.Action.Runs() {
 			s.total++
 		}
 	}

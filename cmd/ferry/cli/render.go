@@ -39,7 +39,17 @@ var actionPhrase = map[plan.Action]string{
 // renderPlan writes the human form of p.
 func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 	if !p.HasChanges() {
-		fmt.Fprintf(w, "No changes. Deployment %q matches the configuration.\n\n", p.Deployment)
+		if p.Count().Stopped > 0 {
+			fmt.Fprintf(w, "No changes to apply. Deployment %q matches the configuration but for stopped machines, which wait:\n", p.Deployment)
+		} else {
+			fmt.Fprintf(w, "No changes. Deployment %q matches the configuration.\n", p.Deployment)
+		}
+		for _, m := range p.Machines {
+			if m.Action == plan.Stopped { // apply leaves it alone: say why
+				renderMachine(w, m, c)
+			}
+		}
+		fmt.Fprintln(w)
 	} else {
 		fmt.Fprintf(w, "ferry will perform the following actions in deployment %q:\n", p.Deployment)
 		for _, r := range p.Resources {
@@ -107,6 +117,9 @@ func renderPlan(w io.Writer, p *plan.Plan, c colors) {
 		if n.Deferred > 0 {
 			fmt.Fprintf(w, ", %d deferred", n.Deferred)
 		}
+		if n.Stopped > 0 {
+			fmt.Fprintf(w, ", %d stopped", n.Stopped)
+		}
 		fmt.Fprint(w, ".")
 	}
 	fmt.Fprintln(w)
@@ -123,6 +136,13 @@ func renderMachine(w io.Writer, m *plan.Machine, c colors) {
 		return
 	case plan.Forget:
 		fmt.Fprintf(w, "\n  # %s%s%s will be forgotten (%s)\n%s  -%s %s\n", c.bold, m.Addr, c.reset, m.Reason, c.red, c.reset, m.Addr)
+		return
+	case plan.Stopped:
+		fmt.Fprintf(w, "\n  # %s%s%s is %sstopped%s: %s", c.bold, m.Addr, c.reset, c.yellow, c.reset, m.Reason)
+		if m.DeclaredAt != "" {
+			fmt.Fprintf(w, "  [%s]", m.DeclaredAt)
+		}
+		fmt.Fprintln(w)
 		return
 	case plan.Deferred:
 		fmt.Fprintf(w, "\n  # %s%s%s is deferred: %s", c.bold, m.Addr, c.reset, m.Reason)
