@@ -45,7 +45,8 @@ func newInstallBed(t *testing.T) *installBed {
 		"ssh_public_key": strings.TrimSpace(fleet.ClientPublicKey),
 	}}
 	for i, name := range []string{"web1", "web2"} {
-		h, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: testhosts.KindRescue, DiskSize: 1 << 30})
+		// web2 is a plain rescue system: no Nix at all.
+		h, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: testhosts.KindRescue, NoNix: name == "web2", DiskSize: 1 << 30})
 		if err != nil {
 			t.Fatal(err)
 		}

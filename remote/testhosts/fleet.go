@@ -388,18 +388,20 @@ func (l *launcher) stop() { close(l.reqs) }
 
 // launch starts the host: unshare makes the namespaces, the shell mounts the
 // host's folders over /nix, /run, /root and /etc/nix, initialises the store
-// and becomes sshd (PID 1 of the host).
+// (but a rescue system's) and becomes sshd (PID 1 of the host).
 func launch(h Host) (*hostProcess, error) {
 	q := remote.Quote
 	sshdLog := h.SSHDLog()
 	os.Remove(sshdLog) // a retried start must not see the old "listening" line
-	script := strings.Join(append(append([]string{
+	steps := append(append([]string{
 		"echo " + q(h.Name) + " > /proc/sys/kernel/hostname"},
 		h.Kind.mounts(h)...),
-		"mount --bind "+q(filepath.Join(h.Root, "boot_id"))+" /proc/sys/kernel/random/boot_id",
-		"nix-store --init",
-		"exec "+remote.Command(sshdPath, "-D", "-f", filepath.Join(h.Root, "sshd", "sshd_config"), "-E", sshdLog),
-	), " && ")
+		"mount --bind "+q(filepath.Join(h.Root, "boot_id"))+" /proc/sys/kernel/random/boot_id")
+	if h.Kind != KindRescue { // a rescue system has no store to initialise
+		steps = append(steps, "nix-store --init")
+	}
+	steps = append(steps, "exec "+remote.Command(sshdPath, "-D", "-f", filepath.Join(h.Root, "sshd", "sshd_config"), "-E", sshdLog))
+	script := strings.Join(steps, " && ")
 	startLog := filepath.Join(h.Root, "start.log")
 	out, err := os.Create(startLog)
 	if err != nil {

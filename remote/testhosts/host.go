@@ -24,6 +24,8 @@ type Host struct {
 	// rescue system, a booted NixOS installer, or the system installed
 	// on its disk.
 	Kind Kind
+	// NoNix is a rescue system without Nix binaries (HostOptions.NoNix).
+	NoNix bool
 	// Disk is the host's loop device (/dev/loopN) when it has a disk
 	// (HostOptions.DiskSize), "" otherwise.
 	Disk string

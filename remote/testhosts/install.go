@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 
@@ -18,8 +19,10 @@ import (
 
 // Hosts to install NixOS on (TESTING.md, "Installing and caches"): a host
 // added with a Kind other than KindNixOS is a rescue system or a booted
-// NixOS installer, with an empty writable tmpfs as /nix (the installer's
-// store in RAM) and an empty /etc/nix; with HostOptions.DiskSize it has a
+// NixOS installer, with an empty tmpfs as /nix (the installer's store in
+// RAM; read-only on a rescue system, whose store nothing may write) and an
+// empty /etc/nix, and with HostOptions.NoNix a rescue system without Nix
+// binaries; with HostOptions.DiskSize it has a
 // disk, a loop device of its own attached at Add (losetup -f --show -P)
 // and detached when the host is removed or the fleet stops. "kexec" is a
 // restart of a rescue, installer or disk-booted host into KindInstaller:
@@ -86,14 +89,25 @@ func (k Kind) mounts(h Host) []string {
 	run := bind(filepath.Join(h.Root, "run"), "/run")
 	switch k {
 	case KindRescue, KindInstaller:
+		// The installer's store is in RAM; a rescue system's /nix is
+		// empty and read-only: nothing may be written there (what the
+		// host is installed with goes to the installer's store or /mnt).
+		nix := "mount -t tmpfs -o size=1g,mode=755 none /nix"
+		if k == KindRescue {
+			nix = "mount -t tmpfs -o ro,size=64k,mode=755 none /nix"
+		}
 		out := []string{
-			"mount -t tmpfs -o size=1g,mode=755 none /nix",
+			nix,
 			run,
 			bind(filepath.Join(h.Root, "root"), "/root"),
 			"mount -t tmpfs -o size=1m,mode=755 none /etc/nix",
 		}
 		if k == KindInstaller {
 			out = append(out, bind(filepath.Join(h.Root, "os-release"), "/etc/os-release"))
+		}
+		if k == KindRescue && h.NoNix {
+			nonix := filepath.Join(h.Root, "nonix")
+			out = append(out, "mount -t overlay overlay -o lowerdir=/usr/bin,upperdir="+q(filepath.Join(nonix, "upper"))+",workdir="+q(filepath.Join(nonix, "work"))+" /usr/bin")
 		}
 		return out
 	case KindDisk:
@@ -150,6 +164,22 @@ func prepareInstallKind(h Host) error {
 		"bin/kexec-installer": requestScript("kexec"),
 		"bin/nixos-install":   nixosInstallScript,
 		"os-release":          installerOSRelease,
+	}
+	if h.NoNix {
+		// A whiteout (a 0/0 character device) per Nix binary hides it in
+		// the overlay the rescue system mounts on /usr/bin.
+		nonix := filepath.Join(h.Root, "nonix")
+		for _, d := range []string{"upper", "work"} {
+			if err := os.MkdirAll(filepath.Join(nonix, d), 0o755); err != nil {
+				return err
+			}
+		}
+		bins, _ := filepath.Glob("/usr/bin/nix*")
+		for _, b := range bins {
+			if err := syscall.Mknod(filepath.Join(nonix, "upper", filepath.Base(b)), syscall.S_IFCHR, 0); err != nil && !errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("hide %s: %w", b, err)
+			}
+		}
 	}
 	for name, content := range files {
 		mode := os.FileMode(0o755)

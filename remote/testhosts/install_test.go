@@ -31,7 +31,7 @@ func TestInstallOnRescueHost(t *testing.T) {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	h, err := fleet.Add(ctx, testhosts.HostOptions{Name: "r1", Addr: "127.0.0.1", Kind: testhosts.KindRescue, DiskSize: 256 << 20})
+	h, err := fleet.Add(ctx, testhosts.HostOptions{Name: "r1", Addr: "127.0.0.1", Kind: testhosts.KindRescue, NoNix: true, DiskSize: 256 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +56,9 @@ func TestInstallOnRescueHost(t *testing.T) {
 	if got := run(h, "ls /nix/store; grep -c VARIANT_ID=installer /etc/os-release || true"); got != "0" {
 		t.Errorf("rescue host: store and installer marker %q, want an empty store and no installer", got)
 	}
+	if got := run(h, "command -v nix-store nix || echo no nix; touch /nix/x 2>/dev/null && echo writable || echo read-only"); got != "no nix\nread-only" {
+		t.Errorf("rescue host without Nix: %q, want no Nix binaries and a read-only /nix", got)
+	}
 	boot1 := run(h, "cat /proc/sys/kernel/random/boot_id")
 
 	// kexec, asked from inside the host as the kexec tarball's run does.
@@ -73,6 +76,9 @@ func TestInstallOnRescueHost(t *testing.T) {
 	}
 	if got := run(inst, ". /etc/os-release; echo $VARIANT_ID"); got != "installer" {
 		t.Errorf("installer VARIANT_ID = %q", got)
+	}
+	if got := run(inst, "command -v nix-store >/dev/null && echo nix; touch /nix/x && echo writable"); got != "nix\nwritable" {
+		t.Errorf("installer: %q, want Nix and a writable store", got)
 	}
 
 	// The stub disko module's script for this disk, copied into the

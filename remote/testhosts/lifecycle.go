@@ -37,6 +37,11 @@ type HostOptions struct {
 	// Kind is what the host runs: KindNixOS (the default), KindRescue or
 	// KindInstaller (install.go).
 	Kind Kind
+	// NoNix, for a KindRescue host, hides the Nix binaries from its
+	// sessions (a plain rescue system): an overlay on /usr/bin whose upper
+	// folder holds a whiteout per Nix binary. The installer it kexecs
+	// into has them again.
+	NoNix bool
 	// DiskSize, when positive, gives the host a disk of that many bytes:
 	// a loop device attached at Add, detached at Remove and Stop
 	// (Host.Disk).
@@ -71,7 +76,10 @@ func (f *Fleet) Add(ctx context.Context, opts HostOptions) (Host, error) {
 	if !opts.Kind.valid() || opts.Kind == KindDisk {
 		return Host{}, fmt.Errorf("add test host %s: kind %q: want %q, %q or %q", name, opts.Kind, KindNixOS, KindRescue, KindInstaller)
 	}
-	h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name), Kind: opts.Kind, NetNS: opts.NetNS}
+	if opts.NoNix && opts.Kind != KindRescue {
+		return Host{}, fmt.Errorf("add test host %s: NoNix is for rescue hosts, not %q", name, opts.Kind)
+	}
+	h := Host{Name: name, Addr: addr.String(), Port: opts.Port, Root: filepath.Join(f.Base, name), Kind: opts.Kind, NetNS: opts.NetNS, NoNix: opts.NoNix}
 	st := &hostState{halted: true}
 	st.op.Lock()
 	defer st.op.Unlock()

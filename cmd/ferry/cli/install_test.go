@@ -67,8 +67,9 @@ func kexecTarball(t testing.TB, extra ...string) []byte {
 	return buf.Bytes()
 }
 
-// startRescueHosts starts an empty fleet and adds rescue hosts with a
-// 256 MiB loop disk each, and writes the install configuration into dir.
+// startRescueHosts starts an empty fleet and adds rescue hosts (without
+// Nix) with a 256 MiB loop disk each, and writes the install
+// configuration into dir.
 func startRescueHosts(t *testing.T, dir string, names ...string) *testhosts.Fleet {
 	t.Helper()
 	return startInstallHosts(t, dir, testhosts.KindRescue, names...)
@@ -89,7 +90,8 @@ func startInstallHosts(t *testing.T, dir string, kind testhosts.Kind, names ...s
 		}
 	})
 	for i, name := range names {
-		if _, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: kind, DiskSize: 256 << 20}); err != nil {
+		// Rescue systems are plain ones: no Nix, a read-only empty /nix.
+		if _, err := fleet.Add(ctx, testhosts.HostOptions{Name: name, Addr: "127.0.0." + strconv.Itoa(i+1), Kind: kind, NoNix: kind == testhosts.KindRescue, DiskSize: 256 << 20}); err != nil {
 			t.Fatal(err)
 		}
 	}
