@@ -228,6 +228,22 @@ func TestInstallThroughCLI(t *testing.T) {
 		t.Errorf("plan after the install:\n%s", again.stdout)
 	}
 
+	// From now on it is an ordinary machine: a change to its system is
+	// deployed over SSH with the pinned key, not installed.
+	webNix := strings.Replace(installWebNix, `networking.hostName = "web";`, `networking.hostName = "web"; networking.domain = "example.org";`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "web.nix"), []byte(webNix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := mustFerry(t, 0, dir, "", "plan", "--out", filepath.Join(dir, "change.json"))
+	if strings.Contains(changed.stdout, "INSTALLED") || !strings.Contains(changed.stdout, "# machine.web will be deployed") {
+		t.Errorf("plan of a change after the install:\n%s", changed.stdout)
+	}
+	mustFerry(t, 0, dir, "", "apply", filepath.Join(dir, "change.json"))
+	if cur, _ := booted.CurrentSystem(); cur == "" || !strings.Contains(changed.stdout, cur) {
+		t.Errorf("after the change the host runs %q, not the planned system", cur)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
+
 	// --replace installs it again and shows the wipe again, of the disk as
 	// it is now; its apply kexecs the installed system into the installer
 	// (which presents the installed system's key), wipes, installs, and
