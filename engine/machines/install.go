@@ -48,8 +48,9 @@ import (
 //     --system, and an ed25519 host key ferry generates written into
 //     /mnt/etc/ssh, its public half recorded before the reboot), reboot
 //     (into the installed system, held to the generated key), then the
-//     running system verified, the health checks, and the generation
-//     recorded. Only the public host key is ever recorded.
+//     running system verified, the machine's keys uploaded, the health
+//     checks, and the generation recorded. Only the public host key is
+//     ever recorded.
 
 // installNeeded reports whether the machine m, with state record rec, is
 // installed by this plan.
@@ -296,6 +297,11 @@ func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machi
 	}
 	if cur != m.Path {
 		return rec, fmt.Errorf("install: the host runs %s, not the installed system %s", orNone(cur), m.Path)
+	}
+	// The machine's keys, all of them (pre- and post-activation alike:
+	// the first boot activated the system), before the health checks.
+	if err := upload(ctx, conn, m.Addr, r.secrets.of(m.Addr), "", rec.Keys, progress); err != nil {
+		return rec, fmt.Errorf("install: keys (the installed system runs; run `ferry apply` again to upload them): %w", err)
 	}
 	rec, err = r.checked(ctx, conn, m, rec, systemState{}, "health check after install", progress)
 	if err == nil {

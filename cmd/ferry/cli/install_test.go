@@ -29,6 +29,7 @@ machine(
     name = "web",
     target = install(ssh(host = var("web_host"), port = int(var("web_port"))), kexec_image = "./kexec.tar.gz", min_memory = "64MiB"),
     modules = [nix.module("./web.nix", args = {"disk": var("web_disk")})],
+    keys = [key("api-token", text = "install-s3cret")],
 )
 `
 
@@ -222,6 +223,14 @@ func TestInstallThroughCLI(t *testing.T) {
 	cur, _ := booted.CurrentSystem()
 	if cur == "" || !strings.Contains(planned.stdout, cur) {
 		t.Errorf("the host runs %q, not the planned system", cur)
+	}
+	// The machine's keys arrived after the first boot, so the plan after
+	// the install is empty.
+	if b, err := os.ReadFile(filepath.Join(booted.Root, "run", "keys", "api-token")); err != nil || string(b) != "install-s3cret" {
+		t.Errorf("key on the installed host: %q, %v", b, err)
+	}
+	if !strings.Contains(applied.stdout, "uploaded 1 key: api-token") {
+		t.Errorf("apply does not upload the key:\n%s", applied.stdout)
 	}
 	again := mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 	if strings.Contains(again.stdout, "INSTALLED") {
