@@ -39,6 +39,10 @@ type machineInfo struct {
 	// Host is the cloud instance the machine runs on, as state recorded
 	// it (aws.ec2 targets); nil for hosts ferry did not create.
 	Host *hostInfo `json:"host,omitempty"`
+	// Install is how far ferry installed NixOS onto the host (install
+	// targets), from state: "verified", or the phases an interrupted
+	// install completed.
+	Install string `json:"install,omitempty"`
 	// From state: what ferry deployed.
 	Generation int        `json:"generation,omitempty"`
 	Deployed   string     `json:"deployed,omitempty"`
@@ -110,6 +114,9 @@ func (c *InfoCmd) Run(a *App) error {
 		if in.Host != nil {
 			fmt.Fprintf(a.Stdout, "    instance:  %s\n", in.Host)
 		}
+		if in.Install != "" {
+			fmt.Fprintf(a.Stdout, "    install:   %s\n", in.Install)
+		}
 		if in.Deployed != "" {
 			fmt.Fprintf(a.Stdout, "    deployed:  %s\n", in.Deployed)
 			fmt.Fprintf(a.Stdout, "               %s\n", deployedWhen(in.Generation, in.DeployedAt))
@@ -153,6 +160,16 @@ func (f *fleet) info(ctx context.Context, m *spec.Machine) machineInfo {
 			str := func(k string) string { s, _ := r.Attrs[k].(string); return s }
 			in.Host.ID, in.Host.State, in.Host.Type = str("id"), str("state"), str("instance_type")
 			in.Host.PublicIP, in.Host.PrivateIP = str("public_ip"), str("private_ip")
+		}
+	}
+	if rec := f.record(m); rec != nil && rec.Install != nil {
+		switch {
+		case rec.Install.Verified:
+			in.Install = "verified"
+		case len(rec.Install.Done) == 0:
+			in.Install = "started, no phase completed (run `ferry plan` to resume)"
+		default:
+			in.Install = "interrupted after " + strings.Join(rec.Install.Done, ", ") + " (run `ferry plan` to resume)"
 		}
 	}
 	if rec := f.record(m); rec != nil && rec.Path != "" {

@@ -217,6 +217,9 @@ func TestInstallThroughCLI(t *testing.T) {
 	if in, _ := rec["install"].(map[string]any); in == nil || in["verified"] != true {
 		t.Errorf("state's install record: %v", rec["install"])
 	}
+	if info := mustFerry(t, 0, dir, "", "info").stdout; !strings.Contains(info, "    install:   verified\n") || !strings.Contains(info, "status:    up to date") {
+		t.Errorf("info after the install:\n%s", info)
+	}
 	if b, _ := json.Marshal(rec); bytes.Contains(b, []byte("PRIVATE KEY")) {
 		t.Errorf("state holds a private key: %s", b)
 	}
@@ -356,6 +359,9 @@ func TestInstallResumesAfterKill(t *testing.T) {
 	web, _ := fleet.Host("web")
 	if got := blkidType(web.Disk); got != "gpt" {
 		t.Fatalf("after disko the disk holds %q, want a GPT", got)
+	}
+	if info := mustFerry(t, 0, dir, "", "info").stdout; !strings.Contains(info, "    install:   interrupted after kexec, disko (run `ferry plan` to resume)\n") {
+		t.Errorf("info after the kill:\n%s", info)
 	}
 	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
 	for _, want := range []string{
