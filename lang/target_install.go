@@ -29,6 +29,7 @@ var installParams = []param{
 	{name: "kexec_image", doc: "A path or URL of the kexec installer tarball; default: the one nixos-images publishes for the host's architecture. The plan pins its URL and hash."},
 	{name: "phases", def: `["kexec", "disko", "install", "reboot"]`, doc: `The steps to run, in this order. Leave out "disko" when the target's file systems are mounted at /mnt already.`},
 	{name: "min_memory", def: `"` + defaultMinMemory + `"`, doc: `The least memory the host needs ("1.5GiB", "512MiB"): less fails the plan before anything is touched.`},
+	{name: "installed_host_key", doc: "A file (relative to the configuration folder) with the OpenSSH ed25519 private key the installed system gets, e.g. the one agenix or sops-nix secrets are encrypted to; default: ferry generates one. The plan reads its public half (pinned and shown); apply writes the file into /mnt/etc/ssh after checking it still holds that key. The private key is never in the plan or state."},
 }
 
 var installDoc = builtinDoc{name: "install", params: installParams, returns: "a target for machine(target = ...)",
@@ -89,6 +90,15 @@ func installTarget(thread *starlark.Thread, _ *starlark.Builtin, args starlark.T
 			p.add("min_memory %q: %v", s, err)
 		} else {
 			in.MinMemory = n
+		}
+	}
+	if v, ok := a["installed_host_key"]; ok && v != starlark.None {
+		if s, err := wantString(v); err != nil {
+			p.addArg("installed_host_key", err)
+		} else if s == "" {
+			p.add("installed_host_key is empty: give the file of the installed system's private host key, or leave it out")
+		} else {
+			in.HostKeyFile = s
 		}
 	}
 	if err := p.report(r, thread); err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,6 +227,29 @@ func hostKeyAlgorithms(pinned ssh.PublicKey) []string {
 		}
 	}
 	return algos
+}
+
+// ReadHostKey reads an OpenSSH ed25519 private host key (as
+// ssh-keygen -t ed25519 writes it, without a passphrase) from path and
+// returns it with its public half in authorized_keys form. Errors name
+// path, never the key.
+func ReadHostKey(path string) (private []byte, public string, err error) {
+	private, err = os.ReadFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	signer, err := ssh.ParsePrivateKey(private)
+	if err != nil {
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, "", fmt.Errorf("%s: the key has a passphrase: a host key must not", path)
+		}
+		return nil, "", fmt.Errorf("%s: not an OpenSSH private key", path)
+	}
+	if t := signer.PublicKey().Type(); t != ssh.KeyAlgoED25519 {
+		return nil, "", fmt.Errorf("%s: a %s key: want an ed25519 one (ssh-keygen -t ed25519 -N '' -f FILE)", path, t)
+	}
+	return private, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }
 
 // NewHostKey generates an ed25519 host key: the private key in OpenSSH

@@ -75,6 +75,7 @@ type Run struct {
 	limits        Limits
 	ctx           context.Context
 	secrets       Secrets
+	configDir     string          // ApplyRequest.ConfigDir
 	caches        *caches         // transfer.go
 	closures      remote.Closures // the local store's answers, asked once per run
 	rebootTimeout time.Duration
@@ -101,7 +102,7 @@ type Run struct {
 // while resources proceed.
 func (pl *Pipeline) Start(req ApplyRequest) *Run {
 	r := &Run{pl: pl, p: req.Plan, st: req.State, commit: req.Commit, results: req.Results, sink: req.Sink,
-		limits: req.Limits, ctx: req.Ctx, secrets: req.Secrets, caches: &caches{keys: req.Transfers}, rebootTimeout: req.RebootTimeout, reachTimeout: req.ReachTimeout,
+		limits: req.Limits, ctx: req.Ctx, secrets: req.Secrets, configDir: req.ConfigDir, caches: &caches{keys: req.Transfers}, rebootTimeout: req.RebootTimeout, reachTimeout: req.ReachTimeout,
 		gates: gateBatches(req.Plan.Rollout), buildDone: make(chan struct{}), done: map[string]bool{}}
 	if r.sink == nil {
 		r.sink = nopSink{}

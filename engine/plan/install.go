@@ -36,6 +36,13 @@ type Install struct {
 	Disko    string `json:"disko,omitempty"`
 	// MinMemory is the least memory the host needs, in bytes.
 	MinMemory int64 `json:"min_memory"`
+	// HostKeyFile and HostKey, when the configuration gives the installed
+	// system's host key (install(installed_host_key = FILE)): the file as
+	// configured (relative to the configuration folder) and the public
+	// key the plan read from it, which apply holds the file to. The
+	// private key is in neither plan nor state.
+	HostKeyFile string `json:"installed_host_key_file,omitempty"`
+	HostKey     string `json:"installed_host_key,omitempty"`
 	// Facts are the host's facts the plan was made against.
 	Facts HostFacts `json:"facts"`
 }

@@ -251,6 +251,10 @@ type Install struct {
 	Phases []string
 	// MinMemory is the least memory in bytes the host must have.
 	MinMemory int64
+	// HostKeyFile is a file holding the OpenSSH ed25519 private key the
+	// installed system gets (relative to the configuration folder); ""
+	// lets ferry generate one.
+	HostKeyFile string
 }
 
 // InstallPhases are the phases of an install, in order.

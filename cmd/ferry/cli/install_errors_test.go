@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -30,7 +31,9 @@ func elfHeader(m elf.Machine) string {
 }
 
 // TestInstallPlanErrors plans installs that cannot go ahead, through the
-// CLI on a rescue host: a host that does not let root in, no disko layout (names disko.devices), a layout
+// CLI on a rescue host: a host that does not let root in, an
+// installed_host_key that is not an ed25519 key or is missing, no disko
+// layout (names disko.devices), a layout
 // disk the host lacks (lists the host's disks), less memory than
 // min_memory, and a kexec image for another architecture, told by its
 // file name or by the ELF files in it. Each fails the plan with the
@@ -51,6 +54,9 @@ func TestInstallPlanErrors(t *testing.T) {
 	write("nodisko.nix", noDisko)
 	write("kexec-"+other+"-linux.tar.gz", string(kexecTarball(t)))
 	write("kexec-elf.tar.gz", string(kexecTarball(t, "kexec/kexec", elfHeader(otherELF))))
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", filepath.Join(dir, "rsa_key")).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
 
 	// A rescue system that does not let root in: its root accepts no key.
 	rootLocked := func(t *testing.T) {
@@ -85,6 +91,10 @@ func TestInstallPlanErrors(t *testing.T) {
 			want: []string{"ferry.star:5:", "less than min_memory 64 TiB", "nothing was touched"}},
 		{name: "kexec image named for another architecture", from: "./kexec.tar.gz", to: "./kexec-" + other + "-linux.tar.gz",
 			want: []string{"ferry.star:5:", "is for " + other + " (from its file name), but the host is " + runtimeArch(t)}},
+		{name: "an installed host key that is not ed25519", from: `min_memory = "64MiB")`, to: `min_memory = "64MiB", installed_host_key = "./rsa_key")`,
+			want: []string{"ferry.star:5:", "installed_host_key: " + filepath.Join(dir, "rsa_key") + ": a ssh-rsa key: want an ed25519 one"}},
+		{name: "an installed host key file that is missing", from: `min_memory = "64MiB")`, to: `min_memory = "64MiB", installed_host_key = "./nope")`,
+			want: []string{"ferry.star:5:", "installed_host_key: open " + filepath.Join(dir, "nope") + ": no such file or directory"}},
 		{name: "kexec image with executables of another architecture", from: "./kexec.tar.gz", to: "./kexec-elf.tar.gz",
 			want: []string{"is for " + other + " (from the ELF files in it), but the host is " + runtimeArch(t)}},
 	} {

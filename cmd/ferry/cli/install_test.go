@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -501,4 +502,69 @@ func TestInstallRefusesInstallerWithAnotherKey(t *testing.T) {
 	if in, _ := stateMachine(t, dir, "web")["install"].(map[string]any); in != nil && in["done"] != nil {
 		t.Errorf("state records completed phases after the refused installer: %v", in)
 	}
+}
+
+// TestInstallWithGivenHostKey installs with installed_host_key: the plan
+// shows the file's key (and holds no private key), an apply after the
+// file changed is refused touching nothing, and the installed system
+// comes up with the file's key, pinned in state.
+func TestInstallWithGivenHostKey(t *testing.T) {
+	dir := t.TempDir()
+	fleet := startRescueHosts(t, dir, "web")
+	web, _ := fleet.Host("web")
+	keyFile := filepath.Join(dir, "web_host_key")
+	keygen := func() string {
+		t.Helper()
+		os.Remove(keyFile)
+		os.Remove(keyFile + ".pub")
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", keyFile).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		pub, err := os.ReadFile(keyFile + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(pub))
+	}
+	pub := keygen()
+	conf := strings.Replace(installConfig, `min_memory = "64MiB")`, `min_memory = "64MiB", installed_host_key = "./web_host_key")`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "ferry.star"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fp, _ := remote.Fingerprint(pub)
+	planned := mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	if want := "the installed system gets " + fp + " from ./web_host_key (installed_host_key), pinned"; !strings.Contains(planned.stdout, want) {
+		t.Errorf("plan does not contain %q:\n%s", want, planned.stdout)
+	}
+	priv, _ := os.ReadFile(keyFile)
+	body := strings.Split(strings.TrimSpace(string(priv)), "\n")[1]
+	if b, _ := os.ReadFile(filepath.Join(dir, "plan.json")); bytes.Contains(b, []byte(body)) || bytes.Contains(b, []byte("PRIVATE KEY")) {
+		t.Error("the plan file holds the private host key")
+	}
+
+	// The file changes after the review: refused, nothing touched.
+	keygen()
+	refused := mustFerry(t, 1, dir, "", "apply", "plan.json")
+	if want := "refused: installed_host_key ./web_host_key holds "; !strings.Contains(refused.stdout+refused.stderr, want) || !strings.Contains(refused.stdout+refused.stderr, "but the plan pinned "+fp) {
+		t.Errorf("apply after the key file changed:\n%s\n%s", refused.stdout, refused.stderr)
+	}
+	if h, _ := fleet.Host("web"); h.Kind != testhosts.KindRescue || blkidType(web.Disk) != "" {
+		t.Errorf("after the refused apply the host is %q with a disk holding %q, want it untouched", h.Kind, blkidType(web.Disk))
+	}
+
+	pub = keygen()
+	mustFerry(t, 0, dir, "", "plan", "--out", "plan.json")
+	mustFerry(t, 0, dir, "", "apply", "plan.json")
+	booted, _ := fleet.Host("web")
+	if booted.Kind != testhosts.KindDisk || !remote.SameHostKey(booted.HostKey, pub) {
+		t.Errorf("the installed host is %q presenting %s, want booted from its disk with the file's key %s", booted.Kind, booted.HostKey, pub)
+	}
+	rec := stateMachine(t, dir, "web")
+	if !remote.SameHostKey(fmt.Sprint(rec["host_key"]), pub) {
+		t.Errorf("state pins %v, want the file's key %s", rec["host_key"], pub)
+	}
+	if b, _ := json.Marshal(rec); bytes.Contains(b, []byte("PRIVATE KEY")) {
+		t.Errorf("state holds a private key: %s", b)
+	}
+	mustFerry(t, 0, dir, "", "plan", "--detailed-exitcode")
 }
