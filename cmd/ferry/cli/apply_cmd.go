@@ -65,7 +65,7 @@ func (c *ApplyCmd) Run(a *App, kctx *kong.Context) error {
 	opts := engine.ApplyOptions{Parallelism: c.Parallelism, MaxConcurrentCopy: c.MaxConcurrentCopy,
 		MaxConcurrentActivate: c.MaxConcurrentActivate, BuildJobs: c.BuildJobs, RebootTimeout: c.RebootTimeout, ReachTimeout: c.ReachTimeout}
 	if c.PlanFile != "" {
-		if err := refusePlanTimeFlags(kctx, c.PlanFlags, a.Var, c.PlanFile); err != nil {
+		if err := refusePlanTimeFlags(a, kctx, c.PlanFlags, a.Var, c.PlanFile); err != nil {
 			return err
 		}
 		p, err := a.readPlanFile(c.PlanFile)
@@ -314,13 +314,14 @@ func renderDeferred(a *App, deferred map[string]string, planFile string) {
 	for _, addr := range sortedKeys(deferred) {
 		fmt.Fprintf(a.Stdout, "  %s: %s\n", addr, deferred[addr])
 	}
-	fmt.Fprintf(a.Stdout, "Their inputs exist now: run `ferry plan --out %s`, review it and `ferry apply %s` to deploy them (or `ferry apply`, which plans and asks).\n", shellWord(planFile), shellWord(planFile))
+	fc := a.ferryCmd()
+	fmt.Fprintf(a.Stdout, "Their inputs exist now: run `%s plan --out %s`, review it and `%s apply %s` to deploy them (or `%s apply`, which plans and asks).\n", fc, shellWord(planFile), fc, shellWord(planFile), fc)
 }
 
 // refusePlanTimeFlags fails when a plan-time flag was given with a plan
 // file: the plan already holds that choice, and apply never decides it
 // anew. The error says how to make the plan that does what was asked.
-func refusePlanTimeFlags(kctx *kong.Context, f PlanFlags, vars map[string]string, file string) error {
+func refusePlanTimeFlags(a *App, kctx *kong.Context, f PlanFlags, vars map[string]string, file string) error {
 	given := map[string]bool{}
 	for _, p := range kctx.Path {
 		if p.Flag != nil {
@@ -360,8 +361,8 @@ func refusePlanTimeFlags(kctx *kong.Context, f PlanFlags, vars map[string]string
 	if first == "" {
 		return nil
 	}
-	return fmt.Errorf("--%s is chosen at plan time, and %s holds the choices it was made with; run `ferry plan %s --out %s` and review it (variables for keys can come from FERRY_VAR_<name>)",
-		first, file, strings.Join(redo, " "), file)
+	return fmt.Errorf("--%s is chosen at plan time, and %s holds the choices it was made with; run `%s plan %s --out %s` and review it (variables for keys can come from FERRY_VAR_<name>)",
+		first, file, a.ferryCmd(), strings.Join(redo, " "), file)
 }
 
 // shellWord quotes s for a command the user may paste.

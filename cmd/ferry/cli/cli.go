@@ -115,8 +115,12 @@ func (a *App) Dir() (string, error) {
 // path is the file path p given on the command line, relative to the
 // configuration directory (-C) when it is relative: `ferry -C infra plan
 // --out plan.json` writes infra/plan.json, as terraform -chdir=infra
-// does. "", "-" and absolute paths are returned as they are.
+// does. "~/..." is under $HOME (a shell leaves --flag=~/x alone); "",
+// "-" and absolute paths are returned as they are.
 func (a *App) path(p string) string {
+	if home, ok := a.home(); ok && (p == "~" || strings.HasPrefix(p, "~/")) {
+		return filepath.Join(home, p[1:])
+	}
 	if p == "" || p == "-" || filepath.IsAbs(p) {
 		return p
 	}
@@ -127,8 +131,21 @@ func (a *App) path(p string) string {
 	return filepath.Join(dir, p)
 }
 
-// paths is path for each of ps.
+// home is $HOME as LookupEnv sees it.
+func (a *App) home() (string, bool) {
+	if a.LookupEnv == nil {
+		return "", false
+	}
+	h, ok := a.LookupEnv("HOME")
+	return h, ok && h != ""
+}
+
+// paths is path for each of ps; nil for nil (no --ssh-key means the
+// default keys, not none).
 func (a *App) paths(ps []string) []string {
+	if ps == nil {
+		return nil
+	}
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = a.path(p)

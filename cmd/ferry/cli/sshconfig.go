@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -44,6 +45,9 @@ func (a *App) sshClientConfig() (*remote.SSHConfig, error) {
 			return nil, nil
 		}
 		path = filepath.Join(home, ".ssh", "config")
+	} else if _, err := os.Stat(path); err != nil {
+		// Given (--ssh-config, FERRY_SSH_CONFIG): it must be there.
+		return nil, fmt.Errorf("--ssh-config %s: %w (relative paths are taken from -C DIR; \"none\" reads none)", a.SSHConfig, err)
 	}
 	c, err := remote.LoadSSHConfig(path, home)
 	if err != nil {

@@ -169,3 +169,38 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDefaultKeysFromHome: without --ssh-key (nor FERRY_SSH_KEY, an agent
+// or ssh_config), ferry logs in with ~/.ssh/id_ed25519; --var-file=~/...
+// is read from $HOME, and a --ssh-config that is missing is an error.
+func TestDefaultKeysFromHome(t *testing.T) {
+	hosts, web, _ := startWebAndDB(t)
+	dir := t.TempDir()
+	setHostEnv(t, hosts, dir)
+	os.Unsetenv("FERRY_SSH_KEY") // t.Setenv restores it
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	key, err := os.ReadFile(hosts.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(home, ".ssh", "id_ed25519"), string(key))
+	os.Chmod(filepath.Join(home, ".ssh", "id_ed25519"), 0o600)
+	write(t, filepath.Join(home, "vars.json"), `{"domain": "home.example"}`)
+	write(t, filepath.Join(dir, "ferry.star"), `deployment(name = "home")
+machine(name = "web", target = ssh(host = var("web_host"), port = int(var("web_port"))), modules = [nix.inline("{ networking.domain = \"%s\"; }" % var("domain"))])
+`)
+	r := mustFerry(t, 0, dir, "", "plan", "--var-file=~/vars.json")
+	if !strings.Contains(r.stdout, "machine.web") || strings.Contains(r.stderr, "not reachable") {
+		t.Errorf("plan with the key in ~/.ssh:\n%s\n%s", r.stdout, r.stderr)
+	}
+	if r := mustFerry(t, 0, dir, "", "--var-file=~/vars.json", "exec", "--", "hostname"); !strings.Contains(r.stdout, "web") {
+		t.Errorf("exec with the key in ~/.ssh: %s %s (host %s)", r.stdout, r.stderr, web.Name)
+	}
+	if r := mustFerry(t, 1, dir, "", "--ssh-config", "nope", "plan", "--var-file=~/vars.json"); !strings.Contains(r.stderr, "--ssh-config nope: stat "+filepath.Join(dir, "nope")+": no such file or directory") {
+		t.Errorf("a missing --ssh-config:\n%s", r.stderr)
+	}
+}
