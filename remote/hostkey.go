@@ -229,16 +229,16 @@ func hostKeyAlgorithms(pinned ssh.PublicKey) []string {
 	return algos
 }
 
-// ReadHostKey reads an OpenSSH ed25519 private host key (as
-// ssh-keygen -t ed25519 writes it, without a passphrase) from path and
-// returns it with its public half in authorized_keys form. Errors name
-// path, never the key.
+// ReadHostKey reads an ed25519 private host key without a passphrase
+// (OpenSSH's format, as ssh-keygen -t ed25519 writes it, or PKCS#8) from
+// path and returns it in OpenSSH's format with its public half in
+// authorized_keys form. Errors name path, never the key.
 func ReadHostKey(path string) (private []byte, public string, err error) {
-	private, err = os.ReadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, "", err
 	}
-	signer, err := ssh.ParsePrivateKey(private)
+	raw, err := ssh.ParseRawPrivateKey(data)
 	if err != nil {
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
@@ -246,10 +246,19 @@ func ReadHostKey(path string) (private []byte, public string, err error) {
 		}
 		return nil, "", fmt.Errorf("%s: not an OpenSSH private key", path)
 	}
+	signer, err := ssh.NewSignerFromKey(raw)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: not a private key ferry can use", path)
+	}
 	if t := signer.PublicKey().Type(); t != ssh.KeyAlgoED25519 {
 		return nil, "", fmt.Errorf("%s: a %s key: want an ed25519 one (ssh-keygen -t ed25519 -N '' -f FILE)", path, t)
 	}
-	return private, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
+	// In OpenSSH's own format, as sshd reads it (a PKCS#8 file may not be).
+	block, err := ssh.MarshalPrivateKey(raw, "")
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }
 
 // NewHostKey generates an ed25519 host key: the private key in OpenSSH

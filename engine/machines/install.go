@@ -37,7 +37,7 @@ import (
 //   - An install state records as started (state.Install.Done) resumes
 //     after its completed phases (never going back to a phase before the
 //     last completed one): the plan shows what it redoes. A host that
-//     presents the key ferry generated for the installed system (recorded
+//     presents the key ferry wrote into the installed system (recorded
 //     with the install phase) has rebooted into it: the plan counts the
 //     reboot as done and apply only verifies the system.
 //   - Apply (installApply) re-reads the facts and refuses when the OS or
@@ -84,7 +84,7 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 	rebooted := false
 	if rebootedInto(err, rec) {
 		// An earlier apply was stopped while the host rebooted into the
-		// installed system: it presents the key ferry generated for it
+		// installed system: it presents the key ferry wrote into it
 		// (recorded before the reboot), so the reboot is done.
 		ep.HostKey = rec.Install.HostKey
 		if conn, err = b.pl.SSH.Dial(ctx, ep); err == nil {
@@ -137,7 +137,7 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 			pi.Phases = append(pi.Phases, p)
 		}
 	}
-	if in.HostKeyFile != "" {
+	if in.HostKeyFile != "" && slices.Contains(pi.Redo(), "install") { // else written already
 		_, pub, err := remote.ReadHostKey(configPath(b.cfg.Dir, in.HostKeyFile))
 		if err != nil {
 			return fail("installed_host_key: %v", err)
@@ -182,7 +182,7 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 	pm.Install = pi
 	pm.Action, pm.Reason = plan.Deploy, ""
 	if rebooted && !b.replace[pm.Addr] {
-		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: the host has rebooted into the installed system (it presents the host key ferry generated), which apply verifies", strings.Join(rec.Install.Done, ", "))
+		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: the host has rebooted into the installed system (it presents the host key ferry wrote into it), which apply verifies", strings.Join(rec.Install.Done, ", "))
 	} else if len(pi.Done) > 0 {
 		pm.Reason = fmt.Sprintf("resumes the install that an earlier apply left after %s: redoes %s", strings.Join(pi.Done, ", "), orNone(strings.Join(pi.Redo(), ", ")))
 	} else if b.replace[pm.Addr] {
@@ -199,7 +199,7 @@ func rebootPending(rec *state.Machine) bool {
 }
 
 // rebootedInto reports whether err, from connecting to the host of the
-// machine with record rec, is the host presenting the key ferry generated
+// machine with record rec, is the host presenting the key ferry wrote
 // for the system it installed and was rebooting into when the apply
 // stopped: the reboot is done (planInstall reads the host with that key).
 func rebootedInto(err error, rec *state.Machine) bool {
@@ -286,7 +286,7 @@ func (r *Run) installApply(ctx context.Context, conn *remote.Conn, m *plan.Machi
 			}
 			next := ep
 			next.HostKey = rec.Install.HostKey
-			progress("install: rebooting into the installed system, holding it to the host key ferry generated")
+			progress("install: rebooting into the installed system, holding it to the host key written into it")
 			conn, err = drv.RestartInto(ctx, env, conn, next, r.timeout())
 			if err == nil {
 				ep = next

@@ -223,6 +223,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	// round trip each.
 	targets := map[string]plan.Target{}
 	pendingTarget := map[string]string{} // by address: why the host is not read
+	stopped := map[string]string{}       // by address: why the host is down on purpose (not read)
 	reads := map[string]remote.Target{}
 	lateReads := map[string]remote.Target{} // read once selected by their deployment.tags
 	var fromNix []string                    // machines whose target their modules give (deployment.targetHost, ...)
@@ -233,8 +234,18 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			fromNix = append(fromNix, name)
 			continue
 		}
+		why := b.hostStopped(m.Target.Resource, m.Name)
 		t, unknown, err := b.planTarget(m)
-		if err != nil {
+		switch {
+		case why != "":
+			// A stopped instance is not read, and its address may be
+			// gone (a public IP): only what the plan shows is kept.
+			if err != nil || len(unknown) > 0 {
+				t = plan.Target{Kind: m.Target.Kind, Resource: m.Target.Resource}
+			}
+			targets[m.Addr], stopped[m.Addr] = t, why
+			continue
+		case err != nil:
 			return err
 		}
 		targets[m.Addr] = t
@@ -370,7 +381,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if h != nil {
 			if msg := h.apply(pm); msg != "" {
 				keyErrs = append(keyErrs, msg)
-			} else if h.err != nil && b.hostStopped(pm) == "" {
+			} else if h.err != nil {
 				b.sink.Warning(pm.Addr, pm.Reason)
 			}
 		}
@@ -451,7 +462,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 			pm.Action = plan.UploadKeys
 			pm.Reason = "the system is unchanged; keys change"
 		}
-		if why := b.hostStopped(pm); why != "" && pm.Action != plan.Noop && pm.Install == nil && pendingTarget[pm.Addr] == "" {
+		if why := stopped[pm.Addr]; why != "" && pm.Action != plan.Noop && pm.Install == nil {
 			pm.Action, pm.Reason = plan.Stopped, why
 			pm.Reboot = nil
 			continue
@@ -463,11 +474,12 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	return nil
 }
 
-// hostStopped says why pm's host is down on purpose: its target is a
-// cloud instance whose "state" attribute, as this plan refreshed it, is
-// stopped or stopping (`ferry stop`, or the cloud's console); "" else.
-func (b *planner) hostStopped(pm *plan.Machine) string {
-	res := pm.Target.Resource
+// hostStopped says why the host of machine name is down on purpose: its
+// target is the cloud instance res whose "state" attribute, as this plan
+// refreshed and planned it, is stopped or stopping (`ferry stop`, or the
+// cloud's console; an instance created or replaced here has no known
+// state); "" else.
+func (b *planner) hostStopped(res, name string) string {
 	if res == "" || b.values == nil {
 		return ""
 	}
@@ -476,7 +488,7 @@ func (b *planner) hostStopped(pm *plan.Machine) string {
 	if err != nil || !known || (s != "stopped" && s != "stopping") {
 		return ""
 	}
-	return fmt.Sprintf("its host %s is %s: apply leaves the machine alone; run `ferry start --on %s` to start it, then plan again", res, s, pm.Name)
+	return fmt.Sprintf("its host %s is %s: apply leaves the machine alone; run `ferry start --on %s` to start it, then plan again", res, s, name)
 }
 
 // configTags are the tags the configuration gives a machine.

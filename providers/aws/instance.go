@@ -107,6 +107,7 @@ func (r *instance) Plan(ctx context.Context, req providers.PlanRequest) (provide
 	// An update in place.
 	unknown := func(name string) { p[name] = spec.Unknown{Source: req.Addr + "." + name} }
 	eipChanged := spec.HasUnknown(p["elastic_ip"]) || a.elasticIP != prior.elasticIP
+	stopped := str(req.Prior, "state") == "stopped"
 	if typeChanged {
 		if state := str(req.Prior, "state"); state == "running" || state == "pending" {
 			from, to := prior.instanceType, a.instanceType
@@ -115,10 +116,14 @@ func (r *instance) Plan(ctx context.Context, req providers.PlanRequest) (provide
 			}
 			resp.Downtime = fmt.Sprintf("stops the instance to change instance_type from %s to %s, then starts it", from, to)
 		}
-		unknown("state")
-		if a.elasticIP == "" || eipChanged {
-			unknown("public_ip") // a stop and start gives another one
-			unknown("public_dns")
+		// A stopped instance gets its new type and stays stopped, without
+		// a public address: only a running one's state and address change.
+		if !stopped {
+			unknown("state")
+			if a.elasticIP == "" || eipChanged {
+				unknown("public_ip") // a stop and start gives another one
+				unknown("public_dns")
+			}
 		}
 	}
 	if eipChanged {

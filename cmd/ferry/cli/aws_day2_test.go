@@ -64,6 +64,18 @@ func TestEC2Day2(t *testing.T) {
 	}
 	b.ferry(0, "", "apply", "--auto-approve")
 
+	// A new instance type for the stopped instance: changed in place, no
+	// downtime (it is down), and it stays stopped and left alone.
+	planned = b.ferry(2, "", "plan", "--detailed-exitcode", "--var", "type=t3.small")
+	if !strings.Contains(planned.stdout, "1 to change") || !strings.Contains(planned.stdout, "1 stopped.") || strings.Contains(planned.stdout, "downtime") {
+		t.Errorf("plan of a new type for a stopped instance:\n%s\n%s", planned.stdout, planned.stderr)
+	}
+	b.ferry(0, "", "apply", "--auto-approve", "--var", "type=t3.small")
+	if info := b.ferry(0, "", "info").stdout; !strings.Contains(info, id+" (stopped, t3.small)") {
+		t.Errorf("info after the type change:\n%s", info)
+	}
+	b.lookup["FERRY_VAR_type"] = "t3.small"
+
 	// Started again, the next plan deploys the change.
 	b.ferry(0, "", "start")
 	if _, err := b.watch.WaitUp(waitCtx(t), id); err != nil {
