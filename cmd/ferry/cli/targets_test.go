@@ -129,7 +129,7 @@ func TestMachinesOnResources(t *testing.T) {
 		"Apply complete! Resources: 3 added, 0 changed, 0 destroyed. Machines: 2 deployed, 1 deferred.\n",
 		"Deferred: 1 machine was not deployed: its system depends on values this apply produced.\n",
 		"  machine.app: its module args use fake.host.app.id, known only after apply (fake.host.app will be created)\n",
-		"run `ferry plan --out plan.json`, review it and `ferry apply plan.json` to deploy them",
+		"run `ferry -C "+dir+" plan --out plan.json`, review it and `ferry -C "+dir+" apply plan.json` to deploy them",
 		"web> target resolved: root@"+web.Addr,
 	)
 	before("apply plan.json", applied.stdout, [2]string{"fake.host.web: created", "web> target resolved"})
