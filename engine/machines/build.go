@@ -31,8 +31,9 @@ import (
 //   - given by store path (store_path = "/nix/store/..."): not evaluated,
 //     not built. Plan pins the path and finds where it is (locateGiven):
 //     this machine's store (pushed, as a built system is), the host's
-//     store, or the host's substituters (the host realises it); a path no
-//     store holds fails the plan, naming where it looked.
+//     store, or the host's substituters and its fleet cache (transfer =
+//     nix_cache(...), e.g. the one CI fills; the host realises it); a path
+//     no store holds fails the plan, naming where it looked.
 
 // planBuildHost is m's build host with its key pinned: configured, else
 // the one an earlier apply recorded for the same user@host:port.
@@ -54,10 +55,11 @@ func (b *planner) planBuildHost(m *spec.Machine) *plan.BuildHost {
 }
 
 // givenCheck asks a host whether it has a store path, or can fetch it
-// from its substituters, and which substituters it has; the path is $1.
-const givenCheck = `p=$1
+// from its substituters, and which substituters it has; the path is $1,
+// the other arguments options of the fetch (a fleet cache's).
+const givenCheck = `p=$1; shift
 if nix-store --check-validity "$p" 2>/dev/null; then echo host; exit 0; fi
-if nix-store --realise --dry-run "$p" 2>&1 | grep -q 'will be fetched'; then echo substitute; else echo none; fi
+if nix-store --realise --dry-run "$p" "$@" 2>&1 | grep -q 'will be fetched'; then echo substitute; else echo none; fi
 nix --extra-experimental-features nix-command show-config 2>/dev/null | sed -n 's/^substituters = //p'
 `
 
@@ -99,7 +101,7 @@ func (b *planner) locateGiven(ctx context.Context, planned []*plan.Machine, read
 			errs = append(errs, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: store_path %s: %s, and the host cannot be asked before apply: build or fetch it here first (nix-store --realise %s)", pm.Name, pm.Path, looked, pm.Path)))
 			continue
 		}
-		where, subs, err := b.askHost(ctx, ep, pm.Path)
+		where, subs, err := b.askHost(ctx, ep, pm.Path, givenFetchOptions(pm.Transfer))
 		if err != nil {
 			errs = append(errs, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: store_path %s: %s, and asking the host failed: %v", pm.Name, pm.Path, looked, err)))
 			continue
@@ -111,19 +113,36 @@ func (b *planner) locateGiven(ctx context.Context, planned []*plan.Machine, read
 			if subs == "" {
 				subs = "none configured"
 			}
+			if t := pm.Transfer; t != nil && t.Mode == spec.TransferCache && t.Substituter != "" {
+				subs += ", nor in the fleet cache " + t.Substituter
+			}
 			errs = append(errs, spec.Errorf(m.Pos, fmt.Sprintf("machine %s: store_path %s: no store holds it: %s, not in the Nix store of %s, and not in the host's substituters (%s); build it or copy it here (nix copy --from ...), or push it to a cache the host trusts", pm.Name, pm.Path, looked, ep, subs)))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// askHost runs givenCheck on the host at ep.
-func (b *planner) askHost(ctx context.Context, ep remote.Target, path string) (where, substituters string, err error) {
+// givenFetchOptions are the options of a host's fetch of a system given
+// by store path: its fleet cache (transfer = nix_cache(...)) as an extra
+// substituter, trusted for that command only, besides its own.
+func givenFetchOptions(t *plan.Transfer) []string {
+	if t == nil || t.Mode != spec.TransferCache || t.Substituter == "" {
+		return nil
+	}
+	opts := []string{"--option", "extra-substituters", t.Substituter, "--option", "narinfo-cache-negative-ttl", "0"}
+	if t.PublicKey != "" {
+		opts = append(opts, "--option", "extra-trusted-public-keys", t.PublicKey)
+	}
+	return opts
+}
+
+// askHost runs givenCheck on the host at ep, with the fetch's options.
+func (b *planner) askHost(ctx context.Context, ep remote.Target, path string, opts []string) (where, substituters string, err error) {
 	conn, err := b.pl.SSH.Dial(ctx, ep)
 	if err != nil {
 		return "", "", err
 	}
-	out, err := conn.Output(ctx, "sh -c "+remote.Quote(givenCheck)+" ferry "+remote.Quote(path))
+	out, err := conn.Output(ctx, "sh -c "+remote.Quote(givenCheck)+" ferry "+remote.Command(append([]string{path}, opts...)...))
 	if err != nil {
 		return "", "", err
 	}
@@ -169,9 +188,13 @@ func (r *Run) fetchGiven(ctx context.Context, conn *remote.Conn, m *plan.Machine
 			return fmt.Errorf("copy closure: %w", err)
 		}
 	default:
-		progress("fetching %s from the host's substituters", m.Path)
-		if err := conn.Run(ctx, remote.Command("nix-store", "--realise", m.Path), remote.RunOptions{}); err != nil {
-			return fmt.Errorf("fetch the given system from the host's substituters: %w", err)
+		from := "the host's substituters"
+		if opts := givenFetchOptions(m.Transfer); opts != nil {
+			from += " and the fleet cache " + m.Transfer.Substituter
+		}
+		progress("fetching %s from %s", m.Path, from)
+		if err := conn.Run(ctx, remote.Command(append([]string{"nix-store", "--realise", m.Path}, givenFetchOptions(m.Transfer)...)...), remote.RunOptions{}); err != nil {
+			return fmt.Errorf("fetch the given system from %s: %w", from, err)
 		}
 	}
 	return nil

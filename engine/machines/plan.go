@@ -350,8 +350,12 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 		if m.StorePath != "" {
 			pm.SystemGiven = plan.SystemSubstitute // until locateGiven finds where it is
 		}
-		if pm.Transfer, err = planTransfer(ctx, m, transfersChecked); err != nil { // transfer.go
-			return err
+		// A system built on the target or a build host never passes
+		// through here: the machine's transfer does not apply to it.
+		if !m.BuildOnTarget && m.BuildHost == nil {
+			if pm.Transfer, err = planTransfer(ctx, m, transfersChecked); err != nil { // transfer.go
+				return err
+			}
 		}
 		if rec != nil {
 			pm.Previous = rec.Path

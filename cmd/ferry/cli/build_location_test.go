@@ -16,6 +16,7 @@ import (
 // buildHostConfig deploys web with its system built on the test host
 // build1; both host keys are configured (pinned).
 const buildHostConfig = `deployment(name = "buildloc")
+defaults(transfer = "substitute") # does not apply: the system never passes through the deployer
 
 def target(name):
     return ssh(host = var(name + "_host"), port = int(var(name + "_port")), host_key = var(name + "_key"))
@@ -77,6 +78,9 @@ func TestBuildHost(t *testing.T) {
 	if !strings.Contains(plan.stdout, wantLine) {
 		t.Errorf("plan lacks %q:\n%s", wantLine, plan.stdout)
 	}
+	if strings.Contains(plan.stdout, "transfer:") {
+		t.Errorf("plan shows a transfer for a system the target fetches from its build host:\n%s", plan.stdout)
+	}
 	sys := plannedPaths(t, planFile)["machine.web"]
 	if sys == "" {
 		t.Fatalf("plan.json pins no system for machine.web")
@@ -124,9 +128,10 @@ func TestBuildHost(t *testing.T) {
 // TestStorePath deploys a system built elsewhere (here by nix-build, as CI
 // would) given by store path: it is not evaluated (no Nix evaluation event
 // in the whole run), pushed from this machine's store, and activated; one
-// this machine's store lacks is fetched by the host from its substituters;
-// a store path that no store holds fails the plan, naming where ferry
-// looked.
+// this machine's store lacks is fetched by the host from its substituters,
+// or from a fleet cache CI filled that the host trusts for that fetch
+// only; a store path that no store holds fails the plan, naming where
+// ferry looked.
 func TestStorePath(t *testing.T) {
 	hosts := startTestHosts(t, "web")
 	dir := t.TempDir()
@@ -209,14 +214,67 @@ machine(name = "web", target = ssh(host = var("web_host"), port = int(var("web_p
 		t.Errorf("this machine's store holds %s again: it was not fetched by the host", cached)
 	}
 
+	// A system CI pushed to a signed fleet cache the host does not trust
+	// on its own (transfer = nix_cache(substituter, public_key), no url:
+	// ferry uploads nothing): the host fetches it from there, trusting the
+	// key for that command only.
+	out, err = exec.Command("nix-build", "--no-out-link", "-E",
+		`(import <nixpkgs/nixos/lib/eval-config.nix> { modules = [ { networking.domain = "fleet.cache.by.ci"; } ]; specialArgs = { }; }).config.system.build.toplevel`).Output()
+	if err != nil {
+		t.Fatalf("nix-build the fleet-cached system: %v", err)
+	}
+	fleetCached := strings.TrimSpace(string(out))
+	fleetCache, keys := t.TempDir(), t.TempDir()
+	sk, pk := filepath.Join(keys, "sk"), filepath.Join(keys, "pk")
+	for _, argv := range [][]string{
+		{"nix-store", "--generate-binary-cache-key", "ci-1", sk, pk},
+		{"nix", "--extra-experimental-features", "nix-command", "copy", "--to", "file://" + fleetCache + "?secret-key=" + sk + "&compression=zstd", fleetCached},
+		{"nix-store", "--delete", fleetCached},
+	} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
+	}
+	public, _ := os.ReadFile(pk)
+	if err := os.WriteFile(filepath.Join(web.Root, "etc-nix", "nix.conf"), []byte("sandbox = false\nsubstituters =\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	star := `deployment(name = "given")
+machine(name = "web", target = ssh(host = var("web_host"), port = int(var("web_port")), host_key = var("web_key")),
+        store_path = "` + fleetCached + `",
+        transfer = nix_cache(substituter = "file://` + fleetCache + `", public_key = "` + strings.TrimSpace(string(public)) + `"))
+`
+	if err := os.WriteFile(filepath.Join(dir, "ferry.star"), []byte(star), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan = mustFerry(t, 0, dir, "", "plan", "--out", planFile)
+	if want := "      system:  " + fleetCached + " (given, not evaluated; the host fetches it from its substituters and the fleet cache file://" + fleetCache + ")\n"; !strings.Contains(plan.stdout, want) {
+		t.Errorf("plan lacks %q:\n%s", want, plan.stdout)
+	}
+	mustFerry(t, 0, dir, "", "apply", planFile)
+	if cur, _ := web.CurrentSystem(); cur != fleetCached {
+		t.Errorf("web runs %q, want %s", cur, fleetCached)
+	}
+	if locallyValid(fleetCached) {
+		t.Errorf("this machine's store holds %s again: it was not fetched by the host", fleetCached)
+	}
+
 	// A store path no store holds: the plan fails and says where it looked.
 	missing := "/nix/store/0c2qy2pvlqlwxg7mnjnnqbqkpj1qkgw5-nixos-system-web-24.05.ferrystub"
 	config(missing)
 	r := mustFerry(t, 1, dir, "", "plan")
-	for _, want := range []string{"ferry.star:2:1: machine web: store_path " + missing + ": no store holds it: not in this machine's Nix store, not in the Nix store of " + web.Target().String(), "not in the host's substituters (file://" + cache + ")"} {
+	for _, want := range []string{"ferry.star:2:1: machine web: store_path " + missing + ": no store holds it: not in this machine's Nix store, not in the Nix store of " + web.Target().String(), "not in the host's substituters (none configured)"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("plan's error lacks %q:\n%s", want, r.stderr)
 		}
+	}
+	// With a fleet cache, the error names it too.
+	if err := os.WriteFile(filepath.Join(dir, "ferry.star"), []byte(strings.Replace(star, fleetCached, missing, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = mustFerry(t, 1, dir, "", "plan")
+	if want := "not in the host's substituters (none configured, nor in the fleet cache file://" + fleetCache + ")"; !strings.Contains(r.stderr, want) {
+		t.Errorf("plan's error lacks %q:\n%s", want, r.stderr)
 	}
 }
 

@@ -247,7 +247,11 @@ func renderSystem(w io.Writer, m *plan.Machine) {
 	case plan.SystemOnHost:
 		fmt.Fprintf(w, "      system:  %s (given, not evaluated; the host has it)\n", m.Path)
 	default:
-		fmt.Fprintf(w, "      system:  %s (given, not evaluated; the host fetches it from its substituters)\n", m.Path)
+		from := "its substituters"
+		if t := m.Transfer; t != nil && t.Mode == spec.TransferCache && t.Substituter != "" {
+			from += " and the fleet cache " + t.Substituter
+		}
+		fmt.Fprintf(w, "      system:  %s (given, not evaluated; the host fetches it from %s)\n", m.Path, from)
 	}
 	switch {
 	case m.BuildOnTarget:
