@@ -66,8 +66,9 @@ nix --extra-experimental-features nix-command show-config 2>/dev/null | sed -n '
 // locateGiven finds where each planned system given by store path comes
 // from (plan.Machine.SystemGiven): this machine's store, else the host's
 // store or its substituters, asked over SSH. A path none of them holds
-// fails the plan with where it looked.
-func (b *planner) locateGiven(ctx context.Context, planned []*plan.Machine, reads map[string]remote.Target, pending map[string]string) error {
+// fails the plan with where it looked. Machines whose host is stopped are
+// not asked: apply leaves them alone.
+func (b *planner) locateGiven(ctx context.Context, planned []*plan.Machine, reads map[string]remote.Target, pending, stopped map[string]string) error {
 	var paths []string
 	for _, pm := range planned {
 		if pm.SystemGiven != "" {
@@ -92,6 +93,9 @@ func (b *planner) locateGiven(ctx context.Context, planned []*plan.Machine, read
 		}
 		if !lacks[pm.Path] {
 			pm.SystemGiven = plan.SystemLocal
+			continue
+		}
+		if stopped[pm.Addr] != "" {
 			continue
 		}
 		m := b.cfg.MachineByName(pm.Name)

@@ -69,6 +69,9 @@ func (b *planner) planInstall(ctx context.Context, pm *plan.Machine, m *spec.Mac
 		return spec.Errorf(m.Target.Pos, fmt.Sprintf("machine %s: install: ", m.Name)+fmt.Sprintf(format, args...))
 	}
 	in := m.Target.Install
+	if m.BuildOnTarget || m.BuildHost != nil {
+		return fail(`an install copies the system built here into the installer's /mnt: build = "target" and build_host cannot build it; leave them out until the machine is installed`)
+	}
 	if b.pl.SSH == nil || !b.opts.Refresh {
 		return fail("the plan must read the host's facts over SSH (run without --refresh=false)")
 	}

@@ -394,7 +394,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	if len(keyErrs) > 0 {
 		return &HostKeyError{Messages: keyErrs}
 	}
-	if err := b.locateGiven(ctx, planned, reads, pendingTarget); err != nil { // build.go
+	if err := b.locateGiven(ctx, planned, reads, pendingTarget, stopped); err != nil { // build.go
 		return err
 	}
 	// Installs (install.go): the facts of the hosts to install, read at
@@ -403,7 +403,7 @@ func (b *planner) plan(ctx context.Context, p *plan.Plan) error {
 	var iwg sync.WaitGroup
 	for i, pm := range planned {
 		m := cfg.MachineByName(pm.Name)
-		if !b.installNeeded(m, b.st.Machines[pm.Addr]) || pendingTarget[pm.Addr] != "" {
+		if !b.installNeeded(m, b.st.Machines[pm.Addr]) || pendingTarget[pm.Addr] != "" || stopped[pm.Addr] != "" {
 			continue
 		}
 		iwg.Add(1)

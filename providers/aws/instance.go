@@ -107,7 +107,7 @@ func (r *instance) Plan(ctx context.Context, req providers.PlanRequest) (provide
 	// An update in place.
 	unknown := func(name string) { p[name] = spec.Unknown{Source: req.Addr + "." + name} }
 	eipChanged := spec.HasUnknown(p["elastic_ip"]) || a.elasticIP != prior.elasticIP
-	stopped := str(req.Prior, "state") == "stopped"
+	stopped := str(req.Prior, "state") == "stopped" || str(req.Prior, "state") == "stopping"
 	if typeChanged {
 		if state := str(req.Prior, "state"); state == "running" || state == "pending" {
 			from, to := prior.instanceType, a.instanceType
@@ -116,9 +116,12 @@ func (r *instance) Plan(ctx context.Context, req providers.PlanRequest) (provide
 			}
 			resp.Downtime = fmt.Sprintf("stops the instance to change instance_type from %s to %s, then starts it", from, to)
 		}
-		// A stopped instance gets its new type and stays stopped, without
-		// a public address: only a running one's state and address change.
-		if !stopped {
+		// A stopped (or stopping) instance gets its new type and is
+		// stopped afterwards, without a public address: only a running
+		// one's state and address change.
+		if stopped {
+			p["state"] = "stopped"
+		} else {
 			unknown("state")
 			if a.elasticIP == "" || eipChanged {
 				unknown("public_ip") // a stop and start gives another one

@@ -91,6 +91,8 @@ func TestInstallPlanErrors(t *testing.T) {
 			want: []string{"ferry.star:5:", "less than min_memory 64 TiB", "nothing was touched"}},
 		{name: "kexec image named for another architecture", from: "./kexec.tar.gz", to: "./kexec-" + other + "-linux.tar.gz",
 			want: []string{"ferry.star:5:", "is for " + other + " (from its file name), but the host is " + runtimeArch(t)}},
+		{name: "built on the target", from: `min_memory = "64MiB"),`, to: `min_memory = "64MiB"), build = "target",`,
+			want: []string{"ferry.star:5:", `build = "target" and build_host cannot build it`}},
 		{name: "an installed host key that is not ed25519", from: `min_memory = "64MiB")`, to: `min_memory = "64MiB", installed_host_key = "./rsa_key")`,
 			want: []string{"ferry.star:5:", "installed_host_key: " + filepath.Join(dir, "rsa_key") + ": a ssh-rsa key: want an ed25519 one"}},
 		{name: "an installed host key file that is missing", from: `min_memory = "64MiB")`, to: `min_memory = "64MiB", installed_host_key = "./nope")`,
