@@ -2,15 +2,11 @@ package remote
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // CopyBetween copies the closures of paths from the host of src (a build
@@ -46,28 +42,20 @@ func CopyBetween(ctx context.Context, src, dst *Conn, paths []string) error {
 	if len(paths) == 0 {
 		return nil
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return fmt.Errorf("copy from %s: make a one-time key: %w", src.target.Name(), err)
-	}
 	var idBytes [8]byte
 	if _, err := rand.Read(idBytes[:]); err != nil {
 		return fmt.Errorf("copy from %s: %w", src.target.Name(), err)
 	}
 	tag := "ferry-copy-" + hex.EncodeToString(idBytes[:])
-	sshPub, err := ssh.NewPublicKey(pub)
+	priv, pub, err := NewHostKey(tag)
 	if err != nil {
-		return err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, tag)
-	if err != nil {
-		return err
+		return fmt.Errorf("copy from %s: make a one-time key: %w", src.target.Name(), err)
 	}
 	// expiry-time (OpenSSH 7.7) makes the key useless after a day even if
 	// its removal fails; the host reads it in its own time zone, so a
 	// day from now in UTC is at most 38 hours there.
 	expiry := time.Now().UTC().Add(24 * time.Hour).Format("200601021504")
-	line := `restrict,expiry-time="` + expiry + `",command="nix-store --serve" ` + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " " + tag
+	line := `restrict,expiry-time="` + expiry + `",command="nix-store --serve" ` + pub + " " + tag
 
 	// The one-time key belongs to the user dst logs in as, never to the
 	// one sudo makes.
@@ -93,7 +81,7 @@ cat > "$d/key"
 export NIX_SSHOPTS="-F /dev/null -p %d -i $d/key -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile=$d/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o HostKeyAlias=ferry-build-host -o BatchMode=yes"
 nix-copy-closure --from %s %s
 `, t.Port, Quote(t.User+"@"+t.Host), Command(paths...))
-	stdin := known + "\n" + string(pem.EncodeToMemory(block))
+	stdin := known + "\n" + string(priv)
 	if err := dst.Run(ctx, script, RunOptions{Stdin: strings.NewReader(stdin)}); err != nil {
 		return fmt.Errorf("%s fetching from %s (%s): %w", dst.target.Name(), src.target.Name(), t.String(), asNotFound(err, "nix-copy-closure"))
 	}

@@ -258,7 +258,7 @@ func ReadHostKey(path string) (private []byte, public string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
-	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
+	return pem.EncodeToMemory(block), authorizedKey(signer.PublicKey()), nil
 }
 
 // NewHostKey generates an ed25519 host key: the private key in OpenSSH
@@ -277,5 +277,5 @@ func NewHostKey(comment string) (private []byte, public string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
+	return pem.EncodeToMemory(block), authorizedKey(signer.PublicKey()), nil
 }

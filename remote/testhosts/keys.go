@@ -1,14 +1,13 @@
 package testhosts
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/nixferry/ferry/remote"
 )
 
 // Key is an ed25519 key pair, for host keys and client keys of tests.
@@ -20,19 +19,15 @@ type Key struct {
 
 // NewKey makes a new ed25519 key whose private key carries comment.
 func NewKey(comment string) (Key, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	priv, pub, err := remote.NewHostKey(comment)
 	if err != nil {
 		return Key{}, fmt.Errorf("generate key: %w", err)
 	}
-	block, err := ssh.MarshalPrivateKey(priv, comment)
-	if err != nil {
-		return Key{}, fmt.Errorf("encode key: %w", err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
+	signer, err := ssh.ParsePrivateKey(priv)
 	if err != nil {
 		return Key{}, fmt.Errorf("key: %w", err)
 	}
-	return Key{PEM: pem.EncodeToMemory(block), Signer: signer, Public: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))}, nil
+	return Key{PEM: priv, Signer: signer, Public: pub}, nil
 }
 
 // writeKey creates an ed25519 key pair: the private key in OpenSSH format
