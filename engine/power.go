@@ -80,10 +80,7 @@ func (e *Engine) powerOne(ctx context.Context, ps *providerSet, cfg *spec.Config
 	if rec == nil {
 		return nil, fmt.Errorf("%s: its host %s does not exist yet: run ferry plan and ferry apply", m.Addr, addr)
 	}
-	key := rec.Provider
-	if key == "" {
-		key = spec.ProviderName(rec.Type)
-	}
+	key := rec.ProviderKey()
 	if r := cfg.ResourceByAddr(addr); r != nil {
 		key = r.ProviderKey()
 	}

@@ -57,6 +57,10 @@ func (b BootFiles) Changes(next BootFiles) []string {
 	return changes
 }
 
+// DefaultRebootTimeout bounds the wait for a host to come back when
+// RebootOptions.Timeout is not set.
+const DefaultRebootTimeout = 5 * time.Minute
+
 // RebootOptions configure Dialer.Reboot.
 type RebootOptions struct {
 	Timeout time.Duration // for the host to come back; 0 means 5m
@@ -83,12 +87,6 @@ setsid nohup sh -c 'sleep 1; exec "$@"' ferry-reboot "$@" </dev/null >/dev/null 
 // comes back with another key ends the wait with *HostKeyMismatchError.
 func (d *Dialer) Reboot(ctx context.Context, t Target, opts RebootOptions) (*Conn, error) {
 	t = t.withDefaults()
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Minute
-	}
-	if opts.Poll <= 0 {
-		opts.Poll = time.Second
-	}
 	host := t.Name()
 	conn, err := d.Dial(ctx, t)
 	if err != nil {
@@ -129,7 +127,7 @@ func RestartScript(cmd string) string {
 func (d *Dialer) WaitForBoot(ctx context.Context, t Target, before string, opts RebootOptions) (*Conn, error) {
 	t = t.withDefaults()
 	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Minute
+		opts.Timeout = DefaultRebootTimeout
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = time.Second

@@ -72,9 +72,7 @@ func PrepareCopy(ctx context.Context, conn *Conn, paths []string) (*PreparedCopy
 // it, e.g. "local?root=/mnt" for the file systems an installer mounted
 // (what `nix copy --to 'ssh://H?remote-store=local?root=/mnt'` does).
 func PrepareCopyToStore(ctx context.Context, conn *Conn, paths []string, store string) (*PreparedCopy, error) {
-	tools := nixTools()
-	tools.store = store
-	return prepareCopy(ctx, conn, paths, tools)
+	return (*Closures)(nil).PrepareCopyToStore(ctx, conn, paths, store)
 }
 
 // Closures remembers the local answers a copy needs before it asks the

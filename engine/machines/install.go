@@ -399,7 +399,7 @@ func (r *Run) timeout() time.Duration {
 	if r.rebootTimeout > 0 {
 		return r.rebootTimeout
 	}
-	return 5 * time.Minute
+	return remote.DefaultRebootTimeout
 }
 
 // cloneRecord copies rec deep enough to commit it while rec changes on.

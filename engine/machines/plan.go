@@ -579,6 +579,10 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 	b.sink.Progress("", 0, fmt.Sprintf("evaluating %s in one pass", spec.Count(len(toEval), "machine")))
 	evalStart := time.Now()
 	resources := b.values.Attrs()
+	addrs := make(map[string]string, len(b.cfg.Machines)) // for Nix's log lines, by machine name
+	for _, m := range b.cfg.Machines {
+		addrs[m.Name] = m.Addr
+	}
 	for len(toEval) > 0 {
 		res, err := b.pl.Nix.Evaluate(ctx, nix.EvalOptions{
 			Nixpkgs:      b.cfg.Nixpkgs,
@@ -594,11 +598,7 @@ func (b *planner) evaluate(ctx context.Context, p *plan.Plan, machines []nix.Mac
 				}
 			},
 			OnLog: func(ev nix.LogEvent) {
-				addr := ""
-				if m := b.cfg.MachineByName(ev.Machine); m != nil {
-					addr = m.Addr
-				}
-				b.sink.Nix(addr, ev)
+				b.sink.Nix(addrs[ev.Machine], ev) // "" for a line of no machine
 			},
 		})
 		for n, ev := range res {

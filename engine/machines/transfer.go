@@ -80,6 +80,8 @@ func openCache(ctx context.Context, rawURL string) (*blob.Bucket, error) {
 	if err != nil || u.Scheme == "" {
 		return nil, fmt.Errorf("url %q is not a bucket URL", rawURL)
 	}
+	// As statestore.s3Compatible, which this package may not import
+	// (DESIGN.md's package table).
 	if q := u.Query(); u.Scheme == "s3" && q.Get("endpoint") != "" {
 		for _, k := range []string{"request_checksum_calculation", "response_checksum_validation"} {
 			if q.Get(k) == "" {

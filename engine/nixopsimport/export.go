@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -47,7 +48,7 @@ func Parse(data []byte) (*Export, error) {
 		return nil, fmt.Errorf("not the output of nixops export (a JSON object of deployments keyed by UUID): %w", err)
 	}
 	out := &Export{}
-	for _, uuid := range sortedKeys(top) {
+	for _, uuid := range slices.Sorted(maps.Keys(top)) {
 		d, err := parseDeployment(uuid, top[uuid])
 		if err != nil {
 			return nil, err
@@ -66,7 +67,7 @@ func parseDeployment(uuid string, raw json.RawMessage) (*Deployment, error) {
 		return nil, schemaError(uuid, raw, "an object of deployment attributes")
 	}
 	d := &Deployment{UUID: uuid, Attrs: map[string]string{}, Resources: map[string]*Resource{}}
-	for _, k := range sortedKeys(fields) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		path := uuid + "." + k
 		if k != "resources" {
 			s, err := stringField(path, fields[k])
@@ -80,7 +81,7 @@ func parseDeployment(uuid string, raw json.RawMessage) (*Deployment, error) {
 		if err := json.Unmarshal(fields[k], &resources); err != nil {
 			return nil, schemaError(path, fields[k], "an object of resources keyed by name")
 		}
-		for _, name := range sortedKeys(resources) {
+		for _, name := range slices.Sorted(maps.Keys(resources)) {
 			r, err := parseResource(path+"."+name, name, resources[name])
 			if err != nil {
 				return nil, err
@@ -97,7 +98,7 @@ func parseResource(path, name string, raw json.RawMessage) (*Resource, error) {
 		return nil, schemaError(path, raw, "an object of resource attributes")
 	}
 	r := &Resource{Name: name, Attrs: map[string]string{}}
-	for _, k := range sortedKeys(fields) {
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		s, err := stringField(path+"."+k, fields[k])
 		if err != nil {
 			return nil, err
@@ -176,13 +177,4 @@ func (e *Export) names() string {
 		ns = append(ns, d.Name())
 	}
 	return strings.Join(ns, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,6 +2,8 @@ package nixopsimport
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,7 +44,7 @@ func Import(st *state.State, d *Deployment) (*state.State, *Report, error) {
 	}
 	rep := &Report{}
 	var clash []string
-	for _, name := range sortedKeys(d.Resources) {
+	for _, name := range slices.Sorted(maps.Keys(d.Resources)) {
 		r := d.Resources[name]
 		if r.Attrs["obsolete"] == "1" || strings.EqualFold(r.Attrs["obsolete"], "true") {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s (%s): obsolete in NixOps", name, r.Type))

@@ -79,11 +79,13 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// s3Compatible returns the URL to open: for an s3:// URL with an endpoint
-// (an S3-compatible store: MinIO, Ceph, an emulator) the SDK's checksums
-// are only sent and checked where the API requires them, unless the URL
-// says otherwise: many such stores reject the SDK's default checksum
-// headers or answer range reads with the whole object's checksum.
+// s3Compatible returns the bucket URL to open: for an s3:// URL with an
+// endpoint (an S3-compatible store: MinIO, Ceph, an emulator) the SDK's
+// checksums are only sent and checked where the API requires them, unless
+// the URL says otherwise: many such stores reject the SDK's default
+// checksum headers or answer range reads with the whole object's checksum.
+// Fleet caches open their buckets the same way (engine/machines'
+// openCache).
 func s3Compatible(u *url.URL) string {
 	q := u.Query()
 	if u.Scheme != "s3" || q.Get("endpoint") == "" {

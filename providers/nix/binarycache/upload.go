@@ -35,6 +35,7 @@ type Uploader struct {
 
 	mu       sync.Mutex
 	paths    map[string]*pathUpload // store path -> its upload in this run
+	closures map[string][]string    // the closure of the paths of an Upload, by those paths
 	infoDone bool
 }
 
@@ -49,7 +50,7 @@ func NewUploader(bkt *blob.Bucket, url string, key SecretKey, jobs int) *Uploade
 	if jobs <= 0 {
 		jobs = 4
 	}
-	return &Uploader{bkt: bkt, url: url, key: key, jobs: jobs, paths: map[string]*pathUpload{}}
+	return &Uploader{bkt: bkt, url: url, key: key, jobs: jobs, paths: map[string]*pathUpload{}, closures: map[string][]string{}}
 }
 
 // UploadStats says what an Upload did.
@@ -66,9 +67,9 @@ type UploadStats struct {
 // every one of them is written, their narinfos.
 func (u *Uploader) Upload(ctx context.Context, paths []string) (UploadStats, error) {
 	var st UploadStats
-	closure, err := lines(ctx, "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
+	closure, err := u.closure(ctx, paths)
 	if err != nil {
-		return st, fmt.Errorf("compute closure of %s: %w", strings.Join(paths, " "), err)
+		return st, err
 	}
 	st.Closure = len(closure)
 
@@ -122,6 +123,26 @@ func (u *Uploader) Upload(ctx context.Context, paths []string) (UploadStats, err
 		}
 	}
 	return st, nil
+}
+
+// closure returns the closure of paths, asking the local store once per
+// run for the same paths (hosts that get the same system).
+func (u *Uploader) closure(ctx context.Context, paths []string) ([]string, error) {
+	key := strings.Join(paths, "\n")
+	u.mu.Lock()
+	c, ok := u.closures[key]
+	u.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := lines(ctx, "nix-store", append([]string{"--query", "--requisites"}, paths...)...)
+	if err != nil {
+		return nil, fmt.Errorf("compute closure of %s: %w", strings.Join(paths, " "), err)
+	}
+	u.mu.Lock()
+	u.closures[key] = c
+	u.mu.Unlock()
+	return c, nil
 }
 
 // lacking returns the paths whose narinfo the cache does not hold.
