@@ -18,13 +18,9 @@ func readBatch[T any](ctx context.Context, c *Client, reqs []providers.ReadReque
 	if len(reqs) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(reqs))
-	for i, req := range reqs {
-		id, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
+	ids, err := idsOf(reqs)
+	if err != nil {
+		return nil, err
 	}
 	found, err := find(ctx, ids)
 	if err != nil {

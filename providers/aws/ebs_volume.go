@@ -64,7 +64,7 @@ func (e *ebsVolume) Plan(_ context.Context, req providers.PlanRequest) (provider
 		return resp, err
 	}
 	p := resp.Planned
-	if _, err := configTags(req.Addr, p); err != nil {
+	if _, err := tagArgs(req.Addr, p); err != nil {
 		return providers.PlanResponse{}, err
 	}
 	if err := checkVolumeArgs(req.Addr, req.Config); err != nil {
@@ -159,7 +159,7 @@ func (e *ebsVolume) create(ctx context.Context, req providers.ApplyRequest) (pro
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	tags, err := configTags(req.Addr, args)
+	tags, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("create %w", err)
 	}
@@ -201,10 +201,7 @@ func (e *ebsVolume) create(ctx context.Context, req providers.ApplyRequest) (pro
 		}
 		return providers.ApplyResponse{State: st}, fmt.Errorf("%w (volume %s was made; the next plan replaces it)", e.c.fail("create", req.Addr, err), id)
 	}
-	st := volumeState(*v, args)
-	for k, val := range args {
-		st[k] = val
-	}
+	st := updatedState(volumeState(*v, args), args)
 	return providers.ApplyResponse{State: st}, nil
 }
 
@@ -237,7 +234,7 @@ func volumeState(v types.Volume, prior map[string]any) map[string]any {
 			break
 		}
 	}
-	kms := optString(aws.ToString(v.KmsKeyId))
+	kms := nullable(aws.ToString(v.KmsKeyId))
 	if p, ok := prior["kms_key_id"].(string); ok && kms != nil && sameKMSKey("kms_key_id", p, kms) {
 		kms = p
 	}
@@ -250,18 +247,10 @@ func volumeState(v types.Volume, prior map[string]any) map[string]any {
 		"throughput":        optNumber(v.Throughput),
 		"encrypted":         aws.ToBool(v.Encrypted),
 		"kms_key_id":        kms,
-		"snapshot_id":       optString(aws.ToString(v.SnapshotId)),
+		"snapshot_id":       nullable(aws.ToString(v.SnapshotId)),
 		"tags":              userTags(v.Tags),
 		"attached_to":       attached,
 	}
-}
-
-// optString is s, or null when it is empty.
-func optString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // optNumber is *n as a number, or null.
@@ -286,7 +275,7 @@ func (e *ebsVolume) update(ctx context.Context, req providers.ApplyRequest) (pro
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	want, err := configTags(req.Addr, args)
+	want, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("update %w", err)
 	}
@@ -331,10 +320,7 @@ func (e *ebsVolume) update(ctx context.Context, req providers.ApplyRequest) (pro
 	if err != nil {
 		return providers.ApplyResponse{}, e.updateErr(req.Addr, id, err)
 	}
-	st := volumeState(*v, req.Prior)
-	for k, val := range args {
-		st[k] = val
-	}
+	st := updatedState(volumeState(*v, req.Prior), args)
 	return providers.ApplyResponse{State: st}, nil
 }
 

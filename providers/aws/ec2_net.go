@@ -63,28 +63,7 @@ func (k ec2Kind[T]) fresh(ctx context.Context, id string) (*T, error) {
 
 // readMany reads a batch of objects, one find for all of them.
 func (k ec2Kind[T]) readMany(ctx context.Context, reqs []providers.ReadRequest) ([]providers.ReadResponse, error) {
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(reqs))
-	for i, req := range reqs {
-		id, err := idOf("read", req.Addr, req.Prior)
-		if err != nil {
-			return nil, err
-		}
-		ids[i] = id
-	}
-	found, err := k.find(ctx, ids)
-	if err != nil {
-		return nil, k.c.fail("read", batchName(reqs), err)
-	}
-	out := make([]providers.ReadResponse, len(reqs))
-	for i, req := range reqs {
-		if o, ok := found[ids[i]]; ok {
-			out[i].State = k.state(o, req.Prior)
-		}
-	}
-	return out, nil
+	return readBatch(ctx, k.c, reqs, k.find, k.state)
 }
 
 func (k ec2Kind[T]) read(ctx context.Context, req providers.ReadRequest) (providers.ReadResponse, error) {
@@ -170,24 +149,11 @@ func netArgs(s spec.Schema, verb string, req providers.ApplyRequest) (map[string
 	if err != nil {
 		return nil, nil, err
 	}
-	tags, err := checkedTags(req.Addr, args)
+	tags, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %w", verb, err)
 	}
 	return args, tags, nil
-}
-
-// checkedTags reads and checks the tags argument of m; an unknown one
-// passes (a plan checks it once it is known).
-func checkedTags(addr string, m map[string]any) (map[string]string, error) {
-	if spec.HasUnknown(m["tags"]) {
-		return nil, nil
-	}
-	tags, err := stringMap(addr, "tags", m["tags"])
-	if err == nil {
-		err = checkTags(addr, tags)
-	}
-	return tags, err
 }
 
 // planNet is the plan of a network type: planAttrs, tags checked.
@@ -196,7 +162,7 @@ func planNet(s spec.Schema, req providers.PlanRequest) (providers.PlanResponse, 
 	if err != nil {
 		return resp, err
 	}
-	if _, err := checkedTags(req.Addr, resp.Planned); err != nil {
+	if _, err := tagArgs(req.Addr, resp.Planned); err != nil {
 		return providers.PlanResponse{}, err
 	}
 	return resp, nil

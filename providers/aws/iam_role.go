@@ -77,7 +77,7 @@ type roleArgs struct {
 func readRoleArgs(addr string, m map[string]any) (roleArgs, error) {
 	var a roleArgs
 	var err error
-	if a.tags, err = configTags(addr, m); err != nil {
+	if a.tags, err = tagArgs(addr, m); err != nil {
 		return a, err
 	}
 	if doc, ok := m["assume_role_policy"].(string); ok {
@@ -359,8 +359,7 @@ func (r *iamRole) update(ctx context.Context, req providers.ApplyRequest) (provi
 		}
 		return providers.ApplyResponse{}, r.c.fail("update", req.Addr, err)
 	}
-	st := spec.CloneMap(req.Prior)
-	maps.Copy(st, args)
+	st := updatedState(req.Prior, args)
 	return providers.ApplyResponse{State: st}, nil
 }
 

@@ -134,11 +134,8 @@ func parseInstanceArgs(addr string, m map[string]any) (instanceArgs, error) {
 		}
 		a.spot = s
 	}
-	if v := m["tags"]; !spec.HasUnknown(v) {
-		tags, err := stringMap(addr, "tags", v)
-		if err == nil {
-			err = checkTags(addr, tags)
-		}
+	if !spec.HasUnknown(m["tags"]) {
+		tags, err := tagArgs(addr, m)
 		if err != nil {
 			return a, err
 		}

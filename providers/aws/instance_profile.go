@@ -52,7 +52,7 @@ func (p *instanceProfile) Plan(_ context.Context, req providers.PlanRequest) (pr
 		return resp, err
 	}
 	pl := resp.Planned
-	if _, err := configTags(req.Addr, pl); err != nil {
+	if _, err := tagArgs(req.Addr, pl); err != nil {
 		return providers.PlanResponse{}, err
 	}
 	if path, ok := pl["path"].(string); ok {
@@ -90,7 +90,7 @@ func (p *instanceProfile) create(ctx context.Context, req providers.ApplyRequest
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	tags, err := configTags(req.Addr, args)
+	tags, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("create %w", err)
 	}
@@ -191,7 +191,7 @@ func profileState(ip *types.InstanceProfile) map[string]any {
 		"unique_id":    aws.ToString(ip.InstanceProfileId),
 		"arn":          aws.ToString(ip.Arn),
 		"path":         aws.ToString(ip.Path),
-		"role":         optString(profileRole(ip)),
+		"role":         nullable(profileRole(ip)),
 		"tags":         userTags(iamTags(ip.Tags)),
 	}
 }
@@ -209,7 +209,7 @@ func (p *instanceProfile) update(ctx context.Context, req providers.ApplyRequest
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	want, err := configTags(req.Addr, args)
+	want, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("update %w", err)
 	}
@@ -227,8 +227,7 @@ func (p *instanceProfile) update(ctx context.Context, req providers.ApplyRequest
 		}
 		return providers.ApplyResponse{}, p.c.fail("update", req.Addr, err)
 	}
-	st := spec.CloneMap(req.Prior)
-	maps.Copy(st, args)
+	st := updatedState(req.Prior, args)
 	st["role"] = args["role"]
 	return providers.ApplyResponse{State: st}, nil
 }

@@ -101,11 +101,7 @@ func (r *instance) update(ctx context.Context, req providers.ApplyRequest) (prov
 	if rerr != nil {
 		return providers.ApplyResponse{}, r.c.fail("update", req.Addr, rerr)
 	}
-	prior := spec.CloneMap(req.Prior)
-	for k, v := range args {
-		prior[k] = v
-	}
-	st := r.c.instanceState(*inst, prior, nullable(a.elasticIP))
+	st := r.c.instanceState(*inst, updatedState(req.Prior, args), nullable(a.elasticIP))
 	if a.profile != "" || req.Prior["iam_instance_profile"] != nil {
 		profiles, err := r.c.profilesOf(context.WithoutCancel(ctx), []string{id})
 		if err != nil {

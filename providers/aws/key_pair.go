@@ -84,7 +84,7 @@ func (k *keyPair) Plan(_ context.Context, req providers.PlanRequest) (providers.
 		return resp, err
 	}
 	p := resp.Planned
-	if _, err := k.tags(req.Addr, p); err != nil {
+	if _, err := tagArgs(req.Addr, p); err != nil {
 		return providers.PlanResponse{}, err
 	}
 	fresh := req.Prior == nil || len(resp.RequiresReplace) > 0
@@ -117,11 +117,6 @@ func (k *keyPair) Plan(_ context.Context, req providers.PlanRequest) (providers.
 	return resp, nil
 }
 
-// tags reads and checks the tags argument (tagArgs).
-func (k *keyPair) tags(addr string, m map[string]any) (map[string]string, error) {
-	return tagArgs(addr, m)
-}
-
 func (k *keyPair) Apply(ctx context.Context, req providers.ApplyRequest) (providers.ApplyResponse, error) {
 	return applyFuncs{k.create, k.update, k.delete}.apply(ctx, req)
 }
@@ -134,7 +129,7 @@ func (k *keyPair) create(ctx context.Context, req providers.ApplyRequest) (provi
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	tags, err := k.tags(req.Addr, args)
+	tags, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("create %w", err)
 	}
@@ -247,7 +242,7 @@ func (k *keyPair) update(ctx context.Context, req providers.ApplyRequest) (provi
 	if err != nil {
 		return providers.ApplyResponse{}, err
 	}
-	want, err := k.tags(req.Addr, args)
+	want, err := tagArgs(req.Addr, args)
 	if err != nil {
 		return providers.ApplyResponse{}, fmt.Errorf("update %w", err)
 	}

@@ -292,8 +292,7 @@ func (z *route53Zone) update(ctx context.Context, req providers.ApplyRequest) (p
 	if err != nil {
 		return providers.ApplyResponse{}, z.c.fail("update", req.Addr, err)
 	}
-	st := spec.CloneMap(req.Prior)
-	maps.Copy(st, args)
+	st := updatedState(req.Prior, args)
 	return providers.ApplyResponse{State: st}, nil
 }
 

@@ -92,7 +92,7 @@ func (b *s3Bucket) Plan(_ context.Context, req providers.PlanRequest) (providers
 		return resp, err
 	}
 	p := resp.Planned
-	if _, err := configTags(req.Addr, p); err != nil {
+	if _, err := tagArgs(req.Addr, p); err != nil {
 		return providers.PlanResponse{}, err
 	}
 	if name, ok := p["bucket"].(string); ok {
@@ -367,8 +367,7 @@ func (b *s3Bucket) update(ctx context.Context, req providers.ApplyRequest) (prov
 		}
 		return providers.ApplyResponse{}, b.c.fail("update", req.Addr, err)
 	}
-	st := spec.CloneMap(req.Prior)
-	maps.Copy(st, args)
+	st := updatedState(req.Prior, args)
 	return providers.ApplyResponse{State: st}, nil
 }
 

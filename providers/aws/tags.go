@@ -126,19 +126,6 @@ func (c *Client) updateTags(ctx context.Context, id string, prior, want map[stri
 	return nil
 }
 
-// configTags reads and checks the tags argument of m; an unknown one
-// passes as nil (a plan checks it once it is known).
-func configTags(addr string, m map[string]any) (map[string]string, error) {
-	if spec.HasUnknown(m["tags"]) {
-		return nil, nil
-	}
-	tags, err := stringMap(addr, "tags", m["tags"])
-	if err == nil {
-		err = checkTags(addr, tags)
-	}
-	return tags, err
-}
-
 // asEC2Tags turns another service's tags into EC2's, so that the tag
 // helpers of tags.go (userTags, tagValue) serve every service.
 func asEC2Tags[T any](ts []T, kv func(T) (key, value *string)) []types.Tag {
