@@ -253,10 +253,8 @@ func ec2Target(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple
 // imports a public key (root logs in with its private half, which ferry
 // has), rather than having EC2 make the key pair.
 func (r *run) importsPublicKey(addr string) bool {
-	for _, res := range r.cfg.Resources {
-		if res.Addr == addr {
-			return res.Args["public_key"] != nil
-		}
+	if res := r.cfg.ResourceByAddr(addr); res != nil {
+		return res.Args["public_key"] != nil
 	}
 	return true // not declared (yet): nothing to say
 }

@@ -153,6 +153,15 @@ func (a *App) paths(ps []string) []string {
 	return out
 }
 
+// keyFiles are the --ssh-key files, taken from -C DIR; nil when none is
+// given, which means the default keys and ssh-agent (remote.Options).
+func (a *App) keyFiles() []string {
+	if len(a.SSHKey) == 0 {
+		return nil
+	}
+	return a.paths(a.SSHKey)
+}
+
 // ferryCmd is how to run ferry again on this configuration, for the
 // commands ferry suggests: "ferry", or "ferry -C DIR".
 func (a *App) ferryCmd() string {
@@ -267,7 +276,7 @@ func (a *App) Engine(store *statestore.Store, dir string, events func(engine.Eve
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := a.dialerOptions(remote.Options{KeyFiles: a.paths(a.SSHKey)})
+	opts, err := a.dialerOptions(remote.Options{KeyFiles: a.keyFiles()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/nixferry/ferry/engine/nixopsimport"
+	"github.com/nixferry/ferry/engine/spec"
 	"github.com/nixferry/ferry/engine/state"
 )
 
@@ -71,14 +72,7 @@ func (c *ImportNixopsCmd) Run(a *App) error {
 		fmt.Fprintf(a.Stdout, "  skipped %s\n", s)
 	}
 	fmt.Fprintf(a.Stdout, "%s imported, %s recorded, not managed (kept in state, shown by ferry state list; ferry changes nothing there).\n",
-		plural(len(rep.Machines), "machine"), plural(len(rep.Recorded), "resource"))
+		spec.Count(len(rep.Machines), "machine"), spec.Count(len(rep.Recorded), "resource"))
 	fmt.Fprintln(a.Stdout, "Next: declare the machines in ferry.star (nixops.network reads network.nix) and run ferry plan.")
 	return nil
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

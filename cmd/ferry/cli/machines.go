@@ -73,11 +73,7 @@ func (a *App) openSelected(sel func(*spec.Config) ([]*spec.Machine, error)) (*fl
 	if err != nil {
 		return nil, err
 	}
-	keys := a.paths(a.SSHKey)
-	if len(keys) == 0 {
-		keys = nil // the default keys and ssh-agent
-	}
-	opts, err := a.dialerOptions(remote.Options{KeyFiles: keys})
+	opts, err := a.dialerOptions(remote.Options{KeyFiles: a.keyFiles()})
 	if err != nil {
 		return nil, err
 	}

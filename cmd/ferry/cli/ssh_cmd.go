@@ -103,7 +103,7 @@ func (c *SSHCmd) shell(a *App, f *fleet, m *spec.Machine) error {
 		return fmt.Errorf("ssh %s: write %s: %w", name, known.Name(), err)
 	}
 
-	cmd := exec.Command(ssh, openSSHArgs(ssh, t, known.Name(), append(a.paths(a.SSHKey), a.sshIdentities...))...)
+	cmd := exec.Command(ssh, openSSHArgs(ssh, t, known.Name(), append(a.keyFiles(), a.sshIdentities...))...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.Stdin, a.Stdout, a.Stderr
 	// No context: interrupts belong to the remote shell (the terminal is
 	// raw while ssh runs) and ssh ends itself when the session ends.

@@ -36,10 +36,8 @@ func (a *App) sshClientConfig() (*remote.SSHConfig, error) {
 	if a.sshConf != nil || a.SSHConfig == sshConfigNone {
 		return a.sshConf, nil
 	}
-	path, home := a.path(a.SSHConfig), ""
-	if a.LookupEnv != nil {
-		home, _ = a.LookupEnv("HOME")
-	}
+	path := a.path(a.SSHConfig)
+	home, _ := a.home()
 	if path == "" {
 		if home == "" {
 			return nil, nil
