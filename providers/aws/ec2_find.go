@@ -118,9 +118,14 @@ func (c *Client) findSecurityGroupsByIDs(ctx context.Context, ids []string) (map
 // findSecurityGroupByID returns one security group, nil when it does not
 // exist.
 func (c *Client) findSecurityGroupByID(ctx context.Context, id string) (*types.SecurityGroup, error) {
-	found, err := c.findSecurityGroupsByIDs(ctx, []string{id})
-	if sg, ok := found[id]; ok {
-		return &sg, err
+	return findOne(ctx, id, c.findSecurityGroupsByIDs)
+}
+
+// findOne returns what byIDs finds of id, nil when it finds nothing.
+func findOne[T any](ctx context.Context, id string, byIDs func(context.Context, []string) (map[string]T, error)) (*T, error) {
+	found, err := byIDs(ctx, []string{id})
+	if o, ok := found[id]; ok {
+		return &o, err
 	}
 	return nil, err
 }

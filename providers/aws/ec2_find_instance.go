@@ -43,11 +43,7 @@ func (c *Client) findInstancesByIDs(ctx context.Context, ids []string) (map[stri
 
 // findInstanceByID returns one instance, nil when EC2 does not list it.
 func (c *Client) findInstanceByID(ctx context.Context, id string) (*types.Instance, error) {
-	found, err := c.findInstancesByIDs(ctx, []string{id})
-	if inst, ok := found[id]; ok {
-		return &inst, err
-	}
-	return nil, err
+	return findOne(ctx, id, c.findInstancesByIDs)
 }
 
 // findInstanceByToken returns the oldest live instance a create with

@@ -81,11 +81,7 @@ func (c *Client) findMainRouteTables(ctx context.Context, vpcs []string) (map[st
 // findMainRouteTable returns the main route table of vpc, nil when it has
 // none (the VPC is gone).
 func (c *Client) findMainRouteTable(ctx context.Context, vpc string) (*types.RouteTable, error) {
-	found, err := c.findMainRouteTables(ctx, []string{vpc})
-	if rt, ok := found[vpc]; ok {
-		return &rt, err
-	}
-	return nil, err
+	return findOne(ctx, vpc, c.findMainRouteTables)
 }
 
 // findDefaultSecurityGroups returns the default security groups of the

@@ -42,11 +42,7 @@ func (c *Client) findVolumesByIDs(ctx context.Context, ids []string) (map[string
 
 // findVolumeByID returns one volume, nil when it does not exist.
 func (c *Client) findVolumeByID(ctx context.Context, id string) (*types.Volume, error) {
-	found, err := c.findVolumesByIDs(ctx, []string{id})
-	if v, ok := found[id]; ok {
-		return &v, err
-	}
-	return nil, err
+	return findOne(ctx, id, c.findVolumesByIDs)
 }
 
 // findVolumeByToken returns the oldest volume a create with token made

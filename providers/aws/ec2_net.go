@@ -33,11 +33,7 @@ type ec2Kind[T any] struct {
 
 // one returns the object id, nil when it does not exist.
 func (k ec2Kind[T]) one(ctx context.Context, id string) (*T, error) {
-	found, err := k.find(ctx, []string{id})
-	if o, ok := found[id]; ok {
-		return &o, err
-	}
-	return nil, err
+	return findOne(ctx, id, k.find)
 }
 
 // fresh reads an object just made: EC2 is eventually consistent, so it

@@ -488,11 +488,11 @@ func (c *Client) readRootVolume(ctx context.Context, inst types.Instance, st map
 	if volID == "" {
 		return nil // an instance store root
 	}
-	found, err := c.findVolumesByIDs(ctx, []string{volID})
+	v, err := c.findVolumeByID(ctx, volID)
 	if err != nil {
 		return err
 	}
-	if v, ok := found[volID]; ok {
+	if v != nil {
 		st["root_volume"] = map[string]any{"size": spec.Number(int64(aws.ToInt32(v.Size))), "type": string(v.VolumeType)}
 	}
 	return nil
